@@ -1,0 +1,1 @@
+"""The `dataops` command line: Typer + Rich, heavy libraries imported only by the commands that need them."""

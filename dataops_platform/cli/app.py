@@ -1,0 +1,78 @@
+"""Entry point of the `dataops` command line (SPEC §13)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dataops_platform.cli import audit_cmds, spec_cmds
+from dataops_platform.cli.output import console, emit_json, error
+from dataops_platform.cli.state import CliState, state
+
+app = typer.Typer(
+    name="dataops",
+    help="Governance plane for data and ML teams: versions, experiments, lineage, releases, audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(spec_cmds.app, name="spec")
+app.add_typer(audit_cmds.app, name="audit")
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option("--home", help="Platform home (default $DATAOPS_HOME or ./.dataops).")] = None,
+    user: Annotated[str | None, typer.Option("--as", help="Acting user (default $DATAOPS_USER).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    ctx.obj = CliState(home=home, user=user, json=as_json)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    admin: Annotated[str, typer.Option("--admin", help="User id of the first platform admin.")],
+) -> None:
+    """Create or upgrade the store and its first admin."""
+    from dataops_platform.governance.bootstrap import initialize
+    from dataops_platform.governance.platform import Platform
+
+    st = state(ctx)
+    settings = st.settings()
+    settings.ensure_home()
+    result = initialize(Platform(settings), admin)
+    if st.json:
+        emit_json({"home": str(settings.home_dir), "admin": result.admin, "created": result.created,
+                   "schema_revision": result.schema_revision})  # fmt: skip
+        return
+    verb = "initialised" if result.created else "already initialised; schema upgraded to head"
+    console.print(f"Platform home {settings.home_dir} {verb} (schema {result.schema_revision}, admin {result.admin}).")
+
+
+def main() -> None:
+    """Run the CLI, mapping typed errors to SPEC §13 exit codes: 2 input, 3 permission, 4 refused, 1 other."""
+    as_json = "--json" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except SystemExit:
+        raise
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence turns errors into exit codes
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        sys.exit(error(exc, as_json))
+
+
+if __name__ == "__main__":
+    main()

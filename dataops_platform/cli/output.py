@@ -1,0 +1,41 @@
+"""Rendering for humans (Rich) and machines (--json), and errors mapped to SPEC §13 exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    view = Table(title=title, show_lines=False)
+    for column in columns:
+        view.add_column(column)
+    for row in rows:
+        view.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(view)
+
+
+def error(exc: Exception, as_json: bool) -> int:
+    from dataops_platform.errors import DataOpsError
+
+    code = exc.exit_code if isinstance(exc, DataOpsError) else 1
+    if as_json:
+        payload = {"error": getattr(exc, "kind", "error"), "message": getattr(exc, "message", str(exc))}
+        payload.update({k: v for k, v in getattr(exc, "facts", {}).items() if v is not None})
+        sys.stderr.write(json.dumps(payload, default=str) + "\n")
+    else:
+        err_console.print(f"[bold red]error[/]: {escape(getattr(exc, 'message', str(exc)))}", highlight=False)
+    return code

@@ -1,0 +1,57 @@
+"""Global CLI options (--home, --as, --json) and the lazily opened Platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from dataops_platform.errors import InvalidInput
+
+
+@dataclass
+class CliState:
+    home: Path | None = None
+    user: str | None = None
+    json: bool = False
+    _platform: object | None = field(default=None, repr=False)
+
+    def settings(self):  # noqa: ANN201
+        from dataops_platform.settings import load_settings
+
+        return load_settings(self.home)
+
+    def platform(self):  # noqa: ANN201
+        """The Platform over an initialised home; a clear error when `dataops init` has not run."""
+        if self._platform is None:
+            from dataops_platform.governance.platform import Platform
+            from dataops_platform.store.engine import Store
+            from dataops_platform.store.migrate import current_revision
+
+            settings = self.settings()
+            if settings.database_url is None and not (settings.home_dir / "governance.db").exists():
+                raise InvalidInput(
+                    f"no platform store under {settings.home_dir}; run `dataops init --admin USER` first "
+                    "(or pass --home / set DATAOPS_HOME)",
+                    field="home", value=str(settings.home_dir),
+                )  # fmt: skip
+            store = Store(settings.store_url)
+            if current_revision(store.engine) is None:
+                raise InvalidInput(
+                    "the store has no schema; run `dataops init --admin USER` first", field="database_url",
+                    value=settings.store_url,
+                )  # fmt: skip
+            self._platform = Platform(settings, store=store)
+        return self._platform
+
+    def actor(self) -> str:
+        """The acting user: taken at its word in the embedded CLI (the REST API authenticates)."""
+        user = self.user or self.settings().user
+        if not user:
+            raise InvalidInput("no acting user: pass --as USER or set DATAOPS_USER", field="--as", value=None)
+        return user
+
+
+def state(ctx: typer.Context) -> CliState:
+    return ctx.ensure_object(CliState)

@@ -1,0 +1,1 @@
+"""Governance services: every mutation goes authorize -> do -> audit in one transaction."""

@@ -1,0 +1,151 @@
+"""The service context and the one mutation path: authorize -> do -> audit, in one transaction.
+
+CLI, REST, sensors and the demo all reach the store through `Platform.act` (mutations) and
+`Platform.view` (reads). A denial is audited and raised; a refused or failed operation is
+rolled back whole, then audited as `failed` in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dataops_platform.clock import Clock, SystemClock
+from dataops_platform.errors import DataOpsError, NotFound, PermissionDenied
+from dataops_platform.governance import audit
+from dataops_platform.governance.authz import Decision, decide
+from dataops_platform.settings import Settings
+from dataops_platform.store.engine import Store
+from dataops_platform.store.models import IdCounter
+
+ProjectRef = str | None | Callable[[Session], str | None]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass
+class Operation:
+    """What a service body sees inside `Platform.act`."""
+
+    session: Session
+    decision: Decision
+    now: datetime
+    object_ref: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return self.decision.actor
+
+    @property
+    def project(self) -> str | None:
+        return self.decision.project
+
+    def next_id(self, kind: str, prefix: str, width: int = 3) -> str:
+        """The next readable id of a kind (ds_v001, exp_007); safe because writers are serialised."""
+        counter = self.session.get(IdCounter, kind)
+        if counter is None:
+            counter = IdCounter(kind=kind, last=0)
+            self.session.add(counter)
+        counter.last += 1
+        return f"{prefix}{counter.last:0{width}d}"
+
+
+class Platform:
+    """Settings, store, clock and audit anchor: everything a service needs, opened once."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None, store: Store | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.store = store or Store(settings.store_url)
+        self.anchor = audit.AuditAnchor(settings.audit_anchor_path)
+
+    # -- writes ---------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A serialised write transaction; the audit anchor follows the chain head after commit."""
+        with self.store.write() as session:
+            yield session
+            head = audit.read_head(session)
+        self.anchor.advance(head)
+
+    def record(self, entries: list[audit.AuditEntry]) -> audit.ChainHead:
+        with self.write() as session:
+            return audit.append(session, entries)
+
+    def _entry(self, decision: Decision, now: datetime, object_ref: str | None, outcome: str, details: dict) -> audit.AuditEntry:
+        return audit.AuditEntry(
+            at=iso(now), actor=decision.actor, role=decision.role, tenant=decision.tenant,
+            project=decision.project, action=decision.action, object_ref=object_ref,
+            outcome=outcome, details=details,
+        )  # fmt: skip
+
+    @contextmanager
+    def act(self, actor: str, action: str, *, project: ProjectRef, object_ref: str | None = None) -> Iterator[Operation]:
+        """Authorize `actor` for `action` in `project`, run the body, audit, commit: all or nothing.
+
+        `project` may be a callable resolving the project from the store (for actions on an
+        existing object); when it finds nothing the caller gets NotFound, never a hint.
+        """
+        now = self.clock.now()
+        failure: DataOpsError | None = None
+        with self.write() as session:
+            project_id = project(session) if callable(project) else project
+            if project_id is None and callable(project):
+                decision = Decision(False, actor, action, None, None, None, "object not found", hidden=True)
+            else:
+                decision = decide(session, actor, action, project_id)
+            if not decision.allowed:
+                audit.append(session, [self._entry(decision, now, object_ref, "denied", {"reason": decision.reason})])
+            else:
+                op = Operation(session, decision, now, object_ref)
+                savepoint = session.begin_nested()
+                try:
+                    yield op
+                    savepoint.commit()
+                except DataOpsError as exc:
+                    # Roll back the body's changes only; the failure itself is audited in this transaction.
+                    savepoint.rollback()
+                    failure = exc
+                    details = {"error": exc.kind, "message": exc.message, **_jsonable(exc.facts)}
+                    audit.append(session, [self._entry(decision, now, op.object_ref, "failed", details)])
+                else:
+                    audit.append(session, [self._entry(decision, now, op.object_ref, "allowed", op.details)])
+        if failure is not None:
+            raise failure
+        if not decision.allowed:
+            raise _denial(decision, object_ref)
+
+    # -- reads ----------------------------------------------------------------------------
+    @contextmanager
+    def view(self, actor: str, action: str = "read", *, project: ProjectRef, object_ref: str | None = None) -> Iterator[Session]:
+        """A read session after a permission check; reads are checked but not audited."""
+        with self.store.read() as session:
+            project_id = project(session) if callable(project) else project
+            if project_id is None and callable(project):
+                raise NotFound(f"{object_ref or 'object'} not found", field="id", value=object_ref)
+            decision = decide(session, actor, action, project_id)
+            if not decision.allowed:
+                raise _denial(decision, object_ref)
+            yield session
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def _denial(decision: Decision, object_ref: str | None) -> DataOpsError:
+    if decision.hidden:
+        what = object_ref or f"project:{decision.project}"
+        return NotFound(f"{what} not found (or not visible to {decision.actor!r})", field="id", value=what)
+    return PermissionDenied(decision.actor, decision.role, decision.action, decision.project, decision.reason)
+
+
+def _jsonable(facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else str(v) for k, v in facts.items()}

@@ -1,0 +1,160 @@
+"""Apply a platform spec: idempotent, one transaction, audited, with a report of what changed.
+
+The spec is the truth for every object it declares (a declared project's members are exactly
+the listed ones). Objects the file does not mention are left alone, never deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataops_platform.errors import InvalidInput
+from dataops_platform.governance.platform import Platform
+from dataops_platform.spec.actions import SYSTEM_ROLE
+from dataops_platform.spec.models import PlatformSpec
+from dataops_platform.store.models import (
+    Membership,
+    PlatformConfig,
+    PlatformMembership,
+    Project,
+    Role,
+    RoleAction,
+    Tenant,
+    User,
+)
+
+CONFIG_SECTIONS = (
+    "governance_policy", "architecture", "apis", "task_queues", "ui_panels",
+    "operating_rhythm", "separation_of_duties", "system_actor",
+)  # fmt: skip
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.created and not self.changed
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"created": self.created, "changed": self.changed, "unchanged": self.unchanged}
+
+
+def _upsert(session: Session, model: type, key: Any, values: dict[str, Any], ref: str, report: ApplyReport) -> None:
+    row = session.get(model, key)
+    if row is None:
+        session.add(model(**values))
+        report.created.append(ref)
+    elif any(getattr(row, name) != value for name, value in values.items()):
+        for name, value in values.items():
+            setattr(row, name, value)
+        report.changed.append(ref)
+    else:
+        report.unchanged.append(ref)
+
+
+def _sync_role(session: Session, name: str, description: str, actions: list[str], is_system: bool, report: ApplyReport) -> None:
+    ref = f"role:{name}"
+    row = session.get(Role, name)
+    current = set(session.scalars(select(RoleAction.action).where(RoleAction.role == name)))
+    wanted = set(actions)
+    if row is None:
+        session.add(Role(name=name, description=description, is_system=is_system))
+        report.created.append(ref)
+    elif row.description != description or row.is_system != is_system or current != wanted:
+        row.description, row.is_system = description, is_system
+        report.changed.append(ref)
+    else:
+        report.unchanged.append(ref)
+    session.flush()
+    for action in current - wanted:
+        session.delete(session.get(RoleAction, (name, action)))
+    for action in wanted - current:
+        session.add(RoleAction(role=name, action=action))
+
+
+def _sync_members(session: Session, project_id: str, wanted: dict[str, str], report: ApplyReport) -> None:
+    current = {m.user_id: m for m in session.scalars(select(Membership).where(Membership.project_id == project_id))}
+    for user_id, membership in current.items():
+        if user_id not in wanted:
+            session.delete(membership)
+            report.changed.append(f"membership:{user_id}@{project_id} (removed)")
+    for user_id, role in wanted.items():
+        _upsert(session, Membership, (user_id, project_id),
+                {"user_id": user_id, "project_id": project_id, "role": role},
+                f"membership:{user_id}@{project_id}", report)  # fmt: skip
+
+
+def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
+    """Bring the store in line with the spec inside the caller's transaction."""
+    report = ApplyReport()
+    for name, role in spec.roles.items():
+        _sync_role(session, name, role.description, role.actions, False, report)
+    _sync_role(session, SYSTEM_ROLE, "automation (sensors, sync)", spec.system_actor.actions, True, report)
+    for user in spec.users:
+        _upsert(session, User, user.id, {"id": user.id, "display_name": user.name, "is_system": False}, f"user:{user.id}", report)
+    actor = spec.system_actor
+    _upsert(session, User, actor.id, {"id": actor.id, "display_name": actor.name, "is_system": True}, f"user:{actor.id}", report)
+    for tenant in spec.tenants:
+        _upsert(session, Tenant, tenant.id,
+                {"id": tenant.id, "name": tenant.name, "max_projects": tenant.quota.max_projects,
+                 "max_dataset_versions": tenant.quota.max_dataset_versions},
+                f"tenant:{tenant.id}", report)  # fmt: skip
+    session.flush()
+    for i, project in enumerate(spec.projects):
+        existing = session.get(Project, project.id)
+        if existing is not None and existing.tenant_id != project.tenant:
+            raise InvalidInput(
+                f"projects[{i}].tenant: project {project.id!r} belongs to tenant {existing.tenant_id!r}; "
+                "moving a project between tenants is not supported (create a new project instead)",
+                field=f"projects[{i}].tenant", value=project.tenant,
+            )  # fmt: skip
+        _upsert(session, Project, project.id,
+                {"id": project.id, "tenant_id": project.tenant, "name": project.name,
+                 "domain": project.domain, "owner": project.owner},
+                f"project:{project.id}", report)  # fmt: skip
+    _check_tenant_quotas(session, spec)
+    session.flush()
+    for project in spec.projects:
+        _sync_members(session, project.id, {**project.members, actor.id: SYSTEM_ROLE}, report)
+    for admin in spec.platform_admins:
+        _upsert(session, PlatformMembership, admin, {"user_id": admin, "role": "admin"}, f"platform_admin:{admin}", report)
+    for section in CONFIG_SECTIONS:
+        value = getattr(spec, section)
+        document = {"items": [v.model_dump(mode="json") for v in value]} if isinstance(value, list) else value.model_dump(mode="json")
+        _upsert(session, PlatformConfig, section, {"key": section, "value": document}, f"config:{section}", report)
+    session.flush()
+    return report
+
+
+def _check_tenant_quotas(session: Session, spec: PlatformSpec) -> None:
+    # The file alone passed its quota check; projects created earlier by other files count too.
+    session.flush()
+    for i, tenant in enumerate(spec.tenants):
+        count = len(session.scalars(select(Project.id).where(Project.tenant_id == tenant.id)).all())
+        if count > tenant.quota.max_projects:
+            raise InvalidInput(
+                f"tenants[{i}].quota.max_projects = {tenant.quota.max_projects}: tenant {tenant.id!r} would have "
+                f"{count} projects in the store; raise the quota",
+                field=f"tenants[{i}].quota.max_projects", value=tenant.quota.max_projects,
+            )  # fmt: skip
+
+
+def apply_spec(platform: Platform, actor: str, spec: PlatformSpec, source: str) -> ApplyReport:
+    """Apply `spec` as `actor` (needs spec.apply at platform scope); audited with what changed."""
+    with platform.act(actor, "spec.apply", project=None, object_ref=f"spec:{source}") as op:
+        report = apply_spec_rows(op.session, spec)
+        op.details = {
+            "source": source,
+            "created": report.created,
+            "changed": report.changed,
+            "unchanged_count": len(report.unchanged),
+        }
+    return report

@@ -1,0 +1,79 @@
+"""The one place that computes where everything lives (SPEC §14).
+
+Everything derives from DATAOPS_HOME unless a URL is given explicitly: the governance store,
+MLflow's tracking store and Dagster's instance are three separate databases, never one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DAGSTER_YAML = """\
+# Written by dataops_platform. Dagster's storage lives here, apart from the governance store
+# and the MLflow store (each keeps its own alembic_version table).
+telemetry:
+  enabled: false
+"""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATAOPS_", extra="ignore")
+
+    home: Path = Field(default=Path(".dataops"), description="Root of all embedded state.")
+    database_url: str | None = Field(default=None, description="Governance store URL; SQLite under home.")
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; SQLite under home.")
+    user: str | None = Field(default=None, description="Acting user for the embedded CLI.")
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'governance.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.home_dir / "mlflow" / "artifacts"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home_dir / "dagster"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home_dir / "artifacts"
+
+    @property
+    def data_dir(self) -> Path:
+        """Content-addressed copies of registered dataset files."""
+        return self.home_dir / "data"
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        """The audit chain's head, kept outside the database so a cut-off tail is detectable."""
+        return self.home_dir / "audit_anchor.json"
+
+    def ensure_home(self) -> None:
+        """Create the home layout; idempotent."""
+        for directory in (self.home_dir, self.dagster_home, self.artifacts_dir, self.data_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        if self.mlflow_tracking_uri is None:
+            (self.home_dir / "mlflow").mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text(DAGSTER_YAML)
+
+
+def load_settings(home: Path | str | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, with `--home` (and test overrides) taking precedence."""
+    if home is not None:
+        overrides["home"] = Path(home)
+    return Settings(**overrides)  # type: ignore[arg-type]

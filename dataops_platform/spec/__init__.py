@@ -1,0 +1,1 @@
+"""The declarative platform spec: pydantic models and the YAML loader."""

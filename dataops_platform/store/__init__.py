@@ -1,0 +1,1 @@
+"""The governance store: SQLAlchemy models, engine and sessions, Alembic migrations."""
