@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli import audit_cmds, spec_cmds
+from dataops_platform.cli import audit_cmds, ops_cmds, spec_cmds, version_cmds
 from dataops_platform.cli.output import console, emit_json, error
 from dataops_platform.cli.state import CliState, state
 
@@ -20,6 +20,13 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(spec_cmds.app, name="spec")
+app.add_typer(version_cmds.app, name="version")
+app.add_typer(ops_cmds.experiment_app, name="experiment")
+app.command("rollback")(ops_cmds.rollback)
+app.add_typer(ops_cmds.alert_app, name="alert")
+app.add_typer(ops_cmds.exception_app, name="exception")
+app.add_typer(ops_cmds.review_app, name="review")
+app.add_typer(ops_cmds.lineage_app, name="lineage")
 app.add_typer(audit_cmds.app, name="audit")
 
 

@@ -40,3 +40,26 @@ def error(exc: Exception, as_json: bool) -> int:
     else:
         err_console.print(f"[bold red]error[/]: {escape(getattr(exc, 'message', str(exc)))}", highlight=False)
     return code
+
+
+def row_dict(obj: Any) -> dict[str, Any]:
+    """An ORM row as a plain dict of its columns, for --json output."""
+    return {column.key: getattr(obj, column.key) for column in obj.__mapper__.column_attrs}
+
+
+def emit_rows(as_json: bool, title: str, rows: Sequence[Any], columns: Sequence[str]) -> None:
+    """A list of ORM rows: every column as JSON, or the named columns as a table."""
+    if as_json:
+        emit_json([row_dict(r) for r in rows])
+    else:
+        table(title, columns, [[getattr(r, c) for c in columns] for r in rows])
+
+
+def emit_object(as_json: bool, title: str, obj: Any, extra: dict[str, Any] | None = None) -> None:
+    """One ORM row (plus extra facts) as JSON, or as a two-column table."""
+    data = row_dict(obj) | (extra or {})
+    if as_json:
+        emit_json(data)
+    else:
+        table(title, ["field", "value"], [(k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v)
+                                          for k, v in data.items()])  # fmt: skip

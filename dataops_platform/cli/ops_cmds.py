@@ -1,0 +1,227 @@
+"""Experiments, rollback, alerts, exceptions, reviews and lineage on the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows, table
+from dataops_platform.cli.state import state
+
+ProjectOpt = Annotated[str | None, typer.Option("--project", help="Only this project.")]
+
+experiment_app = typer.Typer(help="Experiment runs recorded against dataset versions.", no_args_is_help=True)
+alert_app = typer.Typer(help="Alerts: open, acknowledge, resolve; SLA.", no_args_is_help=True)
+exception_app = typer.Typer(help="Time-boxed exceptions to a gate rule on one version.", no_args_is_help=True)
+review_app = typer.Typer(help="Incident reviews.", no_args_is_help=True)
+lineage_app = typer.Typer(help="Lineage: impact analysis and export.", no_args_is_help=True)
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    from dataops_platform.clock import as_utc
+    from dataops_platform.errors import InvalidInput
+
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)",
+                           field=option, value=value) from None  # fmt: skip
+
+
+@experiment_app.command("list")
+def experiment_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
+    """Experiments you may read."""
+    from dataops_platform.governance.experiments import list_experiments
+
+    st = state(ctx)
+    emit_rows(st.json, "experiments", list_experiments(st.platform(), st.actor(), project),
+              ["experiment_id", "project_id", "dataset_version", "status", "metric_summary", "mlflow_run_id"])  # fmt: skip
+
+
+def rollback(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Argument(help="Project id.")],
+    to: Annotated[str, typer.Option("--to", help="Earlier released version to return to.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    trigger: Annotated[str | None, typer.Option("--trigger", help="experiment:ID or alert:ID that caused it.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the impact, change nothing.")] = False,
+) -> None:
+    """Return a project's current release to an earlier release; the impact is shown first."""
+    from dataops_platform.governance.rollback import execute_rollback, preview_rollback
+
+    st = state(ctx)
+    platform, actor = st.platform(), st.actor()
+    plan = preview_rollback(platform, actor, project, to)
+    if not st.json:
+        table(f"impact: {project} {plan.from_version} -> {plan.to_version}", ["kind", "objects below the abandoned version"],
+              [(k, ", ".join(v)) for k, v in plan.impact.items() if v] + [("releases", ", ".join(plan.releases))])  # fmt: skip
+    if dry_run:
+        if st.json:
+            emit_json({"dry_run": True, **plan.as_dict()})
+        return
+    event, _ = execute_rollback(platform, actor, project, to, reason, trigger)
+    if st.json:
+        emit_json({"dry_run": False, "rollback_id": event.rollback_id, **event.impact})
+    else:
+        console.print(f"{event.rollback_id}: {project} rolled back from {event.from_version} to {event.to_version}.")
+
+
+@alert_app.command("list")
+def alert_list(
+    ctx: typer.Context, project: ProjectOpt = None,
+    status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved.")] = None,
+) -> None:  # fmt: skip
+    """Alerts you may read."""
+    from dataops_platform.governance.alerts import list_alerts
+
+    st = state(ctx)
+    emit_rows(st.json, "alerts", list_alerts(st.platform(), st.actor(), project, status),
+              ["alert_id", "project_id", "severity", "category", "related_object", "status", "opened_at"])  # fmt: skip
+
+
+@alert_app.command("open")
+def alert_open(
+    ctx: typer.Context,
+    related: Annotated[str, typer.Argument(help="Object the alert is about, e.g. experiment:exp_007.")],
+    severity: Annotated[str, typer.Option(help="critical, high, medium or low.")],
+    category: Annotated[str, typer.Option(help="regression, run_failure, quality_gate, sla_risk, freshness, operational.")],
+    title: Annotated[str, typer.Option(help="One line for people.")],
+) -> None:
+    """Open an alert (needs alert.open)."""
+    from dataops_platform.governance.alerts import open_alert
+
+    st = state(ctx)
+    alert = open_alert(st.platform(), st.actor(), related, severity, category, title)
+    emit_object(st.json, alert.alert_id, alert)
+
+
+@alert_app.command("ack")
+def alert_ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Acknowledge an open alert (needs alert.ack)."""
+    from dataops_platform.governance.alerts import acknowledge_alert
+
+    st = state(ctx)
+    emit_object(st.json, alert_id, acknowledge_alert(st.platform(), st.actor(), alert_id))
+
+
+@alert_app.command("resolve")
+def alert_resolve(
+    ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID")],
+    note: Annotated[str, typer.Option(help="How it was resolved.")],
+) -> None:  # fmt: skip
+    """Resolve an alert with a note (needs alert.resolve)."""
+    from dataops_platform.governance.alerts import resolve_alert
+
+    st = state(ctx)
+    emit_object(st.json, alert_id, resolve_alert(st.platform(), st.actor(), alert_id, note))
+
+
+@alert_app.command("sla")
+def alert_sla(ctx: typer.Context, project: ProjectOpt = None) -> None:
+    """SLA compliance, mean time to acknowledge and recover, breaches and open risks."""
+    from dataops_platform.governance.alerts import sla_status
+
+    st = state(ctx)
+    report = sla_status(st.platform(), st.actor(), project)
+    if st.json:
+        emit_json(report)
+        return
+    table("SLA", ["measure", "value"], [(k, report[k]) for k in (
+        "alert_count", "resolved_count", "compliance_rate", "mean_time_to_acknowledge_minutes",
+        "mean_time_to_recovery_minutes")] + [("breaches", len(report["breaches"])), ("open risks", len(report["open_risks"]))])  # fmt: skip
+
+
+@exception_app.command("request")
+def exception_request(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(metavar="V")],
+    rule: Annotated[str, typer.Option(help="Gate rule to waive, e.g. experiment_status.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    expires: Annotated[str, typer.Option(help="ISO-8601 expiry.")],
+    follow_up: Annotated[str | None, typer.Option(help="What will be done before it expires.")] = None,
+) -> None:
+    """Request an exception (needs exception.request)."""
+    from dataops_platform.governance.exceptions import request_exception
+
+    st = state(ctx)
+    exc = request_exception(st.platform(), st.actor(), version, rule, reason, parse_time(expires, "--expires"), follow_up)
+    emit_object(st.json, exc.exception_id, exc)
+
+
+@exception_app.command("approve")
+def exception_approve(ctx: typer.Context, exception_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Approve an exception (needs exception.approve; never your own request)."""
+    from dataops_platform.governance.exceptions import approve_exception
+
+    st = state(ctx)
+    emit_object(st.json, exception_id, approve_exception(st.platform(), st.actor(), exception_id))
+
+
+@exception_app.command("list")
+def exception_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
+    """Exceptions you may read, with their effective status (expired ones read as expired)."""
+    from dataops_platform.governance.exceptions import effective_status, list_exceptions
+
+    st = state(ctx)
+    platform = st.platform()
+    rows = list_exceptions(platform, st.actor(), project)
+    now = platform.clock.now()
+    for row in rows:
+        row.status = effective_status(row, now)  # display only; the session is closed, nothing is written
+    emit_rows(st.json, "exceptions", rows, ["exception_id", "version_id", "rule", "status", "requested_by",
+                                            "approved_by", "expires_at"])  # fmt: skip
+
+
+@review_app.command("add")
+def review_add(
+    ctx: typer.Context,
+    symptom: Annotated[str, typer.Option(help="What was observed.")],
+    alert: Annotated[list[str] | None, typer.Option("--alert", help="Alert id (repeatable).")] = None,
+    rollback_id: Annotated[list[str] | None, typer.Option("--rollback", help="Rollback id (repeatable).")] = None,
+    version: Annotated[list[str] | None, typer.Option("--version", help="Version id (repeatable).")] = None,
+    impact: Annotated[str, typer.Option(help="Impact scope.")] = "",
+    root_cause: Annotated[str, typer.Option(help="Root cause.")] = "",
+    mitigation: Annotated[str, typer.Option(help="Mitigation.")] = "",
+    fix: Annotated[list[str] | None, typer.Option(help="'description|owner|YYYY-MM-DD' (repeatable).")] = None,
+) -> None:
+    """Write an incident review (needs review.write)."""
+    from dataops_platform.governance.reviews import FixItem, ReviewInput, add_review
+
+    st = state(ctx)
+    related = ([f"alert:{a}" for a in alert or []] + [f"rollback:{r}" for r in rollback_id or []]
+               + [f"version:{v}" for v in version or []])  # fmt: skip
+    review = ReviewInput(related, symptom, impact, root_cause, mitigation, tuple(FixItem.parse(f) for f in fix or []))
+    row = add_review(st.platform(), st.actor(), review)
+    emit_object(st.json, row.review_id, row)
+
+
+@review_app.command("list")
+def review_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
+    """Incident reviews you may read."""
+    from dataops_platform.governance.reviews import list_reviews
+
+    st = state(ctx)
+    emit_rows(st.json, "incident reviews", list_reviews(st.platform(), st.actor(), project),
+              ["review_id", "project_id", "related_refs", "root_cause", "author", "created_at"])  # fmt: skip
+
+
+@lineage_app.command("impact")
+def lineage_impact(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="e.g. version:ds_v005")],
+    depth: Annotated[int | None, typer.Option(min=1, help="Hops to follow (default: all).")] = None,
+    upstream: Annotated[bool, typer.Option("--upstream", help="What REF depends on, instead of what depends on it.")] = False,
+) -> None:
+    """What hangs below (or above) an object, by a recursive query in the store."""
+    from dataops_platform.governance.lineage import impact
+
+    st = state(ctx)
+    rows = impact(st.platform(), st.actor(), ref, depth, upstream)
+    if st.json:
+        emit_json([{"ref": r.ref, "depth": r.depth} for r in rows])
+    else:
+        table(f"{'upstream of' if upstream else 'impact of'} {ref}", ["object", "depth"], [(r.ref, r.depth) for r in rows])

@@ -1,0 +1,55 @@
+"""Recording experiments in the store (the MLflow sync decides status and calls this)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataops_platform.errors import InvalidInput
+from dataops_platform.governance import lineage
+from dataops_platform.governance.listing import list_visible
+from dataops_platform.governance.platform import Platform
+from dataops_platform.governance.refs import ref
+from dataops_platform.store.models import DatasetVersion, Experiment
+
+EXPERIMENT_STATUSES = ("completed", "regressed", "failed")
+
+
+def record_experiment(
+    platform: Platform,
+    actor: str,
+    project_id: str,
+    dataset_version: str,
+    status: str,
+    *,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    mlflow_run_id: str | None = None,
+    baseline_ref: str | None = None,
+    deltas: dict[str, float] | None = None,
+    error: str | None = None,
+) -> Experiment:
+    """Record one experiment on a version of the same project (needs experiment.log)."""
+    if status not in EXPERIMENT_STATUSES:
+        raise InvalidInput(f"status {status!r} is not one of {', '.join(EXPERIMENT_STATUSES)}", field="status", value=status)
+    with platform.act(actor, "experiment.log", project=project_id) as op:
+        version = op.session.get(DatasetVersion, dataset_version)
+        if version is None or version.project_id != project_id:
+            raise InvalidInput(f"dataset_version {dataset_version!r}: no such version in project {project_id}",
+                               field="dataset_version", value=dataset_version)  # fmt: skip
+        experiment = Experiment(
+            experiment_id=op.next_id("experiment", "exp_"), project_id=project_id, dataset_version=dataset_version,
+            mlflow_run_id=mlflow_run_id, params=params or {}, status=status, metric_summary=metrics or {},
+            baseline_ref=baseline_ref, deltas=deltas or {}, requires_review=status != "completed",
+            alert_ids=[], error=error, recorded_by=actor, recorded_at=op.now,
+        )  # fmt: skip
+        op.session.add(experiment)
+        op.session.flush()
+        lineage.add_edge(op.session, project_id, ref("version", dataset_version),
+                         ref("experiment", experiment.experiment_id), "used", op.now)  # fmt: skip
+        op.object_ref = ref("experiment", experiment.experiment_id)
+        op.details = {"status": status, "dataset_version": dataset_version, "mlflow_run_id": mlflow_run_id}
+    return experiment
+
+
+def list_experiments(platform: Platform, actor: str, project_id: str | None = None) -> list[Experiment]:
+    return list_visible(platform, actor, Experiment, project_id)
