@@ -130,7 +130,7 @@ class Platform:
         with self.store.read() as session:
             project_id = project(session) if callable(project) else project
             if project_id is None and callable(project):
-                raise NotFound(f"{object_ref or 'object'} not found", field="id", value=object_ref)
+                raise _not_found(object_ref or "object", actor)
             decision = decide(session, actor, action, project_id)
             if not decision.allowed:
                 raise _denial(decision, object_ref)
@@ -142,9 +142,13 @@ class Platform:
 
 def _denial(decision: Decision, object_ref: str | None) -> DataOpsError:
     if decision.hidden:
-        what = object_ref or f"project:{decision.project}"
-        return NotFound(f"{what} not found (or not visible to {decision.actor!r})", field="id", value=what)
+        return _not_found(object_ref or f"project:{decision.project}", decision.actor)
     return PermissionDenied(decision.actor, decision.role, decision.action, decision.project, decision.reason)
+
+
+def _not_found(what: str, actor: str) -> NotFound:
+    # One wording for "absent" and "in another tenant", so existence never leaks.
+    return NotFound(f"{what} not found (or not visible to {actor!r})", field="id", value=what)
 
 
 def _jsonable(facts: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,11 @@ def impact_of(session: Session, version_id: str) -> tuple[dict[str, list[str]], 
     return {k: sorted(v) for k, v in grouped.items()}, sorted(releases)
 
 
+def _release_order(version: DatasetVersion) -> tuple:
+    # Release time first; ids (allocated in creation order) break ties under a frozen clock.
+    return (as_utc(version.released_at), version.version_id)
+
+
 def plan_rollback(session: Session, project_id: str, to_version: str) -> RollbackPlan:
     """Check the target and compute the impact; raise naming every reason the rollback cannot happen."""
     project = session.get(Project, project_id)
@@ -55,7 +60,7 @@ def plan_rollback(session: Session, project_id: str, to_version: str) -> Rollbac
     if target.status != "released":
         failed.append(f"target: {to_version} is {target.status}; a rollback target must be a released version")
     if (current is not None and target.released_at is not None and current.released_at is not None
-            and as_utc(target.released_at) >= as_utc(current.released_at) and current.version_id != to_version):
+            and current.version_id != to_version and _release_order(target) > _release_order(current)):
         failed.append(f"target: {to_version} was released after the current release {current.version_id}; "
                       "roll back only to an earlier release")  # fmt: skip
     if failed:
