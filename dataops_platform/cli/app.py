@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli import audit_cmds, ops_cmds, spec_cmds, version_cmds
+from dataops_platform.cli import audit_cmds, ops_cmds, platform_cmds, spec_cmds, version_cmds
 from dataops_platform.cli.output import console, emit_json, error
 from dataops_platform.cli.state import CliState, state
 
@@ -28,6 +28,10 @@ app.add_typer(ops_cmds.exception_app, name="exception")
 app.add_typer(ops_cmds.review_app, name="review")
 app.add_typer(ops_cmds.lineage_app, name="lineage")
 app.add_typer(audit_cmds.app, name="audit")
+ops_cmds.experiment_app.command("sync")(platform_cmds.experiment_sync)
+app.command("materialize")(platform_cmds.materialize)
+app.command("metrics")(platform_cmds.metrics)
+app.command("demo")(platform_cmds.demo)
 
 
 @app.callback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dataops_platform.errors import InvalidInput
@@ -27,6 +28,7 @@ def record_experiment(
     baseline_ref: str | None = None,
     deltas: dict[str, float] | None = None,
     error: str | None = None,
+    run_ended_at: datetime | None = None,
 ) -> Experiment:
     """Record one experiment on a version of the same project (needs experiment.log)."""
     if status not in EXPERIMENT_STATUSES:
@@ -40,7 +42,7 @@ def record_experiment(
             experiment_id=op.next_id("experiment", "exp_"), project_id=project_id, dataset_version=dataset_version,
             mlflow_run_id=mlflow_run_id, params=params or {}, status=status, metric_summary=metrics or {},
             baseline_ref=baseline_ref, deltas=deltas or {}, requires_review=status != "completed",
-            alert_ids=[], error=error, recorded_by=actor, recorded_at=op.now,
+            alert_ids=[], error=error, run_ended_at=run_ended_at, recorded_by=actor, recorded_at=op.now,
         )  # fmt: skip
         op.session.add(experiment)
         op.session.flush()

@@ -140,6 +140,7 @@ class Experiment(Base):
     requires_review: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    run_ended_at: Mapped[datetime | None] = mapped_column(index=True)  # the MLflow sync cursor
     recorded_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
 

@@ -233,6 +233,7 @@ def upgrade() -> None:
     sa.Column('requires_review', sa.Boolean(), nullable=False),
     sa.Column('alert_ids', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('run_ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('recorded_by', sa.String(length=64), nullable=False),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['dataset_version'], ['dataset_versions.version_id'], ),
@@ -244,6 +245,7 @@ def upgrade() -> None:
     with op.batch_alter_table('experiments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_experiments_dataset_version'), ['dataset_version'], unique=False)
         batch_op.create_index(batch_op.f('ix_experiments_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_experiments_run_ended_at'), ['run_ended_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_experiments_status'), ['status'], unique=False)
 
     op.create_table('rollback_events',
@@ -278,6 +280,7 @@ def downgrade() -> None:
     op.drop_table('rollback_events')
     with op.batch_alter_table('experiments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_experiments_status'))
+        batch_op.drop_index(batch_op.f('ix_experiments_run_ended_at'))
         batch_op.drop_index(batch_op.f('ix_experiments_project_id'))
         batch_op.drop_index(batch_op.f('ix_experiments_dataset_version'))
 

@@ -1,0 +1,174 @@
+"""Build each governance artifact from the store (and, for the spec artifacts, from the real code).
+
+Pure reads: nothing here decides anything or writes to the store. Objects are serialised with
+all their columns so the consistency rules can check them without the database.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import dataops_platform
+from dataops_platform.clock import as_utc
+from dataops_platform.governance.exceptions import effective_status
+from dataops_platform.governance.policy import config_document, governance_policy
+from dataops_platform.governance.sla import sla_report
+from dataops_platform.store.models import (
+    Alert,
+    AuditRecord,
+    DatasetVersion,
+    ExceptionApproval,
+    Experiment,
+    IncidentReview,
+    LineageEdge,
+    Membership,
+    PlatformMembership,
+    Project,
+    Role,
+    RoleAction,
+    RollbackEvent,
+    Tenant,
+    User,
+)
+
+
+def _plain(value: Any) -> Any:
+    return as_utc(value).isoformat() if isinstance(value, datetime) else value
+
+
+def row(obj: Any) -> dict[str, Any]:
+    return {c.key: _plain(getattr(obj, c.key)) for c in obj.__mapper__.column_attrs}
+
+
+def _all(session: Session, model: Any) -> list[Any]:
+    key = model.__mapper__.primary_key[0]
+    return list(session.scalars(select(model).order_by(key)))
+
+
+def _items(session: Session, key: str) -> list[dict]:
+    return (config_document(session, key) or {}).get("items", [])
+
+
+def platform_scope(session: Session) -> dict[str, Any]:
+    roles = _all(session, Role)
+    grants = {r.name: sorted(session.scalars(select(RoleAction.action).where(RoleAction.role == r.name))) for r in roles}
+    members: dict[str, dict[str, str]] = {}
+    for m in session.scalars(select(Membership)):
+        members.setdefault(m.project_id, {})[m.user_id] = m.role
+    from dataops_platform.spec.actions import ACTIONS
+
+    return {
+        "tenants": [row(t) for t in _all(session, Tenant)],
+        "projects": [row(p) | {"members": dict(sorted(members.get(p.id, {}).items()))} for p in _all(session, Project)],
+        "users": [row(u) for u in _all(session, User)],
+        "roles": {r.name: {"actions": grants[r.name], "is_system": r.is_system} for r in roles},
+        "actions": list(ACTIONS),
+        "platform_admins": sorted(m.user_id for m in session.scalars(select(PlatformMembership))),
+        "separation_of_duties": config_document(session, "separation_of_duties") or {},
+        "system_actor": config_document(session, "system_actor") or {},
+    }
+
+
+def code_components() -> list[str]:
+    """The real subpackages of dataops_platform: what the architecture layers must cover."""
+    return sorted(m.name for m in pkgutil.iter_modules(dataops_platform.__path__, "dataops_platform.") if m.ispkg)
+
+
+def architecture_spec(session: Session) -> dict[str, Any]:
+    return {"layers": _items(session, "architecture"), "components": code_components()}
+
+
+def cli_commands() -> dict[str, str]:
+    """Every command of the real `dataops` CLI, as 'group command' -> implementing function."""
+    import typer.main
+
+    from dataops_platform.cli.app import app
+
+    found: dict[str, str] = {}
+
+    def walk(command: Any, path: list[str]) -> None:
+        if hasattr(command, "commands"):  # a group (Typer vendors its own click classes)
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        else:
+            callback = command.callback
+            found[" ".join(path)] = f"{callback.__module__}:{callback.__name__}" if callback else "?"
+
+    walk(typer.main.get_command(app), [])
+    return dict(sorted(found.items()))
+
+
+def api_catalog(session: Session) -> dict[str, Any]:
+    commands = cli_commands()
+    apis = [api | {"implemented_by": commands.get(api["command"])} for api in _items(session, "apis")]
+    return {"apis": apis, "cli_commands": commands}
+
+
+def task_queues(session: Session, pools_in_use: dict[str, list[str]]) -> dict[str, Any]:
+    queues = [q | {"assets": sorted(pools_in_use.get(q["id"], []))} for q in _items(session, "task_queues")]
+    return {"queues": queues, "pools_in_code": {p: sorted(a) for p, a in sorted(pools_in_use.items())}}
+
+
+def ui_panels(session: Session, groups_in_code: dict[str, list[str]]) -> dict[str, Any]:
+    panels = [p | {"assets": sorted(groups_in_code.get(p["id"], []))} for p in _items(session, "ui_panels")]
+    return {"panels": panels, "asset_groups_in_code": {g: sorted(a) for g, a in sorted(groups_in_code.items())}}
+
+
+def governance_policy_doc(session: Session) -> dict[str, Any]:
+    return governance_policy(session).model_dump(mode="json")
+
+
+def operating_model(session: Session, schedules_in_code: list[dict[str, str]]) -> dict[str, Any]:
+    return {"rhythm": _items(session, "operating_rhythm"), "schedules": schedules_in_code}
+
+
+def dataset_versions(session: Session, now: datetime) -> list[dict[str, Any]]:
+    current = {p.id: p.current_release for p in _all(session, Project)}
+    exceptions: dict[str, list[dict]] = {}
+    for exc in _all(session, ExceptionApproval):
+        exceptions.setdefault(exc.version_id, []).append(row(exc) | {"effective_status": effective_status(exc, now)})
+    return [
+        row(v) | {"is_current_release": current.get(v.project_id) == v.version_id, "exceptions": exceptions.get(v.version_id, [])}
+        for v in _all(session, DatasetVersion)
+    ]
+
+
+def experiment_runs(session: Session, run_lookup: Any) -> list[dict[str, Any]]:
+    """Experiments with what MLflow says about their run (None when MLflow has no such run)."""
+    return [row(e) | {"mlflow_run": run_lookup(e.mlflow_run_id) if e.mlflow_run_id else None}
+            for e in _all(session, Experiment)]  # fmt: skip
+
+
+def simple_rows(session: Session, model: Any) -> list[dict[str, Any]]:
+    return [row(o) for o in _all(session, model)]
+
+
+def audit_log(session: Session) -> list[dict[str, Any]]:
+    return [row(r) for r in session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
+
+
+def lineage_graph(session: Session) -> dict[str, Any]:
+    edges = [{"source": e.source_ref, "target": e.target_ref, "type": e.edge_type, "project_id": e.project_id,
+              "created_at": _plain(e.created_at)} for e in session.scalars(select(LineageEdge).order_by(LineageEdge.id))]  # fmt: skip
+    nodes: dict[str, dict[str, Any]] = {}
+    for kind, model, key in (("version", DatasetVersion, "version_id"), ("experiment", Experiment, "experiment_id"),
+                             ("alert", Alert, "alert_id"), ("rollback", RollbackEvent, "rollback_id"),
+                             ("exception", ExceptionApproval, "exception_id"), ("review", IncidentReview, "review_id")):  # fmt: skip
+        for obj in _all(session, model):
+            ref = f"{kind}:{getattr(obj, key)}"
+            nodes[ref] = {"ref": ref, "kind": kind, "project_id": obj.project_id}
+    for edge in edges:
+        for ref in (edge["source"], edge["target"]):
+            nodes.setdefault(ref, {"ref": ref, "kind": ref.partition(":")[0], "project_id": None})
+    return {"nodes": sorted(nodes.values(), key=lambda n: n["ref"]), "edges": edges}
+
+
+def sla(session: Session, now: datetime) -> dict[str, Any]:
+    return sla_report(_all(session, Alert), governance_policy(session).sla, now)
+
+

@@ -1,0 +1,96 @@
+"""`dataops experiment sync`, `dataops demo`, `dataops materialize`, `dataops metrics`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from dataops_platform.cli.output import console, emit_json, table
+from dataops_platform.cli.state import state
+
+
+def experiment_sync(ctx: typer.Context) -> None:
+    """Pull finished MLflow runs into the store (as the platform's system actor); safe to repeat."""
+    from dataops_platform.tracking.client import Tracking
+    from dataops_platform.tracking.sync import sync_runs
+
+    st = state(ctx)
+    platform = st.platform()
+    report = sync_runs(platform, Tracking(platform.settings.tracking_uri, platform.settings.mlflow_artifact_root))
+    if st.json:
+        emit_json(report.__dict__)
+        return
+    console.print(f"synced {len(report.added)} new run(s) {report.added}, {report.already_synced} already known, "
+                  f"{len(report.alerts)} alert(s) opened, {len(report.ignored)} ignored.")  # fmt: skip
+    for warning in report.ignored:
+        console.print(f"[yellow]warning[/]: {warning}")
+
+
+def _print_checks(outcome) -> None:  # noqa: ANN001
+    table("asset checks (Dagster)", ["check", "asset", "result"],
+          [(c.name, c.asset, "passed" if c.passed else f"FAILED ({c.severity})") for c in outcome.checks])  # fmt: skip
+
+
+def materialize(ctx: typer.Context) -> None:
+    """Materialise every governance asset and check on this home's Dagster instance."""
+    from dataops_platform.demo.materialize import materialize_all
+
+    st = state(ctx)
+    with console.status("materialising the governance assets and checks"):
+        outcome = materialize_all(st.settings())
+    _print_checks(outcome)
+    if not outcome.success or outcome.failed_checks:
+        raise typer.Exit(1)
+
+
+def metrics(ctx: typer.Context) -> None:
+    """The platform metrics as last materialised (p8_metrics.json)."""
+    st = state(ctx)
+    path = st.settings().artifacts_dir / "reports" / "p8_metrics.json"
+    if not path.exists():
+        from dataops_platform.errors import InvalidInput
+
+        raise InvalidInput(f"{path} does not exist yet; run `dataops materialize` (or `dataops demo`) first",
+                           field="home", value=str(path.parent))  # fmt: skip
+    data = json.loads(path.read_text())
+    if st.json:
+        emit_json(data)
+    else:
+        table("platform metrics", ["metric", "value"], sorted(data.items()))
+
+
+def demo(
+    ctx: typer.Context,
+    keep: Annotated[bool, typer.Option(help="Refuse to run over an existing home instead of replacing it.")] = False,
+) -> None:
+    """Play the reference scenario (SPEC §12) on a fresh home, then materialise every asset and check."""
+    from dataops_platform.demo.materialize import materialize_all
+    from dataops_platform.demo.scenario import play_scenario
+
+    st = state(ctx)
+    settings = st.settings()
+    if keep and settings.home_dir.exists():
+        from dataops_platform.errors import InvalidInput
+
+        raise InvalidInput(f"{settings.home_dir} exists and --keep was given", field="home", value=str(settings.home_dir))
+    with console.status("playing the reference scenario") as status:
+        play_scenario(settings, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"))
+    with console.status("materialising the governance assets and checks"):
+        outcome = materialize_all(settings)
+    path = settings.artifacts_dir / "reports" / "p8_metrics.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    rows = [(k, data.get(k)) for k in ("tenants", "projects", "roles", "apis", "layers", "queues", "panels",
+            "dataset_versions", "released_versions", "experiments_completed", "experiments_regressed",
+            "experiments_failed", "rollbacks", "alerts", "alert_closure_rate", "sla_compliance_rate",
+            "mean_time_to_recovery_minutes")]  # fmt: skip
+    passed = sum(c.passed for c in outcome.checks)
+    rows.append(("checks passed", f"{passed}/{len(outcome.checks)}"))
+    table(f"reference scenario on {settings.home_dir}", ["figure", "value"], rows)
+    if outcome.failed_checks:
+        _print_checks(outcome)
+    console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} DATAOPS_HOME={settings.home_dir} dagster dev -w workspace.yaml")
+    console.print(f"MLflow UI:  mlflow ui --backend-store-uri {settings.tracking_uri}")
+    if not outcome.success or outcome.failed_checks:
+        raise typer.Exit(1)

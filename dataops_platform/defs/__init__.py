@@ -1,0 +1,1 @@
+"""Dagster only: the governance assets (one per artifact), the 13 asset checks, resources."""

@@ -1,0 +1,53 @@
+"""The 13 consistency rules as asset checks on the asset each guards.
+
+Integrity rules are ERROR and blocking (a failure stops the downstream assets); each result
+carries the offending ids and numeric metadata the Dagster UI plots over time.
+"""
+
+
+import dagster as dg
+
+from dataops_platform.artifacts.files import Artifacts
+from dataops_platform.defs.assets import ROWS
+from dataops_platform.defs.resources import GovernanceResource
+from dataops_platform.rules import RULES, Rule
+
+# Which asset writes each artifact, so a check waits for every artifact its rule reads.
+WRITER = {artifact: row.name for row in ROWS.values() for artifact in row.artifacts}
+
+
+def _make_check(rule: Rule) -> dg.AssetChecksDefinition:
+    extra = sorted({WRITER[a] if a in WRITER else a for a in rule.reads} - {rule.asset})
+    extra = [name for name in extra if name in ROWS]
+
+    @dg.asset_check(
+        asset=rule.asset, name=rule.name, description=f"Rule {rule.number}: {rule.description}",
+        blocking=rule.integrity, additional_deps=extra,
+    )  # fmt: skip
+    def _check(governance: GovernanceResource) -> dg.AssetCheckResult:
+        artifacts = Artifacts(governance.artifacts_dir)
+        try:
+            result = rule.fn(artifacts)
+        except KeyError as missing:  # an artifact the rule needs is absent or lacks a field
+            return dg.AssetCheckResult(
+                passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"violations": 1, "offending": dg.MetadataValue.md(f"- missing input {missing}"),
+                          "missing_artifacts": dg.MetadataValue.json(artifacts.problems)},
+            )  # fmt: skip
+        offending = "\n".join(f"- {v}" for v in result.violations[:200]) or "none"
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR if rule.integrity else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rule": rule.number,
+                "objects_checked": result.checked,
+                "violations": len(result.violations),
+                "violation_ratio": round(len(result.violations) / result.checked, 4) if result.checked else 0.0,
+                "offending": dg.MetadataValue.md(offending),
+            },
+        )
+
+    return _check
+
+
+CHECKS: list[dg.AssetChecksDefinition] = [_make_check(rule) for rule in RULES]

@@ -1,0 +1,92 @@
+"""Platform metrics (SPEC §10), computed from the artifacts only, never written by hand.
+
+`check_pass_rate` is the share of the content rules (2-12) that pass on the same artifacts;
+rule 1 (files present) and rule 13 (these metrics and the report) judge the outputs that come
+after the metrics, so they are reported by the test report instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+CONTENT_RULES = set(range(2, 13))
+# The headline figures the report quotes and rule 13 reads back.
+HEADLINE = (
+    "tenants", "projects", "roles", "apis", "layers", "queues", "panels", "dataset_versions", "released_versions",
+    "experiments", "experiments_completed", "experiments_regressed", "experiments_failed", "lineage_nodes",
+    "lineage_edges", "rollbacks", "alerts", "alert_closure_rate", "sla_compliance_rate",
+    "mean_time_to_acknowledge_minutes", "mean_time_to_recovery_minutes", "version_traceability",
+    "experiment_record_completeness", "lineage_coverage", "rollback_usability", "check_pass_rate",
+)  # fmt: skip
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 1.0
+
+
+def compute_metrics(a: Any) -> dict[str, Any]:
+    from dataops_platform.rules import evaluate
+    from dataops_platform.rules.checks import review_missing
+
+    scope, versions, experiments = a["platform_scope"], a["dataset_versions"], a["experiment_runs"]
+    alerts, rollbacks, graph, sla = a["alerts"], a["rollback_events"], a["lineage_graph"], a["sla_report"]
+    audited = {r["object_ref"] for r in a["audit_log"] if r["outcome"] == "allowed"}
+    linked = {e["source"] for e in graph["edges"]} | {e["target"] for e in graph["edges"]}
+    objects = [n["ref"] for n in graph["nodes"] if n.get("project_id")]
+    statuses = Counter(e["status"] for e in experiments)
+    version_ids = {v["version_id"] for v in versions}
+    reviews = {r["review_id"]: r for r in a["incident_reviews"]}
+    traceable = [v for v in versions if v["content_digest"] and v["data_location"] and v["created_by"]
+                 and (v["parent_version"] is None or v["parent_version"] in version_ids)
+                 and f"version:{v['version_id']}" in audited]  # fmt: skip
+    complete = [e for e in experiments if e["dataset_version"] in version_ids and e["mlflow_run"]
+                and (e["metric_summary"] or e["status"] == "failed") and e["params"]]  # fmt: skip
+    usable = [r for r in rollbacks if r["status"] == "completed" and r["review_ref"] in reviews
+              and not review_missing(reviews[r["review_ref"]])]  # fmt: skip
+    results = evaluate(a, CONTENT_RULES)
+    return {
+        "tenants": len(scope["tenants"]),
+        "projects": len(scope["projects"]),
+        "roles": sum(1 for r in scope["roles"].values() if not r["is_system"]),
+        "apis": len(a["api_catalog"]["apis"]),
+        "layers": len(a["architecture_spec"]["layers"]),
+        "queues": len(a["task_queues"]["queues"]),
+        "panels": len(a["ui_panels"]["panels"]),
+        "dataset_versions": len(versions),
+        "released_versions": sum(1 for v in versions if v["released_at"]),
+        "versions_by_status": dict(sorted(Counter(v["status"] for v in versions).items())),
+        "experiments": len(experiments),
+        "experiments_completed": statuses.get("completed", 0),
+        "experiments_regressed": statuses.get("regressed", 0),
+        "experiments_failed": statuses.get("failed", 0),
+        "lineage_nodes": len(graph["nodes"]),
+        "lineage_edges": len(graph["edges"]),
+        "rollbacks": len(rollbacks),
+        "alerts": len(alerts),
+        "version_traceability": _rate(len(traceable), len(versions)),
+        "experiment_record_completeness": _rate(len(complete), len(experiments)),
+        "lineage_coverage": _rate(sum(1 for ref in objects if ref in linked), len(objects)),
+        "alert_closure_rate": _rate(sum(1 for x in alerts if x["status"] == "resolved"), len(alerts)),
+        "rollback_usability": _rate(len(usable), len(rollbacks)),
+        "check_pass_rate": _rate(sum(r.passed for r in results), len(results)),
+        "checks_failed": sorted(r.name for r in results if not r.passed),
+        "sla_compliance_rate": sla["compliance_rate"],
+        "mean_time_to_acknowledge_minutes": sla["mean_time_to_acknowledge_minutes"],
+        "mean_time_to_recovery_minutes": sla["mean_time_to_recovery_minutes"],
+    }
+
+
+def headline_table(metrics: dict[str, Any]) -> str:
+    """The Markdown table the report quotes; `quoted_metrics` reads it back."""
+    lines = ["| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {metrics[name]} |" for name in HEADLINE]
+    return "\n".join(lines)
+
+
+_ROW = re.compile(r"^\| ([a-z_]+) \| (.+?) \|$", re.MULTILINE)
+
+
+def quoted_metrics(markdown: str) -> dict[str, str]:
+    return {name: value for name, value in _ROW.findall(markdown) if name in HEADLINE}

@@ -1,0 +1,301 @@
+"""The 13 rules. Each returns (objects checked, violations); a violation names the offending ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dataops_platform.artifacts.files import ARTIFACT_FILES
+from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
+from dataops_platform.rules.registry import rule
+
+FIVE_ROLES = ("admin", "platform_pm", "data_engineer", "qa", "ops")
+LEGAL_STATUSES = ("draft", "validated", "rejected", "released", "deprecated", "rolled_back")
+LAYER_COUNT = 4
+CREATING_ACTION = {
+    "version": "version.create", "experiment": "experiment.log", "alert": "alert.open",
+    "rollback": "rollback.execute", "review": "review.write", "exception": "exception.request",
+}  # fmt: skip
+
+
+def _t(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _objects(a: Any) -> dict[str, dict]:
+    """Every real object by ref, with its project, from the object artifacts that are present."""
+    out: dict[str, dict] = {}
+    for v in a.get("dataset_versions", []):
+        out[f"version:{v['version_id']}"] = {"project_id": v["project_id"]}
+        for x in v["exceptions"]:
+            out[f"exception:{x['exception_id']}"] = {"project_id": x["project_id"]}
+    for kind, name, key in (("experiment", "experiment_runs", "experiment_id"), ("alert", "alerts", "alert_id"),
+                            ("rollback", "rollback_events", "rollback_id"), ("review", "incident_reviews", "review_id")):  # fmt: skip
+        for obj in a.get(name, []):
+            out[f"{kind}:{obj[key]}"] = {"project_id": obj["project_id"]}
+    return out
+
+
+def _projects(a: Any) -> dict[str, dict]:
+    return {p["id"]: p for p in a.get("platform_scope", {}).get("projects", [])}
+
+
+@rule(1, "test_report", "Every artifact of SPEC §8 exists and parses.")
+def required_artifacts_present(a: Any) -> tuple[int, list[str]]:
+    required = [n for n in ARTIFACT_FILES if n not in getattr(a, "not_yet_written", ())]
+    return len(required), [a.problems[n] for n in required if n in a.problems]
+
+
+@rule(2, "platform_scope", "Five roles exist, every action is granted, every project has an owner, SoD is configured.")
+def role_permission_model_complete(a: Any) -> tuple[int, list[str]]:
+    scope = a["platform_scope"]
+    roles = {name: r for name, r in scope["roles"].items() if not r["is_system"]}
+    users = {u["id"] for u in scope["users"]}
+    out = [f"role {name} missing" for name in FIVE_ROLES if name not in roles]
+    granted = {action for r in roles.values() for action in r["actions"]}
+    out += [f"action {action} granted to no role" for action in scope["actions"] if action not in granted]
+    out += [f"project {p['id']} has no known owner ({p['owner']!r})" for p in scope["projects"] if p["owner"] not in users]
+    sod = scope["separation_of_duties"]
+    out += [f"separation_of_duties.{k} not enabled" for k in ("creator_cannot_release", "requester_cannot_approve")
+            if not sod.get(k)]  # fmt: skip
+    return len(roles) + len(scope["actions"]) + len(scope["projects"]) + 2, out
+
+
+@rule(3, "architecture_spec", "Four layers; every code component maps to exactly one layer.")
+def architecture_layers_complete(a: Any) -> tuple[int, list[str]]:
+    spec = a["architecture_spec"]
+    out = [] if len(spec["layers"]) == LAYER_COUNT else [f"{len(spec['layers'])} layers, expected {LAYER_COUNT}"]
+    owners: dict[str, list[str]] = {}
+    for layer in spec["layers"]:
+        for package in layer["packages"]:
+            owners.setdefault(package, []).append(layer["id"])
+    for component in spec["components"]:
+        layers = owners.get(component, [])
+        if len(layers) != 1:
+            out.append(f"component {component} is in {len(layers)} layers {layers}")
+    out += [f"layer package {p} does not exist in code" for p in owners if p not in spec["components"]]
+    return len(spec["components"]), out
+
+
+@rule(4, "api_catalog", "Every catalogued API exists in code; every queue is a pool used by an asset; "
+      "every panel is an asset group.", reads=("task_queues", "ui_panels"))  # fmt: skip
+def api_queue_ui_present(a: Any) -> tuple[int, list[str]]:
+    apis, queues, panels = a["api_catalog"]["apis"], a["task_queues"], a["ui_panels"]
+    out = [f"api {x['id']} ({x['command']!r}) has no command in the CLI" for x in apis if not x.get("implemented_by")]
+    out += [f"queue {q['id']} is a pool no asset uses" for q in queues["queues"] if not q["assets"]]
+    declared = {q["id"] for q in queues["queues"]}
+    out += [f"pool {p} used in code is not a declared queue" for p in queues["pools_in_code"] if p not in declared]
+    out += [f"panel {p['id']} is not an asset group" for p in panels["panels"] if not p["assets"]]
+    titled = {p["id"] for p in panels["panels"]}
+    out += [f"asset group {g} is not a declared panel" for g in panels["asset_groups_in_code"] if g not in titled]
+    return len(apis) + len(queues["queues"]) + len(panels["panels"]), out
+
+
+@rule(5, "lineage_graph", "Every object belongs to a project of one tenant; no reference crosses tenants.",
+      reads=("platform_scope",))
+def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
+    projects = _projects(a)
+    tenants = {t["id"] for t in a["platform_scope"]["tenants"]}
+    objects = _objects(a)
+    out = [f"project {pid} in unknown tenant {p['tenant_id']}" for pid, p in projects.items() if p["tenant_id"] not in tenants]
+    tenant_of = {ref: projects.get(n["project_id"], {}).get("tenant_id") for ref, n in objects.items()}
+    out += [f"{ref} in unknown project {n['project_id']}" for ref, n in objects.items() if n["project_id"] not in projects]
+
+    def cross(src: str, dst: str) -> None:
+        if src in tenant_of and dst in tenant_of and tenant_of[src] != tenant_of[dst]:
+            out.append(f"{src} ({tenant_of[src]}) -> {dst} ({tenant_of[dst]}) crosses tenants")
+
+    for edge in a["lineage_graph"]["edges"]:
+        cross(edge["source"], edge["target"])
+    for e in a["experiment_runs"]:
+        cross(f"experiment:{e['experiment_id']}", f"version:{e['dataset_version']}")
+    for al in a["alerts"]:
+        cross(f"alert:{al['alert_id']}", al["related_object"])
+    for rb in a["rollback_events"]:
+        cross(f"rollback:{rb['rollback_id']}", f"version:{rb['from_version']}")
+        cross(f"rollback:{rb['rollback_id']}", f"version:{rb['to_version']}")
+    for rv in a["incident_reviews"]:
+        for ref in rv["related_refs"]:
+            cross(f"review:{rv['review_id']}", ref)
+    return len(objects) + len(a["lineage_graph"]["edges"]), out
+
+
+@rule(6, "dataset_versions", "Parents exist in the same project, no cycles, statuses legal, one current release.")
+def version_lineage_links_valid(a: Any) -> tuple[int, list[str]]:
+    versions = {v["version_id"]: v for v in a["dataset_versions"]}
+    out = []
+    for vid, v in versions.items():
+        if v["status"] not in LEGAL_STATUSES:
+            out.append(f"{vid} has illegal status {v['status']!r}")
+        parent = v["parent_version"]
+        if parent is not None and (parent not in versions or versions[parent]["project_id"] != v["project_id"]):
+            out.append(f"{vid} has parent {parent} outside its project or missing")
+        seen, cursor = {vid}, parent
+        while cursor in versions:
+            if cursor in seen:
+                out.append(f"{vid} is on a parent cycle through {cursor}")
+                break
+            seen.add(cursor)
+            cursor = versions[cursor]["parent_version"]
+        if v["status"] in ("released", "deprecated", "rolled_back") and not v["released_at"]:
+            out.append(f"{vid} is {v['status']} but was never released")
+    current: dict[str, list[str]] = {}
+    for vid, v in versions.items():
+        if v["is_current_release"]:
+            current.setdefault(v["project_id"], []).append(vid)
+            if v["status"] != "released":
+                out.append(f"{vid} is the current release but {v['status']}")
+    out += [f"project {p} has {len(c)} current releases {c}" for p, c in current.items() if len(c) > 1]
+    return len(versions), out
+
+
+@rule(7, "experiment_runs", "Every experiment references a version of its own project and an existing MLflow run.",
+      reads=("dataset_versions",))
+def experiments_reference_versions(a: Any) -> tuple[int, list[str]]:
+    versions = {v["version_id"]: v for v in a["dataset_versions"]}
+    out = []
+    for e in a["experiment_runs"]:
+        v = versions.get(e["dataset_version"])
+        if v is None or v["project_id"] != e["project_id"]:
+            out.append(f"{e['experiment_id']} references {e['dataset_version']}, not a version of {e['project_id']}")
+        if not e["mlflow_run_id"] or not e["mlflow_run"]:
+            out.append(f"{e['experiment_id']} has no existing MLflow run ({e['mlflow_run_id']!r})")
+    return len(a["experiment_runs"]), out
+
+
+@rule(8, "experiment_runs", "No released version carries a regressed/failed experiment without a valid exception.",
+      reads=("dataset_versions",))
+def release_gate_respected(a: Any) -> tuple[int, list[str]]:
+    out = []
+    released = [v for v in a["dataset_versions"] if v["status"] == "released"]
+    for v in released:
+        bad = [e["experiment_id"] for e in a["experiment_runs"]
+               if e["dataset_version"] == v["version_id"] and e["status"] in ("regressed", "failed")]  # fmt: skip
+        if not bad:
+            continue
+        at = _t(v["released_at"])
+        waived = any(x["rule"] == "experiment_status" and x["status"] == "approved" and x["approved_at"]
+                     and _t(x["effective_from"] or x["approved_at"]) <= at < _t(x["expires_at"]) for x in v["exceptions"])  # fmt: skip
+        if not waived:
+            out.append(f"{v['version_id']} is released with {', '.join(bad)} and no valid exception")
+    return len(released), out
+
+
+@rule(9, "incident_reviews", "Rollback targets are earlier released versions of the same project; each has a trigger "
+      "and a review.", reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events"))  # fmt: skip
+def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
+    versions = {v["version_id"]: v for v in a["dataset_versions"]}
+    reviews = {r["review_id"] for r in a["incident_reviews"]}
+    objects = _objects(a)
+    out = []
+    for rb in a["rollback_events"]:
+        rid, to, frm = rb["rollback_id"], versions.get(rb["to_version"]), versions.get(rb["from_version"])
+        if to is None or frm is None or to["project_id"] != rb["project_id"] or frm["project_id"] != rb["project_id"]:
+            out.append(f"{rid}: versions missing or outside {rb['project_id']}")
+            continue
+        if not to["released_at"] or not frm["released_at"] or (_t(to["released_at"]), to["version_id"]) >= (
+                _t(frm["released_at"]), frm["version_id"]):  # fmt: skip
+            out.append(f"{rid}: target {to['version_id']} is not an earlier release than {frm['version_id']}")
+        if frm["status"] != "rolled_back":
+            out.append(f"{rid}: abandoned {frm['version_id']} is {frm['status']}, not rolled_back")
+        if not rb["trigger_ref"] or rb["trigger_ref"] not in objects:
+            out.append(f"{rid}: trigger {rb['trigger_ref']!r} missing")
+        if not rb["review_ref"] or rb["review_ref"] not in reviews:
+            out.append(f"{rid}: no incident review")
+    return len(a["rollback_events"]), out
+
+
+@rule(10, "sla_report", "Every alert references an existing object; timestamps ordered; open alerts inside SLA.",
+      reads=("alerts", "dataset_versions", "experiment_runs", "rollback_events"))
+def alerts_linked_and_closed(a: Any) -> tuple[int, list[str]]:
+    objects = _objects(a)
+    breached = {b["alert_id"] for b in a["sla_report"]["breaches"]}
+    out = []
+    for al in a["alerts"]:
+        aid = al["alert_id"]
+        if al["related_object"] not in objects:
+            out.append(f"{aid} references missing {al['related_object']}")
+        opened, acked, resolved = _t(al["opened_at"]), _t(al["acknowledged_at"]), _t(al["resolved_at"])
+        if (acked and acked < opened) or (resolved and (resolved < opened or (acked and resolved < acked))):
+            out.append(f"{aid} timestamps out of order")
+        expected = "resolved" if resolved else "acknowledged" if acked else "open"
+        if al["status"] != expected:
+            out.append(f"{aid} status {al['status']} contradicts its timestamps ({expected})")
+        if al["status"] != "resolved" and aid in breached:
+            out.append(f"{aid} is open and outside its SLA")
+    return len(a["alerts"]), out
+
+
+def chain_problems(records: list[dict], anchor: dict | None) -> list[str]:
+    prev, expected = GENESIS_HASH, 1
+    for r in records:
+        if r["seq"] != expected:
+            return [f"audit seq {expected} missing (next is {r['seq']})"]
+        if r["prev_hash"] != prev:
+            return [f"audit seq {r['seq']} prev_hash breaks the chain"]
+        fields = [r[k] for k in ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome",
+                                 "details", "prev_hash")]  # fmt: skip
+        if chain_hash(*fields) != r["hash"]:
+            return [f"audit seq {r['seq']} content does not match its hash"]
+        prev, expected = r["hash"], expected + 1
+    if anchor and anchor.get("seq", 0) > expected - 1:
+        return [f"audit seq {expected} missing: anchor saw seq {anchor['seq']}"]
+    if anchor and anchor.get("seq") and records and records[anchor["seq"] - 1]["hash"] != anchor["hash"]:
+        return [f"audit seq {anchor['seq']} differs from the anchored head"]
+    return []
+
+
+@rule(11, "audit_log", "Every mutation has an audit record; the hash chain verifies.",
+      reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"))
+def audit_trail_intact(a: Any) -> tuple[int, list[str]]:
+    records = a["audit_log"]
+    out = chain_problems(records, a.get("audit_anchor"))
+    allowed = {(r["action"], r["object_ref"]) for r in records if r["outcome"] == "allowed"}
+    objects = _objects(a)
+    for ref in objects:
+        kind = ref.partition(":")[0]
+        if (CREATING_ACTION[kind], ref) not in allowed:
+            out.append(f"{ref} has no allowed {CREATING_ACTION[kind]} audit record")
+    for v in a["dataset_versions"]:
+        if v["released_at"] and ("version.release", f"version:{v['version_id']}") not in allowed:
+            out.append(f"version:{v['version_id']} was released without an audit record")
+    return len(records) + len(objects), out
+
+
+def review_missing(review: dict) -> list[str]:
+    missing = [k for k in ("symptom", "impact_scope", "root_cause", "mitigation") if not (review.get(k) or "").strip()]
+    items = review.get("fix_items") or []
+    if not items or any(not all(i.get(k) for k in ("description", "owner", "due")) for i in items):
+        missing.append("fix_items")
+    return missing
+
+
+@rule(12, "incident_reviews", "Every high/critical alert and every rollback has a complete review.",
+      reads=("alerts", "rollback_events"))
+def incident_reviews_complete(a: Any) -> tuple[int, list[str]]:
+    needing = [f"alert:{x['alert_id']}" for x in a["alerts"] if x["severity"] in ("high", "critical")]
+    needing += [f"rollback:{x['rollback_id']}" for x in a["rollback_events"]]
+    out = []
+    for ref in needing:
+        reviews = [r for r in a["incident_reviews"] if ref in r["related_refs"]]
+        if not reviews:
+            out.append(f"{ref} has no incident review")
+        elif all(review_missing(r) for r in reviews):
+            out.append(f"{ref}: review {reviews[0]['review_id']} lacks {', '.join(review_missing(reviews[0]))}")
+    return len(needing), out
+
+
+@rule(13, "platform_report", "Metrics recomputed from the artifacts equal the reported ones; the report quotes them.",
+      reads=("platform_metrics",))
+def metrics_consistent(a: Any) -> tuple[int, list[str]]:
+    from dataops_platform.metrics import compute_metrics, quoted_metrics
+
+    reported = a["platform_metrics"]
+    recomputed = compute_metrics(a)
+    out = [f"metric {k}: reported {reported.get(k)!r}, recomputed {v!r}" for k, v in recomputed.items()
+           if k != "generated_at" and reported.get(k) != v]  # fmt: skip
+    quoted = quoted_metrics(a.get("report_md", ""))
+    out += [f"report quotes {k} = {v}, metrics say {reported.get(k)!r}" for k, v in quoted.items() if str(reported.get(k)) != v]
+    if not quoted:
+        out.append("the report quotes no metrics")
+    return len(recomputed) + len(quoted), out

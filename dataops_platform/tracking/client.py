@@ -1,0 +1,142 @@
+"""A thin, explicit wrapper over MlflowClient: one MLflow experiment per project, tracked runs.
+
+The tracking URI is always passed explicitly (MLflow 3 would otherwise default to ./mlflow.db).
+MLflow is imported lazily: the CLI's store answers must not pay for it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TAG_PROJECT = "dataops.project"
+TAG_VERSION = "dataops.dataset_version"
+TAG_STATUS = "dataops.status"
+TAG_BASELINE = "dataops.baseline"
+TAG_BASELINE_REF = "dataops.baseline_experiment"
+TAG_EXPERIMENT = "dataops.experiment_id"
+TAG_ERROR = "dataops.error"
+TAG_DIGEST = "dataops.dataset_digest"
+MLFLOW_DIGEST_CHARS = 32
+EXPERIMENT_PREFIX = "dataops/"
+
+
+def experiment_name(project_id: str) -> str:
+    return f"{EXPERIMENT_PREFIX}{project_id}"
+
+
+@dataclass
+class TrackedRun:
+    """What the body of `Tracking.run` may log; collected and written when the body finishes."""
+
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        self.metrics.update({k: float(v) for k, v in metrics.items()})
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """The facts about a dataset version a run records as its MLflow dataset input."""
+
+    version_id: str
+    digest: str
+    location: str
+    rows: int
+
+
+class Tracking:
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self._client = None
+
+    @property
+    def client(self):  # noqa: ANN201 - mlflow.MlflowClient, imported lazily
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
+
+    def experiment_id(self, project_id: str) -> str:
+        """The project's MLflow experiment (`dataops/<project>`), created on first use."""
+        name = experiment_name(project_id)
+        existing = self.client.get_experiment_by_name(name)
+        if existing is not None:
+            return existing.experiment_id
+        location = (self.artifact_root / project_id).as_uri() if self.artifact_root else None
+        return self.client.create_experiment(name, artifact_location=location, tags={TAG_PROJECT: project_id})
+
+    @contextmanager
+    def run(self, project_id: str, version: VersionRef, params: dict[str, Any], run_name: str) -> Iterator[TrackedRun]:
+        """A tracked run on a dataset version. An exception inside marks the run FAILED and re-raises."""
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag, Metric, Param
+
+        client = self.client
+        run = client.create_run(
+            self.experiment_id(project_id), run_name=run_name,
+            tags={TAG_PROJECT: project_id, TAG_VERSION: version.version_id, TAG_DIGEST: version.digest},
+        )  # fmt: skip
+        run_id = run.info.run_id
+        with warnings.catch_warnings():  # a file:// URI matches two equivalent local source types
+            warnings.simplefilter("ignore", UserWarning)
+            source = resolve_dataset_source(version.location)
+        # MLflow caps dataset digests at 36 characters; the full sha256 is the run tag above.
+        dataset = MetaDataset(source, name=version.version_id, digest=version.digest[:MLFLOW_DIGEST_CHARS])
+        client.log_inputs(run_id, datasets=[
+            DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "training")])
+        ])  # fmt: skip
+        client.log_batch(run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
+        handle = TrackedRun(run_id)
+        try:
+            yield handle
+        except BaseException as exc:
+            client.set_tag(run_id, TAG_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+            client.set_terminated(run_id, status="FAILED")
+            raise
+        now_ms = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(k, v, now_ms, 0) for k, v in sorted(handle.metrics.items())])
+        client.set_terminated(run_id, status="FINISHED")
+
+    def finished_runs(self, since_ms: int | None) -> list[Any]:
+        """Finished or failed runs of every dataops experiment, oldest end first, ended at or after `since_ms`."""
+        experiments = [e.experiment_id for e in self.client.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")]
+        if not experiments:
+            return []
+        clauses = ["attributes.status != 'RUNNING'"]
+        if since_ms is not None:
+            clauses.append(f"attributes.end_time >= {since_ms}")
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                experiments, filter_string=" and ".join(clauses), order_by=["attributes.end_time ASC"],
+                max_results=1000, page_token=token,
+            )  # fmt: skip
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in sorted(tags.items())])
+
+    def run_exists(self, run_id: str) -> dict[str, Any] | None:
+        """A run's identity and status, or None when MLflow has no such run."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            return None
+        return {"run_id": run_id, "status": run.info.status, "experiment_id": run.info.experiment_id}
