@@ -5,58 +5,80 @@ record's hash. Appends happen only inside `Store.write()`, which serialises writ
 chain can neither fork nor gap. The head (seq, hash) is also mirrored into an anchor file
 outside the database: a chain alone cannot see its own newest records cut off.
 
-Canonical serialisation (unchanged since the first release, so every existing chain still
-verifies): the UTF-8 bytes of
+Canonical serialisation -- unchanged since the first release, so every existing chain still
+verifies -- is the UTF-8 encoding of
 
     json.dumps([seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash],
                separators=(",", ":"), ensure_ascii=False)
 
-that is a JSON array without whitespace; seq a JSON integer; None as `null`; each string a JSON
-string in which only `"`, `\\` and the control characters U+0000-U+001F are escaped (non-ASCII
-stays literal); `details` is the canonical JSON text of the details dict (`canonical_details`:
-sorted keys, no whitespace), itself embedded as a JSON string.
+i.e. a JSON array without whitespace: seq a JSON integer, None as `null`, every string a JSON
+string in which only `"`, backslash and the control characters U+0000-U+001F are escaped
+(non-ASCII stays literal). `details` is the canonical JSON text of the details dict
+(`canonical_details`: sorted keys, no whitespace), embedded in the array as a JSON string.
 
-Speed (bench/audit_append.py): `canonical_payload` produces those exact bytes without a json.dumps
-call per record: it applies json's own C string encoder (the one json.dumps uses for str with
-ensure_ascii=False) field by field, and falls back to a reusable json encoder for any field that
-is not a str or None. `verify` streams raw DBAPI rows (SQLite) or a server-side cursor (other
-backends) in chunks and, for the usual record whose short text fields need no escaping at all,
-builds the same bytes with one join and one f-string; any other record, and any record whose hash
-does not match on that path, is recomputed with `canonical_payload` before it is judged.
+How it is fast (bench/audit_append.py measures it):
+
+* `canonical_payload` builds those exact bytes without a json.dumps call per record: it applies
+  json's own string encoder (the C function json.dumps uses for a str when ensure_ascii=False)
+  field by field; a field that is neither str nor None goes through a json encoder configured
+  exactly like the json.dumps call, so it is encoded (or refused) as it always was.
+* `verify` streams raw DBAPI rows in chunks (SQLite: the session's own cursor, no Row objects;
+  other backends: a server-side cursor). For the usual record -- the eight short text fields set
+  and free of anything json would escape -- it builds the same bytes with one join and one
+  f-string. Any other record, and any record whose hash does not match on that path, is
+  recomputed with `canonical_payload` before it is judged, so the verdicts are exactly those of a
+  plain recomputation.
+* On a SQLite file with at least `_PARALLEL_MIN_RECORDS` records and more than one usable core,
+  `verify` splits the seq range into contiguous spans: it checks the first span itself, through
+  the session, while stdlib-only worker processes (`python -I -S`, running this module's own
+  `_verify_span`) check the others on their own connections. The spans are then joined in seq
+  order exactly as the sequential walk would meet them (seq continuity and prev_hash at each
+  junction), so `ok`, `checked`, `head`, `bad_seq` and `reason` are those of a sequential run.
+  Workers read the committed state, so the split is only used when no connection holds the write
+  lock (in particular the caller's session has nothing uncommitted), and only up to the newest seq
+  the session sees; a worker that fails for any reason has its span re-checked sequentially
+  through the session.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import inspect
 import json
 import json.encoder
 import os
-import re
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataops_platform.store.models import AuditRecord
 
 GENESIS_HASH = "0" * 64
 OUTCOMES = ("allowed", "denied", "failed")
-_CHAIN_COLUMNS = "seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash, hash"
-
+_CHAIN_COLUMNS = (
+    "seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash, hash"
+)
 
 # json.dumps(..., separators=(",", ":"), ensure_ascii=False) encodes each str with exactly this
 # function (the C one when available), None as null and an int with int.__repr__.
 _encode_json_str = json.encoder.encode_basestring
-# Reusable encoders configured exactly as the json.dumps calls they replace (json.dumps builds a new
-# JSONEncoder for every call with non-default arguments; the output is identical).
+# Reusable encoders configured exactly as the json.dumps calls they stand for (json.dumps builds a
+# new JSONEncoder for each call with non-default arguments; the output is the same).
 _encode_array = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_encode_details = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
-# With the '"' count checked separately: the characters json would escape in a field.
-_needs_escape = re.compile(r"[\\\x00-\x1f]").search
+_encode_details = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
+# The bytes json escapes in a str ('"', backslash, U+0000-U+001F): all ASCII, so none of them can
+# occur inside a multi-byte UTF-8 sequence.
+_JSON_ESCAPED_BYTES = bytes(range(0x20)) + b'"\\'
 
 
 def canonical_details(details: dict[str, Any] | None) -> str:
@@ -81,9 +103,10 @@ def canonical_payload(
     fields = (at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash)
     if type(seq) is int:
         try:
-            return f"[{seq},{','.join(['null' if v is None else _encode_json_str(v) for v in fields])}]".encode()
+            encoded = ["null" if v is None else _encode_json_str(v) for v in fields]
+            return f"[{seq},{','.join(encoded)}]".encode()
         except TypeError:
-            pass  # a field that is neither str nor None: json encodes it (or refuses it) as it always did
+            pass  # a field neither str nor None: json encodes it (or refuses it) as it always did
     return _encode_array([seq, *fields]).encode()
 
 
@@ -101,7 +124,9 @@ def chain_hash(
     prev_hash: str,
 ) -> str:
     """sha256 over the canonical serialisation of one record (positional, so key order cannot vary)."""
-    payload = canonical_payload(seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash)
+    payload = canonical_payload(
+        seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash
+    )
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -127,7 +152,8 @@ class ChainHead:
 
 
 def read_head(session: Session) -> ChainHead:
-    row = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    newest = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+    row = session.execute(newest).first()
     return ChainHead(row.seq, row.hash) if row else ChainHead(0, GENESIS_HASH)
 
 
@@ -194,27 +220,95 @@ class VerifyResult:
     reason: str | None = None
 
 
-_VERIFY_FETCH = 2_000  # rows per fetchmany: big enough to amortise the call, small enough to stay in cache
+_VERIFY_FETCH = 2_000  # rows per fetchmany: amortises the call, keeps a chunk in cache
+_PARALLEL_MIN_RECORDS = 200_000  # below this, starting workers costs more than it saves
+_MAX_WORKERS = 8
+
+# A failure found by _verify_span: ("seq" | "prev" | "hash", the stored seq of the offending row).
+_Failure = tuple[str, int]
 
 
-def _iter_chunks(session: Session, batch: int = _VERIFY_FETCH) -> Iterator[Sequence[tuple]]:
-    """The chain's raw rows in seq order, in chunks, inside the session's own transaction.
+def _verify_span(
+    chunks: Iterable[Sequence[Sequence[Any]]], expected_seq: int, prev: str, checked: int
+) -> tuple[int, str, int, _Failure | None]:
+    """Walk rows (in seq order) from a known state; stop at the first bad one.
 
-    verify must stream millions of records: on SQLite through the session's DBAPI cursor (no
-    Row objects), elsewhere through a server-side cursor (never the whole table in memory).
+    Returns the state reached (next expected seq, hash of the last good record, records checked)
+    and the failure, if any. Stdlib only: worker processes run this very source (see verify).
     """
-    sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records ORDER BY seq"
+    sha256, encode_str, escaped = hashlib.sha256, _encode_json_str, _JSON_ESCAPED_BYTES
+    for chunk in chunks:
+        for row in chunk:
+            seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash, stored = row
+            if seq != expected_seq:
+                return expected_seq, prev, checked, ("seq", seq)
+            if prev_hash != prev:
+                return expected_seq, prev, checked, ("prev", seq)
+            digest = None
+            if role is not None and tenant is not None and project is not None and ref is not None:
+                # Fast path, byte-identical to canonical_payload whenever it is taken: the eight
+                # short fields are str (join refuses anything else) and the only bytes json would
+                # escape in them are the separators' 14 quotes; prev_hash equals the previous
+                # stored hash, which matched a hexdigest (or is the genesis hash): plain hex.
+                try:
+                    middle = '","'.join((at, actor, role, tenant, project, action, ref, outcome))
+                    raw = middle.encode()
+                    if type(seq) is int and len(raw) - len(raw.translate(None, escaped)) == 14:
+                        payload = f'[{seq},"{middle}",{encode_str(details)},"{prev_hash}"]'.encode()
+                        digest = sha256(payload).hexdigest()
+                except TypeError:
+                    pass
+            if digest != stored:
+                payload = canonical_payload(
+                    seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash
+                )
+                if sha256(payload).hexdigest() != stored:
+                    return expected_seq, prev, checked, ("hash", seq)
+            prev, expected_seq, checked = stored, expected_seq + 1, checked + 1
+    return expected_seq, prev, checked, None
+
+
+def _failure_result(failure: _Failure, expected_seq: int, prev: str, checked: int) -> VerifyResult:
+    kind, seq = failure
+    head = ChainHead(expected_seq - 1, prev)
+    if kind == "seq":
+        what = "missing (removed)" if seq > expected_seq else "out of order"
+        reason = f"record seq {expected_seq} is {what}; next stored seq is {seq}"
+        return VerifyResult(False, checked, head, expected_seq, reason)
+    if kind == "prev":
+        return VerifyResult(
+            False, checked, head, seq,
+            f"record seq {seq}: prev_hash does not match the hash of seq {seq - 1} "
+            "(records removed, inserted or reordered)",
+        )  # fmt: skip
+    reason = f"record seq {seq}: content does not match its hash (changed)"
+    return VerifyResult(False, checked, head, seq, reason)
+
+
+def _iter_chunks(
+    session: Session, after: int | None = None, upto: int | None = None, batch: int = _VERIFY_FETCH
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """The chain's raw rows in seq order (optionally after < seq <= upto), chunk by chunk, read in
+    the session's own transaction; never the whole table in memory."""
+    sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records"
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        cursor = connection.connection.cursor()
+        tests = [test for test, bound in (("seq > ?", after), ("seq <= ?", upto)) if bound is not None]
+        if tests:
+            sql += " WHERE " + " AND ".join(tests)
+        cursor = connection.connection.cursor()  # the DBAPI cursor: plain tuples, no Row objects
         try:
-            cursor.execute(sql)
+            cursor.execute(sql + " ORDER BY seq", [bound for bound in (after, upto) if bound is not None])
             while chunk := cursor.fetchmany(batch):
                 yield chunk
         finally:
             cursor.close()
     else:
-        result = connection.exec_driver_sql(sql, execution_options={"stream_results": True, "max_row_buffer": batch})
+        if after is not None or upto is not None:
+            raise ValueError("seq bounds are only used on SQLite")
+        result = connection.exec_driver_sql(
+            sql + " ORDER BY seq", execution_options={"stream_results": True, "max_row_buffer": batch}
+        )
         try:
             while chunk := result.fetchmany(batch):
                 yield chunk
@@ -222,58 +316,175 @@ def _iter_chunks(session: Session, batch: int = _VERIFY_FETCH) -> Iterator[Seque
             result.close()
 
 
-def verify(session: Session, anchor: AuditAnchor | None = None) -> VerifyResult:
-    """Recompute the chain; name the first bad record and why, or confirm it is intact."""
-    expected_seq, prev, checked = 1, GENESIS_HASH, 0
-    failure: VerifyResult | None = None
-    sha256, encode_str, needs_escape = hashlib.sha256, _encode_json_str, _needs_escape
-    chunks = _iter_chunks(session)
+def _walk(
+    session: Session, expected_seq: int, prev: str, checked: int, after: int | None = None, upto: int | None = None
+) -> tuple[int, str, int, _Failure | None]:
+    """_verify_span over the session's own rows (all of them, or after < seq <= upto)."""
+    chunks = _iter_chunks(session, after, upto)
     try:
-        for chunk in chunks:
-            for seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash, stored in chunk:
-                if seq != expected_seq:
-                    what = "missing (removed)" if seq > expected_seq else "out of order"
-                    failure = VerifyResult(
-                        False, checked, ChainHead(expected_seq - 1, prev), expected_seq,
-                        f"record seq {expected_seq} is {what}; next stored seq is {seq}",
-                    )  # fmt: skip
-                    break
-                if prev_hash != prev:
-                    failure = VerifyResult(
-                        False, checked, ChainHead(expected_seq - 1, prev), seq,
-                        f"record seq {seq}: prev_hash does not match the hash of seq {seq - 1} "
-                        "(records removed, inserted or reordered)",
-                    )  # fmt: skip
-                    break
-                digest = None
-                if role is not None and tenant is not None and project is not None and object_ref is not None:
-                    # Fast path, byte-identical to canonical_payload: the 8 short fields are str (join
-                    # refuses anything else) holding no character json would escape (14 quotes are the
-                    # separators'); prev_hash equals the previous stored hash, which matched a hexdigest
-                    # (or is the genesis hash), so it is plain hex.
-                    try:
-                        middle = '","'.join((at, actor, role, tenant, project, action, object_ref, outcome))
-                        if type(seq) is int and middle.count('"') == 14 and needs_escape(middle) is None:
-                            digest = sha256(f'[{seq},"{middle}",{encode_str(details)},"{prev_hash}"]'.encode()).hexdigest()
-                    except TypeError:
-                        pass
-                if digest != stored:
-                    payload = canonical_payload(
-                        seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash
-                    )
-                    if sha256(payload).hexdigest() != stored:
-                        failure = VerifyResult(
-                            False, checked, ChainHead(expected_seq - 1, prev), seq,
-                            f"record seq {seq}: content does not match its hash (changed)",
-                        )  # fmt: skip
-                        break
-                prev, expected_seq, checked = stored, expected_seq + 1, checked + 1
-            if failure is not None:
-                break
+        return _verify_span(chunks, expected_seq, prev, checked)
     finally:
         chunks.close()
+
+
+# -- parallel verification (SQLite files) -----------------------------------------------------
+def _span_worker(path: str, after: int, upto: int, batch: int) -> dict[str, Any]:
+    """Worker process: check after < seq <= upto on its own connection, from its first row's state."""
+    connection = sqlite3.connect(path, timeout=60)
+    try:
+        sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"
+        cursor = connection.execute(sql, (after, upto))
+        first = cursor.fetchmany(batch)
+        if not first:
+            return {"first": None}
+        seq, prev_hash = first[0][0], first[0][10]
+
+        def chunks() -> Iterator[Sequence[Sequence[Any]]]:
+            chunk = first
+            while chunk:
+                yield chunk
+                chunk = cursor.fetchmany(batch)
+
+        expected_seq, prev, checked, failure = _verify_span(chunks(), seq, prev_hash, 0)
+        return {"first": [seq, prev_hash], "state": [expected_seq, prev, checked], "failure": failure}
+    finally:
+        connection.close()
+
+
+def _worker_source() -> str:
+    """A stdlib-only program running this module's own canonical_payload and _verify_span."""
+    return "\n".join(
+        [
+            "from __future__ import annotations",
+            "import hashlib, json, json.encoder, sqlite3, sys",
+            "from collections.abc import Iterable, Iterator, Sequence",
+            "from typing import Any",
+            f"_CHAIN_COLUMNS = {_CHAIN_COLUMNS!r}",
+            f"_JSON_ESCAPED_BYTES = {_JSON_ESCAPED_BYTES!r}",
+            "_encode_json_str = json.encoder.encode_basestring",
+            '_encode_array = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode',
+            "_Failure = tuple[str, int]",
+            inspect.getsource(canonical_payload),
+            inspect.getsource(_verify_span),
+            inspect.getsource(_span_worker),
+            "print(json.dumps(_span_worker(*json.loads(sys.argv[1]))))",
+        ]
+    )
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _parallel_plan(session: Session) -> tuple[str, list[int]] | None:
+    """(database file, span boundaries) when splitting the walk pays off and is exact, else None.
+
+    Boundaries b0 < b1 < ... < bn: the session checks seq <= b1, worker i checks b(i) < seq <= b(i+1),
+    where bn is the newest seq the session sees.
+    """
+    workers = min(_usable_cores(), _MAX_WORKERS)
+    connection = session.connection()
+    if workers < 2 or not sys.executable or connection.dialect.name != "sqlite":
+        return None
+    cursor = connection.connection.cursor()
+    try:
+        low, high = cursor.execute("SELECT min(seq), max(seq) FROM audit_records").fetchone()
+        databases = cursor.execute("PRAGMA database_list").fetchall()
+    finally:
+        cursor.close()
+    if low is None or high - low + 1 < _PARALLEL_MIN_RECORDS:
+        return None
+    path = next((file for _, name, file in databases if name == "main"), "")
+    if not path or not os.path.isfile(path):
+        return None  # in-memory or temporary database: no other connection can see it
+    # Workers read the committed state. Taking the write lock for an instant, without waiting,
+    # proves that no connection -- the caller's session included -- has uncommitted writes.
+    try:
+        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        finally:
+            probe.close()
+    except sqlite3.Error:
+        return None
+    span = (high - low + 1) / workers
+    bounds = [low - 1] + [low - 1 + round(span * i) for i in range(1, workers)] + [high]
+    return path, bounds
+
+
+def _start_worker(source: str, path: str, after: int, upto: int) -> subprocess.Popen[bytes] | None:
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", source, json.dumps([path, after, upto, _VERIFY_FETCH])],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    except OSError:
+        return None
+
+
+def _worker_report(worker: subprocess.Popen[bytes] | None) -> dict[str, Any] | None:
+    if worker is None:
+        return None
+    out, _ = worker.communicate()
+    if worker.returncode != 0:
+        return None
+    try:
+        report = json.loads(out)
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _verify_parallel(session: Session, path: str, bounds: list[int]) -> tuple[int, str, int, _Failure | None]:
+    try:
+        source = _worker_source()
+    except (OSError, TypeError):  # no source to ship (e.g. frozen): plain sequential walk
+        return _walk(session, 1, GENESIS_HASH, 0)
+    spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
+    workers = [_start_worker(source, path, after, upto) for after, upto in spans]
+    try:
+        expected_seq, prev, checked, failure = _walk(session, 1, GENESIS_HASH, 0, upto=bounds[1])
+        for (after, upto), worker in zip(spans, workers, strict=True):
+            if failure is not None:
+                break
+            report = _worker_report(worker)
+            if report is None:  # the worker failed: its span is walked here, as the sequence would
+                expected_seq, prev, checked, failure = _walk(session, expected_seq, prev, checked, after, upto)
+                continue
+            if report["first"] is None:
+                continue  # no records in this span
+            first_seq, first_prev_hash = report["first"]
+            # The junction: what the sequential walk checks on the span's first row before its hash.
+            if first_seq != expected_seq:
+                failure = ("seq", first_seq)
+            elif first_prev_hash != prev:
+                failure = ("prev", first_seq)
+            else:
+                span_expected, span_prev, span_checked = report["state"]
+                expected_seq, prev, checked = span_expected, span_prev, checked + span_checked
+                failure = tuple(report["failure"]) if report["failure"] else None  # type: ignore[assignment]
+        return expected_seq, prev, checked, failure
+    finally:
+        for worker in workers:
+            if worker is not None and worker.poll() is None:
+                worker.kill()
+            if worker is not None:
+                worker.communicate()
+
+
+def verify(session: Session, anchor: AuditAnchor | None = None) -> VerifyResult:
+    """Recompute the chain; name the first bad record and why, or confirm it is intact."""
+    plan = _parallel_plan(session)
+    if plan is not None:
+        expected_seq, prev, checked, failure = _verify_parallel(session, *plan)
+    else:
+        expected_seq, prev, checked, failure = _walk(session, 1, GENESIS_HASH, 0)
     if failure is not None:
-        return failure
+        return _failure_result(failure, expected_seq, prev, checked)
     head = ChainHead(expected_seq - 1, prev)
     witnessed = anchor.read() if anchor else None
     if witnessed is not None:

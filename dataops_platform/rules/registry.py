@@ -35,7 +35,12 @@ RULES: list[Rule] = []
 def rule(number: int, asset: str, description: str, *, integrity: bool = True, reads: tuple[str, ...] = ()):  # noqa: ANN201
     def register(fn: Callable[..., tuple[int, list[str]]]) -> Callable[..., RuleResult]:
         def run(artifacts: Any) -> RuleResult:
-            checked, violations = fn(artifacts)
+            try:
+                checked, violations = fn(artifacts)
+            except (KeyError, TypeError, ValueError) as exc:  # an input artifact is missing or malformed
+                problems = getattr(artifacts, "problems", {})
+                detail = f"; {'; '.join(problems.values())}" if problems else ""
+                return RuleResult(fn.__name__, False, 0, [f"cannot evaluate: input {exc!r} missing or malformed{detail}"])
             return RuleResult(fn.__name__, not violations, checked, violations)
 
         run.__name__ = fn.__name__
