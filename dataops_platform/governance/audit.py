@@ -317,7 +317,12 @@ def _iter_chunks(
 
 
 def _walk(
-    session: Session, expected_seq: int, prev: str, checked: int, after: int | None = None, upto: int | None = None
+    session: Session,
+    expected_seq: int,
+    prev: str,
+    checked: int,
+    after: int | None = None,
+    upto: int | None = None,
 ) -> tuple[int, str, int, _Failure | None]:
     """_verify_span over the session's own rows (all of them, or after < seq <= upto)."""
     chunks = _iter_chunks(session, after, upto)
@@ -453,7 +458,8 @@ def _verify_parallel(session: Session, path: str, bounds: list[int]) -> tuple[in
                 break
             report = _worker_report(worker)
             if report is None:  # the worker failed: its span is walked here, as the sequence would
-                expected_seq, prev, checked, failure = _walk(session, expected_seq, prev, checked, after, upto)
+                state = _walk(session, expected_seq, prev, checked, after, upto)
+                expected_seq, prev, checked, failure = state
                 continue
             if report["first"] is None:
                 continue  # no records in this span
@@ -469,11 +475,13 @@ def _verify_parallel(session: Session, path: str, bounds: list[int]) -> tuple[in
                 failure = tuple(report["failure"]) if report["failure"] else None  # type: ignore[assignment]
         return expected_seq, prev, checked, failure
     finally:
-        for worker in workers:
-            if worker is not None and worker.poll() is None:
-                worker.kill()
+        for worker in workers:  # stop the workers no longer needed (a failure came first)
             if worker is not None:
-                worker.communicate()
+                if worker.poll() is None:
+                    worker.kill()
+                worker.wait()
+                if worker.stdout is not None:
+                    worker.stdout.close()
 
 
 def verify(session: Session, anchor: AuditAnchor | None = None) -> VerifyResult:
