@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DATAOPS := $(VENV)/bin/dataops
 HOME_DIR ?= .dataops
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo dagster-ui mlflow-ui test lint bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -13,17 +13,19 @@ $(PY):
 setup: $(PY)
 	$(VENV)/bin/pip install -q -e '.[dev]'
 
-# The main job on embedded defaults: SQLite store, local MLflow store, nothing to start by hand.
+# The main job on embedded defaults: the reference scenario (SPEC §12) on SQLite, a local MLflow
+# store and the home's own Dagster instance; nothing to start by hand. Exits non-zero if a check fails.
 demo: setup
-	rm -rf $(HOME_DIR)
-	$(DATAOPS) --home $(HOME_DIR) init --admin alice
-	$(DATAOPS) --home $(HOME_DIR) --as alice spec apply examples/platform.yaml
-	$(DATAOPS) --home $(HOME_DIR) --as alice spec apply examples/platform.yaml
-	$(DATAOPS) --home $(HOME_DIR) --as dan spec apply examples/platform.yaml || test $$? -eq 3
-	$(DATAOPS) --home $(HOME_DIR) --as alice audit list
-	$(DATAOPS) --home $(HOME_DIR) --as alice audit verify
+	$(DATAOPS) --home $(HOME_DIR) demo
 
-# Tests on real SQLite and a real PostgreSQL server (started on loopback when none is running).
+# The UIs over the demo home (run `make demo` first). Both listen on loopback.
+dagster-ui: setup
+	DATAOPS_HOME=$(abspath $(HOME_DIR)) DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster \
+	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+mlflow-ui: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(HOME_DIR))/mlflow/mlflow.db -h 127.0.0.1 -p 5000
+
 # pytest's exit 5 ("no tests collected", e.g. a -k filter matching nothing) is not a failure here.
 test: setup
 	@export DATAOPS_TEST_PG_URL="$${DATAOPS_TEST_PG_URL:-$$(./.ci/start-postgres.sh)}"; \
@@ -35,6 +37,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/audit_append.py
+	$(PY) bench/lineage_impact.py
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR)
