@@ -118,9 +118,11 @@ def pct(values: list[float], q: float) -> float:
 
 def summary_ms(timed: Timed) -> str:
     ms = [s * 1000 for s in timed.wall]
-    return (f"p50 {pct(ms, 50):7.3f} ms   p95 {pct(ms, 95):7.3f} ms   max {pct(ms, 100):7.3f} ms   "
-            f"(cpu p95 {pct(timed.cpu, 95) * 1000:.3f}, "
-            f"first calls p95 {pct(timed.first, 95) * 1000:.3f})")  # fmt: skip
+    return (
+        f"p50 {pct(ms, 50):7.3f} ms   p95 {pct(ms, 95):7.3f} ms   max {pct(ms, 100):7.3f} ms   "
+        f"(cpu p95 {pct(timed.cpu, 95) * 1000:.3f}, "
+        f"first calls p95 {pct(timed.first, 95) * 1000:.3f})"
+    )
 
 
 def load() -> str:
@@ -131,8 +133,10 @@ def load() -> str:
 
 
 def sizes(values: list[int]) -> str:
-    return (f"min {min(values):,}  p50 {pct(values, 50):,}  p95 {pct(values, 95):,}  max {max(values):,}  "
-            f"mean {statistics.fmean(values):,.1f}")  # fmt: skip
+    return (
+        f"min {min(values):,}  p50 {pct(values, 50):,}  p95 {pct(values, 95):,}  max {max(values):,}  "
+        f"mean {statistics.fmean(values):,.1f}"
+    )
 
 
 # -- the graph ---------------------------------------------------------------------------------
@@ -231,8 +235,7 @@ def generate(total: int, rng: random.Random, graph: Graph, supersedes: str = "li
                     edges.append((rb, next_ref("review", "ir_"), "reviews"))
         for source, target, edge_type in edges:
             graph.by_type[edge_type] += 1
-            yield {"project_id": project, "source_ref": source, "target_ref": target, "edge_type": edge_type,
-                   "created_at": now}  # fmt: skip
+            yield {"project_id": project, "source_ref": source, "target_ref": target, "edge_type": edge_type, "created_at": now}
             emitted += 1
             if emitted >= total:
                 return
@@ -240,8 +243,7 @@ def generate(total: int, rng: random.Random, graph: Graph, supersedes: str = "li
             active[i] = new_line()
 
 
-def build(platform: Platform, total: int, batch: int, rng: random.Random,
-          supersedes: str) -> tuple[Graph, float]:
+def build(platform: Platform, total: int, batch: int, rng: random.Random, supersedes: str) -> tuple[Graph, float]:
     """Insert `total` edges, `batch` rows per write transaction; returns the graph and rows/s."""
     graph = Graph()
     rows = generate(total, rng, graph, supersedes)
@@ -257,8 +259,7 @@ def build(platform: Platform, total: int, batch: int, rng: random.Random,
         timed += time.perf_counter() - t
         done += len(chunk)
         if done >= next_report or done >= total:
-            say(f"    {done:>10,} / {total:,} edges   {done / timed:>9,.0f} rows/s   "
-                f"{time.perf_counter() - wall0:6.1f} s")  # fmt: skip
+            say(f"    {done:>10,} / {total:,} edges   {done / timed:>9,.0f} rows/s   {time.perf_counter() - wall0:6.1f} s")
             next_report += max(batch, total // 10)
     return graph, done / timed
 
@@ -271,23 +272,52 @@ def seed_objects(platform: Platform, graph: Graph, starts: list[str]) -> None:
     now = T0
     owner = {p: o for p, _, o in PROJECTS}
     with platform.store.write() as session:
-        session.execute(insert(DatasetVersion), [
-            {"version_id": v.partition(":")[2], "project_id": graph.project_of[v], "parent_version": None,
-             "status": "validated", "change_summary": [], "data_location": "bench://synthetic",
-             "source_format": "jsonl", "content_digest": "0" * 64, "row_count": 100, "schema_fields": [],
-             "quality_signals": {}, "quality_failures": [], "rollback_candidate": False,
-             "created_by": owner[graph.project_of[v]], "created_at": now}
-            for v in sorted(versions)
-        ])  # fmt: skip
+        session.execute(
+            insert(DatasetVersion),
+            [
+                {
+                    "version_id": v.partition(":")[2],
+                    "project_id": graph.project_of[v],
+                    "parent_version": None,
+                    "status": "validated",
+                    "change_summary": [],
+                    "data_location": "bench://synthetic",
+                    "source_format": "jsonl",
+                    "content_digest": "0" * 64,
+                    "row_count": 100,
+                    "schema_fields": [],
+                    "quality_signals": {},
+                    "quality_failures": [],
+                    "rollback_candidate": False,
+                    "created_by": owner[graph.project_of[v]],
+                    "created_at": now,
+                }
+                for v in sorted(versions)
+            ],
+        )
         if experiments:
-            session.execute(insert(Experiment), [
-                {"experiment_id": e.partition(":")[2], "project_id": graph.project_of[e],
-                 "dataset_version": graph.version_of[e].partition(":")[2], "mlflow_run_id": None,
-                 "params": {}, "status": "completed", "metric_summary": {}, "baseline_ref": None,
-                 "deltas": {}, "requires_review": False, "alert_ids": [], "error": None,
-                 "recorded_by": "dataops-system", "recorded_at": now}
-                for e in experiments
-            ])  # fmt: skip
+            session.execute(
+                insert(Experiment),
+                [
+                    {
+                        "experiment_id": e.partition(":")[2],
+                        "project_id": graph.project_of[e],
+                        "dataset_version": graph.version_of[e].partition(":")[2],
+                        "mlflow_run_id": None,
+                        "params": {},
+                        "status": "completed",
+                        "metric_summary": {},
+                        "baseline_ref": None,
+                        "deltas": {},
+                        "requires_review": False,
+                        "alert_ids": [],
+                        "error": None,
+                        "recorded_by": "dataops-system",
+                        "recorded_at": now,
+                    }
+                    for e in experiments
+                ],
+            )
 
 
 def sample_starts(graph: Graph, n: int, rng: random.Random) -> list[str]:
@@ -316,9 +346,7 @@ class Timed:
     cpu: list[float] = field(default_factory=list)
 
 
-def time_calls(
-    starts: list[str], call: Callable[[str], object], repeat: int
-) -> tuple[Timed, dict[str, object]]:
+def time_calls(starts: list[str], call: Callable[[str], object], repeat: int) -> tuple[Timed, dict[str, object]]:
     """Call once per start ref per pass, `repeat` passes over all refs (so a ref's calls are spread
     out in time); the answers of the first pass are returned for checking."""
     walls: dict[str, list[float]] = {s: [] for s in starts}
@@ -337,8 +365,9 @@ def time_calls(
                     answers[start] = answer
     finally:
         gc.enable()
-    timed = Timed([walls[s][0] for s in starts], [statistics.median(walls[s]) for s in starts],
-                  [statistics.median(cpus[s]) for s in starts])  # fmt: skip
+    timed = Timed(
+        [walls[s][0] for s in starts], [statistics.median(walls[s]) for s in starts], [statistics.median(cpus[s]) for s in starts]
+    )
     return timed, answers
 
 
@@ -380,18 +409,24 @@ def main(argv: list[str] | None = None) -> int:
     add("--batch", type=int, default=50_000, help="edges per write transaction (default 50,000)")
     add("--repeat", type=int, default=3, help="passes over the start refs; a ref's median counts (default 3)")
     add("--seed", type=int, default=8, help="random seed for the graph and the samples (default 8)")
-    add("--supersedes", choices=("line", "project"), default="line",
+    add(
+        "--supersedes",
+        choices=("line", "project"),
+        default="line",
         help="releases chain within a dataset line (default) or across the whole project, as the "
-             "release service records them (one chain per project: large unbounded impact sets)")  # fmt: skip
+        "release service records them (one chain per project: large unbounded impact sets)",
+    )
     add("--home", type=Path, default=None, help="build in this new home and keep it (default: temporary)")
     args = parser.parse_args(argv)
     total = args.edges or (20_000 if args.quick else 1_000_000)
     rng = random.Random(args.seed)
     quick_note = "  [quick run: indicative only]" if args.quick else ""
 
-    say(f"lineage impact benchmark -- Python {host.python_version()}, SQLite {sqlite3.sqlite_version}, "
+    say(
+        f"lineage impact benchmark -- Python {host.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"networkx {nx.__version__}, {host.machine()}; releases chained per {args.supersedes}"
-        f"{quick_note}")  # fmt: skip
+        f"{quick_note}"
+    )
     say(f"host: {os.cpu_count()} CPUs, load average {load()} (other work on the host inflates wall tails)")
     with contextlib.ExitStack() as stack:
         if args.home is None:
@@ -415,8 +450,10 @@ def main(argv: list[str] | None = None) -> int:
         graph, insert_rate = build(platform, total, args.batch, rng, args.supersedes)
         wall = time.perf_counter() - t
         say(f"      {insert_rate:,.0f} rows/s inserting ({wall:.1f} s wall, generation included)")
-        say(f"      {len(graph.versions):,} versions in {len(graph.roots):,} dataset lines, "
-            f"{len(graph.experiments):,} experiments")  # fmt: skip
+        say(
+            f"      {len(graph.versions):,} versions in {len(graph.roots):,} dataset lines, "
+            f"{len(graph.experiments):,} experiments"
+        )
         say("      by type: " + ", ".join(f"{k} {v:,}" for k, v in graph.by_type.items()))
         with platform.store.read() as session:
             per_project = session.execute(
@@ -425,8 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         stored = sum(n for _, n in per_project)
         say("      by project: " + ", ".join(f"{p} {n:,}" for p, n in per_project))
         wal = Path(f"{db}-wal")
-        say(f"      database {db.stat().st_size / 2**20:,.0f} MiB "
-            f"(+ WAL {wal.stat().st_size / 2**20 if wal.exists() else 0:,.0f} MiB)")  # fmt: skip
+        say(
+            f"      database {db.stat().st_size / 2**20:,.0f} MiB "
+            f"(+ WAL {wal.stat().st_size / 2**20 if wal.exists() else 0:,.0f} MiB)"
+        )
 
         starts = sample_starts(graph, args.samples, rng)
 
@@ -441,9 +480,12 @@ def main(argv: list[str] | None = None) -> int:
             "experiments": [s for s in starts if s.startswith("experiment:")],
         }
         say()
-        say(f"[2/4] sql: lineage.impact_rows for {len(starts)} start refs ("
-            + ", ".join(f"{len(v)} {k}" for k, v in groups.items()) + f"), {args.repeat} passes; "
-            "per ref the median wall time of its calls")  # fmt: skip
+        say(
+            f"[2/4] sql: lineage.impact_rows for {len(starts)} start refs ("
+            + ", ".join(f"{len(v)} {k}" for k, v in groups.items())
+            + f"), {args.repeat} passes; "
+            "per ref the median wall time of its calls"
+        )
         for line in explain(db, starts[0]):
             say(f"      {line}")
         with platform.store.read() as session:
@@ -483,17 +525,20 @@ def main(argv: list[str] | None = None) -> int:
         g.add_edges_from(edge_list)
         nx_build_s = time.perf_counter() - t
         del edge_list
-        say(f"      read {stored:,} edges: {read_s:.2f} s; DiGraph build: {nx_build_s:.2f} s "
-            f"({g.number_of_nodes():,} nodes, {g.number_of_edges():,} distinct source->target pairs)")
+        say(
+            f"      read {stored:,} edges: {read_s:.2f} s; DiGraph build: {nx_build_s:.2f} s "
+            f"({g.number_of_nodes():,} nodes, {g.number_of_edges():,} distinct source->target pairs)"
+        )
         nx_b_s, nx_b = timed(lambda s: bfs_depths(g, s, DEPTH))
         nx_u_s, nx_u = timed(lambda s: nx.descendants(g, s))
         say(f"      BFS depth {DEPTH}           {summary_ms(nx_b_s)}")
         say(f"      nx.descendants        {summary_ms(nx_u_s)}")
         agree = all(
-            {r.ref: r.depth for r in bounded[s]} == nx_b[s] and {r.ref for r in unbounded[s]} == nx_u[s]
+            {r.ref: r.depth for r in bounded[s]} == nx_b[s]
+            and {r.ref for r in unbounded[s]} == nx_u[s]
             and {r.ref for r in upstream[s]} == nx.ancestors(g, s)
             for s in starts
-        )  # fmt: skip
+        )
         say(f"      same sets and shortest depths as the SQL answers: {'yes' if agree else 'NO'}")
         say(f"      impact() answers equal to impact_rows answers: {'yes' if same_checked else 'NO'}")
         if args.home is not None:
@@ -513,10 +558,14 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  networkx descendants          {summary_ms(nx_u_s)}")
     say(f"  host load average at the end  {load()}")
     say("goals")
-    say(f"  impact_rows depth {DEPTH} p95 <= {GOAL_BOUNDED_MS:g} ms: {'MET' if met_b else 'NOT MET'} "
-        f"({p95_b:.3f} ms; first calls only: {first_b:.3f} ms){quick_note}")  # fmt: skip
-    say(f"  impact_rows unbounded p95 <= {GOAL_UNBOUNDED_MS:g} ms: {'MET' if met_u else 'NOT MET'} "
-        f"({p95_u:.3f} ms; first calls only: {first_u:.3f} ms){quick_note}")  # fmt: skip
+    say(
+        f"  impact_rows depth {DEPTH} p95 <= {GOAL_BOUNDED_MS:g} ms: {'MET' if met_b else 'NOT MET'} "
+        f"({p95_b:.3f} ms; first calls only: {first_b:.3f} ms){quick_note}"
+    )
+    say(
+        f"  impact_rows unbounded p95 <= {GOAL_UNBOUNDED_MS:g} ms: {'MET' if met_u else 'NOT MET'} "
+        f"({p95_u:.3f} ms; first calls only: {first_u:.3f} ms){quick_note}"
+    )
     say(f"  SQL, impact() and networkx agree on every sample: {'yes' if agree and same_checked else 'NO'}")
     return 0 if agree and same_checked else 2
 

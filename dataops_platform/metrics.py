@@ -14,12 +14,33 @@ from typing import Any
 CONTENT_RULES = set(range(2, 13))
 # The headline figures the report quotes and rule 13 reads back.
 HEADLINE = (
-    "tenants", "projects", "roles", "apis", "layers", "queues", "panels", "dataset_versions", "released_versions",
-    "experiments", "experiments_completed", "experiments_regressed", "experiments_failed", "lineage_nodes",
-    "lineage_edges", "rollbacks", "alerts", "alert_closure_rate", "sla_compliance_rate",
-    "mean_time_to_acknowledge_minutes", "mean_time_to_recovery_minutes", "version_traceability",
-    "experiment_record_completeness", "lineage_coverage", "rollback_usability", "check_pass_rate",
-)  # fmt: skip
+    "tenants",
+    "projects",
+    "roles",
+    "apis",
+    "layers",
+    "queues",
+    "panels",
+    "dataset_versions",
+    "released_versions",
+    "experiments",
+    "experiments_completed",
+    "experiments_regressed",
+    "experiments_failed",
+    "lineage_nodes",
+    "lineage_edges",
+    "rollbacks",
+    "alerts",
+    "alert_closure_rate",
+    "sla_compliance_rate",
+    "mean_time_to_acknowledge_minutes",
+    "mean_time_to_recovery_minutes",
+    "version_traceability",
+    "experiment_record_completeness",
+    "lineage_coverage",
+    "rollback_usability",
+    "check_pass_rate",
+)
 
 
 def _rate(part: int, whole: int) -> float:
@@ -38,13 +59,28 @@ def compute_metrics(a: Any) -> dict[str, Any]:
     statuses = Counter(e["status"] for e in experiments)
     version_ids = {v["version_id"] for v in versions}
     reviews = {r["review_id"]: r for r in a["incident_reviews"]}
-    traceable = [v for v in versions if v["content_digest"] and v["data_location"] and v["created_by"]
-                 and (v["parent_version"] is None or v["parent_version"] in version_ids)
-                 and f"version:{v['version_id']}" in audited]  # fmt: skip
-    complete = [e for e in experiments if e["dataset_version"] in version_ids and e["mlflow_run"]
-                and (e["metric_summary"] or e["status"] == "failed") and e["params"]]  # fmt: skip
-    usable = [r for r in rollbacks if r["status"] == "completed" and r["review_ref"] in reviews
-              and not review_missing(reviews[r["review_ref"]])]  # fmt: skip
+    traceable = [
+        v
+        for v in versions
+        if v["content_digest"]
+        and v["data_location"]
+        and v["created_by"]
+        and (v["parent_version"] is None or v["parent_version"] in version_ids)
+        and f"version:{v['version_id']}" in audited
+    ]
+    complete = [
+        e
+        for e in experiments
+        if e["dataset_version"] in version_ids
+        and e["mlflow_run"]
+        and (e["metric_summary"] or e["status"] == "failed")
+        and e["params"]
+    ]
+    usable = [
+        r
+        for r in rollbacks
+        if r["status"] == "completed" and r["review_ref"] in reviews and not review_missing(reviews[r["review_ref"]])
+    ]
     results = evaluate(a, CONTENT_RULES)
     return {
         "tenants": len(scope["tenants"]),

@@ -140,8 +140,7 @@ def dataset_versions(session: Session, now: datetime) -> list[dict[str, Any]]:
 
 def experiment_runs(session: Session, run_lookup: Any) -> list[dict[str, Any]]:
     """Experiments with what MLflow says about their run (None when MLflow has no such run)."""
-    return [row(e) | {"mlflow_run": run_lookup(e.mlflow_run_id) if e.mlflow_run_id else None}
-            for e in _all(session, Experiment)]  # fmt: skip
+    return [row(e) | {"mlflow_run": run_lookup(e.mlflow_run_id) if e.mlflow_run_id else None} for e in _all(session, Experiment)]
 
 
 def simple_rows(session: Session, model: Any) -> list[dict[str, Any]]:
@@ -153,12 +152,25 @@ def audit_log(session: Session) -> list[dict[str, Any]]:
 
 
 def lineage_graph(session: Session) -> dict[str, Any]:
-    edges = [{"source": e.source_ref, "target": e.target_ref, "type": e.edge_type, "project_id": e.project_id,
-              "created_at": _plain(e.created_at)} for e in session.scalars(select(LineageEdge).order_by(LineageEdge.id))]  # fmt: skip
+    edges = [
+        {
+            "source": e.source_ref,
+            "target": e.target_ref,
+            "type": e.edge_type,
+            "project_id": e.project_id,
+            "created_at": _plain(e.created_at),
+        }
+        for e in session.scalars(select(LineageEdge).order_by(LineageEdge.id))
+    ]
     nodes: dict[str, dict[str, Any]] = {}
-    for kind, model, key in (("version", DatasetVersion, "version_id"), ("experiment", Experiment, "experiment_id"),
-                             ("alert", Alert, "alert_id"), ("rollback", RollbackEvent, "rollback_id"),
-                             ("exception", ExceptionApproval, "exception_id"), ("review", IncidentReview, "review_id")):  # fmt: skip
+    for kind, model, key in (
+        ("version", DatasetVersion, "version_id"),
+        ("experiment", Experiment, "experiment_id"),
+        ("alert", Alert, "alert_id"),
+        ("rollback", RollbackEvent, "rollback_id"),
+        ("exception", ExceptionApproval, "exception_id"),
+        ("review", IncidentReview, "review_id"),
+    ):
         for obj in _all(session, model):
             ref = f"{kind}:{getattr(obj, key)}"
             nodes[ref] = {"ref": ref, "kind": kind, "project_id": obj.project_id}
@@ -170,5 +182,3 @@ def lineage_graph(session: Session) -> dict[str, Any]:
 
 def sla(session: Session, now: datetime) -> dict[str, Any]:
     return sla_report(_all(session, Alert), governance_policy(session).sla, now)
-
-

@@ -58,8 +58,14 @@ def init(
     settings.ensure_home()
     result = initialize(Platform(settings), admin)
     if st.json:
-        emit_json({"home": str(settings.home_dir), "admin": result.admin, "created": result.created,
-                   "schema_revision": result.schema_revision})  # fmt: skip
+        emit_json(
+            {
+                "home": str(settings.home_dir),
+                "admin": result.admin,
+                "created": result.created,
+                "schema_revision": result.schema_revision,
+            }
+        )
         return
     verb = "initialised" if result.created else "already initialised; schema upgraded to head"
     console.print(f"Platform home {settings.home_dir} {verb} (schema {result.schema_revision}, admin {result.admin}).")

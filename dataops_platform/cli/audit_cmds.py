@@ -21,8 +21,9 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)",
-                           field=option, value=value) from None  # fmt: skip
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)", field=option, value=value
+        ) from None
     from dataops_platform.clock import as_utc
 
     return as_utc(moment)
@@ -48,8 +49,11 @@ def list_(
     if st.json:
         emit_json([{f: getattr(r, f) for f in fields} for r in records])
         return
-    table("audit log", ["seq", "at", "actor", "role", "project", "action", "object", "outcome"],
-          [(r.seq, r.at[:19], r.actor, r.role, r.project, r.action, r.object_ref, r.outcome) for r in records])  # fmt: skip
+    table(
+        "audit log",
+        ["seq", "at", "actor", "role", "project", "action", "object", "outcome"],
+        [(r.seq, r.at[:19], r.actor, r.role, r.project, r.action, r.object_ref, r.outcome) for r in records],
+    )
 
 
 @app.command("verify")
@@ -60,8 +64,15 @@ def verify(ctx: typer.Context) -> None:
     st = state(ctx)
     result = verify_chain(st.platform(), st.actor())
     if st.json:
-        emit_json({"ok": result.ok, "checked": result.checked, "head_seq": result.head.seq,
-                   "bad_seq": result.bad_seq, "reason": result.reason})  # fmt: skip
+        emit_json(
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "head_seq": result.head.seq,
+                "bad_seq": result.bad_seq,
+                "reason": result.reason,
+            }
+        )
     elif result.ok:
         console.print(f"audit chain intact: {result.checked} records, head seq {result.head.seq}.")
     else:

@@ -28,8 +28,9 @@ def parse_time(value: str | None, option: str) -> datetime | None:
     try:
         return as_utc(datetime.fromisoformat(value))
     except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)",
-                           field=option, value=value) from None  # fmt: skip
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)", field=option, value=value
+        ) from None
 
 
 @experiment_app.command("list")
@@ -38,8 +39,12 @@ def experiment_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
     from dataops_platform.governance.experiments import list_experiments
 
     st = state(ctx)
-    emit_rows(st.json, "experiments", list_experiments(st.platform(), st.actor(), project),
-              ["experiment_id", "project_id", "dataset_version", "status", "metric_summary", "mlflow_run_id"])  # fmt: skip
+    emit_rows(
+        st.json,
+        "experiments",
+        list_experiments(st.platform(), st.actor(), project),
+        ["experiment_id", "project_id", "dataset_version", "status", "metric_summary", "mlflow_run_id"],
+    )
 
 
 def rollback(
@@ -57,8 +62,11 @@ def rollback(
     platform, actor = st.platform(), st.actor()
     plan = preview_rollback(platform, actor, project, to)
     if not st.json:
-        table(f"impact: {project} {plan.from_version} -> {plan.to_version}", ["kind", "objects below the abandoned version"],
-              [(k, ", ".join(v)) for k, v in plan.impact.items() if v] + [("releases", ", ".join(plan.releases))])  # fmt: skip
+        table(
+            f"impact: {project} {plan.from_version} -> {plan.to_version}",
+            ["kind", "objects below the abandoned version"],
+            [(k, ", ".join(v)) for k, v in plan.impact.items() if v] + [("releases", ", ".join(plan.releases))],
+        )
     if dry_run:
         if st.json:
             emit_json({"dry_run": True, **plan.as_dict()})
@@ -72,15 +80,20 @@ def rollback(
 
 @alert_app.command("list")
 def alert_list(
-    ctx: typer.Context, project: ProjectOpt = None,
+    ctx: typer.Context,
+    project: ProjectOpt = None,
     status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved.")] = None,
-) -> None:  # fmt: skip
+) -> None:
     """Alerts you may read."""
     from dataops_platform.governance.alerts import list_alerts
 
     st = state(ctx)
-    emit_rows(st.json, "alerts", list_alerts(st.platform(), st.actor(), project, status),
-              ["alert_id", "project_id", "severity", "category", "related_object", "status", "opened_at"])  # fmt: skip
+    emit_rows(
+        st.json,
+        "alerts",
+        list_alerts(st.platform(), st.actor(), project, status),
+        ["alert_id", "project_id", "severity", "category", "related_object", "status", "opened_at"],
+    )
 
 
 @alert_app.command("open")
@@ -110,9 +123,10 @@ def alert_ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metava
 
 @alert_app.command("resolve")
 def alert_resolve(
-    ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID")],
+    ctx: typer.Context,
+    alert_id: Annotated[str, typer.Argument(metavar="ID")],
     note: Annotated[str, typer.Option(help="How it was resolved.")],
-) -> None:  # fmt: skip
+) -> None:
     """Resolve an alert with a note (needs alert.resolve)."""
     from dataops_platform.governance.alerts import resolve_alert
 
@@ -130,9 +144,21 @@ def alert_sla(ctx: typer.Context, project: ProjectOpt = None) -> None:
     if st.json:
         emit_json(report)
         return
-    table("SLA", ["measure", "value"], [(k, report[k]) for k in (
-        "alert_count", "resolved_count", "compliance_rate", "mean_time_to_acknowledge_minutes",
-        "mean_time_to_recovery_minutes")] + [("breaches", len(report["breaches"])), ("open risks", len(report["open_risks"]))])  # fmt: skip
+    table(
+        "SLA",
+        ["measure", "value"],
+        [
+            (k, report[k])
+            for k in (
+                "alert_count",
+                "resolved_count",
+                "compliance_rate",
+                "mean_time_to_acknowledge_minutes",
+                "mean_time_to_recovery_minutes",
+            )
+        ]
+        + [("breaches", len(report["breaches"])), ("open risks", len(report["open_risks"]))],
+    )
 
 
 @exception_app.command("request")
@@ -172,8 +198,9 @@ def exception_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
     now = platform.clock.now()
     for row in rows:
         row.status = effective_status(row, now)  # display only; the session is closed, nothing is written
-    emit_rows(st.json, "exceptions", rows, ["exception_id", "version_id", "rule", "status", "requested_by",
-                                            "approved_by", "expires_at"])  # fmt: skip
+    emit_rows(
+        st.json, "exceptions", rows, ["exception_id", "version_id", "rule", "status", "requested_by", "approved_by", "expires_at"]
+    )
 
 
 @review_app.command("add")
@@ -192,8 +219,11 @@ def review_add(
     from dataops_platform.governance.reviews import FixItem, ReviewInput, add_review
 
     st = state(ctx)
-    related = ([f"alert:{a}" for a in alert or []] + [f"rollback:{r}" for r in rollback_id or []]
-               + [f"version:{v}" for v in version or []])  # fmt: skip
+    related = (
+        [f"alert:{a}" for a in alert or []]
+        + [f"rollback:{r}" for r in rollback_id or []]
+        + [f"version:{v}" for v in version or []]
+    )
     review = ReviewInput(related, symptom, impact, root_cause, mitigation, tuple(FixItem.parse(f) for f in fix or []))
     row = add_review(st.platform(), st.actor(), review)
     emit_object(st.json, row.review_id, row)
@@ -205,8 +235,12 @@ def review_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
     from dataops_platform.governance.reviews import list_reviews
 
     st = state(ctx)
-    emit_rows(st.json, "incident reviews", list_reviews(st.platform(), st.actor(), project),
-              ["review_id", "project_id", "related_refs", "root_cause", "author", "created_at"])  # fmt: skip
+    emit_rows(
+        st.json,
+        "incident reviews",
+        list_reviews(st.platform(), st.actor(), project),
+        ["review_id", "project_id", "related_refs", "root_cause", "author", "created_at"],
+    )
 
 
 @lineage_app.command("impact")

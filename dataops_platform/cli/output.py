@@ -61,5 +61,8 @@ def emit_object(as_json: bool, title: str, obj: Any, extra: dict[str, Any] | Non
     if as_json:
         emit_json(data)
     else:
-        table(title, ["field", "value"], [(k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v)
-                                          for k, v in data.items()])  # fmt: skip
+        table(
+            title,
+            ["field", "value"],
+            [(k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v) for k, v in data.items()],
+        )

@@ -22,15 +22,20 @@ def experiment_sync(ctx: typer.Context) -> None:
     if st.json:
         emit_json(report.__dict__)
         return
-    console.print(f"synced {len(report.added)} new run(s) {report.added}, {report.already_synced} already known, "
-                  f"{len(report.alerts)} alert(s) opened, {len(report.ignored)} ignored.")  # fmt: skip
+    console.print(
+        f"synced {len(report.added)} new run(s) {report.added}, {report.already_synced} already known, "
+        f"{len(report.alerts)} alert(s) opened, {len(report.ignored)} ignored."
+    )
     for warning in report.ignored:
         console.print(f"[yellow]warning[/]: {warning}")
 
 
 def _print_checks(outcome) -> None:  # noqa: ANN001
-    table("asset checks (Dagster)", ["check", "asset", "result"],
-          [(c.name, c.asset, "passed" if c.passed else f"FAILED ({c.severity})") for c in outcome.checks])  # fmt: skip
+    table(
+        "asset checks (Dagster)",
+        ["check", "asset", "result"],
+        [(c.name, c.asset, "passed" if c.passed else f"FAILED ({c.severity})") for c in outcome.checks],
+    )
 
 
 def materialize(ctx: typer.Context) -> None:
@@ -52,8 +57,11 @@ def metrics(ctx: typer.Context) -> None:
     if not path.exists():
         from dataops_platform.errors import InvalidInput
 
-        raise InvalidInput(f"{path} does not exist yet; run `dataops materialize` (or `dataops demo`) first",
-                           field="home", value=str(path.parent))  # fmt: skip
+        raise InvalidInput(
+            f"{path} does not exist yet; run `dataops materialize` (or `dataops demo`) first",
+            field="home",
+            value=str(path.parent),
+        )
     data = json.loads(path.read_text())
     if st.json:
         emit_json(data)
@@ -81,16 +89,36 @@ def demo(
         outcome = materialize_all(settings)
     path = settings.artifacts_dir / "reports" / "p8_metrics.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    rows = [(k, data.get(k)) for k in ("tenants", "projects", "roles", "apis", "layers", "queues", "panels",
-            "dataset_versions", "released_versions", "experiments_completed", "experiments_regressed",
-            "experiments_failed", "rollbacks", "alerts", "alert_closure_rate", "sla_compliance_rate",
-            "mean_time_to_recovery_minutes")]  # fmt: skip
+    rows = [
+        (k, data.get(k))
+        for k in (
+            "tenants",
+            "projects",
+            "roles",
+            "apis",
+            "layers",
+            "queues",
+            "panels",
+            "dataset_versions",
+            "released_versions",
+            "experiments_completed",
+            "experiments_regressed",
+            "experiments_failed",
+            "rollbacks",
+            "alerts",
+            "alert_closure_rate",
+            "sla_compliance_rate",
+            "mean_time_to_recovery_minutes",
+        )
+    ]
     passed = sum(c.passed for c in outcome.checks)
     rows.append(("checks passed", f"{passed}/{len(outcome.checks)}"))
     table(f"reference scenario on {settings.home_dir}", ["figure", "value"], rows)
     if outcome.failed_checks:
         _print_checks(outcome)
-    console.print(f"Dagster UI: DAGSTER_HOME={settings.dagster_home} DATAOPS_HOME={settings.home_dir} dagster dev -w workspace.yaml")
+    console.print(
+        f"Dagster UI: DAGSTER_HOME={settings.dagster_home} DATAOPS_HOME={settings.home_dir} dagster dev -w workspace.yaml"
+    )
     console.print(f"MLflow UI:  mlflow ui --backend-store-uri {settings.tracking_uri}")
     if not outcome.success or outcome.failed_checks:
         raise typer.Exit(1)

@@ -22,10 +22,17 @@ def validate(ctx: typer.Context, file: FileArg) -> None:
 
     spec = load_spec(file)
     summary = {
-        "file": str(file), "valid": True, "tenants": len(spec.tenants), "projects": len(spec.projects),
-        "users": len(spec.users), "roles": len(spec.roles), "apis": len(spec.apis),
-        "layers": len(spec.architecture), "queues": len(spec.task_queues), "panels": len(spec.ui_panels),
-    }  # fmt: skip
+        "file": str(file),
+        "valid": True,
+        "tenants": len(spec.tenants),
+        "projects": len(spec.projects),
+        "users": len(spec.users),
+        "roles": len(spec.roles),
+        "apis": len(spec.apis),
+        "layers": len(spec.architecture),
+        "queues": len(spec.task_queues),
+        "panels": len(spec.ui_panels),
+    }
     if state(ctx).json:
         emit_json(summary)
     else:

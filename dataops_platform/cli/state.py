@@ -34,14 +34,16 @@ class CliState:
                 raise InvalidInput(
                     f"no platform store under {settings.home_dir}; run `dataops init --admin USER` first "
                     "(or pass --home / set DATAOPS_HOME)",
-                    field="home", value=str(settings.home_dir),
-                )  # fmt: skip
+                    field="home",
+                    value=str(settings.home_dir),
+                )
             store = Store(settings.store_url)
             if current_revision(store.engine) is None:
                 raise InvalidInput(
-                    "the store has no schema; run `dataops init --admin USER` first", field="database_url",
+                    "the store has no schema; run `dataops init --admin USER` first",
+                    field="database_url",
                     value=settings.store_url,
-                )  # fmt: skip
+                )
             self._platform = Platform(settings, store=store)
         return self._platform
 

@@ -6,23 +6,25 @@ assets and a one-line description. Every asset reads the store through the artif
 and writes its file; none makes a governance decision.
 """
 
-
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
 from dataops_platform.artifacts import build
-from dataops_platform.artifacts.files import Artifacts, TEST_REPORT_OUTPUTS, write_artifact
+from dataops_platform.artifacts.files import TEST_REPORT_OUTPUTS, Artifacts, write_artifact
 from dataops_platform.clock import SystemClock
 from dataops_platform.defs.resources import GovernanceResource, MlflowResource
 from dataops_platform.store import models
 
 OWNER = "team:platform"
 OVERVIEW, VERSIONS, EXPERIMENTS, ALERTS, AUDIT = (
-    "platform_overview", "versions_and_releases", "experiments_and_evaluation", "alerts_and_sla", "audit_and_review",
-)  # fmt: skip
+    "platform_overview",
+    "versions_and_releases",
+    "experiments_and_evaluation",
+    "alerts_and_sla",
+    "audit_and_review",
+)
 SPEC_Q, VERSION_Q, EVAL_Q, OPS_Q = "spec_builds", "version_ops", "experiment_eval", "ops_monitoring"
 
 
@@ -39,30 +41,105 @@ class AssetRow:
 GRAPH: tuple[AssetRow, ...] = (
     AssetRow("platform_scope", OVERVIEW, SPEC_Q, (), "Tenants, projects, users, roles and grants.", ("platform_scope",)),
     AssetRow("architecture_spec", OVERVIEW, SPEC_Q, (), "Four layers mapped onto the real packages.", ("architecture_spec",)),
-    AssetRow("api_catalog", OVERVIEW, SPEC_Q, (), "Catalogued APIs resolved against the real CLI command table.", ("api_catalog",)),
+    AssetRow(
+        "api_catalog", OVERVIEW, SPEC_Q, (), "Catalogued APIs resolved against the real CLI command table.", ("api_catalog",)
+    ),
     AssetRow("task_queues", OVERVIEW, SPEC_Q, (), "Task queues and the Dagster pools that use them.", ("task_queues",)),
-    AssetRow("governance_policy", OVERVIEW, SPEC_Q, (), "Quality gates, regression rules, SLA targets, freezes.", ("governance_policy",)),
-    AssetRow("operating_model", OVERVIEW, SPEC_Q, (), "The operating rhythm and the schedules that run it.", ("operating_model",)),
+    AssetRow(
+        "governance_policy",
+        OVERVIEW,
+        SPEC_Q,
+        (),
+        "Quality gates, regression rules, SLA targets, freezes.",
+        ("governance_policy",),
+    ),
+    AssetRow(
+        "operating_model", OVERVIEW, SPEC_Q, (), "The operating rhythm and the schedules that run it.", ("operating_model",)
+    ),
     AssetRow("ui_panels", OVERVIEW, SPEC_Q, (), "Console panels and the asset groups that are them.", ("ui_panels",)),
-    AssetRow("dataset_versions", VERSIONS, VERSION_Q, ("governance_policy",), "Every dataset version with digest, "
-             "quality signals, lifecycle and exceptions.", ("dataset_versions",)),
-    AssetRow("experiment_runs", EXPERIMENTS, EVAL_Q, ("dataset_versions",), "Experiments with their verdicts and "
-             "MLflow runs.", ("experiment_runs",)),
-    AssetRow("rollback_events", VERSIONS, VERSION_Q, ("dataset_versions",), "Rollbacks with impact and review.", ("rollback_events",)),
-    AssetRow("alerts", ALERTS, OPS_Q, ("experiment_runs", "dataset_versions", "rollback_events"), "Alerts and their lifecycle.", ("alerts",)),
-    AssetRow("sla_report", ALERTS, OPS_Q, ("alerts", "governance_policy"), "SLA compliance, MTTA, MTTR, breaches.", ("sla_report",)),
-    AssetRow("incident_reviews", AUDIT, OPS_Q, ("alerts", "rollback_events"), "Incident reviews and fix items.", ("incident_reviews",)),
-    AssetRow("lineage_graph", AUDIT, OPS_Q, ("dataset_versions", "experiment_runs", "alerts", "rollback_events",
-             "incident_reviews"), "Every object and typed edge.", ("lineage_graph",)),  # fmt: skip
-    AssetRow("audit_log", AUDIT, OPS_Q, ("lineage_graph",), "The hash-chained audit log and its anchored head.",
-             ("audit_log", "audit_anchor")),
-    AssetRow("platform_metrics", AUDIT, OPS_Q, ("platform_scope", "architecture_spec", "api_catalog", "task_queues",
-             "operating_model", "ui_panels", "sla_report", "audit_log", "lineage_graph"),
-             "SPEC §10 metrics computed from the artifacts.", ("platform_metrics",)),  # fmt: skip
-    AssetRow("platform_report", AUDIT, OPS_Q, ("platform_metrics",), "The platform report (Markdown and PDF).",
-             ("report_md", "report_pdf")),
-    AssetRow("test_report", AUDIT, OPS_Q, ("platform_report",), "The 13 consistency rules over all artifacts.",
-             ("test_results", "test_report_md")),
+    AssetRow(
+        "dataset_versions",
+        VERSIONS,
+        VERSION_Q,
+        ("governance_policy",),
+        "Every dataset version with digest, quality signals, lifecycle and exceptions.",
+        ("dataset_versions",),
+    ),
+    AssetRow(
+        "experiment_runs",
+        EXPERIMENTS,
+        EVAL_Q,
+        ("dataset_versions",),
+        "Experiments with their verdicts and MLflow runs.",
+        ("experiment_runs",),
+    ),
+    AssetRow(
+        "rollback_events", VERSIONS, VERSION_Q, ("dataset_versions",), "Rollbacks with impact and review.", ("rollback_events",)
+    ),
+    AssetRow(
+        "alerts",
+        ALERTS,
+        OPS_Q,
+        ("experiment_runs", "dataset_versions", "rollback_events"),
+        "Alerts and their lifecycle.",
+        ("alerts",),
+    ),
+    AssetRow(
+        "sla_report", ALERTS, OPS_Q, ("alerts", "governance_policy"), "SLA compliance, MTTA, MTTR, breaches.", ("sla_report",)
+    ),
+    AssetRow(
+        "incident_reviews", AUDIT, OPS_Q, ("alerts", "rollback_events"), "Incident reviews and fix items.", ("incident_reviews",)
+    ),
+    AssetRow(
+        "lineage_graph",
+        AUDIT,
+        OPS_Q,
+        ("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"),
+        "Every object and typed edge.",
+        ("lineage_graph",),
+    ),
+    AssetRow(
+        "audit_log",
+        AUDIT,
+        OPS_Q,
+        ("lineage_graph",),
+        "The hash-chained audit log and its anchored head.",
+        ("audit_log", "audit_anchor"),
+    ),
+    AssetRow(
+        "platform_metrics",
+        AUDIT,
+        OPS_Q,
+        (
+            "platform_scope",
+            "architecture_spec",
+            "api_catalog",
+            "task_queues",
+            "operating_model",
+            "ui_panels",
+            "sla_report",
+            "audit_log",
+            "lineage_graph",
+        ),
+        "SPEC §10 metrics computed from the artifacts.",
+        ("platform_metrics",),
+    ),
+    AssetRow(
+        "platform_report",
+        AUDIT,
+        OPS_Q,
+        ("platform_metrics",),
+        "The platform report (Markdown and PDF).",
+        ("report_md", "report_pdf"),
+    ),
+    AssetRow(
+        "test_report",
+        AUDIT,
+        OPS_Q,
+        ("platform_report",),
+        "The 13 consistency rules over all artifacts.",
+        ("test_results", "test_report_md"),
+    ),
 )
 ROWS = {row.name: row for row in GRAPH}
 
@@ -93,8 +170,7 @@ def _code_pools_and_groups() -> tuple[dict[str, list[str]], dict[str, list[str]]
 def _code_schedules() -> list[dict[str, str]]:
     from dataops_platform import definitions
 
-    return [{"name": s.name, "cron": str(s.cron_schedule), "timezone": s.execution_timezone or ""}
-            for s in definitions.SCHEDULES]  # fmt: skip
+    return [{"name": s.name, "cron": str(s.cron_schedule), "timezone": s.execution_timezone or ""} for s in definitions.SCHEDULES]
 
 
 def build_documents(name: str, governance: GovernanceResource, mlflow: MlflowResource) -> dict[str, Any]:
@@ -124,8 +200,11 @@ def build_documents(name: str, governance: GovernanceResource, mlflow: MlflowRes
             if name == "experiment_runs":
                 return {name: build.experiment_runs(s, mlflow.tracking().run_exists)}
             if name in ("rollback_events", "alerts", "incident_reviews"):
-                model = {"rollback_events": models.RollbackEvent, "alerts": models.Alert,
-                         "incident_reviews": models.IncidentReview}[name]  # fmt: skip
+                model = {
+                    "rollback_events": models.RollbackEvent,
+                    "alerts": models.Alert,
+                    "incident_reviews": models.IncidentReview,
+                }[name]
                 return {name: build.simple_rows(s, model)}
             if name == "sla_report":
                 return {name: build.sla(s, now)}
@@ -157,10 +236,15 @@ def build_documents(name: str, governance: GovernanceResource, mlflow: MlflowRes
 
 def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
     @dg.asset(
-        name=row.name, group_name=row.group, pool=row.pool, deps=list(row.deps), description=row.description,
+        name=row.name,
+        group_name=row.group,
+        pool=row.pool,
+        deps=list(row.deps),
+        description=row.description,
         kinds={"python", "json"} if row.group != AUDIT or row.name != "platform_report" else {"python", "pdf"},
-        owners=[OWNER], tags={"dataops/queue": row.pool},
-    )  # fmt: skip
+        owners=[OWNER],
+        tags={"dataops/queue": row.pool},
+    )
     def _asset(context: dg.AssetExecutionContext, governance: GovernanceResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         documents = build_documents(row.name, governance, mlflow)
         metadata: dict[str, Any] = {}

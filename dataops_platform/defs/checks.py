@@ -4,7 +4,6 @@ Integrity rules are ERROR and blocking (a failure stops the downstream assets); 
 carries the offending ids and numeric metadata the Dagster UI plots over time.
 """
 
-
 import dagster as dg
 
 from dataops_platform.artifacts.files import Artifacts
@@ -21,9 +20,12 @@ def _make_check(rule: Rule) -> dg.AssetChecksDefinition:
     extra = [name for name in extra if name in ROWS]
 
     @dg.asset_check(
-        asset=rule.asset, name=rule.name, description=f"Rule {rule.number}: {rule.description}",
-        blocking=rule.integrity, additional_deps=extra,
-    )  # fmt: skip
+        asset=rule.asset,
+        name=rule.name,
+        description=f"Rule {rule.number}: {rule.description}",
+        blocking=rule.integrity,
+        additional_deps=extra,
+    )
     def _check(governance: GovernanceResource) -> dg.AssetCheckResult:
         result = rule.fn(Artifacts(governance.artifacts_dir))
         offending = "\n".join(f"- {v}" for v in result.violations[:200]) or "none"

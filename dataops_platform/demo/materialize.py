@@ -45,13 +45,15 @@ def materialize_all(settings: Settings, selection: str | None = None) -> Materia
 
     instance = dagster_instance(settings)
     result = dg.materialize(
-        [*ASSETS, *CHECKS], instance=instance, resources=default_resources(settings.home_dir),
-        raise_on_error=False, selection=selection, tags={"dataops/trigger": "cli"},
-    )  # fmt: skip
+        [*ASSETS, *CHECKS],
+        instance=instance,
+        resources=default_resources(settings.home_dir),
+        raise_on_error=False,
+        selection=selection,
+        tags={"dataops/trigger": "cli"},
+    )
     checks = [
         CheckOutcome(e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value)
         for e in result.get_asset_check_evaluations()
     ]
     return MaterializeOutcome(result.success, result.run_id, sorted(checks, key=lambda c: c.name))
-
-

@@ -12,9 +12,14 @@ TOPICS = ("contract", "refund", "privacy", "warranty", "liability", "delivery")
 
 
 def sample_records(
-    n: int, seed: int, *, source: str = "crm_export", label_noise: float = 0.0, splits: tuple[str, ...] = ("train", "test"),
+    n: int,
+    seed: int,
+    *,
+    source: str = "crm_export",
+    label_noise: float = 0.0,
+    splits: tuple[str, ...] = ("train", "test"),
     id_prefix: str = "r",
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """`n` records whose label follows from their text; `label_noise` flips that share of labels (a degraded version)."""
     rng = random.Random(seed)
     records = []
@@ -25,16 +30,18 @@ def sample_records(
         label = "high_risk" if risky else "normal"
         if rng.random() < label_noise:
             label = "normal" if risky else "high_risk"
-        records.append({
-            "id": f"{id_prefix}{i:05d}",
-            "source": source,
-            "content_or_payload": text,
-            "metadata": {"topic": topic, "length": len(text)},
-            "quality_signals": {"language": "en", "pii_checked": True},
-            "split_or_stage": splits[i % len(splits)],
-            "audit_trace": {"ingested_by": "sample_data", "seed": seed},
-            "label": label,
-        })  # fmt: skip
+        records.append(
+            {
+                "id": f"{id_prefix}{i:05d}",
+                "source": source,
+                "content_or_payload": text,
+                "metadata": {"topic": topic, "length": len(text)},
+                "quality_signals": {"language": "en", "pii_checked": True},
+                "split_or_stage": splits[i % len(splits)],
+                "audit_trace": {"ingested_by": "sample_data", "seed": seed},
+                "label": label,
+            }
+        )
     return records
 
 

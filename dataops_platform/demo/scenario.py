@@ -73,10 +73,12 @@ def play_scenario(settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: 
 
     progress("dataset versions: first cut per project")
     retail = version("dan", "p01_retail_search", "retail_v1.jsonl", sample_records(80, 11), None, ["initial crawl"])
-    health = version("hugo", "p03_clinical_qa", "health_v1.csv", sample_records(80, 13, source="ehr_notes"), None,
-                     ["de-identified notes"])  # fmt: skip
-    legal1 = version("lena", "p02_legal_sft", "legal_v1.parquet", sample_records(80, 21, source="case_law"), None,
-                     ["seed corpus"])  # fmt: skip
+    health = version(
+        "hugo", "p03_clinical_qa", "health_v1.csv", sample_records(80, 13, source="ehr_notes"), None, ["de-identified notes"]
+    )
+    legal1 = version(
+        "lena", "p02_legal_sft", "legal_v1.parquet", sample_records(80, 21, source="case_law"), None, ["seed corpus"]
+    )
     for v in (retail, health, legal1):
         validate_and_release(v)
 
@@ -88,8 +90,14 @@ def play_scenario(settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: 
 
     _at(clock, 30)
     progress("p02: a larger version, evaluated, then released")
-    legal2 = version("lena", "p02_legal_sft", "legal_v2.jsonl", sample_records(120, 22, source="case_law"), legal1,
-                     ["fix duplicated chunking", "add 40 annotated cases"])  # fmt: skip
+    legal2 = version(
+        "lena",
+        "p02_legal_sft",
+        "legal_v2.jsonl",
+        sample_records(120, 22, source="case_law"),
+        legal1,
+        ["fix duplicated chunking", "add 40 annotated cases"],
+    )
     validate_version(platform, "quinn", legal2)
     run_experiment(platform, tracking, "lena", legal2, GOOD, "legal-v2-eval")
     sync_runs(platform, tracking)
@@ -97,8 +105,14 @@ def play_scenario(settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: 
 
     _at(clock, 60)
     progress("p01: a new crawl; a run on it with an invalid configuration really raises")
-    retail2 = version("dan", "p01_retail_search", "retail_v2.jsonl", sample_records(60, 12, splits=("train",)), retail,
-                      ["new crawl, split step skipped"])  # fmt: skip
+    retail2 = version(
+        "dan",
+        "p01_retail_search",
+        "retail_v2.jsonl",
+        sample_records(60, 12, splits=("train",)),
+        retail,
+        ["new crawl, split step skipped"],
+    )
     try:
         run_experiment(platform, tracking, "dan", retail2, {"C": -1.0, "max_iter": 300}, "retail-v2-bad-config")
     except ValueError:
@@ -125,9 +139,14 @@ def play_scenario(settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: 
 
     _at(clock, 170)
     progress("p02: a version with flipped labels is released, then its evaluation regresses")
-    legal3 = version("lena", "p02_legal_sft", "legal_v3.jsonl",
-                     sample_records(120, 23, source="case_law", label_noise=0.45), legal2,
-                     ["add high-risk refusal samples", "sync new evaluation labels"])  # fmt: skip
+    legal3 = version(
+        "lena",
+        "p02_legal_sft",
+        "legal_v3.jsonl",
+        sample_records(120, 23, source="case_law", label_noise=0.45),
+        legal2,
+        ["add high-risk refusal samples", "sync new evaluation labels"],
+    )
     validate_and_release(legal3)
     _at(clock, 180)
     run_experiment(platform, tracking, "lena", legal3, GOOD, "legal-v3-eval")
@@ -137,20 +156,27 @@ def play_scenario(settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: 
 
     _at(clock, 210)
     progress("p02: rollback to the last good release, then the incident review")
-    event, _ = execute_rollback(platform, "priya", "p02_legal_sft", legal2,
-                                "f1 regression on the new labels", f"alert:{regression_alerts[0]}")  # fmt: skip
+    event, _ = execute_rollback(
+        platform, "priya", "p02_legal_sft", legal2, "f1 regression on the new labels", f"alert:{regression_alerts[0]}"
+    )
     _at(clock, 232)
     resolve_alert(platform, "omar", regression_alerts[0], f"rolled back to {legal2} ({event.rollback_id})")
     _at(clock, 250)
-    add_review(platform, "priya", ReviewInput(
-        related=[f"alert:{regression_alerts[0]}", f"rollback:{event.rollback_id}", f"version:{legal3}"],
-        symptom="f1 on the legal classifier fell far below the baseline after the new release",
-        impact_scope=f"p02_legal_sft releases between {legal3} and the rollback; no other project",
-        root_cause="the new refusal samples were labelled with an inverted mapping",
-        mitigation=f"rolled back to {legal2}; labels under re-annotation",
-        fix_items=(FixItem.parse("re-annotate the refusal samples|lena|2026-11-09"),
-                   FixItem.parse("add a label-agreement gate to validation|quinn|2026-11-16")),
-    ))  # fmt: skip
+    add_review(
+        platform,
+        "priya",
+        ReviewInput(
+            related=[f"alert:{regression_alerts[0]}", f"rollback:{event.rollback_id}", f"version:{legal3}"],
+            symptom="f1 on the legal classifier fell far below the baseline after the new release",
+            impact_scope=f"p02_legal_sft releases between {legal3} and the rollback; no other project",
+            root_cause="the new refusal samples were labelled with an inverted mapping",
+            mitigation=f"rolled back to {legal2}; labels under re-annotation",
+            fix_items=(
+                FixItem.parse("re-annotate the refusal samples|lena|2026-11-09"),
+                FixItem.parse("add a label-agreement gate to validation|quinn|2026-11-16"),
+            ),
+        ),
+    )
     open_after = [a.alert_id for a in list_alerts(platform, "omar", status="open")]
     if open_after:
         raise RuntimeError(f"alerts left open by the story: {open_after}")

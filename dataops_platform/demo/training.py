@@ -47,8 +47,13 @@ def train_and_evaluate(records: list[dict[str, Any]], params: dict[str, Any]) ->
 
 
 def run_experiment(
-    platform: Platform, tracking: Tracking, actor: str, version_id: str, params: dict[str, Any], run_name: str,
-) -> str:  # fmt: skip
+    platform: Platform,
+    tracking: Tracking,
+    actor: str,
+    version_id: str,
+    params: dict[str, Any],
+    run_name: str,
+) -> str:
     """Train on a version as `actor` (who must be able to read it) inside a tracked MLflow run.
 
     Returns the run id. A training error marks the run FAILED and propagates.

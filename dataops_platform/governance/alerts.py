@@ -15,20 +15,31 @@ ALERT_MOVES = {"open": ("ack", "resolve"), "acknowledged": ("resolve",), "resolv
 
 
 def open_alert(
-    platform: Platform, actor: str, related_object: str, severity: str, category: str, title: str,
-) -> Alert:  # fmt: skip
+    platform: Platform,
+    actor: str,
+    related_object: str,
+    severity: str,
+    category: str,
+    title: str,
+) -> Alert:
     """Open an alert on an existing object (needs alert.open: ops, or the platform's system actor)."""
     if severity not in SEVERITIES:
         raise InvalidInput(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}", field="severity", value=severity)
     if category not in CATEGORIES:
         raise InvalidInput(f"category {category!r} is not one of {', '.join(CATEGORIES)}", field="category", value=category)
     refs.parse_ref(related_object, "related_object")
-    with platform.act(actor, "alert.open", project=lambda s: refs.project_of(s, related_object),
-                      object_ref=related_object) as op:  # fmt: skip
+    with platform.act(actor, "alert.open", project=lambda s: refs.project_of(s, related_object), object_ref=related_object) as op:
         alert = Alert(
-            alert_id=op.next_id("alert", "alert_"), project_id=op.project, severity=severity, category=category,
-            related_object=related_object, title=title, status="open", opened_by=actor, opened_at=op.now,
-        )  # fmt: skip
+            alert_id=op.next_id("alert", "alert_"),
+            project_id=op.project,
+            severity=severity,
+            category=category,
+            related_object=related_object,
+            title=title,
+            status="open",
+            opened_by=actor,
+            opened_at=op.now,
+        )
         op.session.add(alert)
         op.session.flush()
         kind, object_id = refs.parse_ref(related_object)
@@ -42,14 +53,15 @@ def open_alert(
 
 
 def _alert_project(alert_id: str):  # noqa: ANN202
-    return lambda session: (a.project_id if (a := session.get(Alert, alert_id)) else None)
+    return lambda session: a.project_id if (a := session.get(Alert, alert_id)) else None
 
 
 def _move(alert: Alert, move: str) -> None:
     if move not in ALERT_MOVES[alert.status]:
         allowed = ", ".join(ALERT_MOVES[alert.status]) or "none (resolved is final)"
-        raise GateRefused(f"cannot {move} {alert.alert_id}",
-                          [f"illegal transition: {alert.alert_id} is {alert.status}; allowed: {allowed}"])  # fmt: skip
+        raise GateRefused(
+            f"cannot {move} {alert.alert_id}", [f"illegal transition: {alert.alert_id} is {alert.status}; allowed: {allowed}"]
+        )
 
 
 def acknowledge_alert(platform: Platform, actor: str, alert_id: str) -> Alert:

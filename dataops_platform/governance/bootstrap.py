@@ -54,8 +54,18 @@ def initialize(platform: Platform, admin: str) -> InitResult:
             session.add(User(id=admin, display_name=admin))
         session.flush()
         session.add(PlatformMembership(user_id=admin, role=ADMIN_ROLE))
-        audit.append(session, [audit.AuditEntry(
-            at=iso(platform.clock.now()), actor=admin, role=ADMIN_ROLE, action="platform.init",
-            outcome="allowed", object_ref="platform", details={"bootstrap": True, "schema_revision": revision},
-        )])  # fmt: skip
+        audit.append(
+            session,
+            [
+                audit.AuditEntry(
+                    at=iso(platform.clock.now()),
+                    actor=admin,
+                    role=ADMIN_ROLE,
+                    action="platform.init",
+                    outcome="allowed",
+                    object_ref="platform",
+                    details={"bootstrap": True, "schema_revision": revision},
+                )
+            ],
+        )
     return InitResult(admin, True, revision)

@@ -81,8 +81,9 @@ def _read_jsonl(text: str, path: Path) -> list[dict[str, Any]]:
         try:
             record = json.loads(line)
         except ValueError as exc:
-            raise InvalidInput(f"{path}: line {lineno} is not JSON ({exc.msg}); fix or remove it",
-                               field=f"line {lineno}", value=line[:80]) from None  # fmt: skip
+            raise InvalidInput(
+                f"{path}: line {lineno} is not JSON ({exc.msg}); fix or remove it", field=f"line {lineno}", value=line[:80]
+            ) from None
         if not isinstance(record, dict):
             raise InvalidInput(f"{path}: line {lineno} is not a JSON object", field=f"line {lineno}", value=line[:80])
         records.append(record)
@@ -107,8 +108,9 @@ def read_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
     if fmt is None:
         raise InvalidInput(
             f"{path}: unknown data format {path.suffix or '(no suffix)'!r}; use one of {', '.join(sorted(FORMATS))}",
-            field="DATAFILE", value=str(path),
-        )  # fmt: skip
+            field="DATAFILE",
+            value=str(path),
+        )
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file", field="DATAFILE", value=str(path))
     if fmt == "parquet":
@@ -117,8 +119,11 @@ def read_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-encode the file as UTF-8",
-                               field="DATAFILE", value=str(path)) from None  # fmt: skip
+            raise InvalidInput(
+                f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-encode the file as UTF-8",
+                field="DATAFILE",
+                value=str(path),
+            ) from None
         records = _read_jsonl(text, path) if fmt == "jsonl" else _read_csv(text)
     if not records:
         raise InvalidInput(f"{path}: the file holds no records", field="DATAFILE", value=str(path))
@@ -152,8 +157,9 @@ def profile_file(path: Path) -> DatasetProfile:
     if missing:
         raise InvalidInput(
             f"{path}: required field(s) {', '.join(missing)} missing; every record needs {', '.join(REQUIRED_FIELDS)}",
-            field=missing[0], value=None,
-        )  # fmt: skip
+            field=missing[0],
+            value=None,
+        )
     canonical = [_canonical(r) for r in records]
     lines = sorted(json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for r in canonical)
     digest = hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()

@@ -23,35 +23,54 @@ def effective_status(exc: ExceptionApproval, now: datetime) -> str:
 
 
 def request_exception(
-    platform: Platform, actor: str, version_id: str, rule: str, reason: str, expires_at: datetime,
+    platform: Platform,
+    actor: str,
+    version_id: str,
+    rule: str,
+    reason: str,
+    expires_at: datetime,
     follow_up: str | None = None,
-) -> ExceptionApproval:  # fmt: skip
+) -> ExceptionApproval:
     """Ask to waive `rule` on `version_id` until `expires_at` (needs exception.request)."""
     if not reason.strip():
         raise InvalidInput("--reason must say why the exception is needed", field="reason", value=reason)
     expires_at = as_utc(expires_at)
-    with platform.act(actor, "exception.request", project=version_project(version_id),
-                      object_ref=ref("version", version_id)) as op:  # fmt: skip
+    with platform.act(
+        actor, "exception.request", project=version_project(version_id), object_ref=ref("version", version_id)
+    ) as op:
         version = get_version(op.session, version_id)
         policy = governance_policy(op.session).exceptions
         if rule not in policy.waivable_rules:
-            raise InvalidInput(f"--rule {rule!r} cannot be waived; waivable rules: {', '.join(policy.waivable_rules)}",
-                               field="rule", value=rule)  # fmt: skip
+            raise InvalidInput(
+                f"--rule {rule!r} cannot be waived; waivable rules: {', '.join(policy.waivable_rules)}", field="rule", value=rule
+            )
         if expires_at <= op.now:
-            raise InvalidInput(f"--expires {expires_at.isoformat()} is not in the future", field="expires", value=expires_at.isoformat())
+            raise InvalidInput(
+                f"--expires {expires_at.isoformat()} is not in the future", field="expires", value=expires_at.isoformat()
+            )
         if expires_at > op.now + timedelta(days=policy.max_days):
-            raise InvalidInput(f"--expires {expires_at.isoformat()} is more than {policy.max_days} days away (policy max_days)",
-                               field="expires", value=expires_at.isoformat())  # fmt: skip
+            raise InvalidInput(
+                f"--expires {expires_at.isoformat()} is more than {policy.max_days} days away (policy max_days)",
+                field="expires",
+                value=expires_at.isoformat(),
+            )
         exc = ExceptionApproval(
-            exception_id=op.next_id("exception", "exc_"), project_id=version.project_id, version_id=version_id,
-            rule=rule, reason=reason, status="requested", requested_by=actor, requested_at=op.now,
+            exception_id=op.next_id("exception", "exc_"),
+            project_id=version.project_id,
+            version_id=version_id,
+            rule=rule,
+            reason=reason,
+            status="requested",
+            requested_by=actor,
+            requested_at=op.now,
             expires_at=expires_at,
             follow_up=follow_up or f"fix the cause of {rule} on {version_id} and close this exception before it expires",
-        )  # fmt: skip
+        )
         op.session.add(exc)
         op.session.flush()
-        lineage.add_edge(op.session, version.project_id, ref("version", version_id), ref("exception", exc.exception_id),
-                         "waives", op.now)  # fmt: skip
+        lineage.add_edge(
+            op.session, version.project_id, ref("version", version_id), ref("exception", exc.exception_id), "waives", op.now
+        )
         op.object_ref = ref("exception", exc.exception_id)
         op.details = {"version": version_id, "rule": rule, "expires_at": expires_at.isoformat()}
     return exc
@@ -59,6 +78,7 @@ def request_exception(
 
 def approve_exception(platform: Platform, actor: str, exception_id: str) -> ExceptionApproval:
     """Approve a requested exception (needs exception.approve; never by its requester)."""
+
     def project(session):  # noqa: ANN001, ANN202
         exc = session.get(ExceptionApproval, exception_id)
         return exc.project_id if exc else None

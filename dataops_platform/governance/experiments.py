@@ -36,18 +36,33 @@ def record_experiment(
     with platform.act(actor, "experiment.log", project=project_id) as op:
         version = op.session.get(DatasetVersion, dataset_version)
         if version is None or version.project_id != project_id:
-            raise InvalidInput(f"dataset_version {dataset_version!r}: no such version in project {project_id}",
-                               field="dataset_version", value=dataset_version)  # fmt: skip
+            raise InvalidInput(
+                f"dataset_version {dataset_version!r}: no such version in project {project_id}",
+                field="dataset_version",
+                value=dataset_version,
+            )
         experiment = Experiment(
-            experiment_id=op.next_id("experiment", "exp_"), project_id=project_id, dataset_version=dataset_version,
-            mlflow_run_id=mlflow_run_id, params=params or {}, status=status, metric_summary=metrics or {},
-            baseline_ref=baseline_ref, deltas=deltas or {}, requires_review=status != "completed",
-            alert_ids=[], error=error, run_ended_at=run_ended_at, recorded_by=actor, recorded_at=op.now,
-        )  # fmt: skip
+            experiment_id=op.next_id("experiment", "exp_"),
+            project_id=project_id,
+            dataset_version=dataset_version,
+            mlflow_run_id=mlflow_run_id,
+            params=params or {},
+            status=status,
+            metric_summary=metrics or {},
+            baseline_ref=baseline_ref,
+            deltas=deltas or {},
+            requires_review=status != "completed",
+            alert_ids=[],
+            error=error,
+            run_ended_at=run_ended_at,
+            recorded_by=actor,
+            recorded_at=op.now,
+        )
         op.session.add(experiment)
         op.session.flush()
-        lineage.add_edge(op.session, project_id, ref("version", dataset_version),
-                         ref("experiment", experiment.experiment_id), "used", op.now)  # fmt: skip
+        lineage.add_edge(
+            op.session, project_id, ref("version", dataset_version), ref("experiment", experiment.experiment_id), "used", op.now
+        )
         op.object_ref = ref("experiment", experiment.experiment_id)
         op.details = {"status": status, "dataset_version": dataset_version, "mlflow_run_id": mlflow_run_id}
     return experiment

@@ -82,10 +82,16 @@ class Platform:
 
     def _entry(self, decision: Decision, now: datetime, object_ref: str | None, outcome: str, details: dict) -> audit.AuditEntry:
         return audit.AuditEntry(
-            at=iso(now), actor=decision.actor, role=decision.role, tenant=decision.tenant,
-            project=decision.project, action=decision.action, object_ref=object_ref,
-            outcome=outcome, details=details,
-        )  # fmt: skip
+            at=iso(now),
+            actor=decision.actor,
+            role=decision.role,
+            tenant=decision.tenant,
+            project=decision.project,
+            action=decision.action,
+            object_ref=object_ref,
+            outcome=outcome,
+            details=details,
+        )
 
     @contextmanager
     def act(self, actor: str, action: str, *, project: ProjectRef, object_ref: str | None = None) -> Iterator[Operation]:

@@ -19,8 +19,9 @@ def governance_policy(session: Session) -> GovernancePolicy:
     if document is None:
         raise InvalidInput(
             "no governance policy: apply a platform spec first (`dataops spec apply FILE`)",
-            field="governance_policy", value=None,
-        )  # fmt: skip
+            field="governance_policy",
+            value=None,
+        )
     return GovernancePolicy.model_validate(document)
 
 

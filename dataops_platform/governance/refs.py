@@ -36,8 +36,9 @@ def parse_ref(value: str, field: str = "REF") -> tuple[str, str]:
         raise InvalidInput(
             f"{field} {value!r} is not an object reference; use KIND:ID with KIND one of {', '.join(KINDS)} "
             "(e.g. version:ds_v001)",
-            field=field, value=value,
-        )  # fmt: skip
+            field=field,
+            value=value,
+        )
     return kind, object_id
 
 

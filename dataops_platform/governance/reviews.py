@@ -82,14 +82,21 @@ def add_review(platform: Platform, actor: str, review: ReviewInput) -> IncidentR
             raise InvalidInput(
                 f"review of {', '.join(serious)} is incomplete: missing {', '.join(missing)}; "
                 "high/critical alerts and rollbacks need symptom, impact scope, root cause, mitigation and fix items",
-                field=missing[0].split(" ")[0], value=None,
-            )  # fmt: skip
+                field=missing[0].split(" ")[0],
+                value=None,
+            )
         row = IncidentReview(
-            review_id=op.next_id("review", "ir_"), project_id=op.project, related_refs=list(review.related),
-            symptom=review.symptom, impact_scope=review.impact_scope, root_cause=review.root_cause,
-            mitigation=review.mitigation, fix_items=[f.as_dict() for f in review.fix_items],
-            author=actor, created_at=op.now,
-        )  # fmt: skip
+            review_id=op.next_id("review", "ir_"),
+            project_id=op.project,
+            related_refs=list(review.related),
+            symptom=review.symptom,
+            impact_scope=review.impact_scope,
+            root_cause=review.root_cause,
+            mitigation=review.mitigation,
+            fix_items=[f.as_dict() for f in review.fix_items],
+            author=actor,
+            created_at=op.now,
+        )
         op.session.add(row)
         op.session.flush()
         for value in review.related:

@@ -26,8 +26,13 @@ class RollbackPlan:
     releases: list[str] = field(default_factory=list)  # released versions among them
 
     def as_dict(self) -> dict:
-        return {"project": self.project_id, "from_version": self.from_version, "to_version": self.to_version,
-                "impact": self.impact, "releases_below": self.releases}  # fmt: skip
+        return {
+            "project": self.project_id,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "impact": self.impact,
+            "releases_below": self.releases,
+        }
 
 
 def impact_of(session: Session, version_id: str) -> tuple[dict[str, list[str]], list[str]]:
@@ -59,10 +64,17 @@ def plan_rollback(session: Session, project_id: str, to_version: str) -> Rollbac
         failed.append(f"target: {to_version} is already the current release")
     if target.status != "released":
         failed.append(f"target: {to_version} is {target.status}; a rollback target must be a released version")
-    if (current is not None and target.released_at is not None and current.released_at is not None
-            and current.version_id != to_version and _release_order(target) > _release_order(current)):
-        failed.append(f"target: {to_version} was released after the current release {current.version_id}; "
-                      "roll back only to an earlier release")  # fmt: skip
+    if (
+        current is not None
+        and target.released_at is not None
+        and current.released_at is not None
+        and current.version_id != to_version
+        and _release_order(target) > _release_order(current)
+    ):
+        failed.append(
+            f"target: {to_version} was released after the current release {current.version_id}; "
+            "roll back only to an earlier release"
+        )
     if failed:
         raise GateRefused(f"rollback of {project_id} to {to_version} refused", failed)
     impact, releases = impact_of(session, current.version_id)
@@ -76,8 +88,13 @@ def preview_rollback(platform: Platform, actor: str, project_id: str, to_version
 
 
 def execute_rollback(
-    platform: Platform, actor: str, project_id: str, to_version: str, reason: str, trigger: str | None = None,
-) -> tuple[RollbackEvent, RollbackPlan]:  # fmt: skip
+    platform: Platform,
+    actor: str,
+    project_id: str,
+    to_version: str,
+    reason: str,
+    trigger: str | None = None,
+) -> tuple[RollbackEvent, RollbackPlan]:
     """Roll back in one transaction: event, current release moved, abandoned version marked, lineage, audit."""
     if not reason.strip():
         raise InvalidInput("--reason must say why the project is rolled back", field="reason", value=reason)
@@ -89,10 +106,17 @@ def execute_rollback(
         abandoned = session.get(DatasetVersion, plan.from_version)
         require_transition(abandoned, "rollback")
         event = RollbackEvent(
-            rollback_id=op.next_id("rollback", "rb_"), project_id=project_id, reason=reason, trigger_ref=trigger,
-            from_version=plan.from_version, to_version=to_version, executed_by=actor, executed_at=op.now,
-            status="completed", impact=plan.as_dict(),
-        )  # fmt: skip
+            rollback_id=op.next_id("rollback", "rb_"),
+            project_id=project_id,
+            reason=reason,
+            trigger_ref=trigger,
+            from_version=plan.from_version,
+            to_version=to_version,
+            executed_by=actor,
+            executed_at=op.now,
+            status="completed",
+            impact=plan.as_dict(),
+        )
         session.add(event)
         abandoned.status, abandoned.retired_at, abandoned.rollback_candidate = "rolled_back", op.now, False
         session.get(Project, project_id).current_release = to_version

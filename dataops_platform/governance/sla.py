@@ -38,12 +38,23 @@ def sla_report(alerts: Iterable[Alert], targets: dict[str, SlaTarget], now: date
         if problems:
             breaches.append({"alert_id": alert.alert_id, "severity": alert.severity, "problems": problems})
         elif alert.status != "resolved":
-            risks.append({"alert_id": alert.alert_id, "severity": alert.severity,
-                          "minutes_to_resolve_breach": round(target.resolve_minutes - resolve_elapsed, 1)})  # fmt: skip
-        rows.append({"alert_id": alert.alert_id, "severity": alert.severity, "status": alert.status,
-                     "minutes_to_acknowledge": round(ack_elapsed, 2) if alert.acknowledged_at else None,
-                     "minutes_to_resolve": round(resolve_elapsed, 2) if alert.resolved_at else None,
-                     "within_sla": not problems})  # fmt: skip
+            risks.append(
+                {
+                    "alert_id": alert.alert_id,
+                    "severity": alert.severity,
+                    "minutes_to_resolve_breach": round(target.resolve_minutes - resolve_elapsed, 1),
+                }
+            )
+        rows.append(
+            {
+                "alert_id": alert.alert_id,
+                "severity": alert.severity,
+                "status": alert.status,
+                "minutes_to_acknowledge": round(ack_elapsed, 2) if alert.acknowledged_at else None,
+                "minutes_to_resolve": round(resolve_elapsed, 2) if alert.resolved_at else None,
+                "within_sla": not problems,
+            }
+        )
     total = len(rows)
     return {
         "generated_at": as_utc(now).isoformat(),

@@ -28,9 +28,15 @@ from dataops_platform.store.models import (
 )
 
 CONFIG_SECTIONS = (
-    "governance_policy", "architecture", "apis", "task_queues", "ui_panels",
-    "operating_rhythm", "separation_of_duties", "system_actor",
-)  # fmt: skip
+    "governance_policy",
+    "architecture",
+    "apis",
+    "task_queues",
+    "ui_panels",
+    "operating_rhythm",
+    "separation_of_duties",
+    "system_actor",
+)
 
 
 @dataclass
@@ -87,9 +93,14 @@ def _sync_members(session: Session, project_id: str, wanted: dict[str, str], rep
             session.delete(membership)
             report.changed.append(f"membership:{user_id}@{project_id} (removed)")
     for user_id, role in wanted.items():
-        _upsert(session, Membership, (user_id, project_id),
-                {"user_id": user_id, "project_id": project_id, "role": role},
-                f"membership:{user_id}@{project_id}", report)  # fmt: skip
+        _upsert(
+            session,
+            Membership,
+            (user_id, project_id),
+            {"user_id": user_id, "project_id": project_id, "role": role},
+            f"membership:{user_id}@{project_id}",
+            report,
+        )
 
 
 def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
@@ -103,10 +114,19 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
     actor = spec.system_actor
     _upsert(session, User, actor.id, {"id": actor.id, "display_name": actor.name, "is_system": True}, f"user:{actor.id}", report)
     for tenant in spec.tenants:
-        _upsert(session, Tenant, tenant.id,
-                {"id": tenant.id, "name": tenant.name, "max_projects": tenant.quota.max_projects,
-                 "max_dataset_versions": tenant.quota.max_dataset_versions},
-                f"tenant:{tenant.id}", report)  # fmt: skip
+        _upsert(
+            session,
+            Tenant,
+            tenant.id,
+            {
+                "id": tenant.id,
+                "name": tenant.name,
+                "max_projects": tenant.quota.max_projects,
+                "max_dataset_versions": tenant.quota.max_dataset_versions,
+            },
+            f"tenant:{tenant.id}",
+            report,
+        )
     session.flush()
     for i, project in enumerate(spec.projects):
         existing = session.get(Project, project.id)
@@ -114,12 +134,23 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
             raise InvalidInput(
                 f"projects[{i}].tenant: project {project.id!r} belongs to tenant {existing.tenant_id!r}; "
                 "moving a project between tenants is not supported (create a new project instead)",
-                field=f"projects[{i}].tenant", value=project.tenant,
-            )  # fmt: skip
-        _upsert(session, Project, project.id,
-                {"id": project.id, "tenant_id": project.tenant, "name": project.name,
-                 "domain": project.domain, "owner": project.owner},
-                f"project:{project.id}", report)  # fmt: skip
+                field=f"projects[{i}].tenant",
+                value=project.tenant,
+            )
+        _upsert(
+            session,
+            Project,
+            project.id,
+            {
+                "id": project.id,
+                "tenant_id": project.tenant,
+                "name": project.name,
+                "domain": project.domain,
+                "owner": project.owner,
+            },
+            f"project:{project.id}",
+            report,
+        )
     _check_tenant_quotas(session, spec)
     session.flush()
     for project in spec.projects:
@@ -128,7 +159,9 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
         _upsert(session, PlatformMembership, admin, {"user_id": admin, "role": "admin"}, f"platform_admin:{admin}", report)
     for section in CONFIG_SECTIONS:
         value = getattr(spec, section)
-        document = {"items": [v.model_dump(mode="json") for v in value]} if isinstance(value, list) else value.model_dump(mode="json")
+        document = (
+            {"items": [v.model_dump(mode="json") for v in value]} if isinstance(value, list) else value.model_dump(mode="json")
+        )
         _upsert(session, PlatformConfig, section, {"key": section, "value": document}, f"config:{section}", report)
     session.flush()
     return report
@@ -143,8 +176,9 @@ def _check_tenant_quotas(session: Session, spec: PlatformSpec) -> None:
             raise InvalidInput(
                 f"tenants[{i}].quota.max_projects = {tenant.quota.max_projects}: tenant {tenant.id!r} would have "
                 f"{count} projects in the store; raise the quota",
-                field=f"tenants[{i}].quota.max_projects", value=tenant.quota.max_projects,
-            )  # fmt: skip
+                field=f"tenants[{i}].quota.max_projects",
+                value=tenant.quota.max_projects,
+            )
 
 
 def apply_spec(platform: Platform, actor: str, spec: PlatformSpec, source: str) -> ApplyReport:

@@ -44,7 +44,7 @@ def require_transition(version: DatasetVersion, move: str) -> None:
 
 
 def version_project(version_id: str):  # noqa: ANN201 - a resolver for Platform.act / view
-    return lambda session: (v.project_id if (v := session.get(DatasetVersion, version_id)) else None)
+    return lambda session: v.project_id if (v := session.get(DatasetVersion, version_id)) else None
 
 
 def get_version(session: Session, version_id: str) -> DatasetVersion:
@@ -75,9 +75,7 @@ def _check_parent(session: Session, project_id: str, parent_id: str | None) -> N
     parent = session.get(DatasetVersion, parent_id)
     if parent is None or parent.project_id != project_id:
         # A version of another project (maybe another tenant) answers exactly like a missing one.
-        raise InvalidInput(
-            f"--parent {parent_id!r}: no such version in project {project_id}", field="parent", value=parent_id
-        )
+        raise InvalidInput(f"--parent {parent_id!r}: no such version in project {project_id}", field="parent", value=parent_id)
     # A new version has no children yet, so its parent link cannot close a cycle; rule 6 re-checks.
 
 
@@ -85,9 +83,11 @@ def _check_quota(session: Session, project_id: str) -> None:
     project = session.get(Project, project_id)
     tenant = session.get(Tenant, project.tenant_id)
     count = session.scalar(
-        select(func.count()).select_from(DatasetVersion).join(Project, Project.id == DatasetVersion.project_id)
+        select(func.count())
+        .select_from(DatasetVersion)
+        .join(Project, Project.id == DatasetVersion.project_id)
         .where(Project.tenant_id == tenant.id)
-    )  # fmt: skip
+    )
     if count >= tenant.max_dataset_versions:
         raise GateRefused(
             f"cannot register a version in {project_id}",
@@ -116,20 +116,31 @@ def register_version(
                 f"{data_file}: duplicate-id rate {duplicate_rate} exceeds max_duplicate_id_rate "
                 f"{limits.max_duplicate_id_rate} (e.g. ids {', '.join(profile.quality_signals['duplicate_ids'][:5])}); "
                 "de-duplicate the file",
-                field="id", value=duplicate_rate,
-            )  # fmt: skip
+                field="id",
+                value=duplicate_rate,
+            )
         version = DatasetVersion(
-            version_id=op.next_id("dataset_version", "ds_v"), project_id=project_id, parent_version=parent,
-            status="draft", change_summary=list(change_summary or []),
-            data_location=store_content(profile, platform.settings.data_dir), source_format=profile.source_format,
-            content_digest=profile.digest, row_count=profile.row_count, schema_fields=profile.schema_fields,
-            quality_signals=profile.quality_signals, quality_failures=[], created_by=actor, created_at=op.now,
-        )  # fmt: skip
+            version_id=op.next_id("dataset_version", "ds_v"),
+            project_id=project_id,
+            parent_version=parent,
+            status="draft",
+            change_summary=list(change_summary or []),
+            data_location=store_content(profile, platform.settings.data_dir),
+            source_format=profile.source_format,
+            content_digest=profile.digest,
+            row_count=profile.row_count,
+            schema_fields=profile.schema_fields,
+            quality_signals=profile.quality_signals,
+            quality_failures=[],
+            created_by=actor,
+            created_at=op.now,
+        )
         session.add(version)
         session.flush()
         if parent:
-            lineage.add_edge(session, project_id, ref("version", parent), ref("version", version.version_id),
-                             "derived_from", op.now)  # fmt: skip
+            lineage.add_edge(
+                session, project_id, ref("version", parent), ref("version", version.version_id), "derived_from", op.now
+            )
         op.object_ref = ref("version", version.version_id)
         op.details = {"digest": profile.digest, "rows": profile.row_count, "parent": parent, "format": profile.source_format}
     return version
@@ -137,8 +148,9 @@ def register_version(
 
 def validate_version(platform: Platform, actor: str, version_id: str) -> DatasetVersion:
     """Run the project's quality gate: the version becomes validated, or rejected with every failed threshold."""
-    with platform.act(actor, "version.validate", project=version_project(version_id),
-                      object_ref=ref("version", version_id)) as op:  # fmt: skip
+    with platform.act(
+        actor, "version.validate", project=version_project(version_id), object_ref=ref("version", version_id)
+    ) as op:
         version = get_version(op.session, version_id)
         require_transition(version, "validate")
         limits = quality_thresholds(governance_policy(op.session), version.project_id)
@@ -152,8 +164,7 @@ def validate_version(platform: Platform, actor: str, version_id: str) -> Dataset
 
 def release_version(platform: Platform, actor: str, version_id: str) -> DatasetVersion:
     """Release through the gate (quality, experiments/exceptions, freeze, separation of duties)."""
-    with platform.act(actor, "version.release", project=version_project(version_id),
-                      object_ref=ref("version", version_id)) as op:  # fmt: skip
+    with platform.act(actor, "version.release", project=version_project(version_id), object_ref=ref("version", version_id)) as op:
         version = get_version(op.session, version_id)
         if version.status not in ("draft", "validated", "rejected"):
             require_transition(version, "release")
@@ -174,8 +185,9 @@ def release_version(platform: Platform, actor: str, version_id: str) -> DatasetV
 
 def deprecate_version(platform: Platform, actor: str, version_id: str) -> DatasetVersion:
     """Retire a released version that is no longer the project's current release."""
-    with platform.act(actor, "version.deprecate", project=version_project(version_id),
-                      object_ref=ref("version", version_id)) as op:  # fmt: skip
+    with platform.act(
+        actor, "version.deprecate", project=version_project(version_id), object_ref=ref("version", version_id)
+    ) as op:
         version = get_version(op.session, version_id)
         require_transition(version, "deprecate")
         project = op.session.get(Project, version.project_id)
@@ -183,7 +195,7 @@ def deprecate_version(platform: Platform, actor: str, version_id: str) -> Datase
             raise GateRefused(
                 f"cannot deprecate {version_id}",
                 [f"current_release: {version_id} is the current release of {project.id}; release a successor or roll back first"],
-            )  # fmt: skip
+            )
         version.status, version.retired_at, version.rollback_candidate = "deprecated", op.now, False
     return version
 
@@ -198,5 +210,3 @@ def show_version(platform: Platform, actor: str, version_id: str) -> tuple[Datas
     with platform.view(actor, project=version_project(version_id), object_ref=ref("version", version_id)) as session:
         version = get_version(session, version_id)
         return version, session.get(Project, version.project_id).current_release == version_id
-
-

@@ -17,15 +17,22 @@ from dataops_platform.store.models import Alert, DatasetVersion
 def open_quality_gate_alerts(platform: Platform, actor: str) -> list[str]:
     """One `quality_gate` alert per rejected version that has none yet; returns the new alert ids."""
     with platform.store.read() as session:
-        rejected = session.scalars(select(DatasetVersion).where(DatasetVersion.status == "rejected")
-                                   .order_by(DatasetVersion.version_id)).all()  # fmt: skip
+        rejected = session.scalars(
+            select(DatasetVersion).where(DatasetVersion.status == "rejected").order_by(DatasetVersion.version_id)
+        ).all()
         alerted = set(session.scalars(select(Alert.related_object).where(Alert.category == "quality_gate")))
     opened = []
     for version in rejected:
         target = ref("version", version.version_id)
         if target in alerted:
             continue
-        alert = open_alert(platform, actor, target, "medium", "quality_gate",
-                           f"{version.version_id} rejected: {'; '.join(version.quality_failures)}"[:400])  # fmt: skip
+        alert = open_alert(
+            platform,
+            actor,
+            target,
+            "medium",
+            "quality_gate",
+            f"{version.version_id} rejected: {'; '.join(version.quality_failures)}"[:400],
+        )
         opened.append(alert.alert_id)
     return opened

@@ -18,8 +18,9 @@ def _checks_markdown(results: list[Any]) -> str:
     lines = ["| # | rule | result | checked | violations |", "|---|---|---|---|---|"]
     numbers = {r.name: r.number for r in RULES}
     for r in results:
-        lines.append(f"| {numbers[r.name]} | {r.name} | {'pass' if r.passed else 'FAIL'} | {r.checked} | "
-                     f"{'; '.join(r.violations[:3])} |")  # fmt: skip
+        lines.append(
+            f"| {numbers[r.name]} | {r.name} | {'pass' if r.passed else 'FAIL'} | {r.checked} | {'; '.join(r.violations[:3])} |"
+        )
     return "\n".join(lines)
 
 
@@ -30,19 +31,30 @@ def render_report(a: Any) -> tuple[str, bytes]:
     for v in versions:
         per_project.setdefault(v["project_id"], Counter())[v["status"]] += 1
     content_rules = evaluate(a, set(range(2, 13)))
-    markdown = "\n\n".join([
-        "# P08 DataOps platform report",
-        f"Generated from the artifacts at {metrics.get('generated_at', '')}.",
-        "## Overview KPIs",
-        headline_table(metrics),
-        "## Versions by project",
-        "\n".join(f"- {p}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for p, c in sorted(per_project.items())),
-        "## Rollbacks",
-        "\n".join(f"- {r['rollback_id']}: {r['project_id']} {r['from_version']} -> {r['to_version']} "
-                  f"(trigger {r['trigger_ref']}, review {r['review_ref']})" for r in a["rollback_events"]) or "none",
-        "## Consistency rules 2-12 (rules 1 and 13 are in p8_test_report.md)",
-        _checks_markdown(content_rules),
-    ]) + "\n"  # fmt: skip
+    markdown = (
+        "\n\n".join(
+            [
+                "# P08 DataOps platform report",
+                f"Generated from the artifacts at {metrics.get('generated_at', '')}.",
+                "## Overview KPIs",
+                headline_table(metrics),
+                "## Versions by project",
+                "\n".join(
+                    f"- {p}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for p, c in sorted(per_project.items())
+                ),
+                "## Rollbacks",
+                "\n".join(
+                    f"- {r['rollback_id']}: {r['project_id']} {r['from_version']} -> {r['to_version']} "
+                    f"(trigger {r['trigger_ref']}, review {r['review_ref']})"
+                    for r in a["rollback_events"]
+                )
+                or "none",
+                "## Consistency rules 2-12 (rules 1 and 13 are in p8_test_report.md)",
+                _checks_markdown(content_rules),
+            ]
+        )
+        + "\n"
+    )
     return markdown, _pdf(metrics, a)
 
 
@@ -57,9 +69,27 @@ def _pdf(metrics: dict[str, Any], a: Any) -> bytes:
     with PdfPages(buffer, metadata={"Title": "P08 DataOps platform report", "CreationDate": None}) as pdf:
         fig = plt.figure(figsize=(8.27, 11.69))
         fig.text(0.08, 0.95, "P08 DataOps platform report", fontsize=18, weight="bold")
-        rows = [(k, str(metrics[k])) for k in ("tenants", "projects", "roles", "apis", "layers", "queues", "panels",
-                "dataset_versions", "released_versions", "experiments", "rollbacks", "alerts", "alert_closure_rate",
-                "sla_compliance_rate", "mean_time_to_recovery_minutes", "check_pass_rate")]  # fmt: skip
+        rows = [
+            (k, str(metrics[k]))
+            for k in (
+                "tenants",
+                "projects",
+                "roles",
+                "apis",
+                "layers",
+                "queues",
+                "panels",
+                "dataset_versions",
+                "released_versions",
+                "experiments",
+                "rollbacks",
+                "alerts",
+                "alert_closure_rate",
+                "sla_compliance_rate",
+                "mean_time_to_recovery_minutes",
+                "check_pass_rate",
+            )
+        ]
         table = fig.add_axes([0.08, 0.45, 0.84, 0.45])
         table.axis("off")
         table.table(cellText=rows, colLabels=["metric", "value"], loc="upper left", cellLoc="left")
@@ -75,7 +105,11 @@ def _pdf(metrics: dict[str, Any], a: Any) -> bytes:
 def render_test_report(a: Any) -> tuple[dict[str, Any], str]:
     results = evaluate(a)
     passed = sum(r.passed for r in results)
-    payload = {"total": len(results), "passed": passed, "failed": len(results) - passed,
-               "results": [r.as_dict() for r in results]}  # fmt: skip
+    payload = {
+        "total": len(results),
+        "passed": passed,
+        "failed": len(results) - passed,
+        "results": [r.as_dict() for r in results],
+    }
     markdown = f"# P08 test report\n\n{passed}/{len(results)} consistency rules pass.\n\n{_checks_markdown(results)}\n"
     return payload, markdown

@@ -13,9 +13,13 @@ FIVE_ROLES = ("admin", "platform_pm", "data_engineer", "qa", "ops")
 LEGAL_STATUSES = ("draft", "validated", "rejected", "released", "deprecated", "rolled_back")
 LAYER_COUNT = 4
 CREATING_ACTION = {
-    "version": "version.create", "experiment": "experiment.log", "alert": "alert.open",
-    "rollback": "rollback.execute", "review": "review.write", "exception": "exception.request",
-}  # fmt: skip
+    "version": "version.create",
+    "experiment": "experiment.log",
+    "alert": "alert.open",
+    "rollback": "rollback.execute",
+    "review": "review.write",
+    "exception": "exception.request",
+}
 
 
 def _t(value: str | None) -> datetime | None:
@@ -29,8 +33,12 @@ def _objects(a: Any) -> dict[str, dict]:
         out[f"version:{v['version_id']}"] = {"project_id": v["project_id"]}
         for x in v["exceptions"]:
             out[f"exception:{x['exception_id']}"] = {"project_id": x["project_id"]}
-    for kind, name, key in (("experiment", "experiment_runs", "experiment_id"), ("alert", "alerts", "alert_id"),
-                            ("rollback", "rollback_events", "rollback_id"), ("review", "incident_reviews", "review_id")):  # fmt: skip
+    for kind, name, key in (
+        ("experiment", "experiment_runs", "experiment_id"),
+        ("alert", "alerts", "alert_id"),
+        ("rollback", "rollback_events", "rollback_id"),
+        ("review", "incident_reviews", "review_id"),
+    ):
         for obj in a.get(name, []):
             out[f"{kind}:{obj[key]}"] = {"project_id": obj["project_id"]}
     return out
@@ -56,8 +64,9 @@ def role_permission_model_complete(a: Any) -> tuple[int, list[str]]:
     out += [f"action {action} granted to no role" for action in scope["actions"] if action not in granted]
     out += [f"project {p['id']} has no known owner ({p['owner']!r})" for p in scope["projects"] if p["owner"] not in users]
     sod = scope["separation_of_duties"]
-    out += [f"separation_of_duties.{k} not enabled" for k in ("creator_cannot_release", "requester_cannot_approve")
-            if not sod.get(k)]  # fmt: skip
+    out += [
+        f"separation_of_duties.{k} not enabled" for k in ("creator_cannot_release", "requester_cannot_approve") if not sod.get(k)
+    ]
     return len(roles) + len(scope["actions"]) + len(scope["projects"]) + 2, out
 
 
@@ -77,8 +86,12 @@ def architecture_layers_complete(a: Any) -> tuple[int, list[str]]:
     return len(spec["components"]), out
 
 
-@rule(4, "api_catalog", "Every catalogued API exists in code; every queue is a pool used by an asset; "
-      "every panel is an asset group.", reads=("task_queues", "ui_panels"))  # fmt: skip
+@rule(
+    4,
+    "api_catalog",
+    "Every catalogued API exists in code; every queue is a pool used by an asset; every panel is an asset group.",
+    reads=("task_queues", "ui_panels"),
+)
 def api_queue_ui_present(a: Any) -> tuple[int, list[str]]:
     apis, queues, panels = a["api_catalog"]["apis"], a["task_queues"], a["ui_panels"]
     out = [f"api {x['id']} ({x['command']!r}) has no command in the CLI" for x in apis if not x.get("implemented_by")]
@@ -91,8 +104,12 @@ def api_queue_ui_present(a: Any) -> tuple[int, list[str]]:
     return len(apis) + len(queues["queues"]) + len(panels["panels"]), out
 
 
-@rule(5, "lineage_graph", "Every object belongs to a project of one tenant; no reference crosses tenants.",
-      reads=("platform_scope",))
+@rule(
+    5,
+    "lineage_graph",
+    "Every object belongs to a project of one tenant; no reference crosses tenants.",
+    reads=("platform_scope",),
+)
 def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
     projects = _projects(a)
     tenants = {t["id"] for t in a["platform_scope"]["tenants"]}
@@ -149,8 +166,12 @@ def version_lineage_links_valid(a: Any) -> tuple[int, list[str]]:
     return len(versions), out
 
 
-@rule(7, "experiment_runs", "Every experiment references a version of its own project and an existing MLflow run.",
-      reads=("dataset_versions",))
+@rule(
+    7,
+    "experiment_runs",
+    "Every experiment references a version of its own project and an existing MLflow run.",
+    reads=("dataset_versions",),
+)
 def experiments_reference_versions(a: Any) -> tuple[int, list[str]]:
     versions = {v["version_id"]: v for v in a["dataset_versions"]}
     out = []
@@ -163,26 +184,42 @@ def experiments_reference_versions(a: Any) -> tuple[int, list[str]]:
     return len(a["experiment_runs"]), out
 
 
-@rule(8, "experiment_runs", "No released version carries a regressed/failed experiment without a valid exception.",
-      reads=("dataset_versions",))
+@rule(
+    8,
+    "experiment_runs",
+    "No released version carries a regressed/failed experiment without a valid exception.",
+    reads=("dataset_versions",),
+)
 def release_gate_respected(a: Any) -> tuple[int, list[str]]:
     out = []
     released = [v for v in a["dataset_versions"] if v["status"] == "released"]
     for v in released:
-        bad = [e["experiment_id"] for e in a["experiment_runs"]
-               if e["dataset_version"] == v["version_id"] and e["status"] in ("regressed", "failed")]  # fmt: skip
+        bad = [
+            e["experiment_id"]
+            for e in a["experiment_runs"]
+            if e["dataset_version"] == v["version_id"] and e["status"] in ("regressed", "failed")
+        ]
         if not bad:
             continue
         at = _t(v["released_at"])
-        waived = any(x["rule"] == "experiment_status" and x["status"] == "approved" and x["approved_at"]
-                     and _t(x["effective_from"] or x["approved_at"]) <= at < _t(x["expires_at"]) for x in v["exceptions"])  # fmt: skip
+        waived = any(
+            x["rule"] == "experiment_status"
+            and x["status"] == "approved"
+            and x["approved_at"]
+            and _t(x["effective_from"] or x["approved_at"]) <= at < _t(x["expires_at"])
+            for x in v["exceptions"]
+        )
         if not waived:
             out.append(f"{v['version_id']} is released with {', '.join(bad)} and no valid exception")
     return len(released), out
 
 
-@rule(9, "incident_reviews", "Rollback targets are earlier released versions of the same project; each has a trigger "
-      "and a review.", reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events"))  # fmt: skip
+@rule(
+    9,
+    "incident_reviews",
+    "Rollback targets are earlier released versions of the same project; each has a trigger and a review.",
+    reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events"),
+)
 def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
     versions = {v["version_id"]: v for v in a["dataset_versions"]}
     reviews = {r["review_id"] for r in a["incident_reviews"]}
@@ -193,8 +230,11 @@ def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
         if to is None or frm is None or to["project_id"] != rb["project_id"] or frm["project_id"] != rb["project_id"]:
             out.append(f"{rid}: versions missing or outside {rb['project_id']}")
             continue
-        if not to["released_at"] or not frm["released_at"] or (_t(to["released_at"]), to["version_id"]) >= (
-                _t(frm["released_at"]), frm["version_id"]):  # fmt: skip
+        if (
+            not to["released_at"]
+            or not frm["released_at"]
+            or (_t(to["released_at"]), to["version_id"]) >= (_t(frm["released_at"]), frm["version_id"])
+        ):
             out.append(f"{rid}: target {to['version_id']} is not an earlier release than {frm['version_id']}")
         if frm["status"] != "rolled_back":
             out.append(f"{rid}: abandoned {frm['version_id']} is {frm['status']}, not rolled_back")
@@ -205,8 +245,12 @@ def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
     return len(a["rollback_events"]), out
 
 
-@rule(10, "sla_report", "Every alert references an existing object; timestamps ordered; open alerts inside SLA.",
-      reads=("alerts", "dataset_versions", "experiment_runs", "rollback_events"))
+@rule(
+    10,
+    "sla_report",
+    "Every alert references an existing object; timestamps ordered; open alerts inside SLA.",
+    reads=("alerts", "dataset_versions", "experiment_runs", "rollback_events"),
+)
 def alerts_linked_and_closed(a: Any) -> tuple[int, list[str]]:
     objects = _objects(a)
     breached = {b["alert_id"] for b in a["sla_report"]["breaches"]}
@@ -233,8 +277,22 @@ def chain_problems(records: list[dict], anchor: dict | None) -> list[str]:
             return [f"audit seq {expected} missing (next is {r['seq']})"]
         if r["prev_hash"] != prev:
             return [f"audit seq {r['seq']} prev_hash breaks the chain"]
-        fields = [r[k] for k in ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome",
-                                 "details", "prev_hash")]  # fmt: skip
+        fields = [
+            r[k]
+            for k in (
+                "seq",
+                "at",
+                "actor",
+                "role",
+                "tenant",
+                "project",
+                "action",
+                "object_ref",
+                "outcome",
+                "details",
+                "prev_hash",
+            )
+        ]
         if chain_hash(*fields) != r["hash"]:
             return [f"audit seq {r['seq']} content does not match its hash"]
         prev, expected = r["hash"], expected + 1
@@ -245,8 +303,12 @@ def chain_problems(records: list[dict], anchor: dict | None) -> list[str]:
     return []
 
 
-@rule(11, "audit_log", "Every mutation has an audit record; the hash chain verifies.",
-      reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"))
+@rule(
+    11,
+    "audit_log",
+    "Every mutation has an audit record; the hash chain verifies.",
+    reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"),
+)
 def audit_trail_intact(a: Any) -> tuple[int, list[str]]:
     records = a["audit_log"]
     out = chain_problems(records, a.get("audit_anchor"))
@@ -270,8 +332,12 @@ def review_missing(review: dict) -> list[str]:
     return missing
 
 
-@rule(12, "incident_reviews", "Every high/critical alert and every rollback has a complete review.",
-      reads=("alerts", "rollback_events"))
+@rule(
+    12,
+    "incident_reviews",
+    "Every high/critical alert and every rollback has a complete review.",
+    reads=("alerts", "rollback_events"),
+)
 def incident_reviews_complete(a: Any) -> tuple[int, list[str]]:
     needing = [f"alert:{x['alert_id']}" for x in a["alerts"] if x["severity"] in ("high", "critical")]
     needing += [f"rollback:{x['rollback_id']}" for x in a["rollback_events"]]
@@ -285,15 +351,22 @@ def incident_reviews_complete(a: Any) -> tuple[int, list[str]]:
     return len(needing), out
 
 
-@rule(13, "platform_report", "Metrics recomputed from the artifacts equal the reported ones; the report quotes them.",
-      reads=("platform_metrics",))
+@rule(
+    13,
+    "platform_report",
+    "Metrics recomputed from the artifacts equal the reported ones; the report quotes them.",
+    reads=("platform_metrics",),
+)
 def metrics_consistent(a: Any) -> tuple[int, list[str]]:
     from dataops_platform.metrics import compute_metrics, quoted_metrics
 
     reported = a["platform_metrics"]
     recomputed = compute_metrics(a)
-    out = [f"metric {k}: reported {reported.get(k)!r}, recomputed {v!r}" for k, v in recomputed.items()
-           if k != "generated_at" and reported.get(k) != v]  # fmt: skip
+    out = [
+        f"metric {k}: reported {reported.get(k)!r}, recomputed {v!r}"
+        for k, v in recomputed.items()
+        if k != "generated_at" and reported.get(k) != v
+    ]
     quoted = quoted_metrics(a.get("report_md", ""))
     out += [f"report quotes {k} = {v}, metrics say {reported.get(k)!r}" for k, v in quoted.items() if str(reported.get(k)) != v]
     if not quoted:

@@ -30,13 +30,18 @@ PLATFORM_ACTIONS: frozenset[str] = frozenset({"spec.apply"})
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "admin": ("spec.apply", "project.manage", "exception.approve", "audit.read", "read"),
     "platform_pm": (
-        "version.release", "version.deprecate", "rollback.execute", "exception.request",
-        "exception.approve", "review.write", "read",
+        "version.release",
+        "version.deprecate",
+        "rollback.execute",
+        "exception.request",
+        "exception.approve",
+        "review.write",
+        "read",
     ),
     "data_engineer": ("version.create", "experiment.log", "exception.request", "read"),
     "qa": ("version.validate", "experiment.log", "review.write", "audit.read", "read"),
     "ops": ("rollback.execute", "alert.open", "alert.ack", "alert.resolve", "review.write", "audit.read", "read"),
-}  # fmt: skip
+}
 
 # The named actor automation (sensors, sync) acts as, with its own narrow role.
 SYSTEM_ROLE = "system"

@@ -99,13 +99,18 @@ def cross_check(spec: PlatformSpec) -> list[SpecProblem]:
             if user not in users:
                 problems.append(SpecProblem(f"projects[{i}].members.{user}", user, "unknown user; declare it under users"))
             if role not in roles:
-                problems.append(SpecProblem(f"projects[{i}].members.{user}", role, f"unknown role; known: {', '.join(sorted(roles))}"))
+                problems.append(
+                    SpecProblem(f"projects[{i}].members.{user}", role, f"unknown role; known: {', '.join(sorted(roles))}")
+                )
     for i, tenant in enumerate(spec.tenants):
         if per_tenant[tenant.id] > tenant.quota.max_projects:
             problems.append(
-                SpecProblem(f"tenants[{i}].quota.max_projects", tenant.quota.max_projects,
-                            f"tenant has {per_tenant[tenant.id]} projects; raise the quota or remove projects")
-            )  # fmt: skip
+                SpecProblem(
+                    f"tenants[{i}].quota.max_projects",
+                    tenant.quota.max_projects,
+                    f"tenant has {per_tenant[tenant.id]} projects; raise the quota or remove projects",
+                )
+            )
     policy = spec.governance_policy
     for key in list(policy.regression) + list(policy.quality_gate_by_project):
         if key not in projects:
@@ -135,9 +140,7 @@ def parse_spec(raw: str, file: str = "<spec>") -> PlatformSpec:
     try:
         spec = PlatformSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            SpecProblem(_loc_to_path(err["loc"]), _value_at(data, err["loc"]), err["msg"]) for err in exc.errors()
-        ]
+        problems = [SpecProblem(_loc_to_path(err["loc"]), _value_at(data, err["loc"]), err["msg"]) for err in exc.errors()]
         raise SpecInvalid(file, problems) from None
     problems = cross_check(spec)
     if problems:

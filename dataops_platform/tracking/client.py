@@ -83,18 +83,19 @@ class Tracking:
 
         client = self.client
         run = client.create_run(
-            self.experiment_id(project_id), run_name=run_name,
+            self.experiment_id(project_id),
+            run_name=run_name,
             tags={TAG_PROJECT: project_id, TAG_VERSION: version.version_id, TAG_DIGEST: version.digest},
-        )  # fmt: skip
+        )
         run_id = run.info.run_id
         with warnings.catch_warnings():  # a file:// URI matches two equivalent local source types
             warnings.simplefilter("ignore", UserWarning)
             source = resolve_dataset_source(version.location)
         # MLflow caps dataset digests at 36 characters; the full sha256 is the run tag above.
         dataset = MetaDataset(source, name=version.version_id, digest=version.digest[:MLFLOW_DIGEST_CHARS])
-        client.log_inputs(run_id, datasets=[
-            DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "training")])
-        ])  # fmt: skip
+        client.log_inputs(
+            run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "training")])]
+        )
         client.log_batch(run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
         handle = TrackedRun(run_id)
         try:
@@ -118,9 +119,12 @@ class Tracking:
         runs, token = [], None
         while True:
             page = self.client.search_runs(
-                experiments, filter_string=" and ".join(clauses), order_by=["attributes.end_time ASC"],
-                max_results=1000, page_token=token,
-            )  # fmt: skip
+                experiments,
+                filter_string=" and ".join(clauses),
+                order_by=["attributes.end_time ASC"],
+                max_results=1000,
+                page_token=token,
+            )
             runs.extend(page)
             token = page.token
             if not token:

@@ -32,8 +32,10 @@ def judge(metrics: dict[str, float], baseline: dict[str, float] | None, rule: Re
         deltas[primary] = delta
         worse = -delta if rule.direction == "higher_is_better" else delta
         if worse > rule.tolerance:
-            reasons.append(f"{primary} {metrics[primary]:.4f} vs baseline {baseline[primary]:.4f} "
-                           f"(delta {delta:+.4f}, tolerance {rule.tolerance})")  # fmt: skip
+            reasons.append(
+                f"{primary} {metrics[primary]:.4f} vs baseline {baseline[primary]:.4f} "
+                f"(delta {delta:+.4f}, tolerance {rule.tolerance})"
+            )
     for name, guard in sorted(rule.guards.items()):
         value = metrics.get(name)
         if value is None:

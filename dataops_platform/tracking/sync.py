@@ -45,13 +45,19 @@ def baseline_for(session: Session, project_id: str, primary: str, higher_is_bett
     evaluating a fresh release), the best on the most recent earlier release: the last known good one."""
     project = session.get(Project, project_id)
     released = session.scalars(
-        select(DatasetVersion).where(DatasetVersion.project_id == project_id, DatasetVersion.released_at.is_not(None))
+        select(DatasetVersion)
+        .where(DatasetVersion.project_id == project_id, DatasetVersion.released_at.is_not(None))
         .order_by(DatasetVersion.released_at.desc(), DatasetVersion.version_id.desc())
-    ).all()  # fmt: skip
+    ).all()
     ordered = sorted(released, key=lambda v: v.version_id != project.current_release)  # current release first
     for version in ordered:
-        runs = [e for e in session.scalars(select(Experiment).where(
-            Experiment.dataset_version == version.version_id, Experiment.status == "completed")) if primary in e.metric_summary]  # fmt: skip
+        runs = [
+            e
+            for e in session.scalars(
+                select(Experiment).where(Experiment.dataset_version == version.version_id, Experiment.status == "completed")
+            )
+            if primary in e.metric_summary
+        ]
         if runs:
             return max(runs, key=lambda e: e.metric_summary[primary] if higher_is_better else -e.metric_summary[primary])
     return None
@@ -80,8 +86,10 @@ def sync_runs(platform: Platform, tracking: tc.Tracking) -> SyncReport:
             project_id, version_id = tags.get(tc.TAG_PROJECT), tags.get(tc.TAG_VERSION)
             version = session.get(DatasetVersion, version_id) if version_id else None
             if not project_id or version is None or version.project_id != project_id:
-                warning = (f"run {run_id} ignored: tags {tc.TAG_PROJECT}={project_id!r}, {tc.TAG_VERSION}={version_id!r} "
-                           "do not name a dataset version of that project")  # fmt: skip
+                warning = (
+                    f"run {run_id} ignored: tags {tc.TAG_PROJECT}={project_id!r}, {tc.TAG_VERSION}={version_id!r} "
+                    "do not name a dataset version of that project"
+                )
                 log.warning(warning)
                 report.ignored.append(warning)
                 continue
@@ -97,19 +105,40 @@ def sync_runs(platform: Platform, tracking: tc.Tracking) -> SyncReport:
             status, deltas, error = "failed", {}, tags.get(tc.TAG_ERROR, f"MLflow run status {run.info.status}")
         ended = datetime.fromtimestamp((run.info.end_time or run.info.start_time) / 1000, tz=UTC)
         experiment = record_experiment(
-            platform, actor, project_id, version_id, status, metrics=metrics, params=dict(run.data.params),
-            mlflow_run_id=run_id, baseline_ref=baseline.experiment_id if baseline else None, deltas=deltas,
-            error=error, run_ended_at=ended,
-        )  # fmt: skip
+            platform,
+            actor,
+            project_id,
+            version_id,
+            status,
+            metrics=metrics,
+            params=dict(run.data.params),
+            mlflow_run_id=run_id,
+            baseline_ref=baseline.experiment_id if baseline else None,
+            deltas=deltas,
+            error=error,
+            run_ended_at=ended,
+        )
         report.added.append(experiment.experiment_id)
         if status in ALERT_FOR_STATUS:
             severity, category = ALERT_FOR_STATUS[status]
-            alert = open_alert(platform, actor, f"experiment:{experiment.experiment_id}", severity, category,
-                               f"{experiment.experiment_id} {status} on {version_id}: {error}"[:400])  # fmt: skip
+            alert = open_alert(
+                platform,
+                actor,
+                f"experiment:{experiment.experiment_id}",
+                severity,
+                category,
+                f"{experiment.experiment_id} {status} on {version_id}: {error}"[:400],
+            )
             report.alerts.append(alert.alert_id)
-        tracking.set_tags(run_id, {tc.TAG_STATUS: status, tc.TAG_EXPERIMENT: experiment.experiment_id,
-                                   **{f"dataops.delta.{k}": f"{v:+.4f}" for k, v in deltas.items()},
-                                   **({tc.TAG_BASELINE_REF: baseline.experiment_id} if baseline else {})})  # fmt: skip
+        tracking.set_tags(
+            run_id,
+            {
+                tc.TAG_STATUS: status,
+                tc.TAG_EXPERIMENT: experiment.experiment_id,
+                **{f"dataops.delta.{k}": f"{v:+.4f}" for k, v in deltas.items()},
+                **({tc.TAG_BASELINE_REF: baseline.experiment_id} if baseline else {}),
+            },
+        )
         if baseline and baseline.mlflow_run_id:
             tracking.set_tags(baseline.mlflow_run_id, {tc.TAG_BASELINE: "true"})
     return report

@@ -18,9 +18,12 @@ from dataops_platform.settings import Settings
 
 def materialize(settings: Settings, assets: list[str]) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*ASSETS, *CHECKS], instance=dg.DagsterInstance.ephemeral(), resources=default_resources(settings.home_dir),
-        selection=dg.AssetSelection.assets(*assets), raise_on_error=False,
-    )  # fmt: skip
+        [*ASSETS, *CHECKS],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=default_resources(settings.home_dir),
+        selection=dg.AssetSelection.assets(*assets),
+        raise_on_error=False,
+    )
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
@@ -69,8 +72,11 @@ def corrupt_api(s: Settings) -> None:
 
 
 def corrupt_tenants(s: Settings) -> None:
-    sql(s, "INSERT INTO lineage_edges (project_id, source_ref, target_ref, edge_type, created_at) "
-           "VALUES ('p02_legal_sft', 'version:ds_v001', 'experiment:exp_003', 'used', '2026-11-02 08:00:00')")  # fmt: skip
+    sql(
+        s,
+        "INSERT INTO lineage_edges (project_id, source_ref, target_ref, edge_type, created_at) "
+        "VALUES ('p02_legal_sft', 'version:ds_v001', 'experiment:exp_003', 'used', '2026-11-02 08:00:00')",
+    )
 
 
 def corrupt_version_parent(s: Settings) -> None:

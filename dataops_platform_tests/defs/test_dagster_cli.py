@@ -24,8 +24,13 @@ def test_dagster_cli_materializes_everything(demo_copy) -> None:  # noqa: ANN001
     env = os.environ | {"DATAOPS_HOME": str(demo_copy.home_dir), "DAGSTER_HOME": str(demo_copy.dagster_home)}
     result = subprocess.run(
         [dagster, "asset", "materialize", "--select", "*", "-m", location["module_name"], "-a", location["attribute"]],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "RUN_SUCCESS" in result.stderr + result.stdout
     assert (demo_copy.artifacts_dir / "reports" / "p8_test_results.json").exists()

@@ -11,12 +11,26 @@ from dataops_platform.demo.materialize import dagster_instance
 from dataops_platform.rules import RULES
 
 P08 = {
-    "tenants": 3, "projects": 3, "roles": 5, "apis": 6, "layers": 4, "queues": 4, "panels": 5,
-    "dataset_versions": 6, "released_versions": 5, "experiments": 7, "experiments_completed": 5,
-    "experiments_regressed": 1, "experiments_failed": 1, "rollbacks": 1, "alerts": 3,
-    "alert_closure_rate": 1.0, "sla_compliance_rate": 1.0, "mean_time_to_recovery_minutes": 36.5,
+    "tenants": 3,
+    "projects": 3,
+    "roles": 5,
+    "apis": 6,
+    "layers": 4,
+    "queues": 4,
+    "panels": 5,
+    "dataset_versions": 6,
+    "released_versions": 5,
+    "experiments": 7,
+    "experiments_completed": 5,
+    "experiments_regressed": 1,
+    "experiments_failed": 1,
+    "rollbacks": 1,
+    "alerts": 3,
+    "alert_closure_rate": 1.0,
+    "sla_compliance_rate": 1.0,
+    "mean_time_to_recovery_minutes": 36.5,
     "check_pass_rate": 1.0,
-}  # fmt: skip
+}
 
 
 def test_metrics_reproduce_the_p08_table(demo_home) -> None:

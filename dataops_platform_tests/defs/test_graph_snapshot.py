@@ -19,23 +19,45 @@ EXPECTED = {
     "alerts": ("alerts_and_sla", "ops_monitoring", {"experiment_runs", "dataset_versions", "rollback_events"}),
     "sla_report": ("alerts_and_sla", "ops_monitoring", {"alerts", "governance_policy"}),
     "incident_reviews": ("audit_and_review", "ops_monitoring", {"alerts", "rollback_events"}),
-    "lineage_graph": ("audit_and_review", "ops_monitoring",
-                      {"dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"}),
+    "lineage_graph": (
+        "audit_and_review",
+        "ops_monitoring",
+        {"dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"},
+    ),
     "audit_log": ("audit_and_review", "ops_monitoring", {"lineage_graph"}),
-    "platform_metrics": ("audit_and_review", "ops_monitoring", {"platform_scope", "architecture_spec", "api_catalog",
-                         "task_queues", "operating_model", "ui_panels", "sla_report", "audit_log", "lineage_graph"}),
+    "platform_metrics": (
+        "audit_and_review",
+        "ops_monitoring",
+        {
+            "platform_scope",
+            "architecture_spec",
+            "api_catalog",
+            "task_queues",
+            "operating_model",
+            "ui_panels",
+            "sla_report",
+            "audit_log",
+            "lineage_graph",
+        },
+    ),
     "platform_report": ("audit_and_review", "ops_monitoring", {"platform_metrics"}),
     "test_report": ("audit_and_review", "ops_monitoring", {"platform_report"}),
-}  # fmt: skip
+}
 CHECKS = {
-    "required_artifacts_present": "test_report", "role_permission_model_complete": "platform_scope",
-    "architecture_layers_complete": "architecture_spec", "api_queue_ui_present": "api_catalog",
-    "tenant_project_boundaries": "lineage_graph", "version_lineage_links_valid": "dataset_versions",
-    "experiments_reference_versions": "experiment_runs", "release_gate_respected": "experiment_runs",
-    "rollback_events_valid": "incident_reviews", "alerts_linked_and_closed": "sla_report",
-    "audit_trail_intact": "audit_log", "incident_reviews_complete": "incident_reviews",
+    "required_artifacts_present": "test_report",
+    "role_permission_model_complete": "platform_scope",
+    "architecture_layers_complete": "architecture_spec",
+    "api_queue_ui_present": "api_catalog",
+    "tenant_project_boundaries": "lineage_graph",
+    "version_lineage_links_valid": "dataset_versions",
+    "experiments_reference_versions": "experiment_runs",
+    "release_gate_respected": "experiment_runs",
+    "rollback_events_valid": "incident_reviews",
+    "alerts_linked_and_closed": "sla_report",
+    "audit_trail_intact": "audit_log",
+    "incident_reviews_complete": "incident_reviews",
     "metrics_consistent": "platform_report",
-}  # fmt: skip
+}
 
 
 def test_asset_graph_snapshot() -> None:
@@ -43,8 +65,11 @@ def test_asset_graph_snapshot() -> None:
     actual = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        actual[key.to_user_string()] = (node.group_name, node.pools and next(iter(node.pools)),
-                                        {p.to_user_string() for p in node.parent_keys})  # fmt: skip
+        actual[key.to_user_string()] = (
+            node.group_name,
+            node.pools and next(iter(node.pools)),
+            {p.to_user_string() for p in node.parent_keys},
+        )
     assert actual == EXPECTED
 
 

@@ -30,14 +30,29 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 def _spec(tmp_path: Path) -> Path:
     spec = yaml.safe_load(EXAMPLE_SPEC.read_text())
-    spec["tenants"] = [{"id": "acme", "name": "Acme", "quota": {"max_projects": 2, "max_dataset_versions": 10}},
-                       {"id": "globex", "name": "Globex", "quota": {"max_projects": 2, "max_dataset_versions": 10}}]
+    spec["tenants"] = [
+        {"id": "acme", "name": "Acme", "quota": {"max_projects": 2, "max_dataset_versions": 10}},
+        {"id": "globex", "name": "Globex", "quota": {"max_projects": 2, "max_dataset_versions": 10}},
+    ]
     team = {"alice": "admin", "priya": "platform_pm", "quinn": "qa", "omar": "ops"}
     spec["projects"] = [
-        {"id": "acme_churn", "tenant": "acme", "name": "Churn", "domain": "crm", "owner": "dan", "members": team | {"dan": "data_engineer"}},
-        {"id": "globex_fraud", "tenant": "globex", "name": "Fraud", "domain": "payments", "owner": "lena",
-         "members": team | {"lena": "data_engineer"}},
-    ]  # fmt: skip
+        {
+            "id": "acme_churn",
+            "tenant": "acme",
+            "name": "Churn",
+            "domain": "crm",
+            "owner": "dan",
+            "members": team | {"dan": "data_engineer"},
+        },
+        {
+            "id": "globex_fraud",
+            "tenant": "globex",
+            "name": "Fraud",
+            "domain": "payments",
+            "owner": "lena",
+            "members": team | {"lena": "data_engineer"},
+        },
+    ]
     rule = {"primary_metric": "f1", "direction": "higher_is_better", "tolerance": 0.05}
     spec["governance_policy"]["regression"] = {"acme_churn": rule, "globex_fraud": rule}
     spec["governance_policy"]["freeze_windows"] = []
@@ -82,9 +97,18 @@ def test_second_organisation_metrics_match_a_hand_count(tmp_path: Path) -> None:
     event, _ = execute_rollback(platform, "omar", "acme_churn", v1, "f1 fell on v2", f"alert:{regression}")
     clock.set(T0.replace(minute=40))
     resolve_alert(platform, "omar", regression, f"rolled back to {v1}")  # 30 min to recover
-    add_review(platform, "priya", ReviewInput([f"alert:{regression}", f"rollback:{event.rollback_id}"],
-               "f1 fell 0.12", "acme_churn only", "a leaky feature in v2", "rollback",
-               (FixItem.parse("drop the leaky feature|dan|2026-01-12"),)))  # fmt: skip
+    add_review(
+        platform,
+        "priya",
+        ReviewInput(
+            [f"alert:{regression}", f"rollback:{event.rollback_id}"],
+            "f1 fell 0.12",
+            "acme_churn only",
+            "a leaky feature in v2",
+            "rollback",
+            (FixItem.parse("drop the leaky feature|dan|2026-01-12"),),
+        ),
+    )
     clock.set(T0.replace(hour=10))
     v3 = version("lena", "globex_fraud", 3, splits=("train",))
     validate_version(platform, "quinn", v3)  # rejected: no test split
@@ -95,19 +119,40 @@ def test_second_organisation_metrics_match_a_hand_count(tmp_path: Path) -> None:
     resolve_alert(platform, "omar", gate, "split restored upstream")  # 50 min to recover
     platform.close()
 
-    result = dg.materialize([*ASSETS, *CHECKS], instance=dg.DagsterInstance.ephemeral(),
-                            resources=default_resources(settings.home_dir), raise_on_error=False)  # fmt: skip
+    result = dg.materialize(
+        [*ASSETS, *CHECKS],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=default_resources(settings.home_dir),
+        raise_on_error=False,
+    )
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     metrics = json.loads((settings.artifacts_dir / "reports" / "p8_metrics.json").read_text())
     by_hand = {
-        "tenants": 2, "projects": 2, "roles": 5, "apis": 2, "dataset_versions": 3, "released_versions": 2,
-        "experiments": 3, "experiments_completed": 2, "experiments_regressed": 1, "experiments_failed": 0,
-        "rollbacks": 1, "alerts": 2, "alert_closure_rate": 1.0, "sla_compliance_rate": 1.0,
-        "mean_time_to_acknowledge_minutes": 7.5, "mean_time_to_recovery_minutes": 40.0, "rollback_usability": 1.0,
+        "tenants": 2,
+        "projects": 2,
+        "roles": 5,
+        "apis": 2,
+        "dataset_versions": 3,
+        "released_versions": 2,
+        "experiments": 3,
+        "experiments_completed": 2,
+        "experiments_regressed": 1,
+        "experiments_failed": 0,
+        "rollbacks": 1,
+        "alerts": 2,
+        "alert_closure_rate": 1.0,
+        "sla_compliance_rate": 1.0,
+        "mean_time_to_acknowledge_minutes": 7.5,
+        "mean_time_to_recovery_minutes": 40.0,
+        "rollback_usability": 1.0,
         # v1->v2 derived_from and supersedes; v1->e1, v2->e2, v2->e3 used; e3->alert1, v3->alert2 triggered;
         # v2->rb rolled_back_from, v1->rb restored_to, alert1->rb triggered; alert1->ir, rb->ir reviews
-        "lineage_edges": 12, "lineage_nodes": 10, "lineage_coverage": 1.0, "version_traceability": 1.0,
-        "experiment_record_completeness": 1.0, "check_pass_rate": 1.0,
+        "lineage_edges": 12,
+        "lineage_nodes": 10,
+        "lineage_coverage": 1.0,
+        "version_traceability": 1.0,
+        "experiment_record_completeness": 1.0,
+        "check_pass_rate": 1.0,
         "versions_by_status": {"released": 1, "rejected": 1, "rolled_back": 1},
-    }  # fmt: skip
+    }
     assert {k: metrics[k] for k in by_hand} == by_hand

@@ -21,8 +21,9 @@ def data_file(tmp_path: Path, n: int = 30, **kwargs) -> Path:
     return write_records(sample_records(n, seed=seed, **kwargs), tmp_path / f"data_{seed}.jsonl")
 
 
-def registered(platform: Platform, tmp_path: Path, parent: str | None = None, project: str = PROJECT,
-               actor: str = "lena") -> DatasetVersion:  # fmt: skip
+def registered(
+    platform: Platform, tmp_path: Path, parent: str | None = None, project: str = PROJECT, actor: str = "lena"
+) -> DatasetVersion:
     return register_version(platform, actor, project, data_file(tmp_path), parent=parent, change_summary=["test"])
 
 

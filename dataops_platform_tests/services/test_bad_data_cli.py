@@ -47,10 +47,23 @@ def test_bad_data_file_is_refused_and_nothing_is_written(sqlite_platform: Platfo
     data_dir = sqlite_platform.settings.data_dir
     rows_before, files_before = snapshot(sqlite_platform), _files(data_dir)
     result = subprocess.run(
-        [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(sqlite_platform.settings.home_dir),
-         "--as", "lena", "version", "register", "p02_legal_sft", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dataops_platform.cli.app",
+            "--home",
+            str(sqlite_platform.settings.home_dir),
+            "--as",
+            "lena",
+            "version",
+            "register",
+            "p02_legal_sft",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     message = " ".join(result.stderr.split())
     assert expected in message and path.name in message

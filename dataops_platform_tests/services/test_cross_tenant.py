@@ -32,14 +32,15 @@ def test_other_tenant_ids_answer_not_found(sqlite_platform: Platform, legal_vers
         lambda: versions.release_version(sqlite_platform, dan, vid),
         lambda: versions.deprecate_version(sqlite_platform, dan, vid),
         lambda: versions.list_versions(sqlite_platform, dan, "p02_legal_sft"),
-        lambda: exceptions.request_exception(sqlite_platform, dan, vid, "experiment_status", "x",
-                                             clock.now() + timedelta(days=1)),
+        lambda: exceptions.request_exception(
+            sqlite_platform, dan, vid, "experiment_status", "x", clock.now() + timedelta(days=1)
+        ),
         lambda: alerts.open_alert(sqlite_platform, dan, f"version:{vid}", "low", "freshness", "x"),
         lambda: rollback.preview_rollback(sqlite_platform, dan, "p02_legal_sft", vid),
         lambda: rollback.execute_rollback(sqlite_platform, dan, "p02_legal_sft", vid, "x"),
         lambda: lineage.impact(sqlite_platform, dan, f"version:{vid}"),
         lambda: reviews.add_review(sqlite_platform, dan, reviews.ReviewInput([f"version:{vid}"], "x")),
-    ]  # fmt: skip
+    ]
     for attempt in attempts:
         with pytest.raises(NotFound) as err:
             attempt()
@@ -59,16 +60,33 @@ def test_same_tenant_without_role_is_forbidden_not_hidden(sqlite_platform: Platf
     with pytest.raises(PermissionDenied) as err:
         versions.validate_version(sqlite_platform, "lena", version.version_id)  # lena is data_engineer there
     assert (err.value.actor, err.value.role, err.value.action, err.value.project) == (
-        "lena", "data_engineer", "version.validate", "p02_legal_sft")
+        "lena",
+        "data_engineer",
+        "version.validate",
+        "p02_legal_sft",
+    )
 
 
 def test_cli_cross_tenant_exit_code(sqlite_platform: Platform, legal_version) -> None:
     home = sqlite_platform.settings.home_dir
     result = subprocess.run(
-        [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "--as", "dan", "--json",
-         "version", "show", legal_version.version_id],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dataops_platform.cli.app",
+            "--home",
+            str(home),
+            "--as",
+            "dan",
+            "--json",
+            "version",
+            "show",
+            legal_version.version_id,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     assert json.loads(result.stderr)["error"] == "not_found"
     assert legal_version.content_digest not in result.stdout + result.stderr

@@ -78,5 +78,12 @@ def test_bad_files_are_refused_clearly(tmp_path: Path, name: str, content: bytes
 
 
 def test_required_fields_match_the_spec() -> None:
-    assert set(REQUIRED_FIELDS) == {"id", "source", "content_or_payload", "metadata", "quality_signals",
-                                    "split_or_stage", "audit_trace"}  # fmt: skip
+    assert set(REQUIRED_FIELDS) == {
+        "id",
+        "source",
+        "content_or_payload",
+        "metadata",
+        "quality_signals",
+        "split_or_stage",
+        "audit_trace",
+    }

@@ -61,9 +61,18 @@ def test_reviews_must_be_complete_for_serious_incidents(sqlite_platform: Platfor
         add_review(sqlite_platform, "priya", ReviewInput(related, "s", "i", "r", "m", (FixItem.parse("x|nobody|2026-12-01"),)))
     with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
         FixItem.parse("relabel|lena|next week")
-    review = add_review(sqlite_platform, "priya", ReviewInput(
-        related, "f1 dropped 8 points", "p02 releases since v2", "label noise in the new batch",
-        "rolled back to v1", (FixItem.parse("relabel batch|lena|2026-12-01"),)))  # fmt: skip
+    review = add_review(
+        sqlite_platform,
+        "priya",
+        ReviewInput(
+            related,
+            "f1 dropped 8 points",
+            "p02 releases since v2",
+            "label noise in the new batch",
+            "rolled back to v1",
+            (FixItem.parse("relabel batch|lena|2026-12-01"),),
+        ),
+    )
     assert review.fix_items == [{"description": "relabel batch", "owner": "lena", "due": "2026-12-01"}]
     with sqlite_platform.store.read() as session:
         from dataops_platform.store.models import RollbackEvent
@@ -83,8 +92,11 @@ def test_lineage_impact_depth_and_upstream(sqlite_platform: Platform, tmp_path: 
     one = {r.ref for r in impact(sqlite_platform, "omar", start, depth=1)}
     assert one == {f"version:{v2.version_id}"}  # derived_from and supersedes both point at v2
     deep = impact(sqlite_platform, "omar", start, depth=3)
-    assert {(r.ref, r.depth) for r in deep} == {(f"version:{v2.version_id}", 1),
-                                                 (f"experiment:{exp.experiment_id}", 2), (f"alert:{alert.alert_id}", 3)}  # fmt: skip
+    assert {(r.ref, r.depth) for r in deep} == {
+        (f"version:{v2.version_id}", 1),
+        (f"experiment:{exp.experiment_id}", 2),
+        (f"alert:{alert.alert_id}", 3),
+    }
     assert {r.ref for r in impact(sqlite_platform, "omar", start)} == {r.ref for r in deep}
     up = {r.ref for r in impact(sqlite_platform, "omar", f"alert:{alert.alert_id}", upstream=True)}
     assert up == {f"experiment:{exp.experiment_id}", f"version:{v2.version_id}", start}

@@ -85,12 +85,17 @@ def test_separation_of_duties_alone_refuses(tmp_path: Path, sqlite_settings, clo
     # A spec where one person both creates and may release: only separation of duties stops it.
     spec_text = (Path(__file__).parents[2] / "examples" / "platform.yaml").read_text()
     spec_file = tmp_path / "sod.yaml"
-    spec_file.write_text(spec_text.replace("# roles: omitted", "roles:\n  admin: {actions: [spec.apply, project.manage, "
-        "exception.approve, audit.read, read]}\n  platform_pm: {actions: [version.release, version.deprecate, "
-        "rollback.execute, exception.request, exception.approve, review.write, read]}\n  data_engineer: {actions: "
-        "[version.create, version.release, experiment.log, exception.request, read]}\n  qa: {actions: [version.validate, "
-        "experiment.log, review.write, audit.read, read]}\n  ops: {actions: [rollback.execute, alert.open, alert.ack, "
-        "alert.resolve, review.write, audit.read, read]}\n# was: roles omitted"))  # fmt: skip
+    spec_file.write_text(
+        spec_text.replace(
+            "# roles: omitted",
+            "roles:\n  admin: {actions: [spec.apply, project.manage, "
+            "exception.approve, audit.read, read]}\n  platform_pm: {actions: [version.release, version.deprecate, "
+            "rollback.execute, exception.request, exception.approve, review.write, read]}\n  data_engineer: {actions: "
+            "[version.create, version.release, experiment.log, exception.request, read]}\n  qa: {actions: [version.validate, "
+            "experiment.log, review.write, audit.read, read]}\n  ops: {actions: [rollback.execute, alert.open, alert.ack, "
+            "alert.resolve, review.write, audit.read, read]}\n# was: roles omitted",
+        )
+    )
     from dataops_platform_tests.conftest import make_platform
 
     platform = make_platform(sqlite_settings, clock, spec_file)
@@ -102,11 +107,16 @@ def test_separation_of_duties_alone_refuses(tmp_path: Path, sqlite_settings, clo
 def test_all_four_conditions_named_in_one_message(tmp_path: Path, sqlite_settings, clock: FixedClock) -> None:
     spec_file = tmp_path / "all.yaml"
     text = (Path(__file__).parents[2] / "examples" / "platform.yaml").read_text()
-    spec_file.write_text(text.replace("# roles: omitted", "roles:\n  admin: {actions: [spec.apply, project.manage, "
-        "exception.approve, audit.read, read]}\n  platform_pm: {actions: [version.release, read]}\n  data_engineer: "
-        "{actions: [version.create, version.release, experiment.log, exception.request, read]}\n  qa: {actions: "
-        "[version.validate, experiment.log, review.write, audit.read, read]}\n  ops: {actions: [alert.open, alert.ack, "
-        "alert.resolve, review.write, audit.read, read]}\n# was"))  # fmt: skip
+    spec_file.write_text(
+        text.replace(
+            "# roles: omitted",
+            "roles:\n  admin: {actions: [spec.apply, project.manage, "
+            "exception.approve, audit.read, read]}\n  platform_pm: {actions: [version.release, read]}\n  data_engineer: "
+            "{actions: [version.create, version.release, experiment.log, exception.request, read]}\n  qa: {actions: "
+            "[version.validate, experiment.log, review.write, audit.read, read]}\n  ops: {actions: [alert.open, alert.ack, "
+            "alert.resolve, review.write, audit.read, read]}\n# was",
+        )
+    )
     from dataops_platform_tests.conftest import make_platform
 
     platform = make_platform(sqlite_settings, clock, spec_file)
@@ -122,8 +132,14 @@ def test_all_four_conditions_named_in_one_message(tmp_path: Path, sqlite_setting
 def test_exception_waives_until_it_expires(sqlite_platform: Platform, clock: FixedClock, tmp_path: Path) -> None:
     version = validated(sqlite_platform, tmp_path)
     record_experiment(sqlite_platform, "lena", PROJECT, version.version_id, "regressed", metrics={"f1": 0.7})
-    exc = request_exception(sqlite_platform, "lena", version.version_id, "experiment_status",
-                            "known label drift, fix scheduled", clock.now() + timedelta(days=2))  # fmt: skip
+    exc = request_exception(
+        sqlite_platform,
+        "lena",
+        version.version_id,
+        "experiment_status",
+        "known label drift, fix scheduled",
+        clock.now() + timedelta(days=2),
+    )
     assert exc.follow_up  # every exception carries a follow-up action
     _refused(sqlite_platform, "priya", version.version_id)  # requested, not yet approved
     approve_exception(sqlite_platform, "priya", exc.exception_id)
@@ -135,8 +151,9 @@ def test_exception_waives_until_it_expires(sqlite_platform: Platform, clock: Fix
 def test_approved_exception_lets_the_release_through(sqlite_platform: Platform, clock: FixedClock, tmp_path: Path) -> None:
     version = validated(sqlite_platform, tmp_path)
     record_experiment(sqlite_platform, "lena", PROJECT, version.version_id, "failed", error="boom")
-    exc = request_exception(sqlite_platform, "lena", version.version_id, "experiment_status", "flaky runner",
-                            clock.now() + timedelta(days=1))  # fmt: skip
+    exc = request_exception(
+        sqlite_platform, "lena", version.version_id, "experiment_status", "flaky runner", clock.now() + timedelta(days=1)
+    )
     approve_exception(sqlite_platform, "priya", exc.exception_id)
     assert release_version(sqlite_platform, "priya", version.version_id).status == "released"
 
@@ -155,8 +172,9 @@ def test_exception_rules(sqlite_platform: Platform, clock: FixedClock, tmp_path:
         request_exception(sqlite_platform, "lena", version.version_id, "freeze_window", "x", clock.now() + timedelta(days=1))
     with pytest.raises(InvalidInput, match="more than 14 days"):
         request_exception(sqlite_platform, "lena", version.version_id, "experiment_status", "x", clock.now() + timedelta(days=30))
-    own = request_exception(sqlite_platform, "priya", version.version_id, "experiment_status", "x",
-                            clock.now() + timedelta(days=1))  # fmt: skip
+    own = request_exception(
+        sqlite_platform, "priya", version.version_id, "experiment_status", "x", clock.now() + timedelta(days=1)
+    )
     with pytest.raises(GateRefused, match="separation_of_duties"):
         approve_exception(sqlite_platform, "priya", own.exception_id)
     with pytest.raises(PermissionDenied):

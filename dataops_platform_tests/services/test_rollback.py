@@ -76,8 +76,11 @@ def test_successful_rollback_and_its_impact(platform: Platform, history: dict) -
         assert (stored.from_version, stored.to_version, stored.executed_by) == (v2, v1, "omar")
         edges = {(e.source_ref, e.target_ref, e.edge_type) for e in session.scalars(select(LineageEdge))}
     rb = f"rollback:{event.rollback_id}"
-    assert {(f"version:{v2}", rb, "rolled_back_from"), (f"version:{v1}", rb, "restored_to"),
-            (f"alert:{history['a1'].alert_id}", rb, "triggered")} <= edges  # fmt: skip
+    assert {
+        (f"version:{v2}", rb, "rolled_back_from"),
+        (f"version:{v1}", rb, "restored_to"),
+        (f"alert:{history['a1'].alert_id}", rb, "triggered"),
+    } <= edges
     assert (last_audit(platform).action, last_audit(platform).outcome) == ("rollback.execute", "allowed")
     # The abandoned version's impact now includes the rollback; the restored version is not below it.
     assert f"version:{v1}" not in {r.ref for r in impact_rows_for(platform, v2)}

@@ -25,8 +25,12 @@ def tracking(sqlite_platform: Platform) -> Tracking:
 
 
 def _log(tracking: Tracking, platform: Platform, version, metrics: dict, fail: bool = False) -> str:  # noqa: ANN001
-    ref = VersionRef(version.version_id, version.content_digest,
-                     (platform.settings.data_dir / version.data_location).as_uri(), version.row_count)  # fmt: skip
+    ref = VersionRef(
+        version.version_id,
+        version.content_digest,
+        (platform.settings.data_dir / version.data_location).as_uri(),
+        version.row_count,
+    )
     try:
         with tracking.run(PROJECT, ref, {"C": 1.0}, "t") as run:
             if fail:
@@ -67,8 +71,10 @@ def test_sync_is_incremental_and_idempotent(sqlite_platform: Platform, tracking:
 
 
 def test_run_without_dataops_tags_is_ignored_with_a_warning(
-    sqlite_platform: Platform, tracking: Tracking, caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+    sqlite_platform: Platform,
+    tracking: Tracking,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     experiment = tracking.experiment_id(PROJECT)
     run = tracking.client.create_run(experiment)
     tracking.client.set_terminated(run.info.run_id)
