@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from dataops_platform.cli.output import console, emit_json, table
-from dataops_platform.cli.state import state
+from dataops_platform.cli.state import parse_time, state
 
 app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
-
-
-def _parse_time(value: str | None, option: str) -> datetime | None:
-    from dataops_platform.errors import InvalidInput
-
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)", field=option, value=value
-        ) from None
-    from dataops_platform.clock import as_utc
-
-    return as_utc(moment)
 
 
 @app.command("list")
@@ -43,7 +26,7 @@ def list_(
     from dataops_platform.governance.audit_service import AuditFilter, list_records
 
     st = state(ctx)
-    flt = AuditFilter(project, actor, action, _parse_time(since, "--since"), _parse_time(until, "--until"), limit)
+    flt = AuditFilter(project, actor, action, parse_time(since, "--since"), parse_time(until, "--until"), limit)
     records = list_records(st.platform(), st.actor(), flt)
     fields = ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "hash")
     if st.json:

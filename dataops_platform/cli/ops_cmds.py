@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows, table
-from dataops_platform.cli.state import state
+from dataops_platform.cli.state import parse_time, state
 
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="Only this project.")]
 
@@ -17,20 +16,6 @@ alert_app = typer.Typer(help="Alerts: open, acknowledge, resolve; SLA.", no_args
 exception_app = typer.Typer(help="Time-boxed exceptions to a gate rule on one version.", no_args_is_help=True)
 review_app = typer.Typer(help="Incident reviews.", no_args_is_help=True)
 lineage_app = typer.Typer(help="Lineage: impact analysis and export.", no_args_is_help=True)
-
-
-def parse_time(value: str | None, option: str) -> datetime | None:
-    from dataops_platform.clock import as_utc
-    from dataops_platform.errors import InvalidInput
-
-    if value is None:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise InvalidInput(
-            f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)", field=option, value=value
-        ) from None
 
 
 @experiment_app.command("list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -57,3 +58,17 @@ class CliState:
 
 def state(ctx: typer.Context) -> CliState:
     return ctx.ensure_object(CliState)
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """An ISO-8601 option value as an aware UTC datetime (naive means UTC); None stays None."""
+    from dataops_platform.clock import as_utc
+
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)", field=option, value=value
+        ) from None

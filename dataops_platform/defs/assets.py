@@ -6,7 +6,10 @@ assets and a one-line description. Every asset reads the store through the artif
 and writes its file; none makes a governance decision.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -173,65 +176,85 @@ def _code_schedules() -> list[dict[str, str]]:
     return [{"name": s.name, "cron": str(s.cron_schedule), "timezone": s.execution_timezone or ""} for s in definitions.SCHEDULES]
 
 
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may read: the store (for object artifacts), the artifacts dir, MLflow, now."""
+
+    session: Any
+    root: Path
+    now: datetime
+    anchor: Any
+    mlflow: MlflowResource
+
+
+def _rows(model: Any) -> Callable[[BuildContext], Any]:
+    return lambda c: build.simple_rows(c.session, model)
+
+
+def _audit(c: BuildContext) -> dict[str, Any]:
+    head = c.anchor.read()
+    return {"audit_log": build.audit_log(c.session), "audit_anchor": {"seq": head.seq, "hash": head.hash} if head else {}}
+
+
+def _metrics(c: BuildContext) -> dict[str, Any]:
+    from dataops_platform.metrics import compute_metrics
+
+    return {"platform_metrics": compute_metrics(Artifacts(c.root)) | {"generated_at": c.now.isoformat()}}
+
+
+def _report(c: BuildContext) -> dict[str, Any]:
+    from dataops_platform.report import render_report
+
+    markdown, pdf = render_report(Artifacts(c.root))
+    return {"report_md": markdown, "report_pdf": pdf}
+
+
+def _test_report(c: BuildContext) -> dict[str, Any]:
+    from dataops_platform.report import render_test_report
+
+    artifacts = Artifacts(c.root)
+    artifacts.not_yet_written = TEST_REPORT_OUTPUTS
+    results, markdown = render_test_report(artifacts)
+    return {"test_results": results, "test_report_md": markdown}
+
+
+# Builders of one artifact named like their asset, from the store.
+STORE_BUILDERS: dict[str, Callable[[BuildContext], Any]] = {
+    "platform_scope": lambda c: build.platform_scope(c.session),
+    "architecture_spec": lambda c: build.architecture_spec(c.session),
+    "api_catalog": lambda c: build.api_catalog(c.session),
+    "task_queues": lambda c: build.task_queues(c.session, _code_pools_and_groups()[0]),
+    "ui_panels": lambda c: build.ui_panels(c.session, _code_pools_and_groups()[1]),
+    "operating_model": lambda c: build.operating_model(c.session, _code_schedules()),
+    "governance_policy": lambda c: build.governance_policy_doc(c.session),
+    "dataset_versions": lambda c: build.dataset_versions(c.session, c.now),
+    "experiment_runs": lambda c: build.experiment_runs(c.session, c.mlflow.tracking().run_exists),
+    "rollback_events": _rows(models.RollbackEvent),
+    "alerts": _rows(models.Alert),
+    "incident_reviews": _rows(models.IncidentReview),
+    "sla_report": lambda c: build.sla(c.session, c.now),
+    "lineage_graph": lambda c: build.lineage_graph(c.session),
+}
+# Builders that write several artifacts, or read the other artifacts instead of the store.
+MULTI_BUILDERS: dict[str, Callable[[BuildContext], dict[str, Any]]] = {
+    "audit_log": _audit,
+    "platform_metrics": _metrics,
+    "platform_report": _report,
+    "test_report": _test_report,
+}
+
+
 def build_documents(name: str, governance: GovernanceResource, mlflow: MlflowResource) -> dict[str, Any]:
     """The documents one asset writes, by artifact name."""
-    settings = governance.settings()
-    root = settings.artifacts_dir
     platform = governance.platform()
-    now = SystemClock().now()
     try:
-        with platform.store.read() as s:
-            if name == "platform_scope":
-                return {name: build.platform_scope(s)}
-            if name == "architecture_spec":
-                return {name: build.architecture_spec(s)}
-            if name == "api_catalog":
-                return {name: build.api_catalog(s)}
-            if name == "task_queues":
-                return {name: build.task_queues(s, _code_pools_and_groups()[0])}
-            if name == "ui_panels":
-                return {name: build.ui_panels(s, _code_pools_and_groups()[1])}
-            if name == "operating_model":
-                return {name: build.operating_model(s, _code_schedules())}
-            if name == "governance_policy":
-                return {name: build.governance_policy_doc(s)}
-            if name == "dataset_versions":
-                return {name: build.dataset_versions(s, now)}
-            if name == "experiment_runs":
-                return {name: build.experiment_runs(s, mlflow.tracking().run_exists)}
-            if name in ("rollback_events", "alerts", "incident_reviews"):
-                model = {
-                    "rollback_events": models.RollbackEvent,
-                    "alerts": models.Alert,
-                    "incident_reviews": models.IncidentReview,
-                }[name]
-                return {name: build.simple_rows(s, model)}
-            if name == "sla_report":
-                return {name: build.sla(s, now)}
-            if name == "lineage_graph":
-                return {name: build.lineage_graph(s)}
-            if name == "audit_log":
-                anchor = platform.anchor.read()
-                return {name: build.audit_log(s), "audit_anchor": {"seq": anchor.seq, "hash": anchor.hash} if anchor else {}}
+        with platform.store.read() as session:
+            context = BuildContext(session, governance.artifacts_dir, SystemClock().now(), platform.anchor, mlflow)
+            if name in STORE_BUILDERS:
+                return {name: STORE_BUILDERS[name](context)}
+            return MULTI_BUILDERS[name](context)
     finally:
         platform.close()
-    if name == "platform_metrics":
-        from dataops_platform.metrics import compute_metrics
-
-        return {name: compute_metrics(Artifacts(root)) | {"generated_at": now.isoformat()}}
-    if name == "platform_report":
-        from dataops_platform.report import render_report
-
-        markdown, pdf = render_report(Artifacts(root))
-        return {"report_md": markdown, "report_pdf": pdf}
-    if name == "test_report":
-        from dataops_platform.report import render_test_report
-
-        artifacts = Artifacts(root)
-        artifacts.not_yet_written = TEST_REPORT_OUTPUTS
-        results, markdown = render_test_report(artifacts)
-        return {"test_results": results, "test_report_md": markdown}
-    raise KeyError(name)
 
 
 def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
