@@ -28,7 +28,7 @@ class CliState:
         if self._platform is None:
             from dataops_platform.governance.platform import Platform
             from dataops_platform.store.engine import Store
-            from dataops_platform.store.migrate import current_revision
+            from dataops_platform.store.engine import schema_revision
 
             settings = self.settings()
             if settings.database_url is None and not (settings.home_dir / "governance.db").exists():
@@ -39,7 +39,7 @@ class CliState:
                     value=str(settings.home_dir),
                 )
             store = Store(settings.store_url)
-            if current_revision(store.engine) is None:
+            if schema_revision(store.engine) is None:
                 raise InvalidInput(
                     "the store has no schema; run `dataops init --admin USER` first",
                     field="database_url",

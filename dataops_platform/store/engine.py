@@ -82,3 +82,14 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The applied Alembic revision, read without importing Alembic (the CLI must start fast)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    except DBAPIError:
+        return None
