@@ -75,7 +75,9 @@ def main() -> None:
     """Run the CLI, mapping typed errors to SPEC §13 exit codes: 2 input, 3 permission, 4 refused, 1 other."""
     as_json = "--json" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        # Without standalone mode Typer returns a command's exit code instead of raising it.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except SystemExit:
         raise
     except typer.Exit as exc:

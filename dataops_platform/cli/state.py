@@ -27,8 +27,7 @@ class CliState:
         """The Platform over an initialised home; a clear error when `dataops init` has not run."""
         if self._platform is None:
             from dataops_platform.governance.platform import Platform
-            from dataops_platform.store.engine import Store
-            from dataops_platform.store.engine import schema_revision
+            from dataops_platform.store.engine import Store, schema_revision
 
             settings = self.settings()
             if settings.database_url is None and not (settings.home_dir / "governance.db").exists():

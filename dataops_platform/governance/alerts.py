@@ -23,12 +23,12 @@ def open_alert(
     title: str,
 ) -> Alert:
     """Open an alert on an existing object (needs alert.open: ops, or the platform's system actor)."""
-    if severity not in SEVERITIES:
-        raise InvalidInput(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}", field="severity", value=severity)
-    if category not in CATEGORIES:
-        raise InvalidInput(f"category {category!r} is not one of {', '.join(CATEGORIES)}", field="category", value=category)
-    refs.parse_ref(related_object, "related_object")
+    refs.parse_ref(related_object, "related_object")  # unparseable: no project to decide in
     with platform.act(actor, "alert.open", project=lambda s: refs.project_of(s, related_object), object_ref=related_object) as op:
+        if severity not in SEVERITIES:
+            raise InvalidInput(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}", field="severity", value=severity)
+        if category not in CATEGORIES:
+            raise InvalidInput(f"category {category!r} is not one of {', '.join(CATEGORIES)}", field="category", value=category)
         alert = Alert(
             alert_id=op.next_id("alert", "alert_"),
             project_id=op.project,

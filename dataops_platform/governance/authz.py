@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dataops_platform.spec.actions import PLATFORM_ACTIONS
 from dataops_platform.store.models import Membership, PlatformMembership, Project, RoleAction, User
 
 
@@ -57,6 +58,16 @@ def decide(session: Session, actor: str, action: str, project_id: str | None) ->
     membership = session.get(Membership, (actor, project_id))
     if membership is None:
         return Decision(False, actor, action, None, project_id, project.tenant_id, "no role in this project")
+    if action in PLATFORM_ACTIONS:
+        return Decision(
+            False,
+            actor,
+            action,
+            membership.role,
+            project_id,
+            project.tenant_id,
+            "a platform-wide action: only a platform role grants it",
+        )
     if not role_grants(session, membership.role, action):
         return Decision(False, actor, action, membership.role, project_id, project.tenant_id, "role does not grant it")
     return Decision(True, actor, action, membership.role, project_id, project.tenant_id, "granted by project role")

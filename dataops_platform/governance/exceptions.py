@@ -32,13 +32,13 @@ def request_exception(
     follow_up: str | None = None,
 ) -> ExceptionApproval:
     """Ask to waive `rule` on `version_id` until `expires_at` (needs exception.request)."""
-    if not reason.strip():
-        raise InvalidInput("--reason must say why the exception is needed", field="reason", value=reason)
     expires_at = as_utc(expires_at)
     with platform.act(
         actor, "exception.request", project=version_project(version_id), object_ref=ref("version", version_id)
     ) as op:
         version = get_version(op.session, version_id)
+        if not reason.strip():
+            raise InvalidInput("--reason must say why the exception is needed", field="reason", value=reason)
         policy = governance_policy(op.session).exceptions
         if rule not in policy.waivable_rules:
             raise InvalidInput(

@@ -31,9 +31,9 @@ def record_experiment(
     run_ended_at: datetime | None = None,
 ) -> Experiment:
     """Record one experiment on a version of the same project (needs experiment.log)."""
-    if status not in EXPERIMENT_STATUSES:
-        raise InvalidInput(f"status {status!r} is not one of {', '.join(EXPERIMENT_STATUSES)}", field="status", value=status)
     with platform.act(actor, "experiment.log", project=project_id) as op:
+        if status not in EXPERIMENT_STATUSES:
+            raise InvalidInput(f"status {status!r} is not one of {', '.join(EXPERIMENT_STATUSES)}", field="status", value=status)
         version = op.session.get(DatasetVersion, dataset_version)
         if version is None or version.project_id != project_id:
             raise InvalidInput(

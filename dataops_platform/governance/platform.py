@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -48,14 +48,18 @@ class Operation:
     def project(self) -> str | None:
         return self.decision.project
 
-    def next_id(self, kind: str, prefix: str, width: int = 3) -> str:
-        """The next readable id of a kind (ds_v001, exp_007); safe because writers are serialised."""
+    def next_number(self, kind: str) -> int:
+        """The next number of a per-kind counter; safe because writers are serialised."""
         counter = self.session.get(IdCounter, kind)
         if counter is None:
             counter = IdCounter(kind=kind, last=0)
             self.session.add(counter)
         counter.last += 1
-        return f"{prefix}{counter.last:0{width}d}"
+        return counter.last
+
+    def next_id(self, kind: str, prefix: str, width: int = 3) -> str:
+        """The next readable id of a kind (ds_v001, exp_007)."""
+        return f"{prefix}{self.next_number(kind):0{width}d}"
 
 
 class Platform:
@@ -102,6 +106,7 @@ class Platform:
         """
         now = self.clock.now()
         failure: DataOpsError | None = None
+        crash: Exception | None = None
         with self.write() as session:
             project_id = project(session) if callable(project) else project
             if project_id is None and callable(project):
@@ -122,12 +127,29 @@ class Platform:
                     failure = exc
                     details = {"error": exc.kind, "message": exc.message, **_jsonable(exc.facts)}
                     audit.append(session, [self._entry(decision, now, op.object_ref, "failed", details)])
+                except Exception as exc:
+                    # A bug, not a refusal: still a decision that was taken, so it is audited too.
+                    savepoint.rollback()
+                    crash = exc
+                    details = {"error": "internal", "message": f"{type(exc).__name__}: {exc}"[:2000]}
+                    audit.append(session, [self._entry(decision, now, op.object_ref, "failed", details)])
                 else:
                     audit.append(session, [self._entry(decision, now, op.object_ref, "allowed", op.details)])
         if failure is not None:
             raise failure
+        if crash is not None:
+            raise crash
         if not decision.allowed:
             raise _denial(decision, object_ref)
+
+    def refuse(
+        self, actor: str, action: str, *, project: ProjectRef, error: DataOpsError, object_ref: str | None = None
+    ) -> NoReturn:
+        """Bad input found before the transaction (so the lock is not held while a file is read):
+        decided and audited like any other attempt. A permission denial takes precedence."""
+        with self.act(actor, action, project=project, object_ref=object_ref):
+            raise error
+        raise error  # unreachable: act re-raises the body's error after auditing it
 
     # -- reads ----------------------------------------------------------------------------
     @contextmanager

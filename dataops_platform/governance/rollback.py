@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from dataops_platform.clock import as_utc
 from dataops_platform.errors import GateRefused, InvalidInput
 from dataops_platform.governance import lineage, refs
 from dataops_platform.governance.platform import Platform
@@ -45,11 +44,6 @@ def impact_of(session: Session, version_id: str) -> tuple[dict[str, list[str]], 
     return {k: sorted(v) for k, v in grouped.items()}, sorted(releases)
 
 
-def _release_order(version: DatasetVersion) -> tuple:
-    # Release time first; ids (allocated in creation order) break ties under a frozen clock.
-    return (as_utc(version.released_at), version.version_id)
-
-
 def plan_rollback(session: Session, project_id: str, to_version: str) -> RollbackPlan:
     """Check the target and compute the impact; raise naming every reason the rollback cannot happen."""
     project = session.get(Project, project_id)
@@ -66,10 +60,9 @@ def plan_rollback(session: Session, project_id: str, to_version: str) -> Rollbac
         failed.append(f"target: {to_version} is {target.status}; a rollback target must be a released version")
     if (
         current is not None
-        and target.released_at is not None
-        and current.released_at is not None
+        and target.release_seq is not None
         and current.version_id != to_version
-        and _release_order(target) > _release_order(current)
+        and target.release_seq > current.release_seq
     ):
         failed.append(
             f"target: {to_version} was released after the current release {current.version_id}; "
@@ -97,7 +90,8 @@ def execute_rollback(
 ) -> tuple[RollbackEvent, RollbackPlan]:
     """Roll back in one transaction: event, current release moved, abandoned version marked, lineage, audit."""
     if not reason.strip():
-        raise InvalidInput("--reason must say why the project is rolled back", field="reason", value=reason)
+        error = InvalidInput("--reason must say why the project is rolled back", field="reason", value=reason)
+        platform.refuse(actor, "rollback.execute", project=project_id, error=error)
     with platform.act(actor, "rollback.execute", project=project_id) as op:
         session = op.session
         plan = plan_rollback(session, project_id, to_version)

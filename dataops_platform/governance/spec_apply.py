@@ -132,7 +132,7 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
         existing = session.get(Project, project.id)
         if existing is not None and existing.tenant_id != project.tenant:
             raise InvalidInput(
-                f"projects[{i}].tenant: project {project.id!r} belongs to tenant {existing.tenant_id!r}; "
+                f"projects[{i}].tenant = {project.tenant!r}: project {project.id!r} belongs to tenant {existing.tenant_id!r}; "
                 "moving a project between tenants is not supported (create a new project instead)",
                 field=f"projects[{i}].tenant",
                 value=project.tenant,

@@ -104,7 +104,10 @@ def register_version(
     change_summary: list[str] | None = None,
 ) -> DatasetVersion:
     """Register a data file as a new draft version (needs version.create). Refuses bad data before writing."""
-    profile: DatasetProfile = profile_file(Path(data_file))
+    try:
+        profile: DatasetProfile = profile_file(Path(data_file))
+    except InvalidInput as bad:
+        platform.refuse(actor, "version.create", project=project_id, error=bad)
     with platform.act(actor, "version.create", project=project_id) as op:
         session = op.session
         _check_parent(session, project_id, parent)
@@ -178,6 +181,7 @@ def release_version(platform: Platform, actor: str, version_id: str) -> DatasetV
             lineage.add_edge(op.session, project.id, ref("version", previous), ref("version", version_id), "supersedes", op.now)
         version.status = "released"
         version.released_by, version.released_at = actor, op.now
+        version.release_seq = op.next_number("release")
         project.current_release = version_id
         op.details = {"previous_release": previous}
     return version

@@ -230,11 +230,7 @@ def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
         if to is None or frm is None or to["project_id"] != rb["project_id"] or frm["project_id"] != rb["project_id"]:
             out.append(f"{rid}: versions missing or outside {rb['project_id']}")
             continue
-        if (
-            not to["released_at"]
-            or not frm["released_at"]
-            or (_t(to["released_at"]), to["version_id"]) >= (_t(frm["released_at"]), frm["version_id"])
-        ):
+        if not to["release_seq"] or not frm["release_seq"] or to["release_seq"] >= frm["release_seq"]:
             out.append(f"{rid}: target {to['version_id']} is not an earlier release than {frm['version_id']}")
         if frm["status"] != "rolled_back":
             out.append(f"{rid}: abandoned {frm['version_id']} is {frm['status']}, not rolled_back")

@@ -21,9 +21,6 @@ ACTIONS: tuple[str, ...] = (
     "read",
 )
 
-# Actions that never change anything: checked, but not written to the audit log.
-READ_ACTIONS: frozenset[str] = frozenset({"read", "audit.read"})
-
 # Actions that act on the platform as a whole rather than inside one project.
 PLATFORM_ACTIONS: frozenset[str] = frozenset({"spec.apply"})
 

@@ -22,7 +22,11 @@ class SpecProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path} = {self.value!r}: {self.message}"
+        if self.value is None:
+            shown = " (missing)" if self.message == "Field required" else ""
+        else:
+            shown = f" = {self.value!r}"
+        return f"{self.path}{shown}: {self.message}"
 
 
 class SpecInvalid(InvalidInput):

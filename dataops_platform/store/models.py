@@ -123,6 +123,9 @@ class DatasetVersion(Base):
     validated_at: Mapped[datetime | None]
     released_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     released_at: Mapped[datetime | None]
+    # Order of releases across the platform: timestamps tie under a frozen clock, ids need not
+    # follow release order, so rollback compares this instead.
+    release_seq: Mapped[int | None]
     retired_at: Mapped[datetime | None]
 
 

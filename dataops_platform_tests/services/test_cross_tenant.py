@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dataops_platform.errors import NotFound, PermissionDenied
+from dataops_platform.errors import InvalidInput, NotFound, PermissionDenied
 from dataops_platform.governance import alerts, exceptions, lineage, reviews, rollback, versions
 from dataops_platform.governance.platform import Platform
 from dataops_platform_tests.services.steps import registered, released, snapshot
@@ -90,3 +90,17 @@ def test_cli_cross_tenant_exit_code(sqlite_platform: Platform, legal_version) ->
     assert result.returncode == 2, result.stderr
     assert json.loads(result.stderr)["error"] == "not_found"
     assert legal_version.content_digest not in result.stdout + result.stderr
+
+
+def test_bad_input_from_another_tenant_is_not_found_and_audited(sqlite_platform: Platform, tmp_path: Path) -> None:
+    """Input checks that run before the transaction still decide permission first, and audit."""
+    from dataops_platform_tests.services.steps import audit_count, last_audit
+
+    count = audit_count(sqlite_platform)
+    with pytest.raises(NotFound):
+        versions.register_version(sqlite_platform, "dan", "p02_legal_sft", tmp_path / "missing.jsonl")
+    assert audit_count(sqlite_platform) == count + 1
+    assert (last_audit(sqlite_platform).actor, last_audit(sqlite_platform).outcome) == ("dan", "denied")
+    with pytest.raises(InvalidInput):  # lena may create versions there: her bad file is a failure
+        versions.register_version(sqlite_platform, "lena", "p02_legal_sft", tmp_path / "missing.jsonl")
+    assert (last_audit(sqlite_platform).actor, last_audit(sqlite_platform).outcome) == ("lena", "failed")

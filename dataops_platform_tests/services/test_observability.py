@@ -13,7 +13,7 @@ from dataops_platform.governance.lineage import impact
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.reviews import FixItem, ReviewInput, add_review
 from dataops_platform.governance.rollback import execute_rollback
-from dataops_platform_tests.services.steps import PROJECT, released
+from dataops_platform_tests.services.steps import PROJECT, last_audit, released
 
 
 def test_alert_lifecycle_and_sla(sqlite_platform: Platform, clock, tmp_path: Path) -> None:
@@ -42,11 +42,13 @@ def test_alert_lifecycle_and_sla(sqlite_platform: Platform, clock, tmp_path: Pat
     assert late["compliance_rate"] == 0.5
 
 
-def test_alert_on_missing_object_is_refused(sqlite_platform: Platform) -> None:
+def test_alert_on_missing_object_or_bad_severity_is_refused(sqlite_platform: Platform, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         open_alert(sqlite_platform, "omar", "version:ds_v404", "low", "freshness", "x")
-    with pytest.raises(InvalidInput, match="severity"):
-        open_alert(sqlite_platform, "omar", "version:ds_v404", "urgent", "freshness", "x")
+    version = released(sqlite_platform, tmp_path)
+    with pytest.raises(InvalidInput, match="severity 'urgent'"):
+        open_alert(sqlite_platform, "omar", f"version:{version.version_id}", "urgent", "freshness", "x")
+    assert (last_audit(sqlite_platform).action, last_audit(sqlite_platform).outcome) == ("alert.open", "failed")
 
 
 def test_reviews_must_be_complete_for_serious_incidents(sqlite_platform: Platform, clock, tmp_path: Path) -> None:
