@@ -57,13 +57,18 @@ class Settings(BaseSettings):
         return self.home_dir / "data"
 
     @property
+    def inbox_dir(self) -> Path:
+        """The only place the REST API registers data files from by path."""
+        return self.home_dir / "inbox"
+
+    @property
     def audit_anchor_path(self) -> Path:
         """The audit chain's head, kept outside the database so a cut-off tail is detectable."""
         return self.home_dir / "audit_anchor.json"
 
     def ensure_home(self) -> None:
         """Create the home layout; idempotent."""
-        for directory in (self.home_dir, self.dagster_home, self.artifacts_dir, self.data_dir):
+        for directory in (self.home_dir, self.dagster_home, self.artifacts_dir, self.data_dir, self.inbox_dir):
             directory.mkdir(parents=True, exist_ok=True)
         if self.mlflow_tracking_uri is None:
             (self.home_dir / "mlflow").mkdir(parents=True, exist_ok=True)

@@ -103,10 +103,27 @@ def cli_commands() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def api_routes() -> list[dict[str, str]]:
+    """Every route of the real REST API."""
+    from dataops_platform.api.app import create_app, route_table
+    from dataops_platform.settings import load_settings
+
+    return route_table(create_app(load_settings(), platform=_NoPlatform()))
+
+
+class _NoPlatform:
+    """Building the app to read its routes needs no database."""
+
+
 def api_catalog(session: Session) -> dict[str, Any]:
-    commands = cli_commands()
-    apis = [api | {"implemented_by": commands.get(api["command"])} for api in _items(session, "apis")]
-    return {"apis": apis, "cli_commands": commands}
+    commands, routes = cli_commands(), api_routes()
+    served = {f"{r['method']} {r['path']}" for r in routes}
+    apis = [
+        api | {"implemented_by": commands.get(api["command"]),
+               "route_served": api.get("route") in served if api.get("route") else None}
+        for api in _items(session, "apis")
+    ]  # fmt: skip
+    return {"apis": apis, "cli_commands": commands, "routes": routes}
 
 
 def task_queues(session: Session, pools_in_use: dict[str, list[str]]) -> dict[str, Any]:

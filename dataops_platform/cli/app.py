@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli import audit_cmds, ops_cmds, platform_cmds, spec_cmds, version_cmds
+from dataops_platform.cli import api_cmds, audit_cmds, ops_cmds, platform_cmds, spec_cmds, version_cmds
 from dataops_platform.cli.output import console, emit_json, error
 from dataops_platform.cli.state import CliState, state
 
@@ -32,6 +32,8 @@ ops_cmds.experiment_app.command("sync")(platform_cmds.experiment_sync)
 app.command("materialize")(platform_cmds.materialize)
 app.command("metrics")(platform_cmds.metrics)
 app.command("demo")(platform_cmds.demo)
+app.command("serve")(api_cmds.serve)
+app.add_typer(api_cmds.token_app, name="token")
 
 
 @app.callback()

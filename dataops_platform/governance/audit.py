@@ -63,9 +63,7 @@ from dataops_platform.store.models import AuditRecord
 
 GENESIS_HASH = "0" * 64
 OUTCOMES = ("allowed", "denied", "failed")
-_CHAIN_COLUMNS = (
-    "seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash, hash"
-)
+_CHAIN_COLUMNS = "seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash, hash"
 
 # json.dumps(..., separators=(",", ":"), ensure_ascii=False) encodes each str with exactly this
 # function (the C one when available), None as null and an int with int.__repr__.
@@ -73,9 +71,7 @@ _encode_json_str = json.encoder.encode_basestring
 # Reusable encoders configured exactly as the json.dumps calls they stand for (json.dumps builds a
 # new JSONEncoder for each call with non-default arguments; the output is the same).
 _encode_array = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_encode_details = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-).encode
+_encode_details = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 # The bytes json escapes in a str ('"', backslash, U+0000-U+001F): all ASCII, so none of them can
 # occur inside a multi-byte UTF-8 sequence.
 _JSON_ESCAPED_BYTES = bytes(range(0x20)) + b'"\\'
@@ -124,9 +120,7 @@ def chain_hash(
     prev_hash: str,
 ) -> str:
     """sha256 over the canonical serialisation of one record (positional, so key order cannot vary)."""
-    payload = canonical_payload(
-        seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash
-    )
+    payload = canonical_payload(seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash)
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -220,7 +214,7 @@ class VerifyResult:
     reason: str | None = None
 
 
-_VERIFY_FETCH = 2_000  # rows per fetchmany: amortises the call, keeps a chunk in cache
+_VERIFY_FETCH = 2_000  # rows per fetchmany where rows are fetched in chunks (server-side cursors)
 _PARALLEL_MIN_RECORDS = 200_000  # below this, starting workers costs more than it saves
 _MAX_WORKERS = 8
 
@@ -259,9 +253,7 @@ def _verify_span(
                 except TypeError:
                     pass
             if digest != stored:
-                payload = canonical_payload(
-                    seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash
-                )
+                payload = canonical_payload(seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash)
                 if sha256(payload).hexdigest() != stored:
                     return expected_seq, prev, checked, ("hash", seq)
             prev, expected_seq, checked = stored, expected_seq + 1, checked + 1
@@ -288,8 +280,9 @@ def _failure_result(failure: _Failure, expected_seq: int, prev: str, checked: in
 def _iter_chunks(
     session: Session, after: int | None = None, upto: int | None = None, batch: int = _VERIFY_FETCH
 ) -> Iterator[Sequence[Sequence[Any]]]:
-    """The chain's raw rows in seq order (optionally after < seq <= upto), chunk by chunk, read in
-    the session's own transaction; never the whole table in memory."""
+    """The chain's raw rows in seq order (optionally after < seq <= upto), as iterables of rows,
+    read in the session's own transaction; never the whole table in memory. On SQLite the one
+    "chunk" is the DBAPI cursor itself: iterating it row by row beats fetchmany lists."""
     sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records"
     connection = session.connection()
     if connection.dialect.name == "sqlite":
@@ -298,9 +291,7 @@ def _iter_chunks(
             sql += " WHERE " + " AND ".join(tests)
         cursor = connection.connection.cursor()  # the DBAPI cursor: plain tuples, no Row objects
         try:
-            cursor.execute(sql + " ORDER BY seq", [bound for bound in (after, upto) if bound is not None])
-            while chunk := cursor.fetchmany(batch):
-                yield chunk
+            yield cursor.execute(sql + " ORDER BY seq", [bound for bound in (after, upto) if bound is not None])
         finally:
             cursor.close()
     else:
@@ -333,24 +324,17 @@ def _walk(
 
 
 # -- parallel verification (SQLite files) -----------------------------------------------------
-def _span_worker(path: str, after: int, upto: int, batch: int) -> dict[str, Any]:
+def _span_worker(path: str, after: int, upto: int) -> dict[str, Any]:
     """Worker process: check after < seq <= upto on its own connection, from its first row's state."""
     connection = sqlite3.connect(path, timeout=60)
     try:
         sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"
         cursor = connection.execute(sql, (after, upto))
-        first = cursor.fetchmany(batch)
-        if not first:
+        first = cursor.fetchone()
+        if first is None:
             return {"first": None}
-        seq, prev_hash = first[0][0], first[0][10]
-
-        def chunks() -> Iterator[Sequence[Sequence[Any]]]:
-            chunk = first
-            while chunk:
-                yield chunk
-                chunk = cursor.fetchmany(batch)
-
-        expected_seq, prev, checked, failure = _verify_span(chunks(), seq, prev_hash, 0)
+        seq, prev_hash = first[0], first[10]
+        expected_seq, prev, checked, failure = _verify_span(([first], cursor), seq, prev_hash, 0)
         return {"first": [seq, prev_hash], "state": [expected_seq, prev, checked], "failure": failure}
     finally:
         connection.close()
@@ -396,7 +380,8 @@ def _parallel_plan(session: Session) -> tuple[str, list[int]] | None:
         return None
     cursor = connection.connection.cursor()
     try:
-        low, high = cursor.execute("SELECT min(seq), max(seq) FROM audit_records").fetchone()
+        # Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, both at once by a scan.
+        low, high = cursor.execute("SELECT (SELECT min(seq) FROM audit_records), (SELECT max(seq) FROM audit_records)").fetchone()
         databases = cursor.execute("PRAGMA database_list").fetchall()
     finally:
         cursor.close()
@@ -424,7 +409,7 @@ def _parallel_plan(session: Session) -> tuple[str, list[int]] | None:
 def _start_worker(source: str, path: str, after: int, upto: int) -> subprocess.Popen[bytes] | None:
     try:
         return subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", source, json.dumps([path, after, upto, _VERIFY_FETCH])],
+            [sys.executable, "-I", "-S", "-c", source, json.dumps([path, after, upto])],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     except OSError:
@@ -502,9 +487,7 @@ def verify(session: Session, anchor: AuditAnchor | None = None) -> VerifyResult:
                 f"record seq {head.seq + 1} is missing: the anchor saw the chain reach seq {witnessed.seq}, "
                 f"the store ends at {head.seq} (newest records removed)",
             )  # fmt: skip
-        witnessed_hash = session.execute(
-            select(AuditRecord.hash).where(AuditRecord.seq == witnessed.seq)
-        ).scalar_one_or_none()
+        witnessed_hash = session.execute(select(AuditRecord.hash).where(AuditRecord.seq == witnessed.seq)).scalar_one_or_none()
         if witnessed.seq > 0 and witnessed_hash != witnessed.hash:
             return VerifyResult(
                 False, checked, head, witnessed.seq,

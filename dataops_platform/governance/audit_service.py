@@ -9,9 +9,9 @@ from sqlalchemy import or_, select
 
 from dataops_platform.errors import PermissionDenied
 from dataops_platform.governance import audit
-from dataops_platform.governance.authz import decide
+from dataops_platform.governance.authz import decide, projects_granting
 from dataops_platform.governance.platform import Platform, iso
-from dataops_platform.store.models import AuditRecord, Membership, PlatformMembership, RoleAction
+from dataops_platform.store.models import AuditRecord, PlatformMembership, RoleAction
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,7 @@ class AuditFilter:
 def _audit_scopes(platform: Platform, actor: str) -> tuple[list[str], bool]:
     """Projects where `actor` holds audit.read, and whether it also reads platform-level records."""
     with platform.store.read() as session:
-        projects = list(
-            session.scalars(
-                select(Membership.project_id)
-                .join(RoleAction, RoleAction.role == Membership.role)
-                .where(Membership.user_id == actor, RoleAction.action == "audit.read")
-            )
-        )
+        projects = projects_granting(session, actor, "audit.read")
         platform_role = session.get(PlatformMembership, actor)
         platform_wide = platform_role is not None and session.get(RoleAction, (platform_role.role, "audit.read")) is not None
     return projects, platform_wide

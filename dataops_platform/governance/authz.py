@@ -73,12 +73,17 @@ def decide(session: Session, actor: str, action: str, project_id: str | None) ->
     return Decision(True, actor, action, membership.role, project_id, project.tenant_id, "granted by project role")
 
 
-def readable_projects(session: Session, actor: str) -> list[str]:
-    """Projects in which the actor may `read`, for listings that span projects."""
+def projects_granting(session: Session, actor: str, action: str) -> list[str]:
+    """Projects in which the actor holds a role granting `action`."""
     rows = session.execute(
         select(Membership.project_id)
         .join(RoleAction, RoleAction.role == Membership.role)
-        .where(Membership.user_id == actor, RoleAction.action == "read")
+        .where(Membership.user_id == actor, RoleAction.action == action)
         .order_by(Membership.project_id)
     )
     return [project for (project,) in rows]
+
+
+def readable_projects(session: Session, actor: str) -> list[str]:
+    """Projects in which the actor may `read`, for listings that span projects."""
+    return projects_granting(session, actor, "read")

@@ -95,6 +95,7 @@ def architecture_layers_complete(a: Any) -> tuple[int, list[str]]:
 def api_queue_ui_present(a: Any) -> tuple[int, list[str]]:
     apis, queues, panels = a["api_catalog"]["apis"], a["task_queues"], a["ui_panels"]
     out = [f"api {x['id']} ({x['command']!r}) has no command in the CLI" for x in apis if not x.get("implemented_by")]
+    out += [f"api {x['id']} route {x['route']!r} is not served by the REST API" for x in apis if x.get("route_served") is False]
     out += [f"queue {q['id']} is a pool no asset uses" for q in queues["queues"] if not q["assets"]]
     declared = {q["id"] for q in queues["queues"]}
     out += [f"pool {p} used in code is not a declared queue" for p in queues["pools_in_code"] if p not in declared]

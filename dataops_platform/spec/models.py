@@ -115,6 +115,7 @@ class LayerSpec(StrictModel):
 class ApiSpec(StrictModel):
     id: str = Slug
     command: str = Field(description="the dataops CLI command that serves it")
+    route: str | None = Field(default=None, pattern=r"^(GET|POST|PUT|DELETE) /api/v1/\S+$", description="the REST route")
     action: str
     description: str = ""
 

@@ -1,0 +1,1 @@
+"""The REST API: the platform's authenticated boundary (bearer tokens), over the same services as the CLI."""
