@@ -30,8 +30,8 @@ How it is fast (bench/audit_append.py measures it):
   plain recomputation.
 * On a SQLite file with at least `_PARALLEL_MIN_RECORDS` records and more than one usable core,
   `verify` splits the seq range into contiguous spans: it checks the first span itself, through
-  the session, while stdlib-only worker processes (`python -I -S`, running this module's own
-  `_verify_span`) check the others on their own connections. The spans are then joined in seq
+  the session, while stdlib-only worker processes (`python -m dataops_platform.governance.chain`,
+  running the same `verify_span`) check the others on their own connections. The spans are then joined in seq
   order exactly as the sequential walk would meet them (seq continuity and prev_hash at each
   junction), so `ok`, `checked`, `head`, `bad_seq` and `reason` are those of a sequential run.
   Workers read the committed state, so the split is only used when no connection holds the write
@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import inspect
 import json
-import json.encoder
 import os
 import sqlite3
 import subprocess
@@ -59,69 +57,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dataops_platform.governance.chain import (
+    CHAIN_COLUMNS,
+    GENESIS_HASH,
+    Failure,
+    canonical_payload,
+    chain_hash,
+    verify_span,
+)
 from dataops_platform.store.models import AuditRecord
 
-GENESIS_HASH = "0" * 64
-OUTCOMES = ("allowed", "denied", "failed")
-_CHAIN_COLUMNS = "seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash, hash"
-
-# json.dumps(..., separators=(",", ":"), ensure_ascii=False) encodes each str with exactly this
-# function (the C one when available), None as null and an int with int.__repr__.
-_encode_json_str = json.encoder.encode_basestring
-# Reusable encoders configured exactly as the json.dumps calls they stand for (json.dumps builds a
-# new JSONEncoder for each call with non-default arguments; the output is the same).
-_encode_array = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _encode_details = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
-# The bytes json escapes in a str ('"', backslash, U+0000-U+001F): all ASCII, so none of them can
-# occur inside a multi-byte UTF-8 sequence.
-_JSON_ESCAPED_BYTES = bytes(range(0x20)) + b'"\\'
+__all__ = ["GENESIS_HASH", "canonical_payload", "chain_hash"]
+
+OUTCOMES = ("allowed", "denied", "failed")
 
 
 def canonical_details(details: dict[str, Any] | None) -> str:
     """Details as canonical JSON text: sorted keys, no whitespace, so its bytes are reproducible."""
     return _encode_details(details or {})
-
-
-def canonical_payload(
-    seq: int,
-    at: str,
-    actor: str,
-    role: str | None,
-    tenant: str | None,
-    project: str | None,
-    action: str,
-    object_ref: str | None,
-    outcome: str,
-    details: str,
-    prev_hash: str,
-) -> bytes:
-    """The exact bytes a record's hash covers (see the module docstring)."""
-    fields = (at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash)
-    if type(seq) is int:
-        try:
-            encoded = ["null" if v is None else _encode_json_str(v) for v in fields]
-            return f"[{seq},{','.join(encoded)}]".encode()
-        except TypeError:
-            pass  # a field neither str nor None: json encodes it (or refuses it) as it always did
-    return _encode_array([seq, *fields]).encode()
-
-
-def chain_hash(
-    seq: int,
-    at: str,
-    actor: str,
-    role: str | None,
-    tenant: str | None,
-    project: str | None,
-    action: str,
-    object_ref: str | None,
-    outcome: str,
-    details: str,
-    prev_hash: str,
-) -> str:
-    """sha256 over the canonical serialisation of one record (positional, so key order cannot vary)."""
-    payload = canonical_payload(seq, at, actor, role, tenant, project, action, object_ref, outcome, details, prev_hash)
-    return hashlib.sha256(payload).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -218,49 +172,8 @@ _VERIFY_FETCH = 2_000  # rows per fetchmany where rows are fetched in chunks (se
 _PARALLEL_MIN_RECORDS = 200_000  # below this, starting workers costs more than it saves
 _MAX_WORKERS = 8
 
-# A failure found by _verify_span: ("seq" | "prev" | "hash", the stored seq of the offending row).
-_Failure = tuple[str, int]
 
-
-def _verify_span(
-    chunks: Iterable[Sequence[Sequence[Any]]], expected_seq: int, prev: str, checked: int
-) -> tuple[int, str, int, _Failure | None]:
-    """Walk rows (in seq order) from a known state; stop at the first bad one.
-
-    Returns the state reached (next expected seq, hash of the last good record, records checked)
-    and the failure, if any. Stdlib only: worker processes run this very source (see verify).
-    """
-    sha256, encode_str, escaped = hashlib.sha256, _encode_json_str, _JSON_ESCAPED_BYTES
-    for chunk in chunks:
-        for row in chunk:
-            seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash, stored = row
-            if seq != expected_seq:
-                return expected_seq, prev, checked, ("seq", seq)
-            if prev_hash != prev:
-                return expected_seq, prev, checked, ("prev", seq)
-            digest = None
-            if role is not None and tenant is not None and project is not None and ref is not None:
-                # Fast path, byte-identical to canonical_payload whenever it is taken: the eight
-                # short fields are str (join refuses anything else) and the only bytes json would
-                # escape in them are the separators' 14 quotes; prev_hash equals the previous
-                # stored hash, which matched a hexdigest (or is the genesis hash): plain hex.
-                try:
-                    middle = '","'.join((at, actor, role, tenant, project, action, ref, outcome))
-                    raw = middle.encode()
-                    if type(seq) is int and len(raw) - len(raw.translate(None, escaped)) == 14:
-                        payload = f'[{seq},"{middle}",{encode_str(details)},"{prev_hash}"]'.encode()
-                        digest = sha256(payload).hexdigest()
-                except TypeError:
-                    pass
-            if digest != stored:
-                payload = canonical_payload(seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash)
-                if sha256(payload).hexdigest() != stored:
-                    return expected_seq, prev, checked, ("hash", seq)
-            prev, expected_seq, checked = stored, expected_seq + 1, checked + 1
-    return expected_seq, prev, checked, None
-
-
-def _failure_result(failure: _Failure, expected_seq: int, prev: str, checked: int) -> VerifyResult:
+def _failure_result(failure: Failure, expected_seq: int, prev: str, checked: int) -> VerifyResult:
     kind, seq = failure
     head = ChainHead(expected_seq - 1, prev)
     if kind == "seq":
@@ -283,7 +196,7 @@ def _iter_chunks(
     """The chain's raw rows in seq order (optionally after < seq <= upto), as iterables of rows,
     read in the session's own transaction; never the whole table in memory. On SQLite the one
     "chunk" is the DBAPI cursor itself: iterating it row by row beats fetchmany lists."""
-    sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records"
+    sql = f"SELECT {CHAIN_COLUMNS} FROM audit_records"
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         tests = [test for test, bound in (("seq > ?", after), ("seq <= ?", upto)) if bound is not None]
@@ -314,53 +227,16 @@ def _walk(
     checked: int,
     after: int | None = None,
     upto: int | None = None,
-) -> tuple[int, str, int, _Failure | None]:
+) -> tuple[int, str, int, Failure | None]:
     """_verify_span over the session's own rows (all of them, or after < seq <= upto)."""
     chunks = _iter_chunks(session, after, upto)
     try:
-        return _verify_span(chunks, expected_seq, prev, checked)
+        return verify_span(chunks, expected_seq, prev, checked)
     finally:
         chunks.close()
 
 
 # -- parallel verification (SQLite files) -----------------------------------------------------
-def _span_worker(path: str, after: int, upto: int) -> dict[str, Any]:
-    """Worker process: check after < seq <= upto on its own connection, from its first row's state."""
-    connection = sqlite3.connect(path, timeout=60)
-    try:
-        sql = f"SELECT {_CHAIN_COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"
-        cursor = connection.execute(sql, (after, upto))
-        first = cursor.fetchone()
-        if first is None:
-            return {"first": None}
-        seq, prev_hash = first[0], first[10]
-        expected_seq, prev, checked, failure = _verify_span(([first], cursor), seq, prev_hash, 0)
-        return {"first": [seq, prev_hash], "state": [expected_seq, prev, checked], "failure": failure}
-    finally:
-        connection.close()
-
-
-def _worker_source() -> str:
-    """A stdlib-only program running this module's own canonical_payload and _verify_span."""
-    return "\n".join(
-        [
-            "from __future__ import annotations",
-            "import hashlib, json, json.encoder, sqlite3, sys",
-            "from collections.abc import Iterable, Iterator, Sequence",
-            "from typing import Any",
-            f"_CHAIN_COLUMNS = {_CHAIN_COLUMNS!r}",
-            f"_JSON_ESCAPED_BYTES = {_JSON_ESCAPED_BYTES!r}",
-            "_encode_json_str = json.encoder.encode_basestring",
-            '_encode_array = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode',
-            "_Failure = tuple[str, int]",
-            inspect.getsource(canonical_payload),
-            inspect.getsource(_verify_span),
-            inspect.getsource(_span_worker),
-            "print(json.dumps(_span_worker(*json.loads(sys.argv[1]))))",
-        ]
-    )
-
-
 def _usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -406,10 +282,10 @@ def _parallel_plan(session: Session) -> tuple[str, list[int]] | None:
     return path, bounds
 
 
-def _start_worker(source: str, path: str, after: int, upto: int) -> subprocess.Popen[bytes] | None:
+def _start_worker(path: str, after: int, upto: int) -> subprocess.Popen[bytes] | None:
     try:
         return subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", source, json.dumps([path, after, upto])],
+            [sys.executable, "-m", "dataops_platform.governance.chain", json.dumps([path, after, upto])],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     except OSError:
@@ -426,16 +302,16 @@ def _worker_report(worker: subprocess.Popen[bytes] | None) -> dict[str, Any] | N
         report = json.loads(out)
     except ValueError:
         return None
-    return report if isinstance(report, dict) else None
+    if not isinstance(report, dict) or "first" not in report:
+        return None
+    if report["first"] is not None and not {"state", "failure"} <= report.keys():
+        return None
+    return report
 
 
-def _verify_parallel(session: Session, path: str, bounds: list[int]) -> tuple[int, str, int, _Failure | None]:
-    try:
-        source = _worker_source()
-    except (OSError, TypeError):  # no source to ship (e.g. frozen): plain sequential walk
-        return _walk(session, 1, GENESIS_HASH, 0)
+def _verify_parallel(session: Session, path: str, bounds: list[int]) -> tuple[int, str, int, Failure | None]:
     spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
-    workers = [_start_worker(source, path, after, upto) for after, upto in spans]
+    workers = [_start_worker(path, after, upto) for after, upto in spans]
     try:
         expected_seq, prev, checked, failure = _walk(session, 1, GENESIS_HASH, 0, upto=bounds[1])
         for (after, upto), worker in zip(spans, workers, strict=True):
