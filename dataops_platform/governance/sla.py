@@ -23,7 +23,7 @@ def sla_report(alerts: Iterable[Alert], targets: dict[str, SlaTarget], now: date
     """An alert complies when it was (or, still open, so far is) acknowledged and resolved inside its targets."""
     rows, breaches, risks, ack_times, recovery_times = [], [], [], [], []
     for alert in sorted(alerts, key=lambda a: a.alert_id):
-        target = targets[alert.severity]
+        target = targets.get(alert.severity)  # a severity the policy sets no target for cannot breach
         ack_elapsed = _minutes(alert.opened_at, alert.acknowledged_at or now)
         resolve_elapsed = _minutes(alert.opened_at, alert.resolved_at or now)
         if alert.acknowledged_at is not None:
@@ -31,13 +31,13 @@ def sla_report(alerts: Iterable[Alert], targets: dict[str, SlaTarget], now: date
         if alert.resolved_at is not None:
             recovery_times.append(resolve_elapsed)
         problems = []
-        if ack_elapsed > target.acknowledge_minutes:
+        if target is not None and ack_elapsed > target.acknowledge_minutes:
             problems.append(f"acknowledge {ack_elapsed:.1f} min > {target.acknowledge_minutes:g}")
-        if resolve_elapsed > target.resolve_minutes:
+        if target is not None and resolve_elapsed > target.resolve_minutes:
             problems.append(f"resolve {resolve_elapsed:.1f} min > {target.resolve_minutes:g}")
         if problems:
             breaches.append({"alert_id": alert.alert_id, "severity": alert.severity, "problems": problems})
-        elif alert.status != "resolved":
+        elif alert.status != "resolved" and target is not None:
             risks.append(
                 {
                     "alert_id": alert.alert_id,
