@@ -47,8 +47,34 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 1.0
 
 
-def compute_metrics(a: Any) -> dict[str, Any]:
+def content_rule_results(a: Any) -> list[Any]:
+    """`evaluate(a, CONTENT_RULES)`, once per set of artifacts.
+
+    The metrics, the report and the test report (whose rule 13 recomputes the metrics) all need
+    these results; on an `Artifacts` object they are kept, keyed by the identity of every artifact
+    it holds (artifacts are read, never changed in place), so replacing one re-evaluates. A plain
+    dict is evaluated on every call."""
     from dataops_platform.rules import evaluate
+
+    memo = getattr(a, "__dict__", None)
+    if memo is None:
+        return evaluate(a, CONTENT_RULES)
+    # The artifacts themselves (and the problems), compared by identity: kept alive by the key.
+    key = ([*a.keys()], [*a.values()], getattr(a, "problems", None))
+    cached = memo.get("_content_rule_results")
+    if (
+        cached is not None
+        and cached[0][0] == key[0]
+        and cached[0][2] is key[2]
+        and all(x is y for x, y in zip(cached[0][1], key[1], strict=True))
+    ):
+        return cached[1]
+    results = evaluate(a, CONTENT_RULES)
+    memo["_content_rule_results"] = (key, results)
+    return results
+
+
+def compute_metrics(a: Any) -> dict[str, Any]:
     from dataops_platform.rules.checks import review_missing
 
     scope, versions, experiments = a["platform_scope"], a["dataset_versions"], a["experiment_runs"]
@@ -81,7 +107,7 @@ def compute_metrics(a: Any) -> dict[str, Any]:
         for r in rollbacks
         if r["status"] == "completed" and r["review_ref"] in reviews and not review_missing(reviews[r["review_ref"]])
     ]
-    results = evaluate(a, CONTENT_RULES)
+    results = content_rule_results(a)
     return {
         "tenants": len(scope["tenants"]),
         "projects": len(scope["projects"]),

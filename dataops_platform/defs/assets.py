@@ -154,10 +154,25 @@ def _md_table(rows: list[dict[str, Any]], columns: list[str], limit: int = 20) -
     return head + body + more
 
 
+PREVIEW_ITEMS = 50  # a JSON preview shows at most this many items of any list
+
+
+def _bounded(value: Any, limit: int = PREVIEW_ITEMS) -> Any:
+    """The value with every list cut to `limit` items (and a note of how many more): a preview
+    stays small however large the artifact (a 100k-object lineage graph would otherwise be
+    serialised whole into the run's event log)."""
+    if isinstance(value, dict):
+        return {k: _bounded(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        head = [_bounded(v, limit) for v in value[:limit]]
+        return head + [f"… and {len(value) - limit} more"] if len(value) > limit else head
+    return value
+
+
 def _preview(value: Any) -> dg.MetadataValue:
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return dg.MetadataValue.md(_md_table(value, list(value[0])[:6]))
-    return dg.MetadataValue.json(value if isinstance(value, (dict, list)) else {"value": str(value)[:2000]})
+    return dg.MetadataValue.json(_bounded(value) if isinstance(value, (dict, list)) else {"value": str(value)[:2000]})
 
 
 def _code_pools_and_groups() -> tuple[dict[str, list[str]], dict[str, list[str]]]:

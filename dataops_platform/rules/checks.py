@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 from dataops_platform.artifacts.files import ARTIFACT_FILES
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
+from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
 from dataops_platform.rules.registry import rule
 
 FIVE_ROLES = ("admin", "platform_pm", "data_engineer", "qa", "ops")
@@ -26,8 +28,26 @@ def _t(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_OBJECT_ARTIFACTS = ("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews")
+
+
 def _objects(a: Any) -> dict[str, dict]:
-    """Every real object by ref, with its project, from the object artifacts that are present."""
+    """Every real object by ref, with its project, from the object artifacts that are present.
+
+    Rules 5, 9, 10 and 11 all need it: on an `Artifacts` object it is built once and kept, keyed by
+    the identity of the object artifacts it is built from (callers only read it)."""
+    memo = getattr(a, "__dict__", None)
+    key = [a.get(name) for name in _OBJECT_ARTIFACTS]  # the artifacts themselves, compared by identity
+    cached = memo.get("_rule_objects") if memo is not None else None
+    if cached is not None and all(x is y for x, y in zip(cached[0], key, strict=True)):
+        return cached[1]
+    out = _build_objects(a)
+    if memo is not None:
+        memo["_rule_objects"] = (key, out)
+    return out
+
+
+def _build_objects(a: Any) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for v in a.get("dataset_versions", []):
         out[f"version:{v['version_id']}"] = {"project_id": v["project_id"]}
@@ -142,19 +162,20 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
 def version_lineage_links_valid(a: Any) -> tuple[int, list[str]]:
     versions = {v["version_id"]: v for v in a["dataset_versions"]}
     out = []
+    # Walking up the parents from a version ends outside the known versions (None here) or at the
+    # first version met twice. Every walk is remembered for each version it passes, so the whole
+    # rule is linear in the versions, not in versions x depth (long lines are thousands deep).
+    first_repeat: dict[str, str | None] = {}
     for vid, v in versions.items():
         if v["status"] not in LEGAL_STATUSES:
             out.append(f"{vid} has illegal status {v['status']!r}")
         parent = v["parent_version"]
         if parent is not None and (parent not in versions or versions[parent]["project_id"] != v["project_id"]):
             out.append(f"{vid} has parent {parent} outside its project or missing")
-        seen, cursor = {vid}, parent
-        while cursor in versions:
-            if cursor in seen:
-                out.append(f"{vid} is on a parent cycle through {cursor}")
-                break
-            seen.add(cursor)
-            cursor = versions[cursor]["parent_version"]
+        if vid not in first_repeat:
+            _walk_parents(vid, parent, versions, first_repeat)
+        if first_repeat[vid] is not None:
+            out.append(f"{vid} is on a parent cycle through {first_repeat[vid]}")
         if v["status"] in ("released", "deprecated", "rolled_back") and not v["released_at"]:
             out.append(f"{vid} is {v['status']} but was never released")
     current: dict[str, list[str]] = {}
@@ -165,6 +186,34 @@ def version_lineage_links_valid(a: Any) -> tuple[int, list[str]]:
                 out.append(f"{vid} is the current release but {v['status']}")
     out += [f"project {p} has {len(c)} current releases {c}" for p, c in current.items() if len(c) > 1]
     return len(versions), out
+
+
+def _walk_parents(vid: str, parent: str | None, versions: dict[str, dict], first_repeat: dict[str, str | None]) -> None:
+    """Record, for `vid` and every version on its parent walk, the first version that walk meets twice.
+
+    A walk that reaches a version already recorded ends as that version's walk does: the versions
+    before it on this walk are not on any cycle (a cycle's versions are all recorded together), so
+    the first repeat is where the recorded walk enters its cycle, or, when the recorded version is
+    on the cycle, that version itself, which is what it has recorded."""
+    path, index = [vid], {vid: 0}
+    cursor, found, known = parent, None, False
+    while cursor in versions:
+        if cursor in first_repeat:
+            found, known = first_repeat[cursor], True
+            break
+        if cursor in index:
+            found = cursor
+            break
+        index[cursor] = len(path)
+        path.append(cursor)
+        cursor = versions[cursor]["parent_version"]
+    if found is None or known:
+        for node in path:
+            first_repeat[node] = found
+        return
+    entry = index[found]  # the walk's versions from here on are the cycle: each first meets itself again
+    for i, node in enumerate(path):
+        first_repeat[node] = found if i < entry else node
 
 
 @rule(
@@ -194,12 +243,12 @@ def experiments_reference_versions(a: Any) -> tuple[int, list[str]]:
 def release_gate_respected(a: Any) -> tuple[int, list[str]]:
     out = []
     released = [v for v in a["dataset_versions"] if v["status"] == "released"]
+    on_version: dict[Any, list[dict]] = {}  # experiments by version, in artifact order
+    if released:
+        for e in a["experiment_runs"]:
+            on_version.setdefault(e["dataset_version"], []).append(e)
     for v in released:
-        bad = [
-            e["experiment_id"]
-            for e in a["experiment_runs"]
-            if e["dataset_version"] == v["version_id"] and e["status"] in ("regressed", "failed")
-        ]
+        bad = [e["experiment_id"] for e in on_version.get(v["version_id"], ()) if e["status"] in ("regressed", "failed")]
         if not bad:
             continue
         at = _t(v["released_at"])
@@ -267,32 +316,34 @@ def alerts_linked_and_closed(a: Any) -> tuple[int, list[str]]:
     return len(a["alerts"]), out
 
 
+_CHAIN_FIELDS = ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "prev_hash")
+
+
 def chain_problems(records: list[dict], anchor: dict | None) -> list[str]:
     prev, expected = GENESIS_HASH, 1
+    sha256, encode_str, escaped = hashlib.sha256, _encode_json_str, _JSON_ESCAPED_BYTES
     for r in records:
         if r["seq"] != expected:
             return [f"audit seq {expected} missing (next is {r['seq']})"]
         if r["prev_hash"] != prev:
             return [f"audit seq {r['seq']} prev_hash breaks the chain"]
-        fields = [
-            r[k]
-            for k in (
-                "seq",
-                "at",
-                "actor",
-                "role",
-                "tenant",
-                "project",
-                "action",
-                "object_ref",
-                "outcome",
-                "details",
-                "prev_hash",
-            )
-        ]
-        if chain_hash(*fields) != r["hash"]:
+        fields = [r[k] for k in _CHAIN_FIELDS]
+        seq, at, actor, role, tenant, project, action, ref, outcome, details, prev_hash = fields
+        stored, digest = r["hash"], None
+        if role is not None and tenant is not None and project is not None and ref is not None:
+            # governance.chain.verify_span's fast path, byte-identical to chain_hash whenever it is
+            # taken (prev_hash equals the previous record's verified hash: plain hex); anything
+            # else, or a mismatch, is recomputed with chain_hash before it is judged.
+            try:
+                middle = '","'.join((at, actor, role, tenant, project, action, ref, outcome))
+                raw = middle.encode()
+                if type(seq) is int and len(raw) - len(raw.translate(None, escaped)) == 14:
+                    digest = sha256(f'[{seq},"{middle}",{encode_str(details)},"{prev_hash}"]'.encode()).hexdigest()
+            except TypeError:
+                pass
+        if digest != stored and chain_hash(*fields) != stored:
             return [f"audit seq {r['seq']} content does not match its hash"]
-        prev, expected = r["hash"], expected + 1
+        prev, expected = stored, expected + 1
     if anchor and anchor.get("seq", 0) > expected - 1:
         return [f"audit seq {expected} missing: anchor saw seq {anchor['seq']}"]
     if anchor and anchor.get("seq") and records and records[anchor["seq"] - 1]["hash"] != anchor["hash"]:
@@ -339,8 +390,15 @@ def incident_reviews_complete(a: Any) -> tuple[int, list[str]]:
     needing = [f"alert:{x['alert_id']}" for x in a["alerts"] if x["severity"] in ("high", "critical")]
     needing += [f"rollback:{x['rollback_id']}" for x in a["rollback_events"]]
     out = []
+    about: dict[str, list[dict]] = {}  # reviews by the refs they relate, in artifact order, each once
+    if needing:
+        for r in a["incident_reviews"]:
+            for related in r["related_refs"]:
+                listed = about.setdefault(related, [])
+                if not listed or listed[-1] is not r:
+                    listed.append(r)
     for ref in needing:
-        reviews = [r for r in a["incident_reviews"] if ref in r["related_refs"]]
+        reviews = about.get(ref, [])
         if not reviews:
             out.append(f"{ref} has no incident review")
         elif all(review_missing(r) for r in reviews):
