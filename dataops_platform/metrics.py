@@ -12,6 +12,12 @@ from collections import Counter
 from typing import Any
 
 CONTENT_RULES = set(range(2, 13))
+# The figures of the P08 table (SPEC §12): the demo's summary and the report's first page.
+P08_TABLE = (
+    "tenants", "projects", "roles", "apis", "layers", "queues", "panels", "dataset_versions", "released_versions",
+    "experiments_completed", "experiments_regressed", "experiments_failed", "rollbacks", "alerts",
+    "alert_closure_rate", "sla_compliance_rate", "mean_time_to_recovery_minutes", "check_pass_rate",
+)  # fmt: skip
 # The headline figures the report quotes and rule 13 reads back.
 HEADLINE = (
     "tenants",

@@ -87,30 +87,11 @@ def demo(
         play_scenario(settings, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"))
     with console.status("materialising the governance assets and checks"):
         outcome = materialize_all(settings)
+    from dataops_platform.metrics import P08_TABLE
+
     path = settings.artifacts_dir / "reports" / "p8_metrics.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    rows = [
-        (k, data.get(k))
-        for k in (
-            "tenants",
-            "projects",
-            "roles",
-            "apis",
-            "layers",
-            "queues",
-            "panels",
-            "dataset_versions",
-            "released_versions",
-            "experiments_completed",
-            "experiments_regressed",
-            "experiments_failed",
-            "rollbacks",
-            "alerts",
-            "alert_closure_rate",
-            "sla_compliance_rate",
-            "mean_time_to_recovery_minutes",
-        )
-    ]
+    rows = [(k, data.get(k)) for k in P08_TABLE]
     passed = sum(c.passed for c in outcome.checks)
     rows.append(("checks passed", f"{passed}/{len(outcome.checks)}"))
     table(f"reference scenario on {settings.home_dir}", ["figure", "value"], rows)

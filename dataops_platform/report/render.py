@@ -10,7 +10,7 @@ import io
 from collections import Counter
 from typing import Any
 
-from dataops_platform.metrics import CONTENT_RULES, content_rule_results, headline_table
+from dataops_platform.metrics import CONTENT_RULES, P08_TABLE, content_rule_results, headline_table
 from dataops_platform.rules import RULES
 
 
@@ -69,27 +69,7 @@ def _pdf(metrics: dict[str, Any], a: Any) -> bytes:
     with PdfPages(buffer, metadata={"Title": "P08 DataOps platform report", "CreationDate": None}) as pdf:
         fig = plt.figure(figsize=(8.27, 11.69))
         fig.text(0.08, 0.95, "P08 DataOps platform report", fontsize=18, weight="bold")
-        rows = [
-            (k, str(metrics[k]))
-            for k in (
-                "tenants",
-                "projects",
-                "roles",
-                "apis",
-                "layers",
-                "queues",
-                "panels",
-                "dataset_versions",
-                "released_versions",
-                "experiments",
-                "rollbacks",
-                "alerts",
-                "alert_closure_rate",
-                "sla_compliance_rate",
-                "mean_time_to_recovery_minutes",
-                "check_pass_rate",
-            )
-        ]
+        rows = [(k, str(metrics[k])) for k in P08_TABLE]
         table = fig.add_axes([0.08, 0.45, 0.84, 0.45])
         table.axis("off")
         table.table(cellText=rows, colLabels=["metric", "value"], loc="upper left", cellLoc="left")
