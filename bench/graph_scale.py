@@ -25,15 +25,19 @@ fails. It is a blocking check on experiment_runs, and a failed blocking check st
 downstream, so its check is left out of the Dagster selection; the rule is still evaluated, with
 all the others, by the test_report asset, and its outcome is printed.
 
-Then, in a fresh subprocess per size (so peak RSS is that size's own), `materialize_all` runs every
-asset and check in process on the home's own Dagster instance, and the script prints the seconds,
-the peak RSS (getrusage ru_maxrss of that process), the slowest steps, the check outcomes and the
-10x scaling ratios. Goals (from the issue): 100k objects in <= 60 s on a 2-core machine, 10x more
-data in <= 11x the time, peak RSS <= 2 GiB.
+Then, in a fresh subprocess per materialisation (so peak RSS is that run's own), `materialize_all`
+runs every asset and check in process on the home's own Dagster instance, twice: the first run on
+the fresh home, then a re-run over the artifacts the first one wrote. The re-run is the steady state
+of a home materialised on a schedule, and it is slower: every check reads all artifacts, and on the
+first run the early checks find most of them not written yet. For each run the script prints the
+seconds, the peak RSS (getrusage ru_maxrss of that process), the slowest steps and the check
+outcomes, then the 10x scaling ratios. Goals (from the issue): 100k objects in <= 60 s on a 2-core
+machine, 10x more data in <= 11x the time, peak RSS <= 2 GiB; each is judged for both runs.
 
     python bench/graph_scale.py                          # 1,000, 10,000 and 100,000 objects
     python bench/graph_scale.py --quick                  # 1,000 and 3,000: a smoke run
-    python bench/graph_scale.py --sizes 1000,10000 --profile /tmp/prof   # cProfile each size
+    python bench/graph_scale.py --sizes 1000,10000 --profile /tmp/prof   # cProfile each run
+    python bench/graph_scale.py --no-rerun              # first runs only
 
 Exit status: 0 when every size materialised every selected asset and check (failed checks and
 missed goals are reported, not failed); 2 when a materialisation did not complete.
@@ -492,7 +496,27 @@ def print_profile(path: Path, limit: int = 25) -> None:
     stats.sort_stats("cumulative").print_stats(r"dataops_platform|json|sqlalchemy/orm/loading", limit)
 
 
-def bench_size(n: int, seed: int, mlflow_runs: int, keep: Path | None, profile: Path | None) -> dict[str, Any]:
+def report_run(label: str, result: dict[str, Any]) -> None:
+    slow = sorted(result["steps"].items(), key=lambda kv: -kv[1])[:6]
+    say(f"    {label}: {result['seconds']:.2f} s, peak RSS {mib(result['peak_rss'])} "
+        f"(after imports {mib(result['rss_before'])}), artifacts {mib(result['artifact_bytes'])}, "
+        f"run {'succeeded' if result['success'] else 'FAILED'}")  # fmt: skip
+    say("      slowest steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in slow))
+    checks = result["checks"]
+    failed = [c["name"] for c in checks if not c["passed"]]
+    say(f"      Dagster checks: {len(checks) - len(failed)}/{len(checks)} passed"
+        + (f"; failed: {', '.join(failed)}" if failed else ""))  # fmt: skip
+    rules = result["rules"]
+    bad = [r for r in rules if not r["passed"]]
+    say(f"      test_report (all 13 rules): {len(rules) - len(bad)}/{len(rules)} pass"
+        + "".join(f"\n        FAIL {r['rule']}: {r['violations']:,} of {r['checked']:,} checked, e.g. {r['first'][0]!r}"
+                  for r in bad))  # fmt: skip
+
+
+def bench_size(
+    n: int, seed: int, mlflow_runs: int, keep: Path | None, profile: Path | None, rerun: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Fill a fresh home, materialise it (first run), then materialise it again (re-run)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"dataops-graph-{n}-")) if keep is None else keep / f"home_{n}"
     home = tmp / "home" if keep is None else tmp
     if keep is not None and home.exists():
@@ -506,27 +530,15 @@ def bench_size(n: int, seed: int, mlflow_runs: int, keep: Path | None, profile: 
         say(f"    + {filled['reviews']:,} incident reviews, {filled['exceptions']:,} exceptions, "
             f"{filled['edges']:,} lineage edges, {filled['audit_records']:,} audit records; "
             f"filled in {filled['seconds']:.1f} s, governance.db {mib(filled['db_bytes'])}")  # fmt: skip
-        prof = profile / f"graph_scale_{n}.pstats" if profile else None
-        args = ["--child-materialise", str(home)] + (["--child-profile", str(prof)] if prof else [])
-        result = run_child(args)
-        result["filled"] = filled
-        slow = sorted(result["steps"].items(), key=lambda kv: -kv[1])[:6]
-        say(f"    materialised in {result['seconds']:.2f} s, peak RSS {mib(result['peak_rss'])} "
-            f"(after imports {mib(result['rss_before'])}), artifacts {mib(result['artifact_bytes'])}, "
-            f"run {'succeeded' if result['success'] else 'FAILED'}")  # fmt: skip
-        say("    slowest steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in slow))
-        checks = result["checks"]
-        failed = [c["name"] for c in checks if not c["passed"]]
-        say(f"    Dagster checks: {len(checks) - len(failed)}/{len(checks)} passed"
-            + (f"; failed: {', '.join(failed)}" if failed else ""))  # fmt: skip
-        rules = result["rules"]
-        bad = [r for r in rules if not r["passed"]]
-        say(f"    test_report (all 13 rules): {len(rules) - len(bad)}/{len(rules)} pass"
-            + "".join(f"\n      FAIL {r['rule']}: {r['violations']:,} of {r['checked']:,} checked, e.g. {r['first'][0]!r}"
-                      for r in bad))  # fmt: skip
-        if prof:
-            print_profile(prof)
-        return result
+        runs = []
+        for label in ("first run", "re-run") if rerun else ("first run",):
+            prof = profile / f"graph_scale_{n}_{label.replace(' ', '_')}.pstats" if profile else None
+            result = run_child(["--child-materialise", str(home)] + (["--child-profile", str(prof)] if prof else []))
+            report_run(label, result)
+            if prof:
+                print_profile(prof)
+            runs.append(result)
+        return runs[0], runs[1] if rerun else None
     finally:
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -544,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="keep the homes under this directory")
     parser.add_argument("--profile", type=Path, help="cProfile each materialisation into this directory")
+    parser.add_argument("--no-rerun", action="store_true", help="materialise each home once (no steady-state re-run)")
     parser.add_argument("--child-fill", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--child-materialise", help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", type=Path, help=argparse.SUPPRESS)
@@ -569,39 +582,46 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     say()
-    results: dict[int, dict[str, Any]] = {}
+    first: dict[int, dict[str, Any]] = {}
+    again: dict[int, dict[str, Any]] = {}
     for n in sizes:
-        results[n] = bench_size(n, args.seed, args.mlflow_runs, args.keep, args.profile)
+        first[n], rerun = bench_size(n, args.seed, args.mlflow_runs, args.keep, args.profile, not args.no_rerun)
+        if rerun is not None:
+            again[n] = rerun
         say()
 
-    say("summary")
-    say(f"  {'objects':>9} {'seconds':>9} {'peak RSS':>11} {'x time vs prev':>15}")
-    prev = None
-    ratios = []
-    for n in sizes:
-        r = results[n]
-        ratio = ""
-        if prev is not None:
-            k = r["seconds"] / results[prev]["seconds"]
-            ratio = f"{k:.2f}x ({n / prev:g}x data)"
-            if n == 10 * prev:
-                ratios.append((prev, n, k))
-        say(f"  {n:>9,} {r['seconds']:>9.2f} {mib(r['peak_rss']):>11} {ratio:>15}")
-        prev = n
+    say("summary (seconds of materialize_all; peak RSS of the materialising process)")
+    say(f"  {'objects':>9} {'first run':>10} {'x vs prev':>10} {'re-run':>9} {'x vs prev':>10} {'peak RSS':>10}")
+    for i, n in enumerate(sizes):
+        row = f"  {n:>9,} {first[n]['seconds']:>9.2f}s"
+        row += f" {first[n]['seconds'] / first[sizes[i - 1]]['seconds']:>9.2f}x" if i else f" {'':>10}"
+        if n in again:
+            row += f" {again[n]['seconds']:>8.2f}s"
+            row += f" {again[n]['seconds'] / again[sizes[i - 1]]['seconds']:>9.2f}x" if i else f" {'':>10}"
+        else:
+            row += f" {'-':>9} {'':>10}"
+        peak = max(r["peak_rss"] for r in (first[n], again.get(n, first[n])))
+        say(row + f" {mib(peak):>10}")
     say()
-    say("goals")
-    ok = all(r["success"] or _only_expected_failures(r) for r in results.values())
-    if 100_000 in results:
-        s = results[100_000]["seconds"]
-        say(f"  100k objects in <= {GOAL_SECONDS:g} s:           {s:7.2f} s      {verdict(s <= GOAL_SECONDS)}")
-    else:
-        say("  100k objects in <= 60 s:           not measured (no 100000 size)")
-    for small, big, k in ratios:
-        say(f"  {big:,} / {small:,} time <= {GOAL_RATIO:g}x:     {k:7.2f}x      {verdict(k <= GOAL_RATIO)}")
-    if not ratios:
-        say("  10x data <= 11x time:              not measured (no pair of sizes 10x apart)")
-    peak = max(r["peak_rss"] for r in results.values())
-    say(f"  peak RSS <= 2 GiB:                 {mib(peak):>10}  {verdict(peak <= GOAL_RSS)}")
+    say("goals (the first run finds no artifacts yet, so its early checks parse less; the re-run is the")
+    say("steady state of a home materialised on a schedule)")
+    ok = all(r["success"] or _only_expected_failures(r) for r in [*first.values(), *again.values()])
+    for label, runs in (("first run", first), ("re-run", again)):
+        if not runs:
+            continue
+        if 100_000 in runs:
+            s = runs[100_000]["seconds"]
+            say(f"  {label:9} 100k objects in <= {GOAL_SECONDS:g} s:     {s:8.2f} s   {verdict(s <= GOAL_SECONDS)}")
+        else:
+            say(f"  {label:9} 100k objects in <= {GOAL_SECONDS:g} s:     not measured (no size 100000)")
+        pairs = [(small, big) for small in sizes for big in sizes if big == 10 * small]
+        for small, big in pairs:
+            k = runs[big]["seconds"] / runs[small]["seconds"]
+            say(f"  {label:9} {big:,} / {small:,} time <= {GOAL_RATIO:g}x: {k:8.2f}x   {verdict(k <= GOAL_RATIO)}")
+        if not pairs:
+            say(f"  {label:9} 10x data in <= {GOAL_RATIO:g}x time:   not measured (no sizes 10x apart)")
+    peak = max(r["peak_rss"] for r in [*first.values(), *again.values()])
+    say(f"  peak RSS <= 2 GiB:                      {mib(peak):>10}   {verdict(peak <= GOAL_RSS)}")
     if args.quick:
         say("  (quick run: indicative only)")
     return 0 if ok else 2
