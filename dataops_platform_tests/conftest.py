@@ -8,6 +8,7 @@ fails instead, so a missing server can never pass silently.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dataops_platform.clock import FixedClock
+from dataops_platform.demo.materialize import MaterializeOutcome, materialize_all
+from dataops_platform.demo.scenario import play_scenario
 from dataops_platform.governance.bootstrap import initialize
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.spec_apply import apply_spec
@@ -114,3 +117,25 @@ def sqlite_platform(sqlite_settings: Settings, clock: FixedClock) -> Iterator[Pl
     p = make_platform(sqlite_settings, clock)
     yield p
     p.close()
+
+
+# One demo home per test session: the reference scenario is played once and copied where a
+# test needs to corrupt it.
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, MaterializeOutcome]:
+    """The reference scenario, played and materialised once on the home's own Dagster instance."""
+    settings = load_settings(tmp_path_factory.mktemp("demo") / "home")
+    demo = play_scenario(settings, progress=lambda _msg: None)
+    demo.platform.close()
+    return settings, materialize_all(settings)
+
+
+@pytest.fixture
+def demo_copy(demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path) -> Iterator[Settings]:
+    """A private copy of the demo home for a test that corrupts it."""
+    source, _ = demo_home
+    target = tmp_path / "home"
+    shutil.copytree(source.home_dir, target)
+    yield load_settings(target)
