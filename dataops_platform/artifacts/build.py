@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import dataops_platform
 from dataops_platform.clock import as_utc
 from dataops_platform.governance.exceptions import effective_status
+from dataops_platform.governance.gate import BLOCKING_EXPERIMENT_STATUSES, EXPERIMENT_RULE, gate_blockers
 from dataops_platform.governance.policy import config_document, governance_policy
 from dataops_platform.governance.sla import sla_report
 from dataops_platform.store.models import (
@@ -177,10 +178,36 @@ def dataset_versions(session: Session, now: datetime) -> list[dict[str, Any]]:
     for exc in _all(session, ExceptionApproval):
         exceptions.setdefault(exc.version_id, []).append(row(exc) | {"effective_status": effective_status(exc, now)})
     versions = _column_rows(session, DatasetVersion)
+    blocking: dict[str, list[tuple[str, str]]] = {}
+    for eid, vid, estatus in session.execute(
+        select(Experiment.experiment_id, Experiment.dataset_version, Experiment.status)
+        .where(Experiment.status.in_(BLOCKING_EXPERIMENT_STATUSES))
+        .order_by(Experiment.experiment_id)
+    ):
+        blocking.setdefault(vid, []).append((eid, estatus))
+    freeze_windows = governance_policy(session).freeze_windows
     for v in versions:
-        v["is_current_release"] = current.get(v["project_id"]) == v["version_id"]
-        v["exceptions"] = exceptions.get(v["version_id"], [])
+        vid = v["version_id"]
+        v["is_current_release"] = current.get(v["project_id"]) == vid
+        v["exceptions"] = exceptions.get(vid, [])
+        v["release_gate"] = None
+        if v["status"] in GATE_STATUSES:  # the gate is only asked of versions not yet released
+            excepted = any(
+                x["rule"] == EXPERIMENT_RULE and x["effective_status"] == "approved" and _started(x, now) for x in v["exceptions"]
+            )
+            blockers = gate_blockers(
+                vid, v["project_id"], v["status"], v["quality_failures"], blocking.get(vid, []), excepted, freeze_windows, now
+            )
+            v["release_gate"] = {"open": not blockers, "blocked_by": blockers}
     return versions
+
+
+GATE_STATUSES = ("draft", "validated", "rejected")
+
+
+def _started(exception: dict[str, Any], now: datetime) -> bool:
+    starts = exception.get("effective_from")
+    return starts is None or as_utc(starts if isinstance(starts, datetime) else datetime.fromisoformat(starts)) <= now
 
 
 def experiment_runs(session: Session, run_lookup: Any) -> list[dict[str, Any]]:

@@ -1,9 +1,9 @@
-"""One software-defined asset per governance artifact (SPEC §8). (No `from __future__ import
-annotations` here: Dagster reads the real type hints of asset functions.)
+"""One software-defined asset per governance artifact (SPEC §8), made from the table in
+`defs/graph.py`. (No `from __future__ import annotations` here: Dagster reads the real type
+hints of asset functions.)
 
-The table below is the graph: name, group (= console panel), pool (= task queue), upstream
-assets and a one-line description. Every asset reads the store through the artifact builders
-and writes its file; none makes a governance decision.
+Every asset reads the store through the artifact builders and writes its file; none makes a
+governance decision.
 """
 
 from collections.abc import Callable
@@ -17,134 +17,9 @@ import dagster as dg
 from dataops_platform.artifacts import build
 from dataops_platform.artifacts.files import TEST_REPORT_OUTPUTS, Artifacts, write_artifact
 from dataops_platform.clock import SystemClock
+from dataops_platform.defs.graph import AUDIT, FRESH_WITHIN, GRAPH, OWNER, AssetRow
 from dataops_platform.defs.resources import GovernanceResource, MlflowResource
 from dataops_platform.store import models
-
-OWNER = "team:platform"
-OVERVIEW, VERSIONS, EXPERIMENTS, ALERTS, AUDIT = (
-    "platform_overview",
-    "versions_and_releases",
-    "experiments_and_evaluation",
-    "alerts_and_sla",
-    "audit_and_review",
-)
-SPEC_Q, VERSION_Q, EVAL_Q, OPS_Q = "spec_builds", "version_ops", "experiment_eval", "ops_monitoring"
-
-
-@dataclass(frozen=True)
-class AssetRow:
-    name: str
-    group: str
-    pool: str
-    deps: tuple[str, ...]
-    description: str
-    artifacts: tuple[str, ...]  # artifact names it writes
-
-
-GRAPH: tuple[AssetRow, ...] = (
-    AssetRow("platform_scope", OVERVIEW, SPEC_Q, (), "Tenants, projects, users, roles and grants.", ("platform_scope",)),
-    AssetRow("architecture_spec", OVERVIEW, SPEC_Q, (), "Four layers mapped onto the real packages.", ("architecture_spec",)),
-    AssetRow(
-        "api_catalog", OVERVIEW, SPEC_Q, (), "Catalogued APIs resolved against the real CLI command table.", ("api_catalog",)
-    ),
-    AssetRow("task_queues", OVERVIEW, SPEC_Q, (), "Task queues and the Dagster pools that use them.", ("task_queues",)),
-    AssetRow(
-        "governance_policy",
-        OVERVIEW,
-        SPEC_Q,
-        (),
-        "Quality gates, regression rules, SLA targets, freezes.",
-        ("governance_policy",),
-    ),
-    AssetRow(
-        "operating_model", OVERVIEW, SPEC_Q, (), "The operating rhythm and the schedules that run it.", ("operating_model",)
-    ),
-    AssetRow("ui_panels", OVERVIEW, SPEC_Q, (), "Console panels and the asset groups that are them.", ("ui_panels",)),
-    AssetRow(
-        "dataset_versions",
-        VERSIONS,
-        VERSION_Q,
-        ("governance_policy",),
-        "Every dataset version with digest, quality signals, lifecycle and exceptions.",
-        ("dataset_versions",),
-    ),
-    AssetRow(
-        "experiment_runs",
-        EXPERIMENTS,
-        EVAL_Q,
-        ("dataset_versions",),
-        "Experiments with their verdicts and MLflow runs.",
-        ("experiment_runs",),
-    ),
-    AssetRow(
-        "rollback_events", VERSIONS, VERSION_Q, ("dataset_versions",), "Rollbacks with impact and review.", ("rollback_events",)
-    ),
-    AssetRow(
-        "alerts",
-        ALERTS,
-        OPS_Q,
-        ("experiment_runs", "dataset_versions", "rollback_events"),
-        "Alerts and their lifecycle.",
-        ("alerts",),
-    ),
-    AssetRow(
-        "sla_report", ALERTS, OPS_Q, ("alerts", "governance_policy"), "SLA compliance, MTTA, MTTR, breaches.", ("sla_report",)
-    ),
-    AssetRow(
-        "incident_reviews", AUDIT, OPS_Q, ("alerts", "rollback_events"), "Incident reviews and fix items.", ("incident_reviews",)
-    ),
-    AssetRow(
-        "lineage_graph",
-        AUDIT,
-        OPS_Q,
-        ("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"),
-        "Every object and typed edge.",
-        ("lineage_graph",),
-    ),
-    AssetRow(
-        "audit_log",
-        AUDIT,
-        OPS_Q,
-        ("lineage_graph",),
-        "The hash-chained audit log and its anchored head.",
-        ("audit_log", "audit_anchor"),
-    ),
-    AssetRow(
-        "platform_metrics",
-        AUDIT,
-        OPS_Q,
-        (
-            "platform_scope",
-            "architecture_spec",
-            "api_catalog",
-            "task_queues",
-            "operating_model",
-            "ui_panels",
-            "sla_report",
-            "audit_log",
-            "lineage_graph",
-        ),
-        "SPEC §10 metrics computed from the artifacts.",
-        ("platform_metrics",),
-    ),
-    AssetRow(
-        "platform_report",
-        AUDIT,
-        OPS_Q,
-        ("platform_metrics",),
-        "The platform report (Markdown and PDF).",
-        ("report_md", "report_pdf"),
-    ),
-    AssetRow(
-        "test_report",
-        AUDIT,
-        OPS_Q,
-        ("platform_report",),
-        "The 13 consistency rules over all artifacts.",
-        ("test_results", "test_report_md"),
-    ),
-)
-ROWS = {row.name: row for row in GRAPH}
 
 
 def _md_table(rows: list[dict[str, Any]], columns: list[str], limit: int = 20) -> str:
@@ -185,10 +60,21 @@ def _code_pools_and_groups() -> tuple[dict[str, list[str]], dict[str, list[str]]
     return pools, groups
 
 
-def _code_schedules() -> list[dict[str, str]]:
-    from dataops_platform import definitions
+def _code_schedules(session: Any) -> list[dict[str, Any]]:
+    """The Dagster schedules this home's code location builds from its applied rhythm."""
+    from dataops_platform.defs.schedules import rhythm_schedule
 
-    return [{"name": s.name, "cron": str(s.cron_schedule), "timezone": s.execution_timezone or ""} for s in definitions.SCHEDULES]
+    rhythm = (build.config_document(session, "operating_rhythm") or {}).get("items", [])
+    return [
+        {
+            "name": s.name,
+            "cron": str(s.cron_schedule),
+            "timezone": s.execution_timezone or "",
+            "job": s.job_name,
+            "default_status": s.default_status.value,
+        }
+        for s in map(rhythm_schedule, rhythm)
+    ]
 
 
 @dataclass(frozen=True)
@@ -240,7 +126,7 @@ STORE_BUILDERS: dict[str, Callable[[BuildContext], Any]] = {
     "api_catalog": lambda c: build.api_catalog(c.session),
     "task_queues": lambda c: build.task_queues(c.session, _code_pools_and_groups()[0]),
     "ui_panels": lambda c: build.ui_panels(c.session, _code_pools_and_groups()[1]),
-    "operating_model": lambda c: build.operating_model(c.session, _code_schedules()),
+    "operating_model": lambda c: build.operating_model(c.session, _code_schedules(c.session)),
     "governance_policy": lambda c: build.governance_policy_doc(c.session),
     "dataset_versions": lambda c: build.dataset_versions(c.session, c.now),
     "experiment_runs": lambda c: build.experiment_runs(c.session, c.mlflow.tracking().run_exists),
@@ -282,6 +168,7 @@ def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
         kinds={"python", "json"} if row.group != AUDIT or row.name != "platform_report" else {"python", "pdf"},
         owners=[OWNER],
         tags={"dataops/queue": row.pool},
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=FRESH_WITHIN[row.name]) if row.name in FRESH_WITHIN else None,
     )
     def _asset(context: dg.AssetExecutionContext, governance: GovernanceResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         documents = build_documents(row.name, governance, mlflow)

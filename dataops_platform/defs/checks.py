@@ -7,7 +7,7 @@ carries the offending ids and numeric metadata the Dagster UI plots over time.
 import dagster as dg
 
 from dataops_platform.artifacts.files import Artifacts
-from dataops_platform.defs.assets import ROWS
+from dataops_platform.defs.graph import ROWS
 from dataops_platform.defs.resources import GovernanceResource
 from dataops_platform.rules import RULES, Rule
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
 from dataops_platform.errors import GateRefused, InvalidInput
 from dataops_platform.governance import lineage, refs
 from dataops_platform.governance.listing import list_visible
@@ -21,9 +24,33 @@ def open_alert(
     severity: str,
     category: str,
     title: str,
+    source_key: str | None = None,
 ) -> Alert:
-    """Open an alert on an existing object (needs alert.open: ops, or the platform's system actor)."""
+    """Open an alert on an existing object (needs alert.open: ops, or the platform's system actor).
+
+    An alert the platform raises itself carries a `source_key` naming what raised it; opening one
+    whose key is already taken returns the existing alert and writes nothing, so a sensor may ask
+    on every tick."""
     refs.parse_ref(related_object, "related_object")  # unparseable: no project to decide in
+    if source_key is not None and (existing := alert_by_source(platform, source_key)) is not None:
+        return existing
+    try:
+        return _insert_alert(platform, actor, related_object, severity, category, title, source_key)
+    except IntegrityError:
+        # Another writer raised the same alert between our look and our write: theirs stands.
+        if source_key is not None and (existing := alert_by_source(platform, source_key)) is not None:
+            return existing
+        raise
+
+
+def alert_by_source(platform: Platform, source_key: str) -> Alert | None:
+    with platform.store.read() as session:
+        return session.scalar(select(Alert).where(Alert.source_key == source_key))
+
+
+def _insert_alert(
+    platform: Platform, actor: str, related_object: str, severity: str, category: str, title: str, source_key: str | None
+) -> Alert:
     with platform.act(actor, "alert.open", project=lambda s: refs.project_of(s, related_object), object_ref=related_object) as op:
         if severity not in SEVERITIES:
             raise InvalidInput(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}", field="severity", value=severity)
@@ -39,6 +66,7 @@ def open_alert(
             status="open",
             opened_by=actor,
             opened_at=op.now,
+            source_key=source_key,
         )
         op.session.add(alert)
         op.session.flush()
@@ -48,7 +76,9 @@ def open_alert(
             experiment.alert_ids = [*experiment.alert_ids, alert.alert_id]
         lineage.add_edge(op.session, op.project, related_object, ref("alert", alert.alert_id), "triggered", op.now)
         op.object_ref = ref("alert", alert.alert_id)
-        op.details = {"severity": severity, "category": category, "related_object": related_object}
+        op.details = {"severity": severity, "category": category, "related_object": related_object} | (
+            {"source_key": source_key} if source_key else {}
+        )
     return alert
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,22 +34,47 @@ def active_exception(session: Session, version_id: str, rule: str, now: datetime
 
 def release_conditions(session: Session, version: DatasetVersion, releaser: str, now: datetime) -> list[str]:
     """The failed release conditions for `version` released by `releaser` at `now`; empty means releasable."""
-    failed: list[str] = []
-    if version.status != "validated":
-        detail = f"; failed thresholds: {'; '.join(version.quality_failures)}" if version.quality_failures else ""
-        failed.append(f"quality_gate: version is {version.status}, it must be validated (passed the quality gate){detail}")
     blocking = session.scalars(
         select(Experiment)
         .where(Experiment.dataset_version == version.version_id, Experiment.status.in_(BLOCKING_EXPERIMENT_STATUSES))
         .order_by(Experiment.experiment_id)
     ).all()
-    if blocking and active_exception(session, version.version_id, EXPERIMENT_RULE, now) is None:
-        names = ", ".join(f"{e.experiment_id} ({e.status})" for e in blocking)
-        failed.append(f"{EXPERIMENT_RULE}: {names} on {version.version_id} with no approved, unexpired exception")
-    policy = governance_policy(session)
-    for window in policy.freeze_windows:
-        if window.project == version.project_id and as_utc(window.start) <= now < as_utc(window.end):
-            failed.append(f"freeze_window: {version.project_id} is frozen until {window.end.isoformat()} ({window.reason})")
+    excepted = bool(blocking) and active_exception(session, version.version_id, EXPERIMENT_RULE, now) is not None
+    failed = gate_blockers(
+        version.version_id,
+        version.project_id,
+        version.status,
+        version.quality_failures,
+        [(e.experiment_id, e.status) for e in blocking],
+        excepted,
+        governance_policy(session).freeze_windows,
+        now,
+    )
     if separation_of_duties(session).creator_cannot_release and version.created_by == releaser:
         failed.append(f"separation_of_duties: {releaser!r} created {version.version_id} and may not release it")
+    return failed
+
+
+def gate_blockers(
+    version_id: str,
+    project_id: str,
+    status: str,
+    quality_failures: list[str],
+    blocking: list[tuple[str, str]],
+    excepted: bool,
+    freeze_windows: list[Any],
+    now: datetime,
+) -> list[str]:
+    """Gate conditions 1-3 (quality gate, experiments, freeze), which hold whoever releases: what
+    the release command checks and what the dataset_versions artifact shows on each version."""
+    failed: list[str] = []
+    if status != "validated":
+        detail = f"; failed thresholds: {'; '.join(quality_failures)}" if quality_failures else ""
+        failed.append(f"quality_gate: version is {status}, it must be validated (passed the quality gate){detail}")
+    if blocking and not excepted:
+        names = ", ".join(f"{eid} ({estatus})" for eid, estatus in blocking)
+        failed.append(f"{EXPERIMENT_RULE}: {names} on {version_id} with no approved, unexpired exception")
+    for window in freeze_windows:
+        if window.project == project_id and as_utc(window.start) <= now < as_utc(window.end):
+            failed.append(f"freeze_window: {project_id} is frozen until {window.end.isoformat()} ({window.reason})")
     return failed

@@ -13,6 +13,7 @@ from dataops_platform.store.models import (
     ExceptionApproval,
     Experiment,
     IncidentReview,
+    Project,
     RollbackEvent,
 )
 
@@ -23,6 +24,7 @@ KINDS: dict[str, type[Any]] = {
     "rollback": RollbackEvent,
     "exception": ExceptionApproval,
     "review": IncidentReview,
+    "project": Project,  # what a platform-wide alert (a failed governance run) is raised on
 }
 
 
@@ -49,4 +51,6 @@ def load(session: Session, value: str, field: str = "REF") -> Any | None:
 
 def project_of(session: Session, value: str, field: str = "REF") -> str | None:
     obj = load(session, value, field)
-    return obj.project_id if obj is not None else None
+    if obj is None:
+        return None
+    return obj.id if isinstance(obj, Project) else obj.project_id

@@ -33,6 +33,7 @@ def open_quality_gate_alerts(platform: Platform, actor: str) -> list[str]:
             "medium",
             "quality_gate",
             f"{version.version_id} rejected: {'; '.join(version.quality_failures)}"[:400],
+            source_key=f"quality_gate:{target}",
         )
         opened.append(alert.alert_id)
     return opened

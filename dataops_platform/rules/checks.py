@@ -295,15 +295,16 @@ def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
     10,
     "sla_report",
     "Every alert references an existing object; timestamps ordered; open alerts inside SLA.",
-    reads=("alerts", "dataset_versions", "experiment_runs", "rollback_events"),
+    reads=("alerts", "dataset_versions", "experiment_runs", "rollback_events", "platform_scope"),
 )
 def alerts_linked_and_closed(a: Any) -> tuple[int, list[str]]:
     objects = _objects(a)
+    projects = {f"project:{pid}" for pid in _projects(a)}  # platform-wide alerts are raised on a project
     breached = {b["alert_id"] for b in a["sla_report"]["breaches"]}
     out = []
     for al in a["alerts"]:
         aid = al["alert_id"]
-        if al["related_object"] not in objects:
+        if al["related_object"] not in objects and al["related_object"] not in projects:
             out.append(f"{aid} references missing {al['related_object']}")
         opened, acked, resolved = _t(al["opened_at"]), _t(al["acknowledged_at"]), _t(al["resolved_at"])
         if (acked and acked < opened) or (resolved and (resolved < opened or (acked and resolved < acked))):

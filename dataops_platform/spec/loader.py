@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,55 @@ def cross_check(spec: PlatformSpec) -> list[SpecProblem]:
     for i, api in enumerate(spec.apis):
         if api.action not in ACTIONS:
             problems.append(SpecProblem(f"apis[{i}].action", api.action, "unknown action"))
+    if spec.system_actor.alert_project is not None and spec.system_actor.alert_project not in projects:
+        unknown = spec.system_actor.alert_project
+        problems.append(SpecProblem("system_actor.alert_project", unknown, "unknown project; declare it under projects"))
+    problems += _rhythm_problems(spec)
     return problems
+
+
+def _rhythm_problems(spec: PlatformSpec) -> list[SpecProblem]:
+    """Each meeting must make a valid Dagster schedule: a cron, a real time zone, real assets."""
+    from zoneinfo import available_timezones
+
+    from dataops_platform.defs.graph import ASSET_NAMES
+
+    problems = []
+    zones = available_timezones()
+    for i, meeting in enumerate(spec.operating_rhythm):
+        if not _cron_ok(meeting.cron):
+            problems.append(SpecProblem(f"operating_rhythm[{i}].cron", meeting.cron, "not a 5-field cron, e.g. '0 9 * * *'"))
+        if meeting.timezone not in zones:
+            problems.append(
+                SpecProblem(f"operating_rhythm[{i}].timezone", meeting.timezone, "not an IANA time zone, e.g. Europe/Berlin")
+            )
+        for j, asset in enumerate(meeting.assets):
+            if asset not in ASSET_NAMES:
+                problems.append(
+                    SpecProblem(f"operating_rhythm[{i}].assets[{j}]", asset, f"unknown asset; known: {', '.join(ASSET_NAMES)}")
+                )
+    return problems
+
+
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))  # minute, hour, day of month, month, day of week
+_CRON_ITEM = re.compile(r"^(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
+
+
+def _cron_ok(cron: str) -> bool:
+    """A plain 5-field cron (numbers, ranges, lists, steps): what Dagster schedules accept, without
+    importing Dagster into `spec validate`; a test holds this to Dagster's own check."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return False
+    for field, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+        for item in field.split(","):
+            match = _CRON_ITEM.match(item)
+            if match is None or match.group(4) == "0":
+                return False
+            numbers = [int(n) for n in match.group(2, 3) if n is not None]
+            if any(not low <= n <= high for n in numbers) or (len(numbers) == 2 and numbers[0] > numbers[1]):
+                return False
+    return True
 
 
 def parse_spec(raw: str, file: str = "<spec>") -> PlatformSpec:

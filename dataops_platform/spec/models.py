@@ -54,6 +54,9 @@ class SystemActorSpec(StrictModel):
     id: str = Slug
     name: str = "dataops platform automation"
     actions: list[str] = Field(default_factory=lambda: list(DEFAULT_SYSTEM_ACTIONS))
+    # Platform-wide incidents (a failed governance run) belong to no project of their own: they
+    # are raised in this one, whose ops team watches the platform.
+    alert_project: str | None = None
 
 
 class SeparationOfDuties(StrictModel):
@@ -132,9 +135,12 @@ class PanelSpec(StrictModel):
 
 
 class RhythmSpec(StrictModel):
+    """One meeting of the operating rhythm; it becomes a Dagster schedule of the same id."""
+
     id: str = Slug
     cron: str
-    timezone: str
+    timezone: str = Field(description="IANA time zone the cron is read in, e.g. Europe/Berlin")
+    assets: list[str] = Field(min_length=1, description="the governance assets (and their checks) the meeting needs fresh")
     description: str = ""
 
 

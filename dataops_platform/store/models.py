@@ -194,6 +194,9 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Set on alerts the platform raises itself (sync, sensors): what raised it, e.g.
+    # `sla_risk:alert:alert_003`. Unique, so a repeated tick or a race can never open a second one.
+    source_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
 
 
 class ExceptionApproval(Base):

@@ -35,6 +35,11 @@ class SyncReport:
     alerts: list[str] = field(default_factory=list)
 
 
+def gate_alert_key(category: str, experiment_id: str) -> str:
+    """The source key of the alert a regressed or failed experiment raises (sync and sensor share it)."""
+    return f"{category}:experiment:{experiment_id}"
+
+
 def system_actor(session: Session) -> str:
     document = config_document(session, "system_actor")
     return document["id"] if document else "dataops-system"
@@ -128,6 +133,7 @@ def sync_runs(platform: Platform, tracking: tc.Tracking) -> SyncReport:
                 severity,
                 category,
                 f"{experiment.experiment_id} {status} on {version_id}: {error}"[:400],
+                source_key=gate_alert_key(category, experiment.experiment_id),
             )
             report.alerts.append(alert.alert_id)
         tracking.set_tags(

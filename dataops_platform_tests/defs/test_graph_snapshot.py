@@ -84,3 +84,27 @@ def test_every_asset_has_owner_kinds_and_description() -> None:
             assert spec.owners == ["team:platform"], spec.key
             assert spec.description, spec.key
             assert any(tag.startswith("dagster/kind/") for tag in spec.tags), spec.key
+
+
+def test_the_automation_snapshot() -> None:
+    """The sensors, their targets and the freshness windows: the operating loop's shape."""
+    from datetime import timedelta
+
+    sensors = {s.name: type(s).__name__ for s in defs.sensors}
+    assert sensors == {
+        "mlflow_new_runs": "SensorDefinition",
+        "release_gate_watch": "SensorDefinition",
+        "sla_risk_watch": "SensorDefinition",
+        "platform_run_failure": "RunStatusSensorDefinition",
+    }
+    assert {s.name: s.job_name for s in defs.sensors if s.name != "platform_run_failure"} == dict.fromkeys(
+        ["mlflow_new_runs", "release_gate_watch", "sla_risk_watch"], "governance_refresh"
+    )
+    freshness = {
+        spec.key.to_user_string(): spec.freshness_policy.fail_window.to_timedelta()
+        for asset in defs.assets
+        for spec in asset.specs
+        if spec.freshness_policy is not None
+    }
+    day, week = timedelta(days=1, hours=1), timedelta(days=7, hours=1)
+    assert freshness == {"alerts": day, "sla_report": day, "platform_metrics": week, "platform_report": week, "test_report": week}

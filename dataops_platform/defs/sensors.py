@@ -1,0 +1,271 @@
+"""Sensors: the platform acting between human decisions, as its named system actor (SPEC §4).
+
+Each sensor makes its governance moves through the same services as every other interface
+(authorised, audited), keeps a cursor so a re-tick starts where the last one ended, and gives
+every run request a `run_key` so Dagster never launches the same refresh twice:
+
+- `mlflow_new_runs`: finished MLflow runs not yet seen -> sync them, refresh what depends on them;
+- `release_gate_watch`: a new regression, failed run or rejected version (read off the audit log,
+  the platform's own change feed) -> an alert exists for it, the versions' gate state is refreshed;
+- `sla_risk_watch`: an open alert past its acknowledge or resolve target -> one `sla_risk` alert;
+- `platform_run_failure`: a failed run of the platform's own jobs -> a `run_failure` alert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import dagster as dg
+from sqlalchemy import func, select
+
+from dataops_platform.defs.graph import downstream_of
+from dataops_platform.defs.jobs import governance_job
+from dataops_platform.defs.resources import GovernanceResource, MlflowResource
+from dataops_platform.governance.alerts import open_alert
+from dataops_platform.governance.gate import BLOCKING_EXPERIMENT_STATUSES
+from dataops_platform.governance.platform import Platform
+from dataops_platform.governance.policy import config_document, governance_policy
+from dataops_platform.governance.refs import ref
+from dataops_platform.governance.sla import sla_report
+from dataops_platform.governance.watchers import open_quality_gate_alerts
+from dataops_platform.store.models import Alert, AuditRecord, DatasetVersion, Experiment
+from dataops_platform.tracking.sync import ALERT_FOR_STATUS, gate_alert_key, sync_runs, system_actor
+
+TICK_SECONDS = 60
+TRIGGER_TAG = "dataops/trigger"
+
+
+def _keys(names: Iterable[str]) -> list[dg.AssetKey]:
+    return [dg.AssetKey(name) for name in names]
+
+
+def _refresh(sensor: str, run_key: str, first_asset: str, reason: str) -> dg.RunRequest:
+    """A run of `first_asset` and everything downstream of it (their checks included)."""
+    return dg.RunRequest(
+        run_key=f"{sensor}:{run_key}",
+        asset_selection=_keys(downstream_of(first_asset)),
+        tags={TRIGGER_TAG: f"sensor:{sensor}", "dataops/reason": reason[:200]},
+    )
+
+
+# -- new MLflow runs ---------------------------------------------------------------------------
+
+
+def _mlflow_cursor(raw: str | None) -> tuple[int | None, set[str]]:
+    """(newest end time seen in ms, ids of the runs that ended exactly then)."""
+    if not raw:
+        return None, set()
+    data = json.loads(raw)
+    return data["end_ms"], set(data["run_ids"])
+
+
+@dg.sensor(
+    name="mlflow_new_runs",
+    job=governance_job,
+    minimum_interval_seconds=TICK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Syncs finished MLflow runs into the store and refreshes the experiment assets downstream.",
+)
+def mlflow_new_runs(
+    context: dg.SensorEvaluationContext, governance: GovernanceResource, mlflow: MlflowResource
+) -> dg.RunRequest | dg.SkipReason:
+    end_ms, seen = _mlflow_cursor(context.cursor)
+    tracking = mlflow.tracking()
+    runs = [r for r in tracking.finished_runs(end_ms) if r.info.run_id not in seen]
+    if not runs:
+        return dg.SkipReason("no MLflow run finished since the last tick")
+    platform = governance.platform()
+    try:
+        report = sync_runs(platform, tracking)  # idempotent by run id: a lost cursor only costs a re-check
+    finally:
+        platform.close()
+    newest = max((r.info.end_time or r.info.start_time) for r in runs)
+    at_newest = {r.info.run_id for r in runs if (r.info.end_time or r.info.start_time) == newest}
+    context.update_cursor(json.dumps({"end_ms": newest, "run_ids": sorted(at_newest | (seen if newest == end_ms else set()))}))
+    if not report.added:
+        return dg.SkipReason(f"{len(runs)} finished run(s) seen, none new to the store ({len(report.ignored)} ignored)")
+    added = ",".join(report.added)
+    return _refresh("mlflow_new_runs", added, "experiment_runs", f"synced {added}")
+
+
+# -- the release gate --------------------------------------------------------------------------
+
+GATE_ACTIONS = ("experiment.log", "version.validate")
+
+
+def ensure_gate_alerts(platform: Platform, actor: str, experiment_ids: Iterable[str]) -> list[str]:
+    """An alert for every regressed or failed experiment among these that has none, and for every
+    rejected version; returns the alerts opened now (none when each already had one)."""
+    opened = []
+    with platform.store.read() as session:
+        experiments = session.scalars(
+            select(Experiment).where(
+                Experiment.experiment_id.in_(list(experiment_ids)), Experiment.status.in_(BLOCKING_EXPERIMENT_STATUSES)
+            )
+        ).all()
+        alerted = set(
+            session.scalars(
+                select(Alert.related_object).where(
+                    Alert.related_object.in_([ref("experiment", e.experiment_id) for e in experiments])
+                )
+            )
+        )
+    for experiment in experiments:
+        target = ref("experiment", experiment.experiment_id)
+        if target in alerted:
+            continue
+        severity, category = ALERT_FOR_STATUS[experiment.status]
+        title = f"{experiment.experiment_id} {experiment.status} on {experiment.dataset_version}: {experiment.error or ''}"
+        alert = open_alert(
+            platform, actor, target, severity, category, title[:400], gate_alert_key(category, experiment.experiment_id)
+        )
+        opened.append(alert.alert_id)
+    return opened + open_quality_gate_alerts(platform, actor)
+
+
+@dg.sensor(
+    name="release_gate_watch",
+    job=governance_job,
+    minimum_interval_seconds=TICK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A new regression, failed run or rejected version: makes sure an alert exists and refreshes the gate state.",
+)
+def release_gate_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:
+    after = int(context.cursor or 0)  # the last audit seq looked at
+    platform = governance.platform()
+    try:
+        with platform.store.read() as session:
+            head = session.scalar(select(func.max(AuditRecord.seq))) or 0
+            changes = session.execute(
+                select(AuditRecord.seq, AuditRecord.object_ref).where(
+                    AuditRecord.seq > after,
+                    AuditRecord.seq <= head,
+                    AuditRecord.outcome == "allowed",
+                    AuditRecord.action.in_(GATE_ACTIONS),
+                )
+            ).all()
+            actor = system_actor(session)
+            if not changes:
+                context.update_cursor(str(head))
+                return dg.SkipReason(f"no experiment logged or version validated after audit record {after}")
+            gate_events = _gate_events(session, changes)
+        opened = ensure_gate_alerts(platform, actor, [object_id for _, kind, object_id in gate_events if kind == "experiment"])
+    finally:
+        platform.close()
+    context.update_cursor(str(head))
+    if not gate_events:
+        return dg.SkipReason(f"audit records {after + 1}-{head}: nothing regressed, failed or was rejected")
+    names = ", ".join(f"{kind}:{object_id}" for _seq, kind, object_id in gate_events)
+    # Keyed by the audit records that moved the gate, so a replayed tick asks for the same run.
+    seqs = f"{gate_events[0][0]}-{max(seq for seq, _, _ in gate_events)}"
+    return _refresh("release_gate_watch", seqs, "dataset_versions", f"{names}; alerts opened: {opened}")
+
+
+def _gate_events(session, changes) -> list[tuple[int, str, str]]:  # noqa: ANN001
+    """(audit seq, kind, id) of the changes that touch the release gate: blocking experiments,
+    rejected versions; in audit order."""
+    events = []
+    for seq, object_ref in changes:
+        kind, _, object_id = (object_ref or "").partition(":")
+        if kind == "experiment":
+            experiment = session.get(Experiment, object_id)
+            if experiment is not None and experiment.status in BLOCKING_EXPERIMENT_STATUSES:
+                events.append((seq, kind, object_id))
+        elif kind == "version":
+            version = session.get(DatasetVersion, object_id)
+            if version is not None and version.status == "rejected":
+                events.append((seq, kind, object_id))
+    return sorted(events)
+
+
+# -- SLA risk ----------------------------------------------------------------------------------
+
+
+def sla_risk_key(alert_id: str) -> str:
+    return f"sla_risk:alert:{alert_id}"
+
+
+@dg.sensor(
+    name="sla_risk_watch",
+    job=governance_job,
+    minimum_interval_seconds=TICK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="An open alert past its acknowledge or resolve target: raises one sla_risk alert, refreshes the SLA report.",
+)
+def sla_risk_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:
+    escalated = set(json.loads(context.cursor)) if context.cursor else set()
+    platform = governance.platform()
+    try:
+        with platform.store.read() as session:
+            unresolved = session.scalars(
+                select(Alert).where(Alert.status != "resolved", Alert.category != "sla_risk").order_by(Alert.alert_id)
+            ).all()
+            targets = governance_policy(session).sla
+            actor = system_actor(session)
+        report = sla_report(unresolved, targets, platform.clock.now())
+        late = [b for b in report["breaches"] if b["alert_id"] not in escalated]
+        opened = []
+        for breach in late:
+            alert = open_alert(
+                platform,
+                actor,
+                ref("alert", breach["alert_id"]),
+                breach["severity"],
+                "sla_risk",
+                f"{breach['alert_id']} outside its SLA: {'; '.join(breach['problems'])}"[:400],
+                source_key=sla_risk_key(breach["alert_id"]),
+            )
+            opened.append(alert.alert_id)
+    finally:
+        platform.close()
+    # Only alerts still unresolved can breach again, so the cursor keeps just those.
+    still_open = {a.alert_id for a in unresolved}
+    context.update_cursor(json.dumps(sorted((escalated | {b["alert_id"] for b in late}) & still_open)))
+    if not late:
+        return dg.SkipReason(f"{len(unresolved)} unresolved alert(s), none newly outside its SLA")
+    late_ids = ",".join(b["alert_id"] for b in late)
+    return _refresh("sla_risk_watch", late_ids, "alerts", f"outside SLA: {late_ids}; sla_risk alerts {opened}")
+
+
+# -- failed platform runs ----------------------------------------------------------------------
+
+
+def run_failure_key(run_id: str) -> str:
+    return f"run_failure:dagster_run:{run_id}"
+
+
+@dg.run_failure_sensor(
+    name="platform_run_failure",
+    minimum_interval_seconds=TICK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A failed run of the platform's own jobs raises a run_failure alert in the spec's system_actor.alert_project.",
+)
+def platform_run_failure(context: dg.RunFailureSensorContext, governance: GovernanceResource) -> dg.SkipReason | None:
+    run = context.dagster_run
+    platform = governance.platform()
+    try:
+        with platform.store.read() as session:
+            project = (config_document(session, "system_actor") or {}).get("alert_project")
+            actor = system_actor(session)
+        if project is None:
+            message = f"run {run.run_id} failed, but the spec names no system_actor.alert_project to raise it in"
+            context.log.warning(message)
+            return dg.SkipReason(message)
+        reason = context.failure_event.message or "no failure message"
+        alert = open_alert(
+            platform,
+            actor,
+            ref("project", project),
+            "high",
+            "run_failure",
+            f"Dagster run {run.run_id} of {run.job_name} failed: {reason}"[:400],
+            source_key=run_failure_key(run.run_id),
+        )
+        context.log.info(f"run {run.run_id} failed: alert {alert.alert_id}")
+    finally:
+        platform.close()
+    return None
+
+
+SENSORS: list[dg.SensorDefinition] = [mlflow_new_runs, release_gate_watch, sla_risk_watch, platform_run_failure]
