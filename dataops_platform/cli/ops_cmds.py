@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -244,3 +246,93 @@ def lineage_impact(
         emit_json([{"ref": r.ref, "depth": r.depth} for r in rows])
     else:
         table(f"{'upstream of' if upstream else 'impact of'} {ref}", ["object", "depth"], [(r.ref, r.depth) for r in rows])
+
+
+@lineage_app.command("export")
+def lineage_export(
+    ctx: typer.Context,
+    openlineage: Annotated[
+        bool, typer.Option("--openlineage", help="OpenLineage run events as JSON Lines (one event a line) instead of the graph.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Write the export to FILE, not stdout.")] = None,
+    push: Annotated[
+        str | None,
+        typer.Option("--push", metavar="URL", help="POST each event to URL/api/v1/lineage (needs --openlineage; not to stdout)."),
+    ] = None,
+    project: ProjectOpt = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the endpoint, per event.")] = 10.0,
+) -> None:
+    """Export the lineage of the projects you may read: the graph (nodes, typed edges) as JSON, or OpenLineage events."""
+    from dataops_platform.errors import DataOpsError, InvalidInput
+
+    st = state(ctx)
+    if push is not None:
+        from dataops_platform.openlineage.push import lineage_endpoint
+
+        if not openlineage:
+            raise InvalidInput(f"--push {push!r} sends OpenLineage run events: add --openlineage", field="push", value=push)
+        lineage_endpoint(push)  # a bad URL is refused before the store is read
+    platform, actor = st.platform(), st.actor()
+    if not openlineage:
+        import json
+
+        from dataops_platform.openlineage.graph import export_graph
+
+        graph = export_graph(platform, actor, project)
+        _export_output(json.dumps(graph, indent=2, sort_keys=True) + "\n", out)
+        if out is not None:
+            counts = {"nodes": len(graph["nodes"]), "edges": len(graph["edges"])}
+            _export_summary(st.json, {"out": str(out), "projects": graph["projects"], **counts})
+        return
+    from dataops_platform.openlineage.events import export_run_events
+
+    export = export_run_events(platform, actor, project)
+    if out is not None or push is None:
+        _export_output(export.json_lines(), out)
+    summary = {"out": str(out) if out else None, "projects": export.projects, "events": len(export.events)}
+    if push is not None:
+        from dataops_platform.openlineage.push import push_events
+
+        try:
+            result = push_events(export.events, push, timeout)
+        except DataOpsError as exc:
+            if out is None:
+                raise
+            raise DataOpsError(f"{exc.message} (The export itself was written to {out}.)", **exc.facts) from None
+        summary |= {"pushed": result.pushed, "endpoint": result.endpoint}
+    if out is not None or push is not None:
+        _export_summary(st.json, summary)
+
+
+def _export_output(text: str, out: Path | None) -> None:
+    """To stdout, or to FILE whole or not at all (written aside, then renamed over it)."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from dataops_platform.errors import InvalidInput
+
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(
+            f"--out {str(out)!r}: cannot write it ({exc.strerror or exc}); give a file path in an existing, writable directory",
+            field="out",
+            value=str(out),
+        ) from None
+
+
+def _export_summary(as_json: bool, summary: dict) -> None:
+    if as_json:
+        emit_json(summary)
+        return
+    if "events" in summary:
+        what = f"{summary['events']} OpenLineage events"
+    else:
+        what = f"lineage graph ({summary['nodes']} nodes, {summary['edges']} edges)"
+    where = [f"written to {summary['out']}"] if summary.get("out") else []
+    if "pushed" in summary:
+        where.append(f"{summary['pushed']} pushed to {summary['endpoint']}")
+    console.print(f"{what} of {len(summary['projects'])} project(s): {'; '.join(where)}.", markup=False, highlight=False)

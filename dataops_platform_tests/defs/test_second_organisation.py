@@ -56,6 +56,7 @@ def _spec(tmp_path: Path) -> Path:
     rule = {"primary_metric": "f1", "direction": "higher_is_better", "tolerance": 0.05}
     spec["governance_policy"]["regression"] = {"acme_churn": rule, "globex_fraud": rule}
     spec["governance_policy"]["freeze_windows"] = []
+    spec["system_actor"]["alert_project"] = "acme_churn"
     spec["apis"] = spec["apis"][:2]
     path = tmp_path / "second.yaml"
     path.write_text(yaml.safe_dump(spec))
