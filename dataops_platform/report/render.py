@@ -1,85 +1,79 @@
 """Render p8_report.md / p8_report.pdf and p8_test_results.json / p8_test_report.md.
 
-The report quotes the metrics table verbatim from p8_metrics.json (rule 13 reads it back);
-the PDF is drawn with matplotlib, no external binary.
+The report quotes the metrics table verbatim from p8_metrics.json (rule 13 reads it back); the
+PDF is drawn with matplotlib, no external binary. `render_report` and `render_test_report` are the
+entry points the assets use; data.py gathers the figures, markdown.py and pdf.py (with charts.py)
+draw the same figures twice.
 """
 
 from __future__ import annotations
 
-import io
-from collections import Counter
 from typing import Any
 
-from dataops_platform.metrics import CONTENT_RULES, P08_TABLE, content_rule_results, headline_table
-from dataops_platform.rules import RULES
+from dataops_platform.artifacts.files import ARTIFACT_FILES, TEST_REPORT_OUTPUTS
+from dataops_platform.metrics import CONTENT_RULES, content_rule_results
+from dataops_platform.report.data import CheckRow, gather
+from dataops_platform.report.markdown import checks_table, kpi_section, report_markdown
+from dataops_platform.rules import RULES, RuleResult
+
+# Written by the report asset itself (in memory while its own rules run) or after it.
+REPORT_OUTPUTS = ("report_md", "report_pdf")
 
 
-def _checks_markdown(results: list[Any]) -> str:
-    lines = ["| # | rule | result | checked | violations |", "|---|---|---|---|---|"]
-    numbers = {r.name: r.number for r in RULES}
-    for r in results:
-        lines.append(
-            f"| {numbers[r.name]} | {r.name} | {'pass' if r.passed else 'FAIL'} | {r.checked} | {'; '.join(r.violations[:3])} |"
+class ReportView(dict):
+    """The artifacts as the report's own evaluation of rules 1 and 13 sees them.
+
+    Rule 13 reads the report's KPI table: the view holds the one this report is writing (the only
+    rows rule 13 quotes), not the previous report on disk. Rule 1 covers the artifacts written
+    before the report; the report and the test report are written after, and test_report checks
+    them. A dict subclass with a `__dict__`, so the content rules are evaluated once on it."""
+
+    def __init__(self, a: Any, kpi_markdown: str) -> None:
+        super().__init__(a)
+        self["report_md"] = kpi_markdown
+        self.pop("report_pdf", None)
+        self.root = getattr(a, "root", None)
+        problems = getattr(a, "problems", None)
+        self.problems = dict(problems) if problems is not None else {n: f"{n} missing" for n in ARTIFACT_FILES if n not in a}
+        self.not_yet_written = (*REPORT_OUTPUTS, *TEST_REPORT_OUTPUTS)
+
+
+def _scope(number: int, result: RuleResult) -> str:
+    if number == 1:
+        return f"the {result.checked} artifacts written before this report"
+    if number == 13:
+        return "p8_metrics.json vs this report's KPI table"
+    return "the artifacts"
+
+
+def evaluate_checks(view: ReportView) -> list[CheckRow]:
+    """The 13 rules on the view: rules 2-12 once (shared with the metrics rule 13 recomputes)."""
+    content = {r.name: r for r in content_rule_results(view)}
+    rows = []
+    for rule in RULES:
+        result = content[rule.name] if rule.number in CONTENT_RULES else rule.fn(view)
+        rows.append(
+            CheckRow(
+                number=rule.number,
+                name=rule.name,
+                asset=rule.asset,
+                description=rule.description,
+                passed=result.passed,
+                checked=result.checked,
+                violations=result.violations,
+                scope=_scope(rule.number, result),
+            )
         )
-    return "\n".join(lines)
+    return rows
 
 
 def render_report(a: Any) -> tuple[str, bytes]:
-    metrics = a["platform_metrics"]
-    versions = a["dataset_versions"]
-    per_project: dict[str, Counter] = {}
-    for v in versions:
-        per_project.setdefault(v["project_id"], Counter())[v["status"]] += 1
-    content_rules = content_rule_results(a)  # rules 2-12
-    markdown = (
-        "\n\n".join(
-            [
-                "# P08 DataOps platform report",
-                f"Generated from the artifacts at {metrics.get('generated_at', '')}.",
-                "## Overview KPIs",
-                headline_table(metrics),
-                "## Versions by project",
-                "\n".join(
-                    f"- {p}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for p, c in sorted(per_project.items())
-                ),
-                "## Rollbacks",
-                "\n".join(
-                    f"- {r['rollback_id']}: {r['project_id']} {r['from_version']} -> {r['to_version']} "
-                    f"(trigger {r['trigger_ref']}, review {r['review_ref']})"
-                    for r in a["rollback_events"]
-                )
-                or "none",
-                "## Consistency rules 2-12 (rules 1 and 13 are in p8_test_report.md)",
-                _checks_markdown(content_rules),
-            ]
-        )
-        + "\n"
-    )
-    return markdown, _pdf(metrics, a)
+    """(p8_report.md, p8_report.pdf) from the artifacts `a`; both show the same figures."""
+    from dataops_platform.report.pdf import report_pdf
 
-
-def _pdf(metrics: dict[str, Any], a: Any) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    buffer = io.BytesIO()
-    with PdfPages(buffer, metadata={"Title": "P08 DataOps platform report", "CreationDate": None}) as pdf:
-        fig = plt.figure(figsize=(8.27, 11.69))
-        fig.text(0.08, 0.95, "P08 DataOps platform report", fontsize=18, weight="bold")
-        rows = [(k, str(metrics[k])) for k in P08_TABLE]
-        table = fig.add_axes([0.08, 0.45, 0.84, 0.45])
-        table.axis("off")
-        table.table(cellText=rows, colLabels=["metric", "value"], loc="upper left", cellLoc="left")
-        ax = fig.add_axes([0.12, 0.08, 0.8, 0.28])
-        statuses = ["completed", "regressed", "failed"]
-        ax.bar(statuses, [metrics[f"experiments_{s}"] for s in statuses], color=["#4c9a2a", "#d9a441", "#c0392b"])
-        ax.set_title("Experiment status distribution")
-        pdf.savefig(fig)
-        plt.close(fig)
-    return buffer.getvalue()
+    view = ReportView(a, kpi_section(a["platform_metrics"]))
+    data = gather(view, evaluate_checks(view))
+    return report_markdown(data), report_pdf(data)
 
 
 def render_test_report(a: Any) -> tuple[dict[str, Any], str]:
@@ -93,5 +87,9 @@ def render_test_report(a: Any) -> tuple[dict[str, Any], str]:
         "failed": len(results) - passed,
         "results": [r.as_dict() for r in results],
     }
-    markdown = f"# P08 test report\n\n{passed}/{len(results)} consistency rules pass.\n\n{_checks_markdown(results)}\n"
+    rows = [
+        CheckRow(rule.number, r.name, rule.asset, rule.description, r.passed, r.checked, r.violations, "")
+        for rule, r in zip(RULES, results, strict=True)
+    ]
+    markdown = f"# P08 test report\n\n{passed}/{len(results)} consistency rules pass.\n\n{checks_table(rows, with_scope=False)}\n"
     return payload, markdown
