@@ -17,7 +17,22 @@ from dataops_platform.defs.schedules import rhythm_schedules
 from dataops_platform.defs.sensors import SENSORS
 from dataops_platform.settings import load_settings
 
-SCHEDULES: list[dg.ScheduleDefinition] = rhythm_schedules(load_settings())
+SETTINGS = load_settings()
+SCHEDULES: list[dg.ScheduleDefinition] = rhythm_schedules(SETTINGS)
+
+
+def _executor() -> dg.ExecutorDefinition:
+    """In process on the embedded default: the assets are small reads and file writes, and one
+    process per step would spend minutes importing MLflow and Dagster 31 times. On a deployment
+    (a Celery broker configured) every step is a Celery task run by the workers."""
+    if SETTINGS.celery_broker_url is None:
+        return dg.in_process_executor
+    from dagster_celery import celery_executor
+
+    from dataops_platform.stack.config import celery_config
+
+    return celery_executor.configured(celery_config(SETTINGS)["execution"]["config"])
+
 
 defs = dg.Definitions(
     assets=ASSETS,
@@ -26,7 +41,5 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=default_resources(),
-    # The assets are small reads and file writes: one process per step (the multiprocess default)
-    # would spend minutes importing MLflow and Dagster 31 times. Scale-out swaps in Celery.
-    executor=dg.in_process_executor,
+    executor=_executor(),
 )

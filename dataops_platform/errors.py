@@ -33,6 +33,12 @@ class NotFound(InvalidInput):
     kind = "not_found"
 
 
+class AlreadyRecorded(InvalidInput):
+    """The object this input would create exists already (e.g. an MLflow run synced twice)."""
+
+    kind = "already_recorded"
+
+
 class PermissionDenied(DataOpsError):
     """The actor holds no role granting the action in that project."""
 

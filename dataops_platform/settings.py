@@ -26,6 +26,17 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Governance store URL; SQLite under home.")
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; SQLite under home.")
     user: str | None = Field(default=None, description="Acting user for the embedded CLI.")
+    # A deployment (SPEC §14): each service by URL. Unset, the embedded defaults above apply.
+    dagster_storage_url: str | None = Field(
+        default=None, description="PostgreSQL URL of Dagster's run/event/schedule storage (its own database)."
+    )
+    mlflow_backend_url: str | None = Field(
+        default=None, description="Backend store of the MLflow tracking server (its own PostgreSQL database)."
+    )
+    celery_broker_url: str | None = Field(default=None, description="Celery broker (Redis) URL: steps run in Celery workers.")
+    artifact_root: str | None = Field(
+        default=None, description="Where artifacts live: a directory or a URL (s3://, gs://, file://); default home/artifacts."
+    )
 
     @property
     def home_dir(self) -> Path:
@@ -40,16 +51,28 @@ class Settings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow' / 'mlflow.db'}"
 
     @property
-    def mlflow_artifact_root(self) -> Path:
+    def mlflow_artifact_root(self) -> Path | None:
+        """Where new MLflow experiments keep run artifacts: under home for the embedded store; a
+        tracking server decides for itself (it proxies artifacts to its own destination)."""
+        if self.mlflow_tracking_uri is not None and self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            return None
         return self.home_dir / "mlflow" / "artifacts"
 
     @property
     def dagster_home(self) -> Path:
-        return self.home_dir / "dagster"
+        """Dagster's instance directory: the embedded SQLite one, or a deployment's (its
+        dagster.yaml written by `dataops stack config`)."""
+        return self.home_dir / ("stack/dagster" if self.dagster_storage_url else "dagster")
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.home_dir / "artifacts"
+        """A local path by default; with `artifact_root` a `universal_pathlib` path, so workers on
+        other machines read and write the same files (an object store in a deployment)."""
+        if self.artifact_root is None:
+            return self.home_dir / "artifacts"
+        from upath import UPath
+
+        return UPath(self.artifact_root)  # type: ignore[return-value]
 
     @property
     def data_dir(self) -> Path:
@@ -69,11 +92,11 @@ class Settings(BaseSettings):
     def ensure_home(self) -> None:
         """Create the home layout; idempotent."""
         for directory in (self.home_dir, self.dagster_home, self.artifacts_dir, self.data_dir, self.inbox_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)  # an object store's "directory" is a no-op
         if self.mlflow_tracking_uri is None:
             (self.home_dir / "mlflow").mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
+        if not dagster_yaml.exists() and self.dagster_storage_url is None:  # a deployment's is generated
             dagster_yaml.write_text(DAGSTER_YAML)
 
 

@@ -38,19 +38,26 @@ def _dump(value: Any) -> str:
 
 
 def write_artifact(root: Path, name: str, value: Any) -> Path:
-    """Write one artifact atomically; JSONL for lists of records, JSON, Markdown or PDF bytes otherwise."""
+    """Write one artifact: JSONL for lists of records, JSON, Markdown or PDF bytes otherwise.
+
+    On a local disk through a temporary file and a rename, so a reader never sees half a file;
+    on an object store (a `universal_pathlib` root) one PUT, which is atomic there already."""
     path = root / ARTIFACT_FILES[name]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     if path.suffix == ".jsonl":
-        tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n" for r in value))
+        data: str | bytes = "".join(json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n" for r in value)
     elif path.suffix == ".json":
-        tmp.write_text(_dump(value) + "\n")
-    elif isinstance(value, bytes):
-        tmp.write_bytes(value)
+        data = _dump(value) + "\n"
     else:
-        tmp.write_text(str(value))
-    tmp.replace(path)
+        data = value if isinstance(value, bytes) else str(value)
+    local = isinstance(path, Path)
+    target = path.with_suffix(path.suffix + ".tmp") if local else path
+    if isinstance(data, bytes):
+        target.write_bytes(data)
+    else:
+        target.write_text(data, encoding="utf-8")
+    if local:
+        target.replace(path)
     return path
 
 

@@ -33,6 +33,11 @@ from dataops_platform.store.models import Alert, AuditRecord, DatasetVersion, Ex
 from dataops_platform.tracking.sync import ALERT_FOR_STATUS, gate_alert_key, sync_runs, system_actor
 
 TICK_SECONDS = 60
+# The sensors that change the store start stopped, as Dagster's do: an operator turns them on
+# (Automation page, or `dagster sensor start`) once the home is theirs. Running from the first
+# load they would sync and alert on the real clock in the middle of a reference scenario played
+# on a live stack. The run-failure sensor only reacts to our own failed runs, so it is on.
+ACTING_SENSORS_DEFAULT = dg.DefaultSensorStatus.STOPPED
 TRIGGER_TAG = "dataops/trigger"
 
 
@@ -64,7 +69,7 @@ def _mlflow_cursor(raw: str | None) -> tuple[int | None, set[str]]:
     name="mlflow_new_runs",
     job=governance_job,
     minimum_interval_seconds=TICK_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=ACTING_SENSORS_DEFAULT,
     description="Syncs finished MLflow runs into the store and refreshes the experiment assets downstream.",
 )
 def mlflow_new_runs(
@@ -128,7 +133,7 @@ def ensure_gate_alerts(platform: Platform, actor: str, experiment_ids: Iterable[
     name="release_gate_watch",
     job=governance_job,
     minimum_interval_seconds=TICK_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=ACTING_SENSORS_DEFAULT,
     description="A new regression, failed run or rejected version: makes sure an alert exists and refreshes the gate state.",
 )
 def release_gate_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:
@@ -190,7 +195,7 @@ def sla_risk_key(alert_id: str) -> str:
     name="sla_risk_watch",
     job=governance_job,
     minimum_interval_seconds=TICK_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=ACTING_SENSORS_DEFAULT,
     description="An open alert past its acknowledge or resolve target: raises one sla_risk alert, refreshes the SLA report.",
 )
 def sla_risk_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:

@@ -49,10 +49,17 @@ def _at(clock: FixedClock, minutes: float) -> None:
     clock.set(START + timedelta(minutes=minutes))
 
 
-def play_scenario(settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: Progress = print) -> DemoPlatform:
-    """Run the whole story on a fresh home; raises if any step does not behave as the story needs."""
+def play_scenario(
+    settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: Progress = print, keep: tuple[str, ...] = ()
+) -> DemoPlatform:
+    """Run the whole story on a fresh home; raises if any step does not behave as the story needs.
+
+    Everything in the home is replaced except the entries named in `keep` (a running stack lives
+    in `stack/`; the caller then makes sure the stack's stores are empty)."""
     if settings.home_dir.exists():
-        shutil.rmtree(settings.home_dir)
+        for entry in settings.home_dir.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     settings.ensure_home()
     clock = FixedClock(START)
     platform = Platform(settings, clock)

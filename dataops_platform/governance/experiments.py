@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dataops_platform.errors import InvalidInput
+from sqlalchemy import select
+
+from dataops_platform.errors import AlreadyRecorded, InvalidInput
 from dataops_platform.governance import lineage
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform
@@ -40,6 +42,14 @@ def record_experiment(
                 f"dataset_version {dataset_version!r}: no such version in project {project_id}",
                 field="dataset_version",
                 value=dataset_version,
+            )
+        if mlflow_run_id is not None and (
+            known := op.session.scalar(select(Experiment.experiment_id).where(Experiment.mlflow_run_id == mlflow_run_id))
+        ):
+            # Checked under the write lock: two syncs (a sensor and a person) racing for one run
+            # cannot both record it.
+            raise AlreadyRecorded(
+                f"MLflow run {mlflow_run_id} is already recorded as {known}", field="mlflow_run_id", value=mlflow_run_id
             )
         experiment = Experiment(
             experiment_id=op.next_id("experiment", "exp_"),

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dataops_platform.errors import AlreadyRecorded
 from dataops_platform.governance.alerts import open_alert
 from dataops_platform.governance.experiments import record_experiment
 from dataops_platform.governance.platform import Platform
@@ -109,20 +110,24 @@ def sync_runs(platform: Platform, tracking: tc.Tracking) -> SyncReport:
         else:
             status, deltas, error = "failed", {}, tags.get(tc.TAG_ERROR, f"MLflow run status {run.info.status}")
         ended = datetime.fromtimestamp((run.info.end_time or run.info.start_time) / 1000, tz=UTC)
-        experiment = record_experiment(
-            platform,
-            actor,
-            project_id,
-            version_id,
-            status,
-            metrics=metrics,
-            params=dict(run.data.params),
-            mlflow_run_id=run_id,
-            baseline_ref=baseline.experiment_id if baseline else None,
-            deltas=deltas,
-            error=error,
-            run_ended_at=ended,
-        )
+        try:
+            experiment = record_experiment(
+                platform,
+                actor,
+                project_id,
+                version_id,
+                status,
+                metrics=metrics,
+                params=dict(run.data.params),
+                mlflow_run_id=run_id,
+                baseline_ref=baseline.experiment_id if baseline else None,
+                deltas=deltas,
+                error=error,
+                run_ended_at=ended,
+            )
+        except AlreadyRecorded:  # another sync (the sensor, a person) recorded it since we looked
+            report.already_synced += 1
+            continue
         report.added.append(experiment.experiment_id)
         if status in ALERT_FOR_STATUS:
             severity, category = ALERT_FOR_STATUS[status]

@@ -279,7 +279,15 @@ def test_platform_run_failure_needs_an_alert_project(sqlite_settings: Settings, 
     platform.close()
 
 
-@pytest.mark.parametrize("sensor", [mlflow_new_runs, release_gate_watch, sla_risk_watch, platform_run_failure])
-def test_every_sensor_runs_by_default_with_a_description(sensor: dg.SensorDefinition) -> None:
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+@pytest.mark.parametrize(
+    ("sensor", "status"),
+    [
+        (mlflow_new_runs, dg.DefaultSensorStatus.STOPPED),  # acting sensors: an operator turns them on
+        (release_gate_watch, dg.DefaultSensorStatus.STOPPED),
+        (sla_risk_watch, dg.DefaultSensorStatus.STOPPED),
+        (platform_run_failure, dg.DefaultSensorStatus.RUNNING),
+    ],
+)
+def test_sensor_default_status_and_description(sensor: dg.SensorDefinition, status: dg.DefaultSensorStatus) -> None:
+    assert sensor.default_status == status
     assert sensor.description

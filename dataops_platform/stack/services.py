@@ -1,0 +1,437 @@
+"""`dataops stack up | down | status`: a local production-like stack on loopback.
+
+PostgreSQL (the machine's server: a cluster of our own made with its binaries, or a server given
+by URL) holds three databases: governance, Dagster, MLflow. Redis, `mlflow server`,
+`dagster-daemon`, `dagster-webserver` and two Celery workers run under honcho from a generated
+Procfile. Every process carries DATAOPS_STACK_ID in its environment, inherited by whatever it
+spawns, so `down` stops exactly what `up` started and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from dataops_platform.errors import DataOpsError, InvalidInput
+from dataops_platform.settings import Settings
+from dataops_platform.stack.config import write_stack_config
+
+DATABASES = ("governance", "dagster", "mlflow")
+WORKERS = ("worker1", "worker2")
+HEALTH_TIMEOUT_S = 240.0
+STACK_ID_ENV = "DATAOPS_STACK_ID"
+
+
+@dataclass
+class StackState:
+    """What `up` started, kept in $DATAOPS_HOME/stack/stack.json for `status` and `down`."""
+
+    stack_id: str
+    ports: dict[str, int]
+    postgres_admin_url: str
+    own_postgres: bool
+    databases: dict[str, str]
+    honcho_pid: int | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        base = make_url(self.postgres_admin_url).set(drivername=f"postgresql+{driver}", database=self.databases[database])
+        return base.render_as_string(hide_password=False)
+
+    def env(self, home: Path) -> dict[str, str]:
+        """The settings every process of the stack runs with (and `dataops` commands against it)."""
+        return {
+            "DATAOPS_HOME": str(home),
+            "DATAOPS_DATABASE_URL": self.url("governance"),
+            "DATAOPS_DAGSTER_STORAGE_URL": self.url("dagster", "psycopg2"),
+            "DATAOPS_MLFLOW_BACKEND_URL": self.url("mlflow"),
+            "DATAOPS_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports['mlflow']}",
+            "DATAOPS_CELERY_BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+            "DAGSTER_HOME": str(home / "stack" / "dagster"),
+            STACK_ID_ENV: self.stack_id,
+        }
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {
+            "dagster_ui": f"http://127.0.0.1:{self.ports['webserver']}",
+            "mlflow_ui": f"http://127.0.0.1:{self.ports['mlflow']}",
+            "postgres": make_url(self.postgres_admin_url).render_as_string(hide_password=True),
+            "redis": f"redis://127.0.0.1:{self.ports['redis']}/0",
+        }
+
+
+def stack_dir(home: Path) -> Path:
+    return home / "stack"
+
+
+def load_state(home: Path) -> StackState | None:
+    path = stack_dir(home) / "stack.json"
+    return StackState(**json.loads(path.read_text())) if path.exists() else None
+
+
+def _save_state(home: Path, state: StackState) -> None:
+    path = stack_dir(home) / "stack.json"
+    path.write_text(json.dumps(asdict(state), indent=2) + "\n")
+
+
+def stack_settings(home: Path, state: StackState) -> Settings:
+    """Settings pointing at the running stack's services."""
+    env = state.env(home)
+    return Settings(
+        home=home,
+        database_url=env["DATAOPS_DATABASE_URL"],
+        mlflow_tracking_uri=env["DATAOPS_MLFLOW_TRACKING_URI"],
+        dagster_storage_url=env["DATAOPS_DAGSTER_STORAGE_URL"],
+        mlflow_backend_url=env["DATAOPS_MLFLOW_BACKEND_URL"],
+        celery_broker_url=env["DATAOPS_CELERY_BROKER_URL"],
+    )
+
+
+# -- ports and PostgreSQL ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in p.parent.name.split(".")])
+    if not found:
+        raise DataOpsError(
+            "no PostgreSQL server on this machine: install it (Debian: apt-get install postgresql) "
+            "or pass --postgres URL of a server to use"
+        )
+    return found[-1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _start_own_postgres(directory: Path, port: int) -> str:
+    """A cluster of our own under the stack directory, made with the machine's PostgreSQL binaries."""
+    bin_dir = _pg_bin()
+    data = directory / "pg"
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres")
+        subprocess.run(
+            _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+            check=True,
+            capture_output=True,
+        )
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
+    subprocess.run(
+        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-o", options, "start"]),
+        check=True,
+        capture_output=True,
+        env=os.environ | {STACK_ID_ENV: "postgres"},
+    )
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+
+def _stop_own_postgres(directory: Path) -> None:
+    data = directory / "pg"
+    if (data / "postmaster.pid").exists():
+        subprocess.run(
+            _as_postgres([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
+        )
+
+
+def _create_databases(admin_url: str, names: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            existing = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+            for name in names:
+                if name not in existing:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any driver error: name the setting
+        raise DataOpsError(f"PostgreSQL at {make_url(admin_url).render_as_string()} is not usable: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def _drop_databases(admin_url: str, names: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+# -- health checks -----------------------------------------------------------------------------
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URLs we built
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _redis_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _postgres_ok(url: str) -> bool:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        engine.dispose()
+
+
+def _daemon_ok(settings: Settings) -> bool:
+    import dagster as dg
+
+    try:
+        with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+            statuses = instance.get_daemon_statuses()
+            return bool(statuses) and all(status.healthy for status in statuses.values())
+    except Exception:  # noqa: BLE001 - not up yet: storage tables are created by the daemon
+        return False
+
+
+def celery_workers(broker_url: str) -> list[str]:
+    """Names of the Celery workers answering a ping on the broker."""
+    from celery import Celery
+
+    app = Celery(broker=broker_url)
+    try:
+        replies = app.control.ping(timeout=1.5) or []
+    except Exception:  # noqa: BLE001 - broker not up yet
+        return []
+    finally:
+        app.close()
+    return sorted(name for reply in replies for name in reply)
+
+
+def health(home: Path, state: StackState) -> dict[str, bool]:
+    settings = stack_settings(home, state)
+    return {
+        "postgres": _postgres_ok(state.postgres_admin_url),
+        "redis": _redis_ok(state.ports["redis"]),
+        "mlflow": _http_ok(f"http://127.0.0.1:{state.ports['mlflow']}/health"),
+        "dagster-webserver": _http_ok(f"http://127.0.0.1:{state.ports['webserver']}/server_info"),
+        "dagster-daemon": _daemon_ok(settings),
+        "celery-workers": len(celery_workers(settings.celery_broker_url)) >= len(WORKERS),
+    }
+
+
+# -- up / down ---------------------------------------------------------------------------------
+
+
+def procfile(home: Path, state: StackState) -> str:
+    directory = stack_dir(home)
+    bin_dir = Path(sys.executable).parent
+    lines = {
+        "redis": f"redis-server --port {state.ports['redis']} --bind 127.0.0.1 --save '' --appendonly no --dir {directory}",
+        "mlflow": (
+            f"{bin_dir}/mlflow server --backend-store-uri $DATAOPS_MLFLOW_BACKEND_URL "
+            f"--artifacts-destination {directory / 'mlflow-artifacts'} "
+            f"--host 127.0.0.1 --port {state.ports['mlflow']} --workers 1"
+        ),
+        "daemon": f"{bin_dir}/dagster-daemon run -w {directory / 'workspace.yaml'}",
+        "webserver": f"{bin_dir}/dagster-webserver -w {directory / 'workspace.yaml'} -h 127.0.0.1 -p {state.ports['webserver']}",
+    }
+    for name in WORKERS:
+        lines[name] = (
+            f"{bin_dir}/dagster-celery worker start -A dagster_celery.app -y {directory / 'celery.yaml'} "
+            f"-n {name}@{state.stack_id} -- --concurrency=1"
+        )
+    return "".join(f"{name}: {command}\n" for name, command in lines.items())
+
+
+Progress = Callable[[str], None]
+
+
+def stack_up(
+    home: Path,
+    postgres_url: str | None = None,
+    progress: Progress = lambda _m: None,
+    timeout: float = HEALTH_TIMEOUT_S,
+) -> StackState:
+    """Start every service and wait until each answers; on failure stop what was started."""
+    home = home.resolve()
+    if (existing := load_state(home)) is not None and existing.honcho_pid and _alive(existing.honcho_pid):
+        raise InvalidInput(
+            f"a stack is already running for {home} (honcho pid {existing.honcho_pid}); `dataops stack down` first",
+            field="home",
+            value=str(home),
+        )
+    directory = stack_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
+    stack_id = existing.stack_id if existing else uuid.uuid4().hex[:10]
+    ports = existing.ports if existing else {name: free_port() for name in ("postgres", "redis", "mlflow", "webserver")}
+    own = postgres_url is None
+    progress("PostgreSQL: " + ("starting a cluster of our own" if own else "using the given server"))
+    admin = _start_own_postgres(directory, ports["postgres"]) if own else postgres_url
+    databases = {db: f"dataops_{db}" if own else f"dataops_{stack_id}_{db}" for db in DATABASES}
+    _create_databases(admin, list(databases.values()))
+    state = StackState(stack_id, ports, admin, own, databases)
+    settings = stack_settings(home, state)
+    settings.ensure_home()
+    write_stack_config(settings, directory)
+    (settings.dagster_home / "dagster.yaml").write_text((directory / "dagster.yaml").read_text())
+    (directory / "Procfile").write_text(procfile(home, state))
+    env = os.environ | state.env(home) | {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    log = (directory / "logs" / "honcho.log").open("ab")
+    honcho = subprocess.Popen(  # noqa: S603 - our own Procfile
+        [sys.executable, "-m", "honcho", "start", "-f", str(directory / "Procfile"), "-d", str(directory)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    state.honcho_pid = honcho.pid
+    _save_state(home, state)
+    try:
+        _wait_healthy(home, state, honcho, progress, timeout)
+        if has_governance_schema(settings):
+            from dataops_platform.stack.config import sync_pool_limits
+
+            sync_pool_limits(settings)
+    except BaseException:
+        stack_down(home)
+        raise
+    return state
+
+
+def running_state(home: Path) -> StackState:
+    """The stack running for this home, or a clear error."""
+    state = load_state(home.resolve())
+    if state is None or not state.honcho_pid or not _alive(state.honcho_pid):
+        raise InvalidInput(f"no stack is running for {home}; start one with `dataops stack up`", field="home", value=str(home))
+    return state
+
+
+def has_governance_schema(settings: Settings) -> bool:
+    from dataops_platform.store.engine import Store, schema_revision
+
+    store = Store(settings.store_url)
+    try:
+        return schema_revision(store.engine) is not None
+    finally:
+        store.dispose()
+
+
+def _wait_healthy(
+    home: Path, state: StackState, honcho: subprocess.Popen, progress: Callable[[str], None], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    reported: set[str] = set()
+    while True:
+        status = health(home, state)
+        for name, ok in status.items():
+            if ok and name not in reported:
+                reported.add(name)
+                progress(f"{name}: healthy")
+        if all(status.values()):
+            return
+        if honcho.poll() is not None:
+            raise DataOpsError(f"the stack's process manager exited ({honcho.returncode}); log tail:\n{_log_tail(home)}")
+        if time.monotonic() > deadline:
+            waiting = ", ".join(name for name, ok in status.items() if not ok)
+            raise DataOpsError(f"stack not healthy after {timeout:.0f} s: waiting for {waiting}; log tail:\n{_log_tail(home)}")
+        time.sleep(1.0)
+
+
+def _log_tail(home: Path, lines: int = 40) -> str:
+    path = stack_dir(home) / "logs" / "honcho.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stack_processes(stack_id: str) -> list[int]:
+    """Every live process started by this stack (they all carry its id in their environment)."""
+    marker = f"{STACK_ID_ENV}={stack_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def stack_down(home: Path, purge: bool = False, grace: float = 30.0) -> list[int]:
+    """Stop what `up` started (honcho and everything below it, our own PostgreSQL cluster); returns
+    the pids that had to be killed after the grace period. `purge` also drops the databases."""
+    home = home.resolve()
+    state = load_state(home)
+    if state is None:
+        return []
+    if state.honcho_pid and _alive(state.honcho_pid):
+        try:
+            os.killpg(state.honcho_pid, signal.SIGTERM)  # honcho passes it on to each service
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while stack_processes(state.stack_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    killed = stack_processes(state.stack_id)
+    for pid in killed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if purge and not state.own_postgres:
+        _drop_databases(state.postgres_admin_url, list(state.databases.values()))
+    if state.own_postgres:
+        _stop_own_postgres(stack_dir(home))
+    state.honcho_pid = None
+    if purge:
+        shutil.rmtree(stack_dir(home), ignore_errors=True)
+    else:
+        _save_state(home, state)
+    return killed
