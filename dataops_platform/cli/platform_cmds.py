@@ -121,21 +121,36 @@ def report(ctx: typer.Context) -> None:
 def demo(
     ctx: typer.Context,
     keep: Annotated[bool, typer.Option(help="Refuse to run over an existing home instead of replacing it.")] = False,
+    stack: Annotated[
+        bool, typer.Option("--stack", help="Play on this home's running stack (`dataops stack up`); its workers materialise.")
+    ] = False,
 ) -> None:
     """Play the reference scenario (SPEC §12) on a fresh home, then materialise every asset and check."""
-    from dataops_platform.demo.materialize import materialize_all
-    from dataops_platform.demo.scenario import play_scenario
-
     st = state(ctx)
     settings = st.settings()
     if keep and settings.home_dir.exists():
         from dataops_platform.errors import InvalidInput
 
         raise InvalidInput(f"{settings.home_dir} exists and --keep was given", field="home", value=str(settings.home_dir))
-    with console.status("playing the reference scenario") as status:
-        play_scenario(settings, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"))
-    with console.status("materialising the governance assets and checks"):
-        outcome = materialize_all(settings)
+    if stack:
+        from dataops_platform.stack.demo import play_on_stack
+        from dataops_platform.stack.services import running_state, stack_settings
+
+        with console.status("playing the reference scenario on the stack") as status:
+            outcome, _, steps, run_pid = play_on_stack(
+                settings.home_dir, progress=lambda msg: status.update(msg) or console.print(f"  {msg}")
+            )
+        settings = stack_settings(settings.home_dir, running_state(settings.home_dir))
+        workers = {s.pid for s in steps} - {run_pid}
+        console.print(f"  {len(steps)} steps ran in {len(workers)} Celery worker process(es), none in the run process {run_pid}")
+    else:
+        from dataops_platform.demo.materialize import materialize_all
+        from dataops_platform.demo.scenario import play_scenario
+
+        with console.status("playing the reference scenario") as status:
+            play_scenario(settings, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"))
+        with console.status("materialising the governance assets and checks"):
+            outcome = materialize_all(settings)
     from dataops_platform.metrics import P08_TABLE
 
     path = settings.artifacts_dir / "reports" / "p8_metrics.json"
@@ -146,9 +161,13 @@ def demo(
     table(f"reference scenario on {settings.home_dir}", ["figure", "value"], rows)
     if outcome.failed_checks:
         _print_checks(outcome)
-    console.print(
-        f"Dagster UI: DAGSTER_HOME={settings.dagster_home} DATAOPS_HOME={settings.home_dir} dagster dev -w workspace.yaml"
-    )
-    console.print(f"MLflow UI:  mlflow ui --backend-store-uri {settings.tracking_uri}")
+    if stack:
+        urls = running_state(settings.home_dir).urls
+        console.print(f"Dagster UI: {urls['dagster_ui']}   MLflow UI: {urls['mlflow_ui']}", highlight=False)
+    else:
+        console.print(
+            f"Dagster UI: DAGSTER_HOME={settings.dagster_home} DATAOPS_HOME={settings.home_dir} dagster dev -w workspace.yaml"
+        )
+        console.print(f"MLflow UI:  mlflow ui --backend-store-uri {settings.tracking_uri}")
     if not outcome.success or outcome.failed_checks:
         raise typer.Exit(1)

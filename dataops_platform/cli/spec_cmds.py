@@ -49,8 +49,9 @@ def apply(ctx: typer.Context, file: FileArg) -> None:
     st = state(ctx)
     spec = load_spec(file)
     report = apply_spec(st.platform(), st.actor(), spec, str(file))
+    pools = _sync_pools(st.settings())
     if st.json:
-        emit_json(report.as_dict() | {"noop": report.is_noop})
+        emit_json(report.as_dict() | {"noop": report.is_noop, "pool_limits": pools})
         return
     if report.is_noop:
         console.print(f"{file}: nothing to change ({len(report.unchanged)} objects already as declared).")
@@ -58,3 +59,14 @@ def apply(ctx: typer.Context, file: FileArg) -> None:
     rows = [("created", ref) for ref in report.created] + [("changed", ref) for ref in report.changed]
     table(f"spec apply {file}", ["change", "object"], rows)
     console.print(f"{len(report.created)} created, {len(report.changed)} changed, {len(report.unchanged)} left as they were.")
+    if pools:
+        console.print(f"pool limits on the deployment's Dagster instance: {pools}")
+
+
+def _sync_pools(settings) -> dict[str, int]:  # noqa: ANN001
+    """On a deployment, the task queues' limits become the pools' limits the daemon enforces."""
+    if settings.dagster_storage_url is None:
+        return {}  # embedded: in-process runs, one step at a time
+    from dataops_platform.stack.config import sync_pool_limits
+
+    return sync_pool_limits(settings)

@@ -137,6 +137,7 @@ def ensure_gate_alerts(platform: Platform, actor: str, experiment_ids: Iterable[
     description="A new regression, failed run or rejected version: makes sure an alert exists and refreshes the gate state.",
 )
 def release_gate_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:
+    first_tick = context.cursor is None
     after = int(context.cursor or 0)  # the last audit seq looked at
     platform = governance.platform()
     try:
@@ -161,6 +162,9 @@ def release_gate_watch(context: dg.SensorEvaluationContext, governance: Governan
     context.update_cursor(str(head))
     if not gate_events:
         return dg.SkipReason(f"audit records {after + 1}-{head}: nothing regressed, failed or was rejected")
+    if first_tick and not opened:
+        # Turned on over an existing home: history already has its alerts and its gate state.
+        return dg.SkipReason(f"first tick: {len(gate_events)} earlier gate event(s) all have alerts; watching from {head}")
     names = ", ".join(f"{kind}:{object_id}" for _seq, kind, object_id in gate_events)
     # Keyed by the audit records that moved the gate, so a replayed tick asks for the same run.
     seqs = f"{gate_events[0][0]}-{max(seq for seq, _, _ in gate_events)}"

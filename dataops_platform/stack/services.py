@@ -2,9 +2,10 @@
 
 PostgreSQL (the machine's server: a cluster of our own made with its binaries, or a server given
 by URL) holds three databases: governance, Dagster, MLflow. Redis, `mlflow server`,
-`dagster-daemon`, `dagster-webserver` and two Celery workers run under honcho from a generated
-Procfile. Every process carries DATAOPS_STACK_ID in its environment, inherited by whatever it
-spawns, so `down` stops exactly what `up` started and nothing else.
+`dagster-daemon`, `dagster-webserver` and two Celery workers run under supervisord from a
+generated config: a service that dies is restarted (a killed Celery worker comes back; honcho
+would stop the whole stack instead). Every process carries DATAOPS_STACK_ID in its environment,
+inherited by whatever it spawns, so `down` stops exactly what `up` started and nothing else.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class StackState:
     postgres_admin_url: str
     own_postgres: bool
     databases: dict[str, str]
-    honcho_pid: int | None = None
+    manager_pid: int | None = None  # supervisord
     started_at: float = field(default_factory=time.time)
 
     def url(self, database: str, driver: str = "psycopg") -> str:
@@ -137,14 +138,17 @@ def _start_own_postgres(directory: Path, port: int) -> str:
             check=True,
             capture_output=True,
         )
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    if _postgres_ok(url):
+        return url  # ours, still running from an earlier `up`
     options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
     subprocess.run(
         _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-o", options, "start"]),
         check=True,
         capture_output=True,
-        env=os.environ | {STACK_ID_ENV: "postgres"},
+        env={k: v for k, v in os.environ.items() if k != STACK_ID_ENV},  # stopped by pg_ctl, not by the sweep
     )
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    return url
 
 
 def _stop_own_postgres(directory: Path) -> None:
@@ -256,13 +260,13 @@ def health(home: Path, state: StackState) -> dict[str, bool]:
 # -- up / down ---------------------------------------------------------------------------------
 
 
-def procfile(home: Path, state: StackState) -> str:
+def _programs(home: Path, state: StackState) -> dict[str, str]:
     directory = stack_dir(home)
     bin_dir = Path(sys.executable).parent
-    lines = {
+    programs = {
         "redis": f"redis-server --port {state.ports['redis']} --bind 127.0.0.1 --save '' --appendonly no --dir {directory}",
         "mlflow": (
-            f"{bin_dir}/mlflow server --backend-store-uri $DATAOPS_MLFLOW_BACKEND_URL "
+            f"{bin_dir}/mlflow server --backend-store-uri {state.url('mlflow')} "
             f"--artifacts-destination {directory / 'mlflow-artifacts'} "
             f"--host 127.0.0.1 --port {state.ports['mlflow']} --workers 1"
         ),
@@ -270,11 +274,55 @@ def procfile(home: Path, state: StackState) -> str:
         "webserver": f"{bin_dir}/dagster-webserver -w {directory / 'workspace.yaml'} -h 127.0.0.1 -p {state.ports['webserver']}",
     }
     for name in WORKERS:
-        lines[name] = (
+        programs[name] = (
             f"{bin_dir}/dagster-celery worker start -A dagster_celery.app -y {directory / 'celery.yaml'} "
             f"-n {name}@{state.stack_id} -- --concurrency=1"
         )
-    return "".join(f"{name}: {command}\n" for name, command in lines.items())
+    return programs
+
+
+def supervisord_conf(home: Path, state: StackState) -> str:
+    """supervisord's config: every service restarted if it dies, stopped with its process group."""
+    directory = stack_dir(home)
+    env = state.env(home) | {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    environment = ",".join(f'{k}="{v}"' for k, v in env.items())
+    lines = [
+        "; Written by `dataops stack up`; regenerated on every start.",
+        "[unix_http_server]",
+        f"file={directory / 'supervisor.sock'}",
+        "[supervisord]",
+        f"logfile={directory / 'logs' / 'supervisord.log'}",
+        f"pidfile={directory / 'supervisord.pid'}",
+        f"childlogdir={directory / 'logs'}",
+        f"directory={directory}",
+        f"environment={environment}",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "[supervisorctl]",
+        f"serverurl=unix://{directory / 'supervisor.sock'}",
+    ]
+    for name, command in _programs(home, state).items():
+        lines += [
+            f"[program:{name}]",
+            f"command={command}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=2",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "stopwaitsecs=20",
+            f"stdout_logfile={directory / 'logs' / (name + '.log')}",
+            "redirect_stderr=true",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def supervisorctl(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run supervisorctl against this home's stack (e.g. `stop mlflow`, `status`)."""
+    conf = stack_dir(home.resolve()) / "supervisord.conf"
+    return subprocess.run(  # noqa: S603 - our own config
+        [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(conf), *args], capture_output=True, text=True
+    )
 
 
 Progress = Callable[[str], None]
@@ -288,9 +336,9 @@ def stack_up(
 ) -> StackState:
     """Start every service and wait until each answers; on failure stop what was started."""
     home = home.resolve()
-    if (existing := load_state(home)) is not None and existing.honcho_pid and _alive(existing.honcho_pid):
+    if (existing := load_state(home)) is not None and existing.manager_pid and _alive(existing.manager_pid):
         raise InvalidInput(
-            f"a stack is already running for {home} (honcho pid {existing.honcho_pid}); `dataops stack down` first",
+            f"a stack is already running for {home} (supervisord pid {existing.manager_pid}); `dataops stack down` first",
             field="home",
             value=str(home),
         )
@@ -309,20 +357,19 @@ def stack_up(
     settings.ensure_home()
     write_stack_config(settings, directory)
     (settings.dagster_home / "dagster.yaml").write_text((directory / "dagster.yaml").read_text())
-    (directory / "Procfile").write_text(procfile(home, state))
-    env = os.environ | state.env(home) | {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    log = (directory / "logs" / "honcho.log").open("ab")
-    honcho = subprocess.Popen(  # noqa: S603 - our own Procfile
-        [sys.executable, "-m", "honcho", "start", "-f", str(directory / "Procfile"), "-d", str(directory)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    conf = directory / "supervisord.conf"
+    conf.write_text(supervisord_conf(home, state))
+    (directory / "supervisord.pid").unlink(missing_ok=True)
+    env = os.environ | {STACK_ID_ENV: stack_id}
+    started = subprocess.run(  # noqa: S603 - daemonises itself, writes its pid file
+        [str(Path(sys.executable).parent / "supervisord"), "-c", str(conf)], env=env, capture_output=True, text=True
     )
-    state.honcho_pid = honcho.pid
+    if started.returncode != 0:
+        raise DataOpsError(f"supervisord did not start: {started.stderr or started.stdout}")
+    state.manager_pid = _read_pid(directory / "supervisord.pid")
     _save_state(home, state)
     try:
-        _wait_healthy(home, state, honcho, progress, timeout)
+        _wait_healthy(home, state, progress, timeout)
         if has_governance_schema(settings):
             from dataops_platform.stack.config import sync_pool_limits
 
@@ -336,7 +383,7 @@ def stack_up(
 def running_state(home: Path) -> StackState:
     """The stack running for this home, or a clear error."""
     state = load_state(home.resolve())
-    if state is None or not state.honcho_pid or not _alive(state.honcho_pid):
+    if state is None or not state.manager_pid or not _alive(state.manager_pid):
         raise InvalidInput(f"no stack is running for {home}; start one with `dataops stack up`", field="home", value=str(home))
     return state
 
@@ -351,9 +398,16 @@ def has_governance_schema(settings: Settings) -> bool:
         store.dispose()
 
 
-def _wait_healthy(
-    home: Path, state: StackState, honcho: subprocess.Popen, progress: Callable[[str], None], timeout: float
-) -> None:
+def _read_pid(path: Path, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text().strip():
+        if time.monotonic() > deadline:
+            raise DataOpsError(f"supervisord wrote no pid file at {path}")
+        time.sleep(0.1)
+    return int(path.read_text().strip())
+
+
+def _wait_healthy(home: Path, state: StackState, progress: Progress, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     reported: set[str] = set()
     while True:
@@ -364,17 +418,21 @@ def _wait_healthy(
                 progress(f"{name}: healthy")
         if all(status.values()):
             return
-        if honcho.poll() is not None:
-            raise DataOpsError(f"the stack's process manager exited ({honcho.returncode}); log tail:\n{_log_tail(home)}")
+        if not state.manager_pid or not _alive(state.manager_pid):
+            raise DataOpsError(f"the stack's supervisord exited; log tail:\n{_log_tail(home)}")
         if time.monotonic() > deadline:
             waiting = ", ".join(name for name, ok in status.items() if not ok)
             raise DataOpsError(f"stack not healthy after {timeout:.0f} s: waiting for {waiting}; log tail:\n{_log_tail(home)}")
         time.sleep(1.0)
 
 
-def _log_tail(home: Path, lines: int = 40) -> str:
-    path = stack_dir(home) / "logs" / "honcho.log"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+def _log_tail(home: Path, lines: int = 15) -> str:
+    logs = sorted((stack_dir(home) / "logs").glob("*.log"))
+    tails = []
+    for path in logs:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+        tails.append(f"--- {path.name}\n" + "\n".join(text))
+    return "\n".join(tails) or "(no logs)"
 
 
 def _alive(pid: int) -> bool:
@@ -405,15 +463,15 @@ def stack_processes(stack_id: str) -> list[int]:
 
 
 def stack_down(home: Path, purge: bool = False, grace: float = 30.0) -> list[int]:
-    """Stop what `up` started (honcho and everything below it, our own PostgreSQL cluster); returns
+    """Stop what `up` started (supervisord and every service below it, our own PostgreSQL cluster); returns
     the pids that had to be killed after the grace period. `purge` also drops the databases."""
     home = home.resolve()
     state = load_state(home)
     if state is None:
         return []
-    if state.honcho_pid and _alive(state.honcho_pid):
+    if state.manager_pid and _alive(state.manager_pid):
         try:
-            os.killpg(state.honcho_pid, signal.SIGTERM)  # honcho passes it on to each service
+            os.kill(state.manager_pid, signal.SIGTERM)  # supervisord stops each service's process group, then exits
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace
@@ -429,7 +487,7 @@ def stack_down(home: Path, purge: bool = False, grace: float = 30.0) -> list[int
         _drop_databases(state.postgres_admin_url, list(state.databases.values()))
     if state.own_postgres:
         _stop_own_postgres(stack_dir(home))
-    state.honcho_pid = None
+    state.manager_pid = None
     if purge:
         shutil.rmtree(stack_dir(home), ignore_errors=True)
     else:

@@ -6,6 +6,7 @@ MLflow is imported lazily: the CLI's store answers must not pay for it.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,6 +29,14 @@ EXPERIMENT_PREFIX = "dataops/"
 
 def experiment_name(project_id: str) -> str:
     return f"{EXPERIMENT_PREFIX}{project_id}"
+
+
+def tracking_errors() -> tuple[type[BaseException], ...]:
+    """What a tracking call raises when the store or server fails (imported lazily, like MLflow)."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    return (MlflowException, requests.exceptions.RequestException, ConnectionError)
 
 
 @dataclass
@@ -61,6 +70,11 @@ class Tracking:
     def client(self):  # noqa: ANN201 - mlflow.MlflowClient, imported lazily
         if self._client is None:
             from mlflow import MlflowClient
+
+            if self.tracking_uri.startswith(("http://", "https://")):
+                # MLflow's defaults retry a dead server for minutes; a command should answer sooner.
+                os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+                os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
         return self._client

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dataops_platform.errors import AlreadyRecorded
+from dataops_platform.errors import AlreadyRecorded, DataOpsError
 from dataops_platform.governance.alerts import open_alert
 from dataops_platform.governance.experiments import record_experiment
 from dataops_platform.governance.platform import Platform
@@ -78,8 +78,26 @@ def _cursor_ms(session: Session) -> int | None:
 
 
 def sync_runs(platform: Platform, tracking: tc.Tracking) -> SyncReport:
-    """Record every finished run not yet in the store; safe to run any number of times."""
+    """Record every finished run not yet in the store; safe to run any number of times.
+
+    An unreachable tracking server stops the sync with an error naming it; what was recorded
+    stays, and the next sync resumes after it (the cursor is the store's newest run end time)."""
     report = SyncReport()
+    try:
+        _sync_into(report, platform, tracking)
+    except tc.tracking_errors() as exc:
+        raise DataOpsError(
+            f"MLflow at {tracking.tracking_uri} failed during sync ({type(exc).__name__}: {str(exc)[:300]}); "
+            f"{len(report.added)} run(s) recorded before it stopped. Check DATAOPS_MLFLOW_TRACKING_URI "
+            "(on a local stack: `dataops stack status`) and sync again: it resumes without duplicates.",
+            field="mlflow_tracking_uri",
+            value=tracking.tracking_uri,
+            recorded=report.added,
+        ) from exc
+    return report
+
+
+def _sync_into(report: SyncReport, platform: Platform, tracking: tc.Tracking) -> None:
     with platform.store.read() as session:
         cursor = _cursor_ms(session)
         actor = system_actor(session)
@@ -152,4 +170,3 @@ def sync_runs(platform: Platform, tracking: tc.Tracking) -> SyncReport:
         )
         if baseline and baseline.mlflow_run_id:
             tracking.set_tags(baseline.mlflow_run_id, {tc.TAG_BASELINE: "true"})
-    return report

@@ -141,6 +141,10 @@ def test_release_gate_watch_alerts_once_on_a_failed_experiment(
     assert [r.run_key for r in replay] == [requests[0].run_key]
     assert len(_alerts(sqlite_platform, related_object=ref("experiment", failed.experiment_id))) == 1
 
+    # Turned on over this home with no cursor: the history has its alerts, so nothing to ask for.
+    first, first_cursor, skip = _tick(release_gate_watch, sqlite_settings, None)
+    assert first == [] and "first tick" in skip and first_cursor == str(_head(sqlite_platform))
+
     # The gate state is on the version in the artifact the requested run rebuilds.
     from dataops_platform.artifacts.build import dataset_versions
 
