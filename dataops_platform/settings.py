@@ -6,6 +6,7 @@ MLflow's tracking store and Dagster's instance are three separate databases, nev
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -60,9 +61,11 @@ class Settings(BaseSettings):
 
     @property
     def dagster_home(self) -> Path:
-        """Dagster's instance directory: the embedded SQLite one, or a deployment's (its
-        dagster.yaml written by `dataops stack config`)."""
-        return self.home_dir / ("stack/dagster" if self.dagster_storage_url else "dagster")
+        """Dagster's instance directory: the embedded SQLite one under home; on a deployment the
+        one $DAGSTER_HOME names (as every Dagster process there reads it), else home/stack/dagster."""
+        if self.dagster_storage_url is None:
+            return self.home_dir / "dagster"
+        return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.home_dir / "stack" / "dagster"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -67,6 +67,12 @@ def _sync_pools(settings) -> dict[str, int]:  # noqa: ANN001
     """On a deployment, the task queues' limits become the pools' limits the daemon enforces."""
     if settings.dagster_storage_url is None:
         return {}  # embedded: in-process runs, one step at a time
+    if not (settings.dagster_home / "dagster.yaml").exists():
+        console.print(
+            f"[yellow]note[/]: no Dagster instance at {settings.dagster_home} (set DAGSTER_HOME); "
+            "pool limits not updated: run `dataops stack config --out DIR` there"
+        )
+        return {}
     from dataops_platform.stack.config import sync_pool_limits
 
     return sync_pool_limits(settings)

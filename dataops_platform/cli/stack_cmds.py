@@ -109,9 +109,10 @@ def config(
     if (settings.dagster_home / "dagster.yaml").exists() and has_governance_schema(settings):
         limits = sync_pool_limits(settings)
     if st.json:
-        emit_json({"files": {k: str(v) for k, v in files.__dict__.items()}, "pool_limits": limits})
+        emit_json({"files": {k: str(v) for k, v in files.__dict__.items() if v}, "pool_limits": limits})
         return
     for path in files.__dict__.values():
-        typer.echo(str(path))
+        if path is not None:
+            typer.echo(str(path))
     if limits:
         console.print(f"pool limits set on {settings.dagster_home}: {limits}")

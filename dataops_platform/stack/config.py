@@ -40,6 +40,7 @@ def require(settings: Settings, *names: str) -> None:
             f"a deployment needs {', '.join(missing)}: set {env} (or run `dataops stack up` for a local stack)",
             field=missing[0],
             value=None,
+            missing=missing,
         )
 
 
@@ -85,18 +86,22 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 class StackFiles:
     dagster_yaml: Path
     workspace_yaml: Path
-    celery_yaml: Path
+    celery_yaml: Path | None
 
 
 def write_stack_config(settings: Settings, out: Path) -> StackFiles:
-    """Write dagster.yaml, workspace.yaml and celery.yaml for this deployment into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = StackFiles(out / "dagster.yaml", out / "workspace.yaml", out / "celery.yaml")
+    """Write dagster.yaml, workspace.yaml and (with a Celery broker) celery.yaml into `out`.
+
+    Everything is rendered before anything is written: a missing setting writes nothing. Without a
+    broker the deployment runs steps in its run workers (e.g. Dagster's K8sRunLauncher)."""
     header = "# Written by `dataops stack config` from the platform settings; regenerate rather than edit.\n"
-    files.dagster_yaml.write_text(header + yaml.safe_dump(dagster_yaml(settings), sort_keys=False))
-    files.workspace_yaml.write_text(header + yaml.safe_dump(workspace_yaml(), sort_keys=False))
-    files.celery_yaml.write_text(header + yaml.safe_dump(celery_config(settings), sort_keys=False))
-    return files
+    documents = {"dagster.yaml": dagster_yaml(settings), "workspace.yaml": workspace_yaml()}
+    if settings.celery_broker_url is not None:
+        documents["celery.yaml"] = celery_config(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, document in documents.items():
+        (out / name).write_text(header + yaml.safe_dump(document, sort_keys=False))
+    return StackFiles(out / "dagster.yaml", out / "workspace.yaml", out / "celery.yaml" if "celery.yaml" in documents else None)
 
 
 def spec_queue_limits(settings: Settings) -> dict[str, int]:

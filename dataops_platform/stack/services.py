@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -45,6 +46,7 @@ class StackState:
     postgres_admin_url: str
     own_postgres: bool
     databases: dict[str, str]
+    postgres_data: str | None = None  # our own cluster's data directory
     manager_pid: int | None = None  # supervisord
     started_at: float = field(default_factory=time.time)
 
@@ -62,7 +64,6 @@ class StackState:
             "DATAOPS_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports['mlflow']}",
             "DATAOPS_CELERY_BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "DAGSTER_HOME": str(home / "stack" / "dagster"),
-            STACK_ID_ENV: self.stack_id,
         }
 
     @property
@@ -125,38 +126,48 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _start_own_postgres(directory: Path, port: int) -> str:
-    """A cluster of our own under the stack directory, made with the machine's PostgreSQL binaries."""
+def _own_postgres_data(directory: Path, stack_id: str) -> Path:
+    """Where our own cluster keeps its data: in the stack directory, or, when we are root (initdb
+    then runs as `postgres`, who may not enter a private home), a directory of its own in /tmp."""
+    if os.geteuid() != 0:
+        return directory / "pg"
+    data = Path(tempfile.gettempdir()) / f"dataops-stack-{stack_id}-pg"
+    data.mkdir(mode=0o700, exist_ok=True)
+    shutil.chown(data, "postgres")
+    return data
+
+
+def _start_own_postgres(data: Path, port: int) -> str:
+    """A cluster of our own, made with the machine's PostgreSQL binaries."""
     bin_dir = _pg_bin()
-    data = directory / "pg"
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(data, "postgres")
-        subprocess.run(
+        made = subprocess.run(
             _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if made.returncode != 0:
+            raise DataOpsError(f"initdb {data} failed: {made.stderr.strip() or made.stdout.strip()}")
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     if _postgres_ok(url):
         return url  # ours, still running from an earlier `up`
     options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
-    subprocess.run(
+    started = subprocess.run(
         _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-o", options, "start"]),
-        check=True,
         capture_output=True,
+        text=True,
         env={k: v for k, v in os.environ.items() if k != STACK_ID_ENV},  # stopped by pg_ctl, not by the sweep
     )
+    if started.returncode != 0:
+        raise DataOpsError(f"PostgreSQL did not start on port {port}: {started.stderr.strip()}; see {data / 'server.log'}")
     return url
 
 
-def _stop_own_postgres(directory: Path) -> None:
-    data = directory / "pg"
+def _stop_own_postgres(data: Path) -> None:
     if (data / "postmaster.pid").exists():
-        subprocess.run(
-            _as_postgres([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
-        )
+        stop = [str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+        subprocess.run(_as_postgres(stop), capture_output=True)
 
 
 def _create_databases(admin_url: str, names: list[str]) -> None:
@@ -266,7 +277,7 @@ def _programs(home: Path, state: StackState) -> dict[str, str]:
     programs = {
         "redis": f"redis-server --port {state.ports['redis']} --bind 127.0.0.1 --save '' --appendonly no --dir {directory}",
         "mlflow": (
-            f"{bin_dir}/mlflow server --backend-store-uri {state.url('mlflow')} "
+            f"{bin_dir}/mlflow server --backend-store-uri %(ENV_DATAOPS_MLFLOW_BACKEND_URL)s "
             f"--artifacts-destination {directory / 'mlflow-artifacts'} "
             f"--host 127.0.0.1 --port {state.ports['mlflow']} --workers 1"
         ),
@@ -349,10 +360,15 @@ def stack_up(
     ports = existing.ports if existing else {name: free_port() for name in ("postgres", "redis", "mlflow", "webserver")}
     own = postgres_url is None
     progress("PostgreSQL: " + ("starting a cluster of our own" if own else "using the given server"))
-    admin = _start_own_postgres(directory, ports["postgres"]) if own else postgres_url
+    pg_data = (
+        (Path(existing.postgres_data) if existing and existing.postgres_data else _own_postgres_data(directory, stack_id))
+        if own
+        else None
+    )
+    admin = _start_own_postgres(pg_data, ports["postgres"]) if pg_data else postgres_url
     databases = {db: f"dataops_{db}" if own else f"dataops_{stack_id}_{db}" for db in DATABASES}
     _create_databases(admin, list(databases.values()))
-    state = StackState(stack_id, ports, admin, own, databases)
+    state = StackState(stack_id, ports, admin, own, databases, postgres_data=str(pg_data) if pg_data else None)
     settings = stack_settings(home, state)
     settings.ensure_home()
     write_stack_config(settings, directory)
@@ -485,11 +501,15 @@ def stack_down(home: Path, purge: bool = False, grace: float = 30.0) -> list[int
             pass
     if purge and not state.own_postgres:
         _drop_databases(state.postgres_admin_url, list(state.databases.values()))
-    if state.own_postgres:
-        _stop_own_postgres(stack_dir(home))
+    if state.postgres_data:
+        _stop_own_postgres(Path(state.postgres_data))
     state.manager_pid = None
     if purge:
+        if state.postgres_data:
+            shutil.rmtree(state.postgres_data, ignore_errors=True)
         shutil.rmtree(stack_dir(home), ignore_errors=True)
+        # The anchor pins the head of the governance chain just dropped; a new store starts afresh.
+        stack_settings(home, state).audit_anchor_path.unlink(missing_ok=True)
     else:
         _save_state(home, state)
     return killed
