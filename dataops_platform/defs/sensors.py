@@ -41,6 +41,17 @@ ACTING_SENSORS_DEFAULT = dg.DefaultSensorStatus.STOPPED
 TRIGGER_TAG = "dataops/trigger"
 
 
+def _acting_sensor(name: str, description: str):  # noqa: ANN202 - dagster's decorator
+    """A sensor that acts on the store: ticks every minute, requests runs of the platform's job."""
+    return dg.sensor(
+        name=name,
+        job=governance_job,
+        minimum_interval_seconds=TICK_SECONDS,
+        default_status=ACTING_SENSORS_DEFAULT,
+        description=description,
+    )
+
+
 def _keys(names: Iterable[str]) -> list[dg.AssetKey]:
     return [dg.AssetKey(name) for name in names]
 
@@ -65,12 +76,9 @@ def _mlflow_cursor(raw: str | None) -> tuple[int | None, set[str]]:
     return data["end_ms"], set(data["run_ids"])
 
 
-@dg.sensor(
-    name="mlflow_new_runs",
-    job=governance_job,
-    minimum_interval_seconds=TICK_SECONDS,
-    default_status=ACTING_SENSORS_DEFAULT,
-    description="Syncs finished MLflow runs into the store and refreshes the experiment assets downstream.",
+@_acting_sensor(
+    "mlflow_new_runs",
+    "Syncs finished MLflow runs into the store and refreshes the experiment assets downstream.",
 )
 def mlflow_new_runs(
     context: dg.SensorEvaluationContext, governance: GovernanceResource, mlflow: MlflowResource
@@ -129,12 +137,9 @@ def ensure_gate_alerts(platform: Platform, actor: str, experiment_ids: Iterable[
     return opened + open_quality_gate_alerts(platform, actor)
 
 
-@dg.sensor(
-    name="release_gate_watch",
-    job=governance_job,
-    minimum_interval_seconds=TICK_SECONDS,
-    default_status=ACTING_SENSORS_DEFAULT,
-    description="A new regression, failed run or rejected version: makes sure an alert exists and refreshes the gate state.",
+@_acting_sensor(
+    "release_gate_watch",
+    "A new regression, failed run or rejected version: makes sure an alert exists and refreshes the gate state.",
 )
 def release_gate_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:
     first_tick = context.cursor is None
@@ -195,12 +200,9 @@ def sla_risk_key(alert_id: str) -> str:
     return f"sla_risk:alert:{alert_id}"
 
 
-@dg.sensor(
-    name="sla_risk_watch",
-    job=governance_job,
-    minimum_interval_seconds=TICK_SECONDS,
-    default_status=ACTING_SENSORS_DEFAULT,
-    description="An open alert past its acknowledge or resolve target: raises one sla_risk alert, refreshes the SLA report.",
+@_acting_sensor(
+    "sla_risk_watch",
+    "An open alert past its acknowledge or resolve target: raises one sla_risk alert, refreshes the SLA report.",
 )
 def sla_risk_watch(context: dg.SensorEvaluationContext, governance: GovernanceResource) -> dg.RunRequest | dg.SkipReason:
     escalated = set(json.loads(context.cursor)) if context.cursor else set()

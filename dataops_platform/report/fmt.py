@@ -35,3 +35,9 @@ def when(value: str | datetime | None) -> str:
 
 def more(total: int, shown: int, what: str) -> str:
     return f"… and {total - shown:,} more {what} (counted above, not listed)." if total > shown else ""
+
+
+def delta_cells(x: Any) -> list[str]:
+    """One experiment's row of the metric-delta table after its id (the same in Markdown and PDF)."""
+    delta = num(x.delta, signed=True) if x.delta is not None else "n/a (run failed)"
+    return [x.project_id, x.dataset_version, x.status, x.baseline_ref, x.metric, num(x.value), delta, num(x.tolerance)]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from dataops_platform.metrics import headline_table
 from dataops_platform.report.data import EXPERIMENT_STATUSES, CheckRow, ReportData
-from dataops_platform.report.fmt import LIST_LIMIT, more, num, percent, when
+from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, percent, when
 
 TITLE = "P08 DataOps platform report"
 KPI_HEADING = "## 1. Overview KPIs"
@@ -109,20 +109,7 @@ def _experiments(d: ReportData) -> list[str]:
     rows = [[_code(p), *(c.get(s, 0) for s in EXPERIMENT_STATUSES), sum(c.values())] for p, c in projects[:LIST_LIMIT]]
     rows.append(["**all projects**", *totals.values(), sum(totals.values())])
     deltas = d.deltas[:LIST_LIMIT]
-    delta_rows = [
-        [
-            _code(x.experiment_id),
-            x.project_id,
-            x.dataset_version,
-            x.status,
-            x.baseline_ref,
-            x.metric,
-            num(x.value),
-            num(x.delta, signed=True) if x.delta is not None else "n/a (run failed)",
-            num(x.tolerance),
-        ]
-        for x in deltas
-    ]
+    delta_rows = [[_code(x.experiment_id), *delta_cells(x)] for x in deltas]
     out = [
         SECTION_TITLES[2],
         "### Status distribution",

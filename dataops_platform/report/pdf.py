@@ -14,7 +14,7 @@ from matplotlib.patches import FancyBboxPatch
 from dataops_platform.metrics import HEADLINE, P08_TABLE
 from dataops_platform.report import charts
 from dataops_platform.report.data import ReportData
-from dataops_platform.report.fmt import LIST_LIMIT, more, num, percent, when
+from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, percent, when
 from dataops_platform.report.layout import A4, INK, LEFT, MUTED, RC, WIDTH, Flow, text_width
 from dataops_platform.report.markdown import CHECKS_NOTE, SECTION_TITLES, TITLE
 
@@ -177,20 +177,7 @@ def _experiments(flow: Flow, d: ReportData) -> None:
     shown = d.deltas[:LIST_LIMIT]
     flow.table(
         ["experiment", "project", "version", "status", "baseline", "metric", "value", "delta", "tolerance"],
-        [
-            [
-                x.experiment_id,
-                x.project_id,
-                x.dataset_version,
-                x.status,
-                x.baseline_ref,
-                x.metric,
-                num(x.value),
-                num(x.delta, signed=True) if x.delta is not None else "n/a (run failed)",
-                num(x.tolerance),
-            ]
-            for x in shown
-        ],
+        [[x.experiment_id, *delta_cells(x)] for x in shown],
         align="llllllrrr",
         tint=lambda i: {"regressed": WARN, "failed": FAIL}.get(shown[i].status),
     )

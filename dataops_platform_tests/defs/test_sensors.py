@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dataops_platform.clock import FixedClock
+from dataops_platform.defs.assets import ASSETS
 from dataops_platform.defs.graph import downstream_of
 from dataops_platform.defs.jobs import governance_job
 from dataops_platform.defs.resources import default_resources
@@ -215,42 +216,41 @@ def test_sla_risk_watch_skips_when_every_alert_is_inside_its_sla(
 # -- platform_run_failure ------------------------------------------------------------------------
 
 
-def _failed_governance_run(settings: Settings, instance: dg.DagsterInstance) -> tuple[dg.DagsterRun, dg.DagsterEvent]:
-    """A real failed run of the platform's job: the governance store's file is not a database."""
-    defs = dg.Definitions(
-        assets=__import__("dataops_platform.defs.assets", fromlist=["ASSETS"]).ASSETS,
-        jobs=[governance_job],
-        resources=default_resources(settings.home_dir),
-        executor=dg.in_process_executor,
-    )
-    job = defs.resolve_job_def("governance_refresh")
-    result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey("platform_scope")])
-    assert not result.success
-    run = instance.get_run_by_id(result.run_id)
-    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-    return run, failure
-
-
-def test_platform_run_failure_raises_one_alert_per_failed_run(
-    sqlite_platform: Platform, sqlite_settings: Settings, tmp_path: Path
-) -> None:
-    broken = Settings(home=tmp_path / "broken")  # a home whose store is garbage
+def _failure_ticks(watched: Settings, tmp_path: Path, ticks: int) -> tuple[str, list]:
+    """A real failed run of the platform's job (its home's store is garbage), then `ticks`
+    evaluations of platform_run_failure on it over the `watched` home; (run id, outcomes)."""
+    broken = Settings(home=tmp_path / "broken")
     broken.home_dir.mkdir(parents=True)
     (broken.home_dir / "governance.db").write_text("not a database")
+    defs = dg.Definitions(
+        assets=ASSETS, jobs=[governance_job], resources=default_resources(broken.home_dir), executor=dg.in_process_executor
+    )
     with dg.instance_for_test() as instance:
-        run, failure = _failed_governance_run(broken, instance)
-        for _ in range(2):  # the same failure seen twice: one alert
+        job = defs.resolve_job_def("governance_refresh")
+        result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey("platform_scope")])
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+        outcomes = []
+        for _ in range(ticks):
             context = dg.build_run_status_sensor_context(
                 sensor_name="platform_run_failure",
                 dagster_event=failure,
                 dagster_instance=instance,
                 dagster_run=run,
-                resources=default_resources(sqlite_settings.home_dir),
+                resources=default_resources(watched.home_dir),
             ).for_run_failure()
-            platform_run_failure(context)
+            outcomes.append(platform_run_failure(context))
+    return run.run_id, outcomes
+
+
+def test_platform_run_failure_raises_one_alert_per_failed_run(
+    sqlite_platform: Platform, sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    run_id, _ = _failure_ticks(sqlite_settings, tmp_path, ticks=2)  # the same failure seen twice: one alert
     alerts = _alerts(sqlite_platform, category="run_failure")
     assert [(a.related_object, a.severity, a.opened_by, a.source_key) for a in alerts] == [
-        ("project:p01_retail_search", "high", SYSTEM, run_failure_key(run.run_id))
+        ("project:p01_retail_search", "high", SYSTEM, run_failure_key(run_id))
     ]
     assert "governance_refresh" in alerts[0].title
 
@@ -265,19 +265,7 @@ def test_platform_run_failure_needs_an_alert_project(sqlite_settings: Settings, 
     platform = Platform(sqlite_settings, FixedClock(T0))
     initialize(platform, ADMIN)
     apply_spec(platform, ADMIN, parse_spec(text), "no-alert-project.yaml")
-    broken = Settings(home=tmp_path / "broken")
-    broken.home_dir.mkdir(parents=True)
-    (broken.home_dir / "governance.db").write_text("not a database")
-    with dg.instance_for_test() as instance:
-        run, failure = _failed_governance_run(broken, instance)
-        context = dg.build_run_status_sensor_context(
-            sensor_name="platform_run_failure",
-            dagster_event=failure,
-            dagster_instance=instance,
-            dagster_run=run,
-            resources=default_resources(sqlite_settings.home_dir),
-        ).for_run_failure()
-        outcome = platform_run_failure(context)
+    _, (outcome,) = _failure_ticks(sqlite_settings, tmp_path, ticks=1)
     assert isinstance(outcome, dg.SkipReason) and "system_actor.alert_project" in outcome.skip_message
     assert _count(platform, Alert) == 0
     platform.close()
