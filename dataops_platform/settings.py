@@ -6,7 +6,6 @@ MLflow's tracking store and Dagster's instance are three separate databases, nev
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
@@ -33,6 +32,9 @@ class Settings(BaseSettings):
     )
     mlflow_backend_url: str | None = Field(
         default=None, description="Backend store of the MLflow tracking server (its own PostgreSQL database)."
+    )
+    dagster_instance_dir: Path | None = Field(
+        default=None, description="A deployment's Dagster instance directory (its DAGSTER_HOME, with the generated dagster.yaml)."
     )
     celery_broker_url: str | None = Field(default=None, description="Celery broker (Redis) URL: steps run in Celery workers.")
     artifact_root: str | None = Field(
@@ -61,11 +63,13 @@ class Settings(BaseSettings):
 
     @property
     def dagster_home(self) -> Path:
-        """Dagster's instance directory: the embedded SQLite one under home; on a deployment the
-        one $DAGSTER_HOME names (as every Dagster process there reads it), else home/stack/dagster."""
+        """Dagster's instance directory (its DAGSTER_HOME): the embedded SQLite one under home; on a
+        deployment `dagster_instance_dir` (set it to the DAGSTER_HOME the Dagster processes use),
+        else home/stack/dagster, where the local stack writes it. Never read from $DAGSTER_HOME
+        itself: in-process materialisation points that at whichever home it last ran on."""
         if self.dagster_storage_url is None:
             return self.home_dir / "dagster"
-        return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else self.home_dir / "stack" / "dagster"
+        return self.dagster_instance_dir or self.home_dir / "stack" / "dagster"
 
     @property
     def artifacts_dir(self) -> Path:

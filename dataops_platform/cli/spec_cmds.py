@@ -69,7 +69,7 @@ def _sync_pools(settings) -> dict[str, int]:  # noqa: ANN001
         return {}  # embedded: in-process runs, one step at a time
     if not (settings.dagster_home / "dagster.yaml").exists():
         console.print(
-            f"[yellow]note[/]: no Dagster instance at {settings.dagster_home} (set DAGSTER_HOME); "
+            f"[yellow]note[/]: no Dagster instance at {settings.dagster_home} (set DATAOPS_DAGSTER_INSTANCE_DIR); "
             "pool limits not updated: run `dataops stack config --out DIR` there"
         )
         return {}
