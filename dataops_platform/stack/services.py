@@ -64,6 +64,7 @@ class StackState:
             "DATAOPS_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports['mlflow']}",
             "DATAOPS_CELERY_BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "DAGSTER_HOME": str(home / "stack" / "dagster"),
+            "DATAOPS_DAGSTER_INSTANCE_DIR": str(home / "stack" / "dagster"),
         }
 
     @property
@@ -100,6 +101,7 @@ def stack_settings(home: Path, state: StackState) -> Settings:
         dagster_storage_url=env["DATAOPS_DAGSTER_STORAGE_URL"],
         mlflow_backend_url=env["DATAOPS_MLFLOW_BACKEND_URL"],
         celery_broker_url=env["DATAOPS_CELERY_BROKER_URL"],
+        dagster_instance_dir=Path(env["DATAOPS_DAGSTER_INSTANCE_DIR"]),
     )
 
 
