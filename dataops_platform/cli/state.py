@@ -38,6 +38,7 @@ class CliState:
                     value=str(settings.home_dir),
                 )
             store = Store(settings.store_url)
+            store.check_reachable()
             if schema_revision(store.engine) is None:
                 raise InvalidInput(
                     "the store has no schema; run `dataops init --admin USER` first",

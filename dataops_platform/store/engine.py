@@ -80,6 +80,23 @@ class Store:
                 session.rollback()
                 raise
 
+    def check_reachable(self) -> None:
+        """Connect once; a server that does not answer is named with the setting that points at it."""
+        from sqlalchemy.exc import OperationalError
+
+        from dataops_platform.errors import DataOpsError
+
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise DataOpsError(
+                f"cannot reach the governance store at {url} (DATAOPS_DATABASE_URL): {str(exc.orig).strip()[:300]}",
+                field="database_url",
+                value=url,
+            ) from exc
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -72,3 +72,11 @@ def test_the_artifact_root_may_be_a_url(tmp_path: Path) -> None:
     path = write_artifact(root, "platform_metrics", {"tenants": 3})
     assert (tmp_path / "shared" / "reports" / "p8_metrics.json").read_text().startswith("{")
     assert Artifacts(root)["platform_metrics"] == {"tenants": 3} and path.exists()
+
+
+def test_an_unreachable_governance_store_is_named_with_its_setting(tmp_path: Path) -> None:
+    dead = "postgresql+psycopg://postgres:secret@127.0.0.1:1/governance"  # port 1: nothing listens
+    result = run_cli(tmp_path / "home", "version", "list", user="alice", env={"DATAOPS_DATABASE_URL": dead})
+    assert result.code == 1
+    assert "cannot reach the governance store" in result.error_text and "DATAOPS_DATABASE_URL" in result.error_text
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
