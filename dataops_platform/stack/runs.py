@@ -19,23 +19,31 @@ RUN_TIMEOUT_S = 900.0
 
 
 def submit_job(
-    state: StackState, job: str = "governance_refresh", tags: dict[str, str] | None = None, assets: list[str] | None = None
+    state: StackState,
+    job: str = "governance_refresh",
+    tags: dict[str, str] | None = None,
+    assets: list[str] | None = None,
+    checks: list[tuple[str, str]] | None = None,
 ) -> str:
-    """Queue a run of `job` (optionally of some of its assets) on the stack; returns its run id."""
+    """Queue a run of `job` (optionally of some of its assets and (asset, check) pairs) on the
+    stack; returns its run id."""
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=state.ports["webserver"])
     try:
-        if assets is None:
+        if assets is None and checks is None:
             return client.submit_job_execution(job, repository_location_name=CODE_LOCATION, tags=tags or {})
-        return _submit_assets(client, job, tags or {}, assets)
+        return _submit_selection(client, job, tags or {}, assets or [], checks)
     except DagsterGraphQLClientError as exc:
         raise DataOpsError(f"the stack's Dagster webserver refused the run of {job}: {exc}") from exc
 
 
-def _submit_assets(client: Any, job: str, tags: dict[str, str], assets: list[str]) -> str:
-    """The GraphQL client submits whole jobs only; an asset selection goes through the same
-    mutation with `assetSelection` (what the UI's "Materialize selected" sends)."""
+def _submit_selection(
+    client: Any, job: str, tags: dict[str, str], assets: list[str], checks: list[tuple[str, str]] | None
+) -> str:
+    """The GraphQL client submits whole jobs only; a selection goes through the same mutation with
+    `assetSelection` (and `assetCheckSelection`), what the UI's "Materialize selected" sends.
+    Without `checks`, the selected assets' checks run with them."""
     query = """
     mutation($params: ExecutionParams!) {
       launchPipelineExecution(executionParams: $params) {
@@ -46,13 +54,16 @@ def _submit_assets(client: Any, job: str, tags: dict[str, str], assets: list[str
         ... on InvalidSubsetError { message }
       }
     }"""
+    selector: dict[str, Any] = {
+        "repositoryLocationName": CODE_LOCATION,
+        "repositoryName": "__repository__",
+        "jobName": job,
+        "assetSelection": [{"path": [name]} for name in assets],
+    }
+    if checks is not None:
+        selector["assetCheckSelection"] = [{"assetKey": {"path": [asset]}, "name": name} for asset, name in checks]
     params = {
-        "selector": {
-            "repositoryLocationName": CODE_LOCATION,
-            "repositoryName": "__repository__",
-            "jobName": job,
-            "assetSelection": [{"path": [name]} for name in assets],
-        },
+        "selector": selector,
         "runConfigData": {},
         "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
     }

@@ -294,6 +294,11 @@ def _programs(home: Path, state: StackState) -> dict[str, str]:
     return programs
 
 
+# MLflow's server starts a job runner for its GenAI features by default: eight more processes,
+# ~2.3 GiB on this 2-core box, for nothing the platform uses.
+PROGRAM_ENV = {"mlflow": ['environment=MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"']}
+
+
 def supervisord_conf(home: Path, state: StackState) -> str:
     """supervisord's config: every service restarted if it dies, stopped with its process group."""
     directory = stack_dir(home)
@@ -318,6 +323,7 @@ def supervisord_conf(home: Path, state: StackState) -> str:
         lines += [
             f"[program:{name}]",
             f"command={command}",
+            *(PROGRAM_ENV.get(name, [])),
             "autostart=true",
             "autorestart=true",
             "startsecs=2",
