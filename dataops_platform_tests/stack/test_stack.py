@@ -33,6 +33,8 @@ from dataops_platform.stack.services import (
 from dataops_platform_tests.conftest import EXAMPLE_SPEC
 from dataops_platform_tests.helpers import run_cli
 
+pytestmark = pytest.mark.slow  # one real stack for the module: several minutes
+
 SPEC_BUILDS = [row.name for row in GRAPH if row.pool == "spec_builds"]  # the seven platform_overview assets
 
 
