@@ -347,6 +347,14 @@ def create_mlflow_runs(settings: Any, data: Data, count: int) -> int:
 
 def fill(home: Path, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
     """Child process: initialise the home, then insert N objects, their edges and audit chain."""
+    from dataops_platform.settings import load_settings
+
+    return fill_stores(load_settings(home), n, seed, mlflow_runs) | {"db_bytes": (home / "governance.db").stat().st_size}
+
+
+def fill_stores(settings: Any, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
+    """Initialise the stores `settings` name (SQLite or PostgreSQL, local MLflow or a server), then
+    insert N objects, their edges and audit chain."""
     from sqlalchemy import insert, update
 
     from dataops_platform.clock import FixedClock
@@ -354,13 +362,11 @@ def fill(home: Path, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
     from dataops_platform.governance.bootstrap import initialize
     from dataops_platform.governance.platform import Platform, iso
     from dataops_platform.governance.spec_apply import apply_spec
-    from dataops_platform.settings import load_settings
     from dataops_platform.spec.loader import load_spec
     from dataops_platform.store import models
 
     t0 = time.perf_counter()
     now = datetime.now(UTC).replace(microsecond=0)
-    settings = load_settings(home)
     platform = Platform(settings, FixedClock(now - timedelta(days=61)))
     initialize(platform, ADMIN)
     apply_spec(platform, ADMIN, load_spec(EXAMPLE_SPEC), str(EXAMPLE_SPEC))
@@ -400,7 +406,6 @@ def fill(home: Path, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
         "reviews": len(data.reviews), "exceptions": len(data.exceptions), "edges": len(data.edges),
         "audit_records": head.seq, "mlflow_runs": runs, "mlflow_seconds": round(t_runs, 2),
         "version_statuses": by_status, "seconds": round(time.perf_counter() - t0, 2),
-        "db_bytes": (home / "governance.db").stat().st_size,
     }  # fmt: skip
 
 

@@ -53,7 +53,6 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,63 +73,15 @@ say, mib = gs.say, gs.mib
 
 # -- children ----------------------------------------------------------------------------------
 def fill_stack(home: Path, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
-    """Child process: graph_scale's workload into the running stack's stores.
-
-    graph_scale.fill opens the SQLite home itself, so its steps are repeated here against
-    `stack_settings`: the same generator, seed and MLflow runs, the same bulk inserts and one real
-    audit chain, then the pool limits synced from the spec as `dataops demo --stack` does."""
-    import random
-
-    from sqlalchemy import insert, update
-
-    from dataops_platform.clock import FixedClock
-    from dataops_platform.governance import audit
-    from dataops_platform.governance.bootstrap import initialize
-    from dataops_platform.governance.platform import Platform, iso
-    from dataops_platform.governance.spec_apply import apply_spec
-    from dataops_platform.spec.loader import load_spec
+    """Child process: graph_scale's workload (same generator, seed, MLflow runs, bulk inserts and one
+    real audit chain) into the running stack's stores, then the pool limits synced from the spec as
+    `dataops demo --stack` does."""
     from dataops_platform.stack.config import sync_pool_limits
     from dataops_platform.stack.services import running_state, stack_settings
-    from dataops_platform.store import models
 
-    t0 = time.perf_counter()
     settings = stack_settings(home, running_state(home))
-    now = datetime.now(UTC).replace(microsecond=0)
-    platform = Platform(settings, FixedClock(now - timedelta(days=61)))
-    initialize(platform, gs.ADMIN)
-    apply_spec(platform, gs.ADMIN, load_spec(gs.EXAMPLE_SPEC), str(gs.EXAMPLE_SPEC))
-    data = gs.generate(n, random.Random(seed), now, settings.data_dir)
-    t_runs = time.perf_counter()
-    runs = gs.create_mlflow_runs(settings, data, mlflow_runs)
-    t_runs = time.perf_counter() - t_runs
-    for model, rows in (
-        (models.DatasetVersion, data.versions),
-        (models.ExceptionApproval, data.exceptions),
-        (models.Experiment, data.experiments),
-        (models.Alert, data.alerts),
-        (models.IncidentReview, data.reviews),
-        (models.LineageEdge, data.edges),
-    ):
-        for i in range(0, len(rows), gs.BATCH):
-            with platform.store.write() as session:
-                session.execute(insert(model), rows[i : i + gs.BATCH])
-    counters = {"dataset_version": len(data.versions), "experiment": len(data.experiments), "alert": len(data.alerts),
-                "review": len(data.reviews), "exception": len(data.exceptions), "release": data.releases}  # fmt: skip
-    with platform.store.write() as session:
-        for project, version in data.current.items():
-            session.execute(update(models.Project).where(models.Project.id == project).values(current_release=version))
-        for kind, last in counters.items():
-            session.merge(models.IdCounter(kind=kind, last=last))
-    data.audit.sort(key=lambda t: t[0])
-    for i in range(0, len(data.audit), gs.BATCH):
-        entries = [audit.AuditEntry(at=iso(at), **kw) for at, kw in data.audit[i : i + gs.BATCH]]
-        with platform.write() as session:
-            head = audit.append(session, entries)
-    platform.close()
-    limits = sync_pool_limits(settings)
-    return {"versions": len(data.versions), "experiments": len(data.experiments), "alerts": len(data.alerts),
-            "edges": len(data.edges), "audit_records": head.seq, "mlflow_runs": runs, "mlflow_seconds": round(t_runs, 2),
-            "pool_limits": limits, "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
+    filled = gs.fill_stores(settings, n, seed, mlflow_runs)
+    return filled | {"pool_limits": sync_pool_limits(settings)}
 
 
 def ops_client(home: Path, database_url: str | None, count: int, run_dir: Path, index: int) -> dict[str, Any]:
