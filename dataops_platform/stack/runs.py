@@ -73,6 +73,27 @@ def _submit_selection(
     return result["run"]["runId"]
 
 
+def start_sensor(state: StackState, name: str) -> str:
+    """Turn a sensor on in the stack's daemon (what the Automation page's toggle does); its status."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    query = """
+    mutation($selector: SensorSelector!) {
+      startSensor(sensorSelector: $selector) {
+        __typename
+        ... on Sensor { sensorState { status } }
+        ... on PythonError { message }
+        ... on SensorNotFoundError { message }
+      }
+    }"""
+    selector = {"repositoryLocationName": CODE_LOCATION, "repositoryName": "__repository__", "sensorName": name}
+    client = DagsterGraphQLClient("127.0.0.1", port_number=state.ports["webserver"])
+    result = client._execute(query, {"selector": selector})["startSensor"]  # noqa: SLF001 - its transport
+    if result["__typename"] != "Sensor":
+        raise DataOpsError(f"the stack could not start sensor {name}: {result}")
+    return result["sensorState"]["status"]
+
+
 def wait_for_run(state: StackState, run_id: str, timeout: float = RUN_TIMEOUT_S) -> str:
     """Wait until the run ends; its final status (SUCCESS, FAILURE or CANCELED)."""
     from dagster_graphql import DagsterGraphQLClient

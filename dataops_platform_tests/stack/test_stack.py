@@ -21,7 +21,7 @@ import yaml
 
 from dataops_platform.defs.graph import GRAPH
 from dataops_platform.settings import Settings
-from dataops_platform.stack.runs import StepTrace, run_outcome, submit_job, wait_for_run
+from dataops_platform.stack.runs import StepTrace, run_outcome, start_sensor, submit_job, wait_for_run
 from dataops_platform.stack.services import (
     StackState,
     health,
@@ -187,6 +187,37 @@ def test_pool_limit_one_serialises_the_queue_and_raising_it_in_the_spec_lets_ste
 # -- faults ---------------------------------------------------------------------------------------
 
 
+def _failed_mlflow_run(settings: Settings, version: object) -> str:
+    """A run on the tracking server that really raised (status FAILED)."""
+    from dataops_platform.tracking.client import Tracking, VersionRef
+
+    tracking = Tracking(settings.tracking_uri, settings.mlflow_artifact_root)
+    location = (settings.data_dir / version.data_location).as_uri()
+    ref = VersionRef(version.version_id, version.content_digest, location, version.row_count)
+    run_ids = []
+    with pytest.raises(MemoryError):
+        with tracking.run(version.project_id, ref, {}, "oom") as run:
+            run_ids.append(run.run_id)
+            raise MemoryError("CUDA out of memory")
+    return run_ids[0]
+
+
+def _why(settings: Settings, run_id: str) -> str:
+    """The failed steps' errors and the failed checks' offending ids, for an assertion message."""
+    import dagster as dg
+
+    lines = []
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        for record in instance.all_logs(run_id):
+            event = record.dagster_event
+            if event and event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                lines.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()[:300]}")
+            if event and event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not event.event_specific_data.passed:
+                data = event.event_specific_data
+                lines.append(f"check {data.check_name}: {data.metadata.get('offending')}")
+    return "\n".join(lines)
+
+
 def _program_pid(home: Path, name: str) -> int:
     return int(supervisorctl(home, "pid", name).stdout.strip())
 
@@ -217,6 +248,47 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_run_completes(stack: tuple
         assert time.monotonic() < deadline, supervisorctl(home, "status").stdout
         time.sleep(0.5)
     assert "RUNNING" in supervisorctl(home, "status", "worker1").stdout
+
+
+def test_a_sensor_request_is_queued_by_the_daemon_and_run_by_the_workers(stack: tuple[Path, StackState], tmp_path: Path) -> None:
+    """release_gate_watch turned on in the daemon: a failed experiment logged by hand gets its alert
+    from the system actor, and the refresh the sensor asks for runs its steps in Celery workers."""
+    import dagster as dg
+    from sqlalchemy import select
+
+    from dataops_platform.governance.experiments import record_experiment
+    from dataops_platform.governance.platform import Platform
+    from dataops_platform.governance.versions import register_version
+    from dataops_platform.store.models import Alert
+    from dataops_platform_tests.services.steps import data_file
+
+    home, state = stack
+    settings = stack_settings(home, state)
+    platform = Platform(settings)
+    # A fresh draft: a failed run on a released version would (rightly) fail rule 8's blocking check.
+    version = register_version(platform, "lena", "p02_legal_sft", data_file(tmp_path), change_summary=["sensor test"])
+    run_id = _failed_mlflow_run(settings, version)  # rule 7: every experiment names a real MLflow run
+    failed = record_experiment(
+        platform, "lena", "p02_legal_sft", version.version_id, "failed", mlflow_run_id=run_id, error="CUDA out of memory"
+    )
+    assert start_sensor(state, "release_gate_watch") == "RUNNING"
+
+    deadline = time.monotonic() + 240
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        while True:
+            runs = instance.get_runs(dg.RunsFilter(tags={"dataops/trigger": "sensor:release_gate_watch"}))
+            if runs and runs[0].is_finished:
+                break
+            assert time.monotonic() < deadline, "the daemon ran no tick of release_gate_watch that asked for a run"
+            time.sleep(2)
+    outcome, steps, run_pid = run_outcome(home, state, runs[0].run_id)
+    assert runs[0].status == dg.DagsterRunStatus.SUCCESS, _why(settings, runs[0].run_id)
+    assert steps and run_pid not in {s.pid for s in steps}
+    assert all("celery" in _cmdline(s.pid) for s in steps)
+    with platform.store.read() as session:
+        alert = session.scalars(select(Alert).where(Alert.related_object == f"experiment:{failed.experiment_id}")).one()
+    assert (alert.category, alert.opened_by) == ("run_failure", "dataops-system")
+    platform.close()
 
 
 def _log_runs(home: Path, state: StackState, count: int) -> list[str]:
