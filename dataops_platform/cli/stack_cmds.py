@@ -100,13 +100,13 @@ def config(
     Reads DATAOPS_DAGSTER_STORAGE_URL and DATAOPS_CELERY_BROKER_URL; with a spec applied, also sets
     the pools' limits from its task queues."""
     from dataops_platform.stack.config import sync_pool_limits, write_stack_config
-    from dataops_platform.stack.services import has_governance_schema
+    from dataops_platform.store.engine import has_schema
 
     st = state(ctx)
     settings = st.settings()
     files = write_stack_config(settings, out)
     limits = {}
-    if (settings.dagster_home / "dagster.yaml").exists() and has_governance_schema(settings):
+    if (settings.dagster_home / "dagster.yaml").exists() and has_schema(settings.store_url):
         limits = sync_pool_limits(settings)
     if st.json:
         emit_json({"files": {k: str(v) for k, v in files.__dict__.items() if v}, "pool_limits": limits})

@@ -46,14 +46,12 @@ def applied_rhythm(settings: Settings) -> list[dict[str, Any]]:
     """The operating rhythm of the spec applied to this home; none before `dataops spec apply`
     (never creates a store as a side effect of loading the code location)."""
     from dataops_platform.governance.policy import config_document
-    from dataops_platform.store.engine import Store, schema_revision
+    from dataops_platform.store.engine import Store, has_schema
 
-    if settings.database_url is None and not (settings.home_dir / "governance.db").exists():
+    if not has_schema(settings.store_url):
         return []
     store = Store(settings.store_url)
     try:
-        if schema_revision(store.engine) is None:
-            return []
         with store.read() as session:
             return (config_document(session, "operating_rhythm") or {}).get("items", [])
     finally:

@@ -10,7 +10,8 @@ from typing import Any
 from dataops_platform.demo.materialize import MaterializeOutcome
 from dataops_platform.errors import InvalidInput
 from dataops_platform.stack.runs import StepTrace, run_outcome, submit_job, wait_for_run
-from dataops_platform.stack.services import Progress, has_governance_schema, running_state, stack_settings
+from dataops_platform.stack.services import Progress, running_state, stack_settings
+from dataops_platform.store.engine import has_schema
 
 
 def play_on_stack(
@@ -23,7 +24,7 @@ def play_on_stack(
 
     state = running_state(home)
     settings = stack_settings(home, state)
-    if has_governance_schema(settings):
+    if has_schema(settings.store_url):
         raise InvalidInput(
             f"the stack's governance store ({state.databases['governance']}) is not empty; the reference scenario needs "
             "fresh stores: `dataops stack down --purge` then `dataops stack up`",

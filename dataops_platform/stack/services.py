@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from dataops_platform.errors import DataOpsError, InvalidInput
 from dataops_platform.settings import Settings
 from dataops_platform.stack.config import write_stack_config
+from dataops_platform.store.engine import has_schema
 
 DATABASES = ("governance", "dagster", "mlflow")
 WORKERS = ("worker1", "worker2")
@@ -394,7 +395,7 @@ def stack_up(
     _save_state(home, state)
     try:
         _wait_healthy(home, state, progress, timeout)
-        if has_governance_schema(settings):
+        if has_schema(settings.store_url):
             from dataops_platform.stack.config import sync_pool_limits
 
             sync_pool_limits(settings)
@@ -410,16 +411,6 @@ def running_state(home: Path) -> StackState:
     if state is None or not state.manager_pid or not _alive(state.manager_pid):
         raise InvalidInput(f"no stack is running for {home}; start one with `dataops stack up`", field="home", value=str(home))
     return state
-
-
-def has_governance_schema(settings: Settings) -> bool:
-    from dataops_platform.store.engine import Store, schema_revision
-
-    store = Store(settings.store_url)
-    try:
-        return schema_revision(store.engine) is not None
-    finally:
-        store.dispose()
 
 
 def _read_pid(path: Path, timeout: float = 10.0) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -99,6 +100,18 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def has_schema(url: str) -> bool:
+    """Whether the store at `url` exists and has been initialised; never creates an SQLite file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        return False
+    engine = make_engine(url)
+    try:
+        return schema_revision(engine) is not None
+    finally:
+        engine.dispose()
 
 
 def schema_revision(engine: Engine) -> str | None:
