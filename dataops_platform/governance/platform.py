@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
-from dataops_platform.clock import Clock, SystemClock
+from dataops_platform.clock import Clock, SystemClock, iso
 from dataops_platform.errors import DataOpsError, NotFound, PermissionDenied
 from dataops_platform.governance import audit
 from dataops_platform.governance.authz import Decision, decide
@@ -24,10 +24,6 @@ from dataops_platform.store.engine import Store
 from dataops_platform.store.models import IdCounter
 
 ProjectRef = str | None | Callable[[Session], str | None]
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
 
 
 @dataclass

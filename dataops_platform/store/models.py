@@ -1,6 +1,6 @@
 """Typed ORM models for every object of SPEC §3.
 
-Timestamps are timezone-aware UTC; JSON columns hold lists and small documents. The audit
+Timestamps are `UtcDateTime`: stored as UTC, read back aware, the same instant on every backend; JSON columns hold lists and small documents. The audit
 record's `at` is an ISO-8601 string because its exact text is part of the hash chain.
 """
 
@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,11 +21,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from dataops_platform.store.types import UtcDateTime
+
 Id = String(64)
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Tenant(Base):

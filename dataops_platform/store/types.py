@@ -1,0 +1,34 @@
+"""Column types shared by every model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+from dataops_platform.clock import as_utc
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that round-trips as the same instant on every backend.
+
+    SQLite's DATETIME keeps no offset (an aware 14:03+05:00 would come back as 14:03 UTC), so every
+    value is converted to UTC on the way in (naive values are UTC, the rule of `clock.as_utc`) and
+    comes back aware UTC. PostgreSQL's timestamptz gets the same UTC values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        utc = as_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
