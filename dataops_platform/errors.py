@@ -33,6 +33,13 @@ class NotFound(InvalidInput):
     kind = "not_found"
 
 
+class TooLarge(InvalidInput):
+    """Input over a configured limit (bytes, rows, nesting, decompressed size): exit 2, HTTP 413.
+    The message names the limit, the value seen and the setting that raises it."""
+
+    kind = "too_large"
+
+
 class AlreadyRecorded(InvalidInput):
     """The object this input would create exists already (e.g. an MLflow run synced twice)."""
 
