@@ -13,50 +13,116 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops_platform.artifacts.build import row
-from dataops_platform.errors import DataOpsError, GateRefused, InvalidInput, NotFound, PermissionDenied
+from dataops_platform.errors import DataOpsError, GateRefused, InvalidInput, NotFound, PermissionDenied, TooLarge
 from dataops_platform.governance import alerts, audit, exceptions, experiments, lineage, reviews, rollback, versions
 from dataops_platform.governance.audit_service import AuditFilter, list_records, verify_chain
-from dataops_platform.governance.authz import projects_granting
+from dataops_platform.governance.authz import decide, projects_granting
 from dataops_platform.governance.platform import Platform, iso
 from dataops_platform.governance.tokens import Unauthenticated, authenticate
 from dataops_platform.settings import Settings
+from dataops_platform.text import check_text
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1 << 20  # JSON bodies
 MAX_UPLOAD_BYTES = 64 << 20  # dataset uploads
 MAX_OFFSET = 1_000_000_000  # paging offsets reach SQL (audit: LIMIT offset + limit), which holds 64-bit integers only
-STATUS = {Unauthenticated: 401, NotFound: 404, PermissionDenied: 403, GateRefused: 409, InvalidInput: 400}
+STATUS = {Unauthenticated: 401, NotFound: 404, TooLarge: 413, PermissionDenied: 403, GateRefused: 409, InvalidInput: 400}
 
 
-class EchoSafeJSONResponse(JSONResponse):
-    """JSON for error bodies, which echo the caller's input. That input may hold lone surrogates (legal
-    in a JSON escape such as "\\ud800", not encodable as UTF-8): they stay escaped exactly as
-    `ensure_ascii` would write them, instead of failing the response with a 500."""
+class ProblemResponse(JSONResponse):
+    """RFC 9457 problem details. Error bodies never echo the request body, but they may quote a
+    field's value: lone surrogates stay escaped instead of failing the response."""
+
+    media_type = "application/problem+json"
 
     def render(self, content: Any) -> bytes:
         text = json.dumps(content, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
         return text.encode("utf-8", "backslashreplace")  # only surrogates fail; they become \udXXX escapes
 
 
-class ProblemResponse(EchoSafeJSONResponse):
-    media_type = "application/problem+json"
-
-
-def problem(status: int, exc: DataOpsError | None, detail: str | None = None) -> JSONResponse:
+def problem(status: int, exc: DataOpsError | None, detail: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "status": status, "title": exc.kind if exc else "error",
                             "detail": detail or (exc.message if exc else "")}  # fmt: skip
     if exc is not None:
         body.update({k: v for k, v in exc.facts.items() if v is not None and k not in body})
+    body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from the guarded `receive` as soon as a body passes its limit, chunked or not."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body over {limit} bytes")
+
+
+def body_limit(path: str) -> int:
+    return MAX_UPLOAD_BYTES if path.endswith("/upload") else MAX_BODY_BYTES
+
+
+class RequestGuard:
+    """Before any route runs (and before FastAPI reads a byte of the body): authenticate the bearer
+    token (401 first, whatever the body holds), then enforce the body limit on the stream itself,
+    so a chunked body without Content-Length is cut off at the limit instead of being buffered."""
+
+    def __init__(self, app: ASGIApp, platform: Platform) -> None:
+        self.app = app
+        self.platform = platform
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            user = await anyio.to_thread.run_sync(authenticate, self.platform, headers.get("authorization"))
+        except Unauthenticated as exc:
+            await problem(401, exc)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["dataops_user"] = user
+        limit = body_limit(scope["path"])
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await problem(413, None, f"request body over {limit} bytes")(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """400 with where and what, never the rejected input itself (it may be megabytes, or a secret)."""
+    errors = []
+    for err in exc.errors()[:20]:
+        item = {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))[:300], "type": err.get("type")}
+        if err.get("type") == "json_invalid" and isinstance(err.get("ctx"), dict):
+            item["msg"] = f"JSON decode error: {err['ctx'].get('error', '')}"[:300]
+        errors.append(item)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    field = ".".join(part for part in first["loc"] if part not in ("body", "query", "path")) or None
+    detail = f"invalid request: {'.'.join(first['loc']) or 'body'}: {first['msg']}"
+    return problem(400, None, detail, title="invalid_input", field=field, errors=errors)
 
 
 class Page(BaseModel):
@@ -66,36 +132,19 @@ class Page(BaseModel):
     offset: int
 
 
-def page(rows: list[Any], limit: int, offset: int) -> Page:
+def page(rows: list[Any], limit: int, offset: int, total: int | None = None) -> Page:
+    """A page of `rows` (all rows, or already the page when `total` is given)."""
+    if total is not None:
+        return Page(items=[row(r) for r in rows], total=total, limit=limit, offset=offset)
     return Page(items=[row(r) for r in rows[offset : offset + limit]], total=len(rows), limit=limit, offset=offset)
 
 
-def nul_at(value: Any, where: str) -> str | None:
-    """Where a NUL character (U+0000) sits in `value` (text, or lists and dicts of it), or None.
-    No text field may hold one: PostgreSQL refuses it in text, and file paths cannot contain it."""
-    if isinstance(value, str):
-        return where if "\x00" in value else None
-    pairs = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
-    for key, item in pairs:
-        found = (nul_at(key, f"{where} key") if isinstance(key, str) else None) or nul_at(item, f"{where}.{key}")
-        if found:
-            return found
-    return None
-
-
-def reject_nul(value: Any, where: str) -> None:
-    if (found := nul_at(value, where)) is not None:
-        raise InvalidInput(f"{found} contains a NUL character (U+0000), which no text field may hold", field=found,
-                           value=None)  # fmt: skip
-
-
 class Input(BaseModel):
-    """A JSON request body: NUL characters are refused like any other invalid value (422)."""
+    """A JSON request body: text that is not UTF-8 or holds NUL is refused like any other invalid value."""
 
     @model_validator(mode="after")
-    def _no_nul(self) -> "Input":
-        if (found := nul_at(self.model_dump(mode="json"), "body")) is not None:
-            raise ValueError(f"{found} contains a NUL character (U+0000)")
+    def _text_ok(self) -> "Input":
+        check_text(self.model_dump(mode="python"), "body")
         return self
 
 
@@ -159,7 +208,7 @@ def inside(root: Path, relative: str) -> Path:
     """`relative` resolved inside `root`, or InvalidInput: no traversal, no absolute paths, no links out."""
     candidate = (root / relative).resolve()
     if Path(relative).is_absolute() or not candidate.is_relative_to(root.resolve()):
-        raise InvalidInput(f"path {relative!r} leaves the data inbox {root}", field="path", value=relative)
+        raise InvalidInput(f"path {relative!r} leaves the data inbox", field="path", value=relative)
     return candidate
 
 
@@ -173,26 +222,42 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         return problem(status, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _unprocessable(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own 422 body (as documented in the OpenAPI schema), rendered echo-safe.
-        return EchoSafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_problem(exc)
 
-    @app.middleware("http")
-    async def _size_limit(request: Request, call_next):  # noqa: ANN001, ANN202
-        limit = MAX_UPLOAD_BYTES if request.url.path.endswith("/upload") else MAX_BODY_BYTES
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return problem(413, None, f"request body over {limit} bytes")
-        return await call_next(request)
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        title = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "error")
+        return problem(exc.status_code, None, str(exc.detail), title=title)
+
+    app.add_middleware(RequestGuard, platform=plat)
 
     def actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-        user = authenticate(plat, authorization)
-        reject_nul(request.url.path, "path")  # ids reach SQL and file paths: refuse NUL before any lookup
+        # RequestGuard authenticated the token before the body was read; the header parameter
+        # only documents the scheme in the OpenAPI document.
+        user = request.scope.get("state", {}).get("dataops_user") or authenticate(plat, authorization)
+        check_text(request.url.path, "path")  # ids reach SQL and file paths: refuse bad text before any lookup
         for name, value in request.query_params.multi_items():
-            reject_nul(value, name)
+            check_text(value, name)
         return user
 
     Actor = Annotated[str, Depends(actor)]
+
+    def authorize_first(user: str, action: str, project: str) -> None:
+        """Decide `action` in `project` before expensive work; a denial is audited and raised as
+        `Platform.act` does (NotFound outside the caller's tenants, PermissionDenied inside)."""
+        with plat.store.read() as session:
+            allowed = decide(session, user, action, project).allowed
+        if not allowed:
+            with plat.act(user, action, project=project):
+                pass  # reached only if permission changed in between; act audits either way
+
+    def require_platform(user: str, action: str, why: str) -> None:
+        """The caller holds `action` through their platform role (platform admins)."""
+        with plat.store.read() as session:
+            decision = decide(session, user, action, None)
+        if not decision.allowed:
+            raise PermissionDenied(user, decision.role, action, None, why)
 
     def require_somewhere(user: str, action: str, *, audited: bool = False) -> None:
         """The caller holds `action` in some project. With `audited` (a mutating action) the decision
@@ -230,13 +295,20 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         filename: Annotated[str, Query(max_length=200, pattern=r"^[\w.-]+\.(jsonl|ndjson|csv|parquet)$")],
         parent: Annotated[str | None, Query(max_length=64)] = None,
     ) -> dict[str, Any]:  # fmt: skip
-        data = await request.body()
-        if len(data) > MAX_UPLOAD_BYTES:
-            return problem(413, None, f"upload over {MAX_UPLOAD_BYTES} bytes")  # type: ignore[return-value]
-        with tempfile.TemporaryDirectory(dir=settings.home_dir) as tmp:
+        # Permission and visibility first: a caller who may not create versions there (or cannot
+        # see the project) is answered before one byte of the upload is read.
+        await anyio.to_thread.run_sync(authorize_first, user, "version.create", project)
+        uploads = settings.home_dir / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=uploads) as tmp:
             path = Path(tmp) / filename
-            path.write_bytes(data)
-            return row(versions.register_version(plat, user, project, path, parent, ["uploaded through the API"]))
+            with path.open("wb") as out:  # streamed: RequestGuard cuts the stream at MAX_UPLOAD_BYTES
+                async for chunk in request.stream():
+                    out.write(chunk)
+            registered = await anyio.to_thread.run_sync(
+                lambda: versions.register_version(plat, user, project, path, parent, ["uploaded through the API"])
+            )
+            return row(registered)
 
     @app.post(f"{API_PREFIX}/versions/{{version_id}}/validate", tags=["versions"])
     def validate(user: Actor, version_id: ObjectId) -> dict[str, Any]:
@@ -349,7 +421,10 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
 
     @app.get(f"{API_PREFIX}/metrics", tags=["metrics"])
     def metrics(user: Actor) -> dict[str, Any]:
-        require_somewhere(user, "read")
+        # p8_metrics.json counts every tenant's objects: platform-wide figures are for the people
+        # who read the whole platform (its admins). Tenants read their own projects' routes.
+        require_platform(user, "read", "platform-wide metrics count every tenant; read your projects' "
+                         "versions, experiments, alerts and SLA through their routes")  # fmt: skip
         path = settings.artifacts_dir / "reports" / "p8_metrics.json"
         if not path.exists():
             raise NotFound("p8_metrics.json has not been materialised yet", field="metrics", value=str(path))
@@ -361,8 +436,10 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         from dataops_platform.spec.loader import parse_spec
 
+        # Validating a spec costs CPU and answers questions about the platform's own rules: only
+        # those who may apply one (platform admins) may ask, decided before the body is parsed.
+        require_platform(user, "spec.apply", "only a platform admin may validate or apply a spec")
         spec = parse_spec(body, "request body")
-        reject_nul(spec.model_dump(mode="json"), "spec")
         return {"valid": True, "tenants": len(spec.tenants), "projects": len(spec.projects)}
 
     @app.post(f"{API_PREFIX}/spec/apply", tags=["spec"])
@@ -371,7 +448,6 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         from dataops_platform.spec.loader import parse_spec
 
         spec = parse_spec(body, "request body")
-        reject_nul(spec.model_dump(mode="json"), "spec")
         report = apply_spec(plat, user, spec, "api")
         return report.as_dict() | {"noop": report.is_noop}
 

@@ -75,10 +75,23 @@ def init(
     console.print(f"Platform home {settings.home_dir} {verb} (schema {result.schema_revision}, admin {result.admin}).")
 
 
+def check_arguments(argv: list[str]) -> None:
+    """Every argument is text under the platform's one rule (dataops_platform.text): invalid UTF-8
+    (which Python decodes to lone surrogates) or NUL is refused naming the option, before any
+    command runs, so no such value can be stored or reach a codec deep inside."""
+    from dataops_platform.text import check_text
+
+    for i, arg in enumerate(argv):
+        option = argv[i - 1] if i and argv[i - 1].startswith("--") and "=" not in argv[i - 1] else None
+        name = arg.split("=", 1)[0] if arg.startswith("--") and "=" in arg else option or f"argument {i + 1}"
+        check_text(arg, name)
+
+
 def main() -> None:
     """Run the CLI, mapping typed errors to SPEC §13 exit codes: 2 input, 3 permission, 4 refused, 1 other."""
     as_json = "--json" in sys.argv[1:]
     try:
+        check_arguments(sys.argv[1:])
         # Without standalone mode Typer returns a command's exit code instead of raising it.
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

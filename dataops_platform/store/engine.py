@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,6 +53,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _refuse_bad_text(session: Session, _context: object, _instances: object) -> None:
+    """The store's own guard of the text rule (dataops_platform.text): whatever interface a value
+    came through, no row is written holding text that would break every later listing."""
+    from dataops_platform.text import check_text
+
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            history = state.attrs[attr.key].history
+            for value in history.added or ():
+                if isinstance(value, (str, dict, list)):
+                    check_text(value, f"{state.mapper.class_.__tablename__}.{attr.key}")
+
+
 class Store:
     """The governance database: one engine, read sessions and serialised write transactions."""
 
@@ -61,6 +75,7 @@ class Store:
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", _refuse_bad_text)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

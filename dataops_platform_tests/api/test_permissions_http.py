@@ -134,8 +134,9 @@ PLATFORM_ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     route("POST", "spec/apply"): ("spec.apply", True),
     route("POST", "experiments/sync"): ("experiment.log", True),
     route("GET", "audit/verify"): ("audit.read", False),
-    route("GET", "metrics"): ("read", False),
-    route("POST", "spec/validate"): ("", False),  # parses the text only: any authenticated user
+    # Platform-wide figures and spec validation: a platform role only (issue 12, findings 5 and 10).
+    route("GET", "metrics"): ("platform:read", False),
+    route("POST", "spec/validate"): ("platform:spec.apply", False),
 }
 
 
@@ -189,8 +190,8 @@ def test_matrix_over_http(matrix_api: MatrixApi, role: str | None) -> None:
 
 @pytest.mark.parametrize("role", ROLES, ids=[r or "no_membership" for r in ROLES])
 def test_platform_wide_routes(matrix_api: MatrixApi, role: str | None) -> None:
-    """Routes without a project: spec.apply needs the platform role (so every project role gets 403);
-    sync, audit/verify and metrics need the action in some project of the caller."""
+    """Routes without a project: spec apply/validate and metrics need a platform role (so every
+    project role gets 403); sync and audit/verify need the action in some project of the caller."""
     actor = ROLE_USERS[role] if role else NOBODY
     platform = matrix_api.live.platform
     observed, expected = {}, {}
@@ -205,8 +206,8 @@ def test_platform_wide_routes(matrix_api: MatrixApi, role: str | None) -> None:
             observed[key] = (answer(response), records)
         if not action:
             grants = True
-        elif action == "spec.apply":
-            grants = False  # a project role never grants it (PLATFORM_ACTIONS)
+        elif action == "spec.apply" or action.startswith("platform:"):
+            grants = False  # a project role never grants it (PLATFORM_ACTIONS, platform-wide routes)
         else:
             grants = role is not None and action in DEFAULT_ROLES[role]
         audit = [(actor, action, "allowed" if grants else "denied")] if mutating else []
