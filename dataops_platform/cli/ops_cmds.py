@@ -141,6 +141,8 @@ def alert_sla(ctx: typer.Context, project: ProjectOpt = None) -> None:
                 "resolved_count",
                 "compliance_rate",
                 "mean_time_to_acknowledge_minutes",
+                "acknowledged_count",
+                "resolved_unacknowledged_count",
                 "mean_time_to_recovery_minutes",
             )
         ]

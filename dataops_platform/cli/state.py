@@ -61,14 +61,8 @@ def state(ctx: typer.Context) -> CliState:
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
-    """An ISO-8601 option value as an aware UTC datetime (naive means UTC); None stays None."""
-    from dataops_platform.clock import as_utc
+    """An ISO-8601 option value as an aware UTC datetime (`clock.parse_instant`: an offset is
+    honoured, no offset means UTC); None stays None."""
+    from dataops_platform.clock import parse_instant
 
-    if value is None:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise InvalidInput(
-            f"{option} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00+00:00)", field=option, value=value
-        ) from None
+    return None if value is None else parse_instant(value, option)

@@ -17,6 +17,7 @@ from pathlib import Path
 from dataops_platform.clock import FixedClock
 from dataops_platform.demo.sample_data import sample_records, write_records
 from dataops_platform.demo.training import run_experiment
+from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.alerts import acknowledge_alert, list_alerts, resolve_alert
 from dataops_platform.governance.bootstrap import initialize
 from dataops_platform.governance.platform import Platform
@@ -49,18 +50,48 @@ def _at(clock: FixedClock, minutes: float) -> None:
     clock.set(START + timedelta(minutes=minutes))
 
 
+DEMO_MARKER = ".dataops_demo"  # written into every home the demo makes; only such a home is replaced
+
+
+def refuse_foreign_home(home: Path, keep: tuple[str, ...] = ()) -> None:
+    """The demo replaces its home whole: refuse, touching nothing, a non-empty home it did not make
+    (a real organisation's store, audit log, data and MLflow runs). A home made by an earlier
+    version of the demo is recognised by its `demo_data/` folder."""
+    if not home.exists():
+        return
+    if not home.is_dir():
+        raise InvalidInput(f"home {home} is not a directory", field="home", value=str(home))
+    entries = [entry.name for entry in home.iterdir() if entry.name not in keep]
+    if entries and DEMO_MARKER not in entries and "demo_data" not in entries:
+        shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
+        raise InvalidInput(
+            f"home {home} is not empty and was not made by the demo ({shown}); the demo would replace it whole. "
+            "Pass another --home, or `dataops demo --force` to replace it anyway",
+            field="home",
+            value=str(home),
+        )
+
+
 def play_scenario(
-    settings: Settings, spec_path: Path = EXAMPLE_SPEC, progress: Progress = print, keep: tuple[str, ...] = ()
+    settings: Settings,
+    spec_path: Path = EXAMPLE_SPEC,
+    progress: Progress = print,
+    keep: tuple[str, ...] = (),
+    force: bool = False,
 ) -> DemoPlatform:
     """Run the whole story on a fresh home; raises if any step does not behave as the story needs.
 
     Everything in the home is replaced except the entries named in `keep` (a running stack lives
-    in `stack/`; the caller then makes sure the stack's stores are empty)."""
+    in `stack/`; the caller then makes sure the stack's stores are empty). A non-empty home the
+    demo did not make is refused unless `force` (`refuse_foreign_home`)."""
+    if not force:
+        refuse_foreign_home(settings.home_dir, keep)
     if settings.home_dir.exists():
         for entry in settings.home_dir.iterdir():
             if entry.name not in keep:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     settings.ensure_home()
+    (settings.home_dir / DEMO_MARKER).write_text("made by `dataops demo`; the next demo may replace this home\n")
     clock = FixedClock(START)
     platform = Platform(settings, clock)
     tracking = Tracking(settings.tracking_uri, settings.mlflow_artifact_root)

@@ -103,14 +103,14 @@ def acknowledge_alert(platform: Platform, actor: str, alert_id: str) -> Alert:
 
 
 def resolve_alert(platform: Platform, actor: str, alert_id: str, note: str) -> Alert:
-    """Resolve with a note. Resolving an unacknowledged alert acknowledges it at the same moment."""
+    """Resolve with a note. An alert resolved straight from `open` stays unacknowledged
+    (`acknowledged_at` empty): nobody acknowledged it, and stamping the resolve time would flatter
+    the mean time to acknowledge. The SLA report counts such alerts apart (see governance/sla.py)."""
     if not note.strip():
         raise InvalidInput("--note must say how the alert was resolved", field="note", value=note)
     with platform.act(actor, "alert.resolve", project=_alert_project(alert_id), object_ref=ref("alert", alert_id)) as op:
         alert = op.session.get(Alert, alert_id)
         _move(alert, "resolve")
-        if alert.acknowledged_at is None:
-            alert.acknowledged_by, alert.acknowledged_at = actor, op.now
         alert.status, alert.resolved_by, alert.resolved_at, alert.resolution_note = "resolved", actor, op.now, note
     return alert
 

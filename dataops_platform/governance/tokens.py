@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataops_platform.clock import as_utc
-from dataops_platform.errors import DataOpsError, InvalidInput, PermissionDenied
+from dataops_platform.errors import DataOpsError, InvalidInput, NotFound, PermissionDenied
 from dataops_platform.governance import audit
 from dataops_platform.governance.platform import Platform, iso
 from dataops_platform.store.models import ApiToken, IdCounter, PlatformMembership, User
@@ -82,18 +82,27 @@ def create_token(platform: Platform, actor: str, user: str, expires_at: datetime
 
 
 def revoke_token(platform: Platform, actor: str, token_id: str) -> ApiToken:
+    """Revoke your own token (a platform admin: anyone's). Someone else's token answers exactly like
+    a missing one (exit 2, the same words): whose a token is, and that it exists, never leaks.
+    Both refusals are audited as denied."""
     with platform.store.read() as session:
         row = session.get(ApiToken, token_id)
-        if row is None:
-            raise InvalidInput(f"token {token_id!r} not found", field="id", value=token_id)
-        subject = row.user_id
+        subject = row.user_id if row is not None else None
+    hidden = NotFound(f"token {token_id!r} not found (or not yours to revoke)", field="id", value=token_id)
+    if subject is None:
+        platform.record([audit.AuditEntry(at=iso(platform.clock.now()), actor=actor, action="token.revoke", outcome="denied",
+                                          object_ref=f"token:{token_id}", details={"reason": "no such token"})])  # fmt: skip
+        raise hidden
+    try:
 
-    def change(session: Session, at: datetime) -> ApiToken:
-        token = session.get(ApiToken, token_id)
-        token.revoked_at = token.revoked_at or at
-        return token
+        def change(session: Session, at: datetime) -> ApiToken:
+            token = session.get(ApiToken, token_id)
+            token.revoked_at = token.revoked_at or at
+            return token
 
-    return _manage(platform, actor, "token.revoke", subject, f"token:{token_id}", change)  # type: ignore[return-value]
+        return _manage(platform, actor, "token.revoke", subject, f"token:{token_id}", change)  # type: ignore[return-value]
+    except PermissionDenied:
+        raise hidden from None
 
 
 def list_tokens(platform: Platform, actor: str) -> list[ApiToken]:

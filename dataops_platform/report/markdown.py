@@ -184,7 +184,10 @@ def _alerts(d: ReportData) -> list[str]:
         f"SLA compliance {num(m.get('sla_compliance_rate'))}; alert closure rate {num(m.get('alert_closure_rate'))}; "
         f"mean time to acknowledge {num(m.get('mean_time_to_acknowledge_minutes'))} min; mean time to recovery "
         f"{num(m.get('mean_time_to_recovery_minutes'))} min; {len(sla['breaches'])} breaches, {len(sla['open_risks'])} "
-        f"open alerts at risk (sla_report.json, computed at {when(sla.get('generated_at'))} UTC).",
+        f"open alerts at risk (sla_report.json, computed at {when(sla.get('generated_at'))} UTC). "
+        f"The mean time to acknowledge averages the {sla.get('acknowledged_count', 0)} acknowledged alerts; "
+        f"{sla.get('resolved_unacknowledged_count', 0)} resolved without acknowledgement are held to the acknowledge "
+        "target until their resolution.",
         "### By severity (minutes)",
         table(
             [

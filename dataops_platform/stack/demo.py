@@ -31,7 +31,8 @@ def play_on_stack(
             field="database_url",
             value=state.databases["governance"],
         )
-    demo = play_scenario(settings, progress=progress, keep=("stack",))
+    # The stack's stores were just proven empty; the CLI refused a foreign home before coming here.
+    demo = play_scenario(settings, progress=progress, keep=("stack",), force=True)
     demo.platform.close()
     progress(f"pool limits from the spec's task queues: {sync_pool_limits(settings)}")
     run_id = submit_job(state, tags={"dataops/trigger": "demo --stack"})
