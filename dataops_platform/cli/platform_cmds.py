@@ -121,6 +121,9 @@ def report(ctx: typer.Context) -> None:
 def demo(
     ctx: typer.Context,
     keep: Annotated[bool, typer.Option(help="Refuse to run over an existing home instead of replacing it.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty home that the demo did not make (everything in it is lost).")
+    ] = False,
     stack: Annotated[
         bool, typer.Option("--stack", help="Play on this home's running stack (`dataops stack up`); its workers materialise.")
     ] = False,
@@ -133,9 +136,12 @@ def demo(
 
         raise InvalidInput(f"{settings.home_dir} exists and --keep was given", field="home", value=str(settings.home_dir))
     if stack:
+        from dataops_platform.demo.scenario import refuse_foreign_home
         from dataops_platform.stack.demo import play_on_stack
         from dataops_platform.stack.services import running_state, stack_settings
 
+        if not force:
+            refuse_foreign_home(settings.home_dir, keep=("stack", "audit_anchor.json", "audit_anchor.lock"))
         with console.status("playing the reference scenario on the stack") as status:
             outcome, _, steps, run_pid = play_on_stack(
                 settings.home_dir, progress=lambda msg: status.update(msg) or console.print(f"  {msg}")
@@ -148,7 +154,7 @@ def demo(
         from dataops_platform.demo.scenario import play_scenario
 
         with console.status("playing the reference scenario") as status:
-            play_scenario(settings, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"))
+            play_scenario(settings, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"), force=force)
         with console.status("materialising the governance assets and checks"):
             outcome = materialize_all(settings)
     from dataops_platform.metrics import P08_TABLE
