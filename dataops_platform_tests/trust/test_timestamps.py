@@ -151,8 +151,8 @@ def test_finding1_rest_exception_with_plus_14(org) -> None:  # noqa: ANN001
     platform, _, tmp_path = org
     version = _version(platform, tmp_path)
     with live_server(platform, ROOT) as live:
-        response = live.call("POST", "exceptions", ROLE_USERS["data_engineer"], json={
-            "version": version, "rule": "experiment_status", "reason": "hotfix", "expires_at": "2026-12-02T20:00:00+14:00"})  # fmt: skip
+        body = {"version": version, "rule": "experiment_status", "reason": "hotfix", "expires_at": "2026-12-02T20:00:00+14:00"}
+        response = live.call("POST", "exceptions", ROLE_USERS["data_engineer"], json=body)
         assert response.status_code == 201, response.text
         stored = parse_instant(response.json()["expires_at"], "expires_at")
     assert stored == datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
