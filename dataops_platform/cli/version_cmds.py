@@ -26,15 +26,27 @@ def _done(ctx: typer.Context, version, verb: str) -> None:  # noqa: ANN001
 def register(
     ctx: typer.Context,
     project: Annotated[str, typer.Argument(help="Project id.")],
-    datafile: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet file of sample records.")],
+    datafile: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL, CSV or Parquet file of records (a regular file; at most DATAOPS_MAX_DATASET_ROWS rows "
+            "and DATAOPS_MAX_DATASET_BYTES bytes of data).",
+            show_default=False,
+        ),
+    ],
     parent: Annotated[str | None, typer.Option(help="Parent version id.")] = None,
     summary: Annotated[list[str] | None, typer.Option(help="Change summary line (repeatable).")] = None,
 ) -> None:
-    """Register a data file as a new draft version (needs version.create)."""
+    """Register a data file as a new draft version (needs version.create).
+
+    Permission is decided before the file is opened; a file the readers cannot take (bad text,
+    ragged CSV rows, non-scalar ids, nesting over 32 levels, over a size limit, not a regular
+    file) exits 2 naming the file, the line or row and the field, and is audited as failed."""
     from dataops_platform.governance.versions import register_version
 
     st = state(ctx)
-    version = register_version(st.platform(), st.actor(), project, datafile, parent, summary)
+    # The path is the user's own: messages quote it as typed (register_version resolves it).
+    version = register_version(st.platform(), st.actor(), project, datafile, parent, summary, label=str(datafile))
     _done(ctx, version, f"registered ({version.row_count} rows, digest {version.content_digest[:12]})")
 
 

@@ -4,26 +4,79 @@ A version's identity is its content, not its file: records are brought to a cano
 (nested keys sorted, scalars as text, blanks as null, JSON text in CSV cells parsed) and the
 digest is sha256 over the sorted canonical lines. The same records therefore give the same
 digest whether they arrive as JSONL, CSV or Parquet, in any key order.
+
+Every file is hostile until read: whatever a file holds, reading it either gives a profile or
+raises `InvalidInput` (`TooLarge` over a limit) naming the file, the line or row, the field and
+the value, never another exception. The rules, the same for every reader:
+
+- the file is opened without following it into a FIFO, a device or a directory (it must be a
+  regular file, checked on the opened descriptor, so reading never blocks);
+- at most `max_rows` records and `max_bytes` bytes of data (for Parquet: decompressed, checked
+  from the footer before any data is read, then again on the decoded batches);
+- text is UTF-8 without lone surrogates or NUL, in values and in field names
+  (`dataops_platform.text`);
+- JSON is RFC 8259 JSON: `NaN`, `Infinity` and `-Infinity` are refused in JSONL (write null);
+  in a CSV cell they make the cell plain text, like any other text that is not JSON;
+- numbers are at most `MAX_NUMBER_DIGITS` characters long and finite;
+- records, and JSON text in cells, nest at most `MAX_NESTING` levels;
+- `id` is a scalar: text, an integer or null, never an object, a list or a struct (nor a CSV
+  cell holding JSON object or array text);
+- a CSV row has exactly as many fields as the header, which names each column once.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
-import io
 import json
 import math
 import os
+import stat
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import IO, Any
 
-from dataops_platform.errors import InvalidInput
+from dataops_platform.errors import InvalidInput, TooLarge
+from dataops_platform.text import find_bad_text, text_problem
 
 REQUIRED_FIELDS = ("id", "source", "content_or_payload", "metadata", "quality_signals", "split_or_stage", "audit_trace")
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 LABEL_FIELD = "label"
+
+# What one registration may cost. Today's readers hold every record as Python objects (about
+# 2-3 KB per sample record, raw and canonical), so the defaults keep one registration near a
+# few GB at worst; the streaming reader can afford more. A deployment sets
+# DATAOPS_MAX_DATASET_ROWS / DATAOPS_MAX_DATASET_BYTES (Settings.max_dataset_rows / _bytes).
+MAX_DATASET_ROWS = 1_000_000
+MAX_DATASET_BYTES = 1024**3
+MAX_NESTING = 32  # levels, the record itself being the first
+MAX_NUMBER_DIGITS = 1000  # characters of one number literal (Python refuses int text over 4300 digits)
+MAX_NAME_BYTES = 255  # one path component (NAME_MAX on Linux and macOS)
+PARQUET_BATCH_ROWS = 10_000
+SHOWN_CHARS = 80
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what reading one file may cost."""
+
+    max_rows: int
+    max_bytes: int
+
+    @classmethod
+    def default(cls) -> ReadLimits:
+        return cls(MAX_DATASET_ROWS, MAX_DATASET_BYTES)
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ReadLimits:
+        """The deployment's limits (`settings.max_dataset_rows`, `settings.max_dataset_bytes`), else the defaults."""
+        rows = getattr(settings, "max_dataset_rows", None)
+        size = getattr(settings, "max_dataset_bytes", None)
+        return cls(MAX_DATASET_ROWS if rows is None else int(rows), MAX_DATASET_BYTES if size is None else int(size))
 
 
 @dataclass(frozen=True)
@@ -43,13 +96,195 @@ class DatasetProfile:
         return ("\n".join(self.canonical_lines) + "\n").encode()
 
 
-def _canonical(value: Any) -> Any:
+def shown(value: Any) -> str:
+    """A value as a message may quote it: repr (so surrogates, NUL and control characters stay
+    escaped and the text is always storable), cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+# -- paths -------------------------------------------------------------------------------------
+def shown_path(path_text: str) -> str:
+    """A path as a message may quote it: repr, its middle cut when long (the file name stays)."""
+    text = repr(path_text)
+    return text if len(text) <= 2 * SHOWN_CHARS else f"{text[: SHOWN_CHARS // 2]}...{text[-SHOWN_CHARS:]}"
+
+
+def _os_problem(exc: BaseException) -> str:
+    """What went wrong, without the absolute path an OSError's text carries."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "is a symlink loop (too many levels of symbolic links)"
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOENT:
+        return "does not exist (no such file)"
+    if code == errno.ENAMETOOLONG:
+        return "has a name too long for the file system"
+    if code in (errno.EACCES, errno.EPERM):
+        return "cannot be read (permission denied)"
+    if code == errno.ENOTDIR:
+        return "does not exist (a component of the path is not a directory)"
+    return f"cannot be read ({os.strerror(code) if code else type(exc).__name__})"
+
+
+def _kind_problem(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory; name one data file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is a device, not a regular file"
+
+
+def resolve_data_path(path_text: str, root: Path | None = None) -> Path:
+    """The regular file `path_text` names, with every link resolved; InvalidInput naming it otherwise.
+
+    Without `root` the path is the caller's own (the CLI): relative to the working directory, and
+    messages quote it as given. With `root` (the REST API's inbox) the path must be relative and
+    stay inside `root`: absolute paths, `..` traversal and links leading out are refused, and
+    messages call the file `<root's name>/<path_text>`, never showing where `root` is. Refused
+    alike: invalid text, a component over 255 bytes, a symlink loop, a missing file, a directory,
+    a FIFO, a socket or device, a file that cannot be read. Nothing is opened.
+    """
+    label = f"{root.name}/{path_text}" if root is not None and not PurePath(path_text).is_absolute() else path_text
+
+    def refuse(problem: str) -> InvalidInput:
+        return InvalidInput(f"data file {shown_path(label)} {problem}", field="DATAFILE", value=shown_path(label))
+
+    if not isinstance(path_text, str) or not path_text:
+        raise refuse("is empty; name a JSONL, CSV or Parquet file")
+    if problem := text_problem(path_text):
+        raise refuse(problem)
+    for part in PurePath(path_text).parts:
+        size = len(os.fsencode(part))
+        if size > MAX_NAME_BYTES and part != "/":
+            raise refuse(
+                f"has a path component of {size} bytes ({shown(part)}), over the {MAX_NAME_BYTES}-byte limit of file names"
+            )
+    if root is None:
+        candidate = Path(path_text)
+    else:
+        if PurePath(path_text).is_absolute():
+            raise refuse(f"must be relative to the data inbox ({root.name}/)")
+        # Lexically first, so whether a file outside the inbox exists is never revealed.
+        if os.path.normpath(path_text).split(os.sep, 1)[0] == os.pardir:
+            raise refuse(f"leaves the data inbox ({root.name}/)")
+        candidate = root / path_text
+    try:
+        resolved = candidate.resolve()  # non-strict: a link out of the inbox is refused whether or not its target exists
+        if root is not None and not resolved.is_relative_to(root.resolve()):
+            raise refuse(f"leaves the data inbox ({root.name}/) through a symbolic link")
+        info = os.stat(resolved)
+    except InvalidInput:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise refuse(_os_problem(exc)) from None
+    if problem := _kind_problem(info.st_mode):
+        raise refuse(problem)
+    if not os.access(resolved, os.R_OK):
+        raise refuse("cannot be read (permission denied)")
+    return resolved
+
+
+def _open_regular(path: Path, label: str) -> IO[bytes]:
+    """The file opened for reading, or InvalidInput: never blocks on a FIFO, never reads a directory."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError) as exc:
+        raise _file_error(label, _os_problem(exc)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        problem = _kind_problem(mode)
+    except OSError as exc:
+        os.close(fd)
+        raise _file_error(label, _os_problem(exc)) from None
+    if problem:
+        os.close(fd)
+        raise _file_error(label, problem)
+    return os.fdopen(fd, "rb")
+
+
+def _file_error(label: str, problem: str) -> InvalidInput:
+    return InvalidInput(f"{label}: {problem}", field="DATAFILE", value=shown(label))
+
+
+# -- JSON under bounds ----------------------------------------------------------------------------
+class _Unacceptable(Exception):
+    """Well-formed but over a bound (nesting, number size, range): refused wherever it occurs."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+    def where(self) -> str:
+        path = "".join(self.path).lstrip(".")
+        return path if len(path) <= SHOWN_CHARS else path[: SHOWN_CHARS - 3] + "..."
+
+
+class _NotJSON(ValueError):
+    """A literal JSON does not have (NaN, Infinity)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise _Unacceptable(f"holds a number of {len(text)} characters, over the limit of {MAX_NUMBER_DIGITS}")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise _Unacceptable(f"holds a number of {len(text)} characters, over the limit of {MAX_NUMBER_DIGITS}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Unacceptable(f"holds the number {shown(text)}, out of the range of a 64-bit float")
+    return value
+
+
+def _json_constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not JSON; write null (or the value as text)")
+
+
+_DECODER = json.JSONDecoder(parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
+
+
+def _parse_json(text: str) -> Any:
+    """Strict JSON under the number bounds. Raises ValueError (not JSON) or _Unacceptable."""
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:  # the C scanner's own guard, far above MAX_NESTING: report the bound
+        raise _Unacceptable(f"is nested more than {MAX_NESTING} levels deep") from None
+
+
+# -- canonical form -------------------------------------------------------------------------------
+def _canonical(value: Any, depth: int = 1) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        if depth > MAX_NESTING:
+            raise _Unacceptable(f"is nested more than {MAX_NESTING} levels deep")
+        out = {}
+        for key, item in value.items():
+            try:
+                out[str(key)] = _canonical(item, depth + 1)
+            except _Unacceptable as bad:
+                bad.path.insert(0, f".{_segment(key)}")
+                raise
+        return out
     if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
-        return [_canonical(v) for v in value]
+        if depth > MAX_NESTING:
+            raise _Unacceptable(f"is nested more than {MAX_NESTING} levels deep")
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_canonical(item, depth + 1))
+            except _Unacceptable as bad:
+                bad.path.insert(0, f"[{index}]")
+                raise
+        return items
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -63,9 +298,10 @@ def _canonical(value: Any) -> Any:
         return None
     if text[:1] in "{[":
         try:
-            return _canonical(json.loads(text))
-        except ValueError:
+            parsed = _parse_json(text)
+        except ValueError:  # not JSON (NaN and Infinity included): the text itself
             return text
+        return _canonical(parsed, depth)  # JSON text stands for its value, at the same level
     return text
 
 
@@ -73,60 +309,297 @@ def canonical_record(record: dict[str, Any]) -> str:
     return json.dumps(_canonical(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _read_jsonl(text: str, path: Path) -> list[dict[str, Any]]:
-    records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+def _accepted(record: dict[str, Any], where: str, label: str) -> dict[str, Any]:
+    """The record's canonical form, or InvalidInput naming file, line, field and value."""
+    raw_id = record.get("id")
+    scalar_id = (
+        raw_id is None
+        or isinstance(raw_id, str)
+        or (isinstance(raw_id, int) and not isinstance(raw_id, bool))
+        or (isinstance(raw_id, float) and math.isnan(raw_id))  # Parquet's missing float: null
+    )
+    try:
+        canonical = _canonical(record)
+    except _Unacceptable as bad:
+        field = bad.where() or "record"
+        top = record.get(bad.path[0][1:]) if bad.path and bad.path[0].startswith(".") else None
+        raise InvalidInput(
+            f"{label}: {where}: field {field} {bad.problem}", field=f"{where}: {field}", value=shown(top)
+        ) from None
+    if not scalar_id or not isinstance(canonical.get("id"), (str, type(None))):
+        kind = _kind(raw_id) if not scalar_id else f"text holding {_kind(canonical['id'])} in JSON"
+        raise InvalidInput(
+            f"{label}: {where}: id must be text or an integer, not {kind} {shown(raw_id)}",
+            field=f"{where}: id",
+            value=shown(raw_id),
+        )
+    for key, value in canonical.items():
+        if problem := text_problem(key):
+            raise InvalidInput(
+                f"{label}: {where}: field name {shown(key)} {problem}", field=f"{where}: field name", value=shown(key)
+            )
+        found = find_bad_text(value, key)
+        if found is not None:
+            path, problem = found
+            raise InvalidInput(f"{label}: {where}: field {path} {problem}", field=f"{where}: {path}", value=None)
+    return canonical
+
+
+def _segment(key: Any) -> str:
+    """A field name as a message may show it: as is when it is short, acceptable text."""
+    text = str(key)
+    return text if len(text) <= 40 and text_problem(text) is None and "." not in text else shown(key)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float):
+        return "a float"
+    return f"a {type(value).__name__}"
+
+
+# -- readers --------------------------------------------------------------------------------------
+def _too_many_rows(label: str, limits: ReadLimits, seen: str) -> TooLarge:
+    return TooLarge(
+        f"{label}: {seen} rows, over the limit of {limits.max_rows:,} rows per version (max_dataset_rows); "
+        "split the file, or raise the limit with DATAOPS_MAX_DATASET_ROWS",
+        field="DATAFILE",
+        value=shown(label),
+        limit="max_dataset_rows",
+        max_rows=limits.max_rows,
+    )
+
+
+def _too_many_bytes(label: str, limits: ReadLimits, seen: str) -> TooLarge:
+    return TooLarge(
+        f"{label}: {seen} bytes of data, over the limit of {limits.max_bytes:,} bytes per version (max_dataset_bytes); "
+        "split the file, or raise the limit with DATAOPS_MAX_DATASET_BYTES",
+        field="DATAFILE",
+        value=shown(label),
+        limit="max_dataset_bytes",
+        max_bytes=limits.max_bytes,
+    )
+
+
+def _lines(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each physical line (ending kept), strictly UTF-8, within max_bytes."""
+    offset = 0
+    lineno = 0
+    while True:
+        raw = fh.readline(limits.max_bytes - offset + 1)
+        if not raw:
+            return
+        lineno += 1
+        if offset + len(raw) > limits.max_bytes:
+            raise _too_many_bytes(label, limits, f"more than {limits.max_bytes:,}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"{label}: not UTF-8 text (bad byte at offset {offset + exc.start}, line {lineno}); re-encode the file as UTF-8",
+                field=f"line {lineno}",
+                value=shown(raw[max(0, exc.start - 20) : exc.start + 20]),
+            ) from None
+        offset += len(raw)
+        yield lineno, text
+
+
+def _read_jsonl(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
+    count = 0
+    for lineno, line in _lines(fh, label, limits):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except ValueError as exc:
+            record = _parse_json(line)
+        except json.JSONDecodeError as exc:
             raise InvalidInput(
-                f"{path}: line {lineno} is not JSON ({exc.msg}); fix or remove it", field=f"line {lineno}", value=line[:80]
+                f"{label}: line {lineno} is not JSON ({exc.msg} at column {exc.colno}); fix or remove it",
+                field=f"line {lineno}",
+                value=shown(line[:SHOWN_CHARS]),
+            ) from None
+        except _NotJSON as exc:
+            raise InvalidInput(
+                f"{label}: line {lineno}: {exc}", field=f"line {lineno}", value=shown(line[:SHOWN_CHARS])
+            ) from None
+        except _Unacceptable as bad:
+            raise InvalidInput(
+                f"{label}: line {lineno} {bad.problem}", field=f"line {lineno}", value=shown(line[:SHOWN_CHARS])
             ) from None
         if not isinstance(record, dict):
-            raise InvalidInput(f"{path}: line {lineno} is not a JSON object", field=f"line {lineno}", value=line[:80])
-        records.append(record)
-    return records
+            raise InvalidInput(
+                f"{label}: line {lineno} is not a JSON object", field=f"line {lineno}", value=shown(line[:SHOWN_CHARS])
+            )
+        count += 1
+        if count > limits.max_rows:
+            raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
+        yield f"line {lineno}", record
 
 
-def _read_csv(text: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+def _read_csv(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
+    lines = _lines(fh, label, limits)
+    reader = csv.reader(text for _, text in lines)
+    header: list[str] | None = None
+    count = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = str(exc)
+            if "field larger than field limit" in problem:
+                problem = (
+                    f"a field is longer than the CSV reader's limit of {csv.field_size_limit():,} characters; "
+                    "keep long values in JSONL or Parquet"
+                )
+            elif "new-line character seen in unquoted field" in problem:
+                problem = "a carriage return (\\r) inside an unquoted field; quote the field or end lines with \\n"
+            raise InvalidInput(f"{label}: line {start}: {problem}", field=f"line {start}", value=None) from None
+        if not row:
+            continue  # a blank line, as csv.DictReader skips it
+        if header is None:
+            duplicated = sorted(name for name, n in Counter(row).items() if n > 1)
+            if duplicated:
+                raise InvalidInput(
+                    f"{label}: line {start}: the header names column {shown(duplicated[0])} more than once",
+                    field="header",
+                    value=shown(duplicated[0]),
+                )
+            header = row
+            continue
+        if len(row) != len(header):
+            extra = "extra" if len(row) > len(header) else "missing"
+            raise InvalidInput(
+                f"{label}: line {start} has {len(row)} fields where the header has {len(header)} "
+                f"({extra} values, e.g. {shown(row[len(header)] if len(row) > len(header) else header[len(row)])}); "
+                "quote values holding commas",
+                field=f"line {start}",
+                value=shown(",".join(row)[:SHOWN_CHARS]),
+            )
+        count += 1
+        if count > limits.max_rows:
+            raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
+        yield f"line {start}", dict(zip(header, row, strict=True))
 
 
-def _read_parquet(path: Path) -> list[dict[str, Any]]:
+def _type_depth(arrow_type: Any) -> int:
+    """Nesting levels of an Arrow type (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(arrow_type, 0)]
+    while stack:
+        current, depth = stack.pop()
+        children = [current.field(i).type for i in range(getattr(current, "num_fields", 0))]
+        if children:
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_NESTING:
+                return deepest
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _read_parquet(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
     import pyarrow.parquet as pq  # lazy: pyarrow is heavy and only parquet needs it
 
+    def unreadable(exc: Exception) -> InvalidInput:
+        detail = " ".join(str(exc).split())[:200]
+        return InvalidInput(
+            f"{label}: not a readable Parquet file ({type(exc).__name__}: {detail})", field="DATAFILE", value=shown(label)
+        )
+
     try:
-        return pq.read_table(path).to_pylist()
+        parquet = pq.ParquetFile(fh)
+        meta = parquet.metadata
+        rows = meta.num_rows
+        size = sum(max(0, meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+        schema = parquet.schema_arrow
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
-        raise InvalidInput(f"{path}: not a readable Parquet file ({exc})", field="DATAFILE", value=str(path)) from None
+        raise unreadable(exc) from None
+    # The footer alone decides the first bounds: no data page is read for a file over a limit.
+    if rows > limits.max_rows:
+        raise _too_many_rows(label, limits, f"{rows:,} (from the Parquet footer)")
+    if size > limits.max_bytes:
+        raise _too_many_bytes(label, limits, f"{size:,} (uncompressed, from the Parquet footer)")
+    for column in schema:
+        if _type_depth(column.type) + 1 > MAX_NESTING:
+            raise InvalidInput(
+                f"{label}: column {shown(column.name)} is nested more than {MAX_NESTING} levels deep",
+                field=f"column {column.name!r}"[:SHOWN_CHARS],
+                value=None,
+            )
+    # The footer may lie (and dictionary pages expand): count what is actually decoded too.
+    batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+    seen_rows = seen_bytes = 0
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                return
+            seen_rows += batch.num_rows
+            seen_bytes += batch.nbytes
+            if seen_rows > limits.max_rows:
+                raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
+            if seen_bytes > limits.max_bytes:
+                raise _too_many_bytes(label, limits, f"more than {limits.max_bytes:,} (decoded)")
+            records = batch.to_pylist()
+        except InvalidInput:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad page, a value Python cannot hold (a date past year 9999)
+            raise unreadable(exc) from None
+        first = seen_rows - batch.num_rows + 1
+        for index, record in enumerate(records):
+            yield f"row {first + index}", record
 
 
-def read_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
+_READERS = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}
+
+
+def data_format(path: Path, label: str | None = None) -> str:
+    """The format named by the file's suffix, or InvalidInput."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
+        label = label or str(path)
         raise InvalidInput(
-            f"{path}: unknown data format {path.suffix or '(no suffix)'!r}; use one of {', '.join(sorted(FORMATS))}",
+            f"{label}: unknown data format {shown(path.suffix) if path.suffix else '(no suffix)'}; "
+            f"use one of {', '.join(sorted(FORMATS))}",
             field="DATAFILE",
-            value=str(path),
+            value=shown(label),
         )
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file", field="DATAFILE", value=str(path))
-    if fmt == "parquet":
-        records = _read_parquet(path)
-    else:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-encode the file as UTF-8",
-                field="DATAFILE",
-                value=str(path),
-            ) from None
-        records = _read_jsonl(text, path) if fmt == "jsonl" else _read_csv(text)
+    return fmt
+
+
+def iter_records(
+    path: Path, *, label: str | None = None, limits: ReadLimits | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) for each record of a data file (`where` is "line N" or "row N"), raw as
+    the format gives it; InvalidInput on anything a reader cannot take, TooLarge over a limit."""
+    path = Path(path)
+    label = label or str(path)
+    limits = limits or ReadLimits.default()
+    fmt = data_format(path, label)
+    with _open_regular(path, label) as fh:
+        if fmt != "parquet":
+            size = os.fstat(fh.fileno()).st_size
+            if size > limits.max_bytes:
+                raise _too_many_bytes(label, limits, f"{size:,}")
+        yield from _READERS[fmt](fh, label, limits)
+
+
+def read_records(path: Path, *, label: str | None = None, limits: ReadLimits | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The format and every record of a data file, each checked (see the module's rules)."""
+    label = label or str(path)
+    fmt = data_format(Path(path), label)
+    records = []
+    with closing(iter_records(path, label=label, limits=limits)) as rows:
+        for where, record in rows:
+            _accepted(record, where, label)
+            records.append(record)
     if not records:
-        raise InvalidInput(f"{path}: the file holds no records", field="DATAFILE", value=str(path))
+        raise InvalidInput(f"{label}: the file holds no records", field="DATAFILE", value=shown(label))
     return fmt, records
 
 
@@ -149,18 +622,31 @@ def quality_signals(canonical: list[dict[str, Any]]) -> dict[str, Any]:
     return signals
 
 
-def profile_file(path: Path) -> DatasetProfile:
-    """Read a data file and compute digest, row count, schema and quality signals; raise InvalidInput on bad data."""
-    fmt, records = read_records(path)
-    fields = sorted({key for record in records for key in record})
+def profile_file(path: Path, *, label: str | None = None, limits: ReadLimits | None = None) -> DatasetProfile:
+    """Read a data file and compute digest, row count, schema and quality signals.
+
+    Raises InvalidInput (TooLarge over a limit) naming `label` (default: the path as given), the
+    line or row, the field and the value; never another exception for anything a file holds.
+    """
+    path = Path(path)
+    label = label or str(path)
+    fmt = data_format(path, label)
+    records: list[dict[str, Any]] = []
+    canonical: list[dict[str, Any]] = []
+    with closing(iter_records(path, label=label, limits=limits)) as rows:  # closes the file on a refusal too
+        for where, record in rows:
+            canonical.append(_accepted(record, where, label))
+            records.append(record)
+    if not records:
+        raise InvalidInput(f"{label}: the file holds no records", field="DATAFILE", value=shown(label))
+    fields = sorted({str(key) for record in records for key in record})
     missing = [f for f in REQUIRED_FIELDS if f not in fields]
     if missing:
         raise InvalidInput(
-            f"{path}: required field(s) {', '.join(missing)} missing; every record needs {', '.join(REQUIRED_FIELDS)}",
+            f"{label}: required field(s) {', '.join(missing)} missing; every record needs {', '.join(REQUIRED_FIELDS)}",
             field=missing[0],
             value=None,
         )
-    canonical = [_canonical(r) for r in records]
     lines = sorted(json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for r in canonical)
     digest = hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
     return DatasetProfile(fmt, records, lines, digest, len(records), fields, quality_signals(canonical))

@@ -11,12 +11,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dataops_platform.errors import GateRefused, InvalidInput
+from dataops_platform.errors import DataOpsError, GateRefused, InvalidInput
 from dataops_platform.governance import lineage
-from dataops_platform.governance.datasets import DatasetProfile, profile_file, store_content
+from dataops_platform.governance.authz import decide
+from dataops_platform.governance.datasets import DatasetProfile, ReadLimits, profile_file, resolve_data_path, store_content
 from dataops_platform.governance.gate import release_conditions
 from dataops_platform.governance.listing import list_visible
-from dataops_platform.governance.platform import Platform
+from dataops_platform.governance.platform import Platform, _denial
 from dataops_platform.governance.policy import governance_policy, quality_thresholds
 from dataops_platform.governance.refs import ref
 from dataops_platform.spec.models import QualityThresholds
@@ -95,20 +96,68 @@ def _check_quota(session: Session, project_id: str) -> None:
         )
 
 
+CREATE = "version.create"
+
+
+def check_can_register(platform: Platform, actor: str, project_id: str, parent: str | None = None) -> None:
+    """Permission, visibility, parent and quota, decided in a read session before any data is touched:
+    a caller who may not register (or may not see the project) never makes the platform read a byte.
+    A denial is audited and raised exactly as `Platform.act` does (NotFound for another tenant), a
+    bad parent or a full quota audited as failed; an allowed caller leaves no record here (the
+    registration itself is audited). An upload route calls it before taking in the body."""
+    problem: DataOpsError | None = None
+    with platform.store.read() as session:
+        decision = decide(session, actor, CREATE, project_id)
+        if decision.allowed:
+            try:
+                _check_parent(session, project_id, parent)
+                _check_quota(session, project_id)
+            except DataOpsError as exc:
+                problem = exc
+    if not decision.allowed:
+        # `refuse` decides again in the write transaction and audits the denial; should a role have
+        # been granted meanwhile, the denial we acted on is audited as the failure instead.
+        platform.refuse(actor, CREATE, project=project_id, error=_denial(decision, None))
+    if problem is not None:
+        platform.refuse(actor, CREATE, project=project_id, error=problem)
+
+
 def register_version(
     platform: Platform,
     actor: str,
     project_id: str,
-    data_file: Path,
+    data_file: Path | str,
     parent: str | None = None,
     change_summary: list[str] | None = None,
+    *,
+    root: Path | None = None,
+    label: str | None = None,
 ) -> DatasetVersion:
-    """Register a data file as a new draft version (needs version.create). Refuses bad data before writing."""
+    """Register a data file as a new draft version (needs version.create).
+
+    Order, so that no request costs more than its caller may spend: permission and visibility
+    first (nothing is opened before), then parent and quota, then the file is read under the
+    deployment's limits (`settings.max_dataset_rows` / `max_dataset_bytes`; TooLarge over them),
+    then the version is written. `data_file` is resolved by `resolve_data_path(data_file, root)`:
+    with `root` (the REST inbox) it must be a relative path inside it. Messages call the file
+    `label`, by default the path as given (`<root name>/<path>` with a root), never where a root is.
+    Every refusal is audited: denied (PermissionDenied, NotFound) or failed (InvalidInput,
+    TooLarge, GateRefused); an unexpected error while reading is audited as failed, then raised.
+    """
+    text = str(data_file)
+    if label is None:
+        label = f"{root.name}/{text}" if root is not None and not Path(text).is_absolute() else text
+    check_can_register(platform, actor, project_id, parent)
     try:
-        profile: DatasetProfile = profile_file(Path(data_file))
+        path = resolve_data_path(text, root)
+        profile: DatasetProfile = profile_file(path, label=label, limits=ReadLimits.from_settings(platform.settings))
     except InvalidInput as bad:
-        platform.refuse(actor, "version.create", project=project_id, error=bad)
-    with platform.act(actor, "version.create", project=project_id) as op:
+        platform.refuse(actor, CREATE, project=project_id, error=bad)
+    except Exception as crash:  # a reader bug, not a refusal: audited like a crash inside act, then raised
+        with platform.act(actor, CREATE, project=project_id):
+            raise crash from None
+        raise
+    with platform.act(actor, CREATE, project=project_id) as op:
         session = op.session
         _check_parent(session, project_id, parent)
         _check_quota(session, project_id)
@@ -116,7 +165,7 @@ def register_version(
         duplicate_rate = profile.quality_signals["duplicate_id_rate"]
         if duplicate_rate > limits.max_duplicate_id_rate:
             raise InvalidInput(
-                f"{data_file}: duplicate-id rate {duplicate_rate} exceeds max_duplicate_id_rate "
+                f"{label}: duplicate-id rate {duplicate_rate} exceeds max_duplicate_id_rate "
                 f"{limits.max_duplicate_id_rate} (e.g. ids {', '.join(profile.quality_signals['duplicate_ids'][:5])}); "
                 "de-duplicate the file",
                 field="id",
