@@ -277,3 +277,28 @@ def append_worker(home: str, database_url: str | None, actor: str, action: str, 
         import traceback
 
         results.put((actor, -1, "".join(traceback.format_exception(exc))))
+
+
+# --------------------------------------------------------------------------------------------
+# Readable ids, numbered per tenant (`<tenant>.ds_v007`)
+# --------------------------------------------------------------------------------------------
+def numbers_by_tenant(ids: Sequence[str], prefix: str) -> dict[str, list[int]]:
+    """The sorted numbers of readable ids, per tenant tag: {"t02_legal": [1, 2, 3]}."""
+    out: dict[str, list[int]] = {}
+    for object_id in ids:
+        tag, _, local = object_id.rpartition(".")
+        out.setdefault(tag, []).append(int(local.removeprefix(prefix)))
+    return {tag: sorted(numbers) for tag, numbers in out.items()}
+
+
+def tenant_counters(session: Any, kind: str) -> dict[str, int]:
+    """The id counter of `kind` per tenant tag, as the store holds it."""
+    from dataops_platform.governance.platform import tenant_counter, tenant_tag
+    from dataops_platform.store.models import IdCounter, Tenant
+
+    out = {}
+    for tenant in session.scalars(select(Tenant.id)):
+        counter = session.get(IdCounter, tenant_counter(kind, tenant))
+        if counter is not None:
+            out[tenant_tag(tenant)] = counter.last
+    return out

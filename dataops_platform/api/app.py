@@ -204,14 +204,6 @@ class ReviewBody(Input):
     fix_items: list[FixItemBody] = Field(default_factory=list, max_length=50)
 
 
-def inside(root: Path, relative: str) -> Path:
-    """`relative` resolved inside `root`, or InvalidInput: no traversal, no absolute paths, no links out."""
-    candidate = (root / relative).resolve()
-    if Path(relative).is_absolute() or not candidate.is_relative_to(root.resolve()):
-        raise InvalidInput(f"path {relative!r} leaves the data inbox", field="path", value=relative)
-    return candidate
-
-
 def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     plat = platform or Platform(settings)
     app = FastAPI(title="dataops_platform", version="1", description=__doc__)
@@ -242,15 +234,6 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         return user
 
     Actor = Annotated[str, Depends(actor)]
-
-    def authorize_first(user: str, action: str, project: str) -> None:
-        """Decide `action` in `project` before expensive work; a denial is audited and raised as
-        `Platform.act` does (NotFound outside the caller's tenants, PermissionDenied inside)."""
-        with plat.store.read() as session:
-            allowed = decide(session, user, action, project).allowed
-        if not allowed:
-            with plat.act(user, action, project=project):
-                pass  # reached only if permission changed in between; act audits either way
 
     def require_platform(user: str, action: str, why: str) -> None:
         """The caller holds `action` through their platform role (platform admins)."""
@@ -283,11 +266,9 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
 
     @app.post(f"{API_PREFIX}/versions", status_code=201, tags=["versions"])
     def register_by_path(user: Actor, body: RegisterByPath) -> dict[str, Any]:
-        try:
-            path = inside(settings.inbox_dir, body.path)
-        except InvalidInput as bad:  # decided and audited like any other refused attempt
-            plat.refuse(user, "version.create", project=body.project, error=bad)
-        return row(versions.register_version(plat, user, body.project, path, body.parent, body.summary))
+        # Permission first, then the path (confined to the inbox, named relative to it), then the file.
+        return row(versions.register_version(plat, user, body.project, body.path, body.parent, body.summary,
+                                             root=settings.inbox_dir))  # fmt: skip
 
     @app.put(f"{API_PREFIX}/projects/{{project}}/versions/upload", status_code=201, tags=["versions"])
     async def register_by_upload(
@@ -297,7 +278,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     ) -> dict[str, Any]:  # fmt: skip
         # Permission and visibility first: a caller who may not create versions there (or cannot
         # see the project) is answered before one byte of the upload is read.
-        await anyio.to_thread.run_sync(authorize_first, user, "version.create", project)
+        await anyio.to_thread.run_sync(versions.check_can_register, plat, user, project, parent)
         uploads = settings.home_dir / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=uploads) as tmp:
@@ -306,7 +287,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
                 async for chunk in request.stream():
                     out.write(chunk)
             registered = await anyio.to_thread.run_sync(
-                lambda: versions.register_version(plat, user, project, path, parent, ["uploaded through the API"])
+                lambda: versions.register_version(plat, user, project, path, parent, ["uploaded through the API"], label=filename)
             )
             return row(registered)
 

@@ -17,7 +17,7 @@ from dataops_platform.governance.authz import decide
 from dataops_platform.governance.datasets import DatasetProfile, ReadLimits, profile_file, resolve_data_path, store_content
 from dataops_platform.governance.gate import release_conditions
 from dataops_platform.governance.listing import list_visible
-from dataops_platform.governance.platform import Platform, _denial
+from dataops_platform.governance.platform import Platform, _denial, tenant_counter
 from dataops_platform.governance.policy import governance_policy, quality_thresholds
 from dataops_platform.governance.refs import ref
 from dataops_platform.spec.models import QualityThresholds
@@ -230,7 +230,8 @@ def release_version(platform: Platform, actor: str, version_id: str) -> DatasetV
             lineage.add_edge(op.session, project.id, ref("version", previous), ref("version", version_id), "supersedes", op.now)
         version.status = "released"
         version.released_by, version.released_at = actor, op.now
-        version.release_seq = op.next_number("release")
+        # Release order within the project (rollback compares it); per project, so it counts nothing of others.
+        version.release_seq = op.next_number(tenant_counter("release", project.id))
         project.current_release = version_id
         op.details = {"previous_release": previous}
     return version

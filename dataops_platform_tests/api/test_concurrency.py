@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from dataops_platform.clock import FixedClock
 from dataops_platform.governance import audit
 from dataops_platform.governance.versions import register_version
-from dataops_platform.store.models import Alert, IdCounter, LineageEdge
+from dataops_platform.store.models import Alert, LineageEdge
 from dataops_platform_tests.api.conftest import LiveApi, backend_settings, data_file, live_server
 from dataops_platform_tests.conftest import ADMIN, T0, make_platform
-from dataops_platform_tests.helpers import audit_after, head_seq
+from dataops_platform_tests.helpers import audit_after, head_seq, tenant_counters
 
 CLIENTS, REQUESTS = 8, 250
 USER, PROJECT = "omar", "p01_retail_search"
@@ -46,7 +46,7 @@ def test_concurrent_alert_opening_loses_and_duplicates_nothing(api: tuple[LiveAp
     platform = live.platform
     with platform.store.read() as session:
         alerts_before = session.scalar(select(func.count()).select_from(Alert))
-        counter_before = session.get(IdCounter, "alert").last if session.get(IdCounter, "alert") else 0
+        counter_before = sum(tenant_counters(session, "alert").values())
     seq_before = head_seq(platform)
     barrier = threading.Barrier(CLIENTS)
 
@@ -78,7 +78,7 @@ def test_concurrent_alert_opening_loses_and_duplicates_nothing(api: tuple[LiveAp
     with platform.store.read() as session:
         rows = session.execute(select(Alert.alert_id, Alert.title).where(Alert.title.like("client %"))).all()
         assert session.scalar(select(func.count()).select_from(Alert)) == alerts_before + total
-        assert session.get(IdCounter, "alert").last == counter_before + total
+        assert sum(tenant_counters(session, "alert").values()) == counter_before + total
         edges = session.scalar(
             select(func.count())
             .select_from(LineageEdge)

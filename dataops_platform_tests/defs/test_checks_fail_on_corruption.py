@@ -75,20 +75,20 @@ def corrupt_tenants(s: Settings) -> None:
     sql(
         s,
         "INSERT INTO lineage_edges (project_id, source_ref, target_ref, edge_type, created_at) "
-        "VALUES ('p02_legal_sft', 'version:ds_v001', 'experiment:exp_003', 'used', '2026-11-02 08:00:00')",
+        "VALUES ('p02_legal_sft', 'version:t01_retail.ds_v001', 'experiment:t02_legal.exp_001', 'used', '2026-11-02 08:00:00')",
     )
 
 
 def corrupt_version_parent(s: Settings) -> None:
-    sql(s, "UPDATE dataset_versions SET parent_version = 'ds_v003' WHERE version_id = 'ds_v001'")
+    sql(s, "UPDATE dataset_versions SET parent_version = 't02_legal.ds_v001' WHERE version_id = 't01_retail.ds_v001'")
 
 
 def corrupt_run_reference(s: Settings) -> None:
-    sql(s, "UPDATE experiments SET mlflow_run_id = 'no-such-run' WHERE experiment_id = 'exp_001'")
+    sql(s, "UPDATE experiments SET mlflow_run_id = 'no-such-run' WHERE experiment_id = 't01_retail.exp_001'")
 
 
 def corrupt_release_gate(s: Settings) -> None:
-    sql(s, "UPDATE experiments SET status = 'regressed' WHERE experiment_id = 'exp_004'")  # on the current release
+    sql(s, "UPDATE experiments SET status = 'regressed' WHERE experiment_id = 't02_legal.exp_002'")  # on the current release
 
 
 def corrupt_rollback(s: Settings) -> None:
@@ -96,7 +96,7 @@ def corrupt_rollback(s: Settings) -> None:
 
 
 def corrupt_alert_times(s: Settings) -> None:
-    sql(s, "UPDATE alerts SET resolved_at = '2026-11-01 00:00:00' WHERE alert_id = 'alert_001'")
+    sql(s, "UPDATE alerts SET resolved_at = '2026-11-01 00:00:00' WHERE alert_id = 't01_retail.alert_001'")
 
 
 def corrupt_audit(s: Settings) -> None:

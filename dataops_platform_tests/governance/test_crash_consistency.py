@@ -35,12 +35,12 @@ from dataops_platform.store.models import (
     AuditRecord,
     DatasetVersion,
     Experiment,
-    IdCounter,
     LineageEdge,
     Project,
     RollbackEvent,
 )
 from dataops_platform_tests.conftest import EXAMPLE_SPEC, REPO, make_platform
+from dataops_platform_tests.helpers import numbers_by_tenant, tenant_counters
 
 pytestmark = pytest.mark.slow
 
@@ -137,10 +137,11 @@ def _check_store(settings: Settings, reported: dict[str, set], kill_no: int) -> 
                 f"{where}: versions and version.create records differ: {set(create_refs) ^ {f'version:{v}' for v in versions}}"
             )
             # ids are allocated inside the transaction: no gaps, and the counter agrees
-            numbers = sorted(int(v.removeprefix("ds_v")) for v in versions)
-            assert numbers == list(range(1, len(numbers) + 1)), f"{where}: version ids have gaps: {numbers}"
-            counter = session.get(IdCounter, "dataset_version")
-            assert (counter.last if counter else 0) == len(numbers), f"{where}: id counter ahead of versions"
+            per_tenant = numbers_by_tenant(list(versions), "ds_v")  # ids are numbered per tenant
+            for tag, numbers in per_tenant.items():
+                assert numbers == list(range(1, len(numbers) + 1)), f"{where}: {tag} version ids have gaps: {numbers}"
+            counters = tenant_counters(session, "dataset_version")
+            assert counters == {tag: len(n) for tag, n in per_tenant.items()}, f"{where}: id counter ahead of versions"
 
             for version_id, version in versions.items():
                 # content-addressed file present, complete, with the recorded digest

@@ -34,7 +34,7 @@ from dataops_platform.governance import audit
 from dataops_platform.governance.exceptions import approve_exception, request_exception
 from dataops_platform.governance.experiments import record_experiment
 from dataops_platform.governance.gate import BLOCKING_EXPERIMENT_STATUSES, EXPERIMENT_RULE, active_exception
-from dataops_platform.governance.platform import Platform
+from dataops_platform.governance.platform import Platform, tenant_tag
 from dataops_platform.governance.rollback import execute_rollback
 from dataops_platform.governance.versions import (
     deprecate_version,
@@ -66,6 +66,7 @@ REQUESTER_CANNOT_APPROVE = SPEC.separation_of_duties.requester_cannot_approve
 LEGAL, RETAIL = "p02_legal_sft", "p01_retail_search"
 PROJECTS = tuple(MEMBERS)
 BOGUS_VERSION, BOGUS_EXCEPTION = "ds_v999", "exc_999"
+IDS = f"{tenant_tag('t02_legal')}."  # ids are numbered per tenant; the legal project is in t02_legal
 
 # Mostly the project under test; sometimes the retail project (its own engineer, a freeze window).
 project_st = st.sampled_from([LEGAL, LEGAL, LEGAL, RETAIL])
@@ -280,7 +281,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 expected = InvalidInput
         version = self._call(actor, "version.create", expected, register_version, project, data.path, parent=parent)
         if expected is None:
-            version_id = f"ds_v{len(self.versions) + 1:03d}"
+            version_id = f"{IDS}ds_v{len(self.versions) + 1:03d}"
             assert version.version_id == version_id
             assert (version.status, version.parent_version, version.row_count) == ("draft", parent, data.rows)
             assert (self.platform.settings.data_dir / version.data_location).is_file()
@@ -433,7 +434,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if expected is None:
             event, plan = result
             self.counters["rollback"] += 1
-            assert event.rollback_id == f"rb_{self.counters['rollback']:03d}"
+            assert event.rollback_id == f"{IDS}rb_{self.counters['rollback']:03d}"
             assert (event.from_version, event.to_version, plan.from_version) == (
                 current_id,
                 target_id,
@@ -471,7 +472,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         if expected is None:
             self.counters["experiment"] += 1
-            assert experiment.experiment_id == f"exp_{self.counters['experiment']:03d}"
+            assert experiment.experiment_id == f"{IDS}exp_{self.counters['experiment']:03d}"
             assert experiment.requires_review == (status != "completed")
             model.blocking = model.blocking or status in BLOCKING_EXPERIMENT_STATUSES
 
@@ -514,7 +515,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             expires_at,
         )
         if expected is None:
-            exception_id = f"exc_{len(self.exceptions) + 1:03d}"
+            exception_id = f"{IDS}exc_{len(self.exceptions) + 1:03d}"
             assert (exc.exception_id, exc.status) == (exception_id, "requested")
             self.exceptions[exception_id] = ExceptionModel(exception_id, model.project, version_id, actor, expires_at)
             return exception_id

@@ -30,10 +30,11 @@ from dataops_platform.clock import FixedClock
 from dataops_platform.governance.audit_service import verify_chain
 from dataops_platform.governance.platform import Platform
 from dataops_platform.settings import load_settings
-from dataops_platform.store.models import Alert, AuditRecord, DatasetVersion, Experiment, IdCounter, Project, RollbackEvent
+from dataops_platform.store.models import Alert, AuditRecord, DatasetVersion, Experiment, Project, RollbackEvent
 from dataops_platform_tests.conftest import ADMIN, EXAMPLE_SPEC, REPO, T0, make_platform
 from dataops_platform_tests.governance.pg_ops_worker import PROJECTS
 from dataops_platform_tests.governance.pg_ops_worker import T0 as WORKER_T0
+from dataops_platform_tests.helpers import numbers_by_tenant, tenant_counters
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +146,8 @@ def test_eight_processes_keep_one_chain_and_lose_no_update(pg_database: str, tmp
             alerts = {a.alert_id: a for a in session.scalars(select(Alert))}
             rollbacks = session.scalars(select(RollbackEvent.rollback_id)).all()
             projects = {p.id: p.current_release for p in session.scalars(select(Project))}
-            counters = {c.kind: c.last for c in session.scalars(select(IdCounter))}
+            kinds = ("dataset_version", "experiment", "alert", "rollback")
+            tenant_count = {kind: tenant_counters(session, kind) for kind in kinds}
         new = records[len(before) :]
 
         # One chain: exactly 2,000 new records, seqs 1..head without a gap, verified end to end
@@ -188,8 +190,9 @@ def test_eight_processes_keep_one_chain_and_lose_no_update(pg_database: str, tmp
             ids = created(kind)
             assert len(ids) == len(set(ids)), f"two workers were given the same {kind} id"
             assert sorted(ids) == sorted(stored), f"{kind}: created and stored differ"
-            assert sorted(int(i.removeprefix(prefix)) for i in stored) == list(range(1, len(stored) + 1))
-            assert counters.get(counter, 0) == len(stored)
+            per_tenant = numbers_by_tenant(stored, prefix)  # ids are numbered per tenant
+            assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in per_tenant.values()), per_tenant
+            assert tenant_count[counter] == {tag: len(numbers) for tag, numbers in per_tenant.items()}
         assert all(a.status == "resolved" and a.acknowledged_at is not None for a in alerts.values())
 
         # No lost update: replaying the allowed records in seq order gives every version's status

@@ -191,16 +191,17 @@ def test_exporting_twice_gives_the_same_bytes(home: Path, admin_export: str, tmp
 def test_one_change_adds_only_the_events_of_the_changed_object(demo_copy: Settings, tmp_path: Path, change: str) -> None:
     before = export_cli(demo_copy.home_dir, "--openlineage").stdout
     platform = Platform(demo_copy, FixedClock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC)))  # between demo steps
+    v2, v1 = "t02_legal.ds_v002", "t02_legal.ds_v001"  # the demo's legal versions (ids numbered per tenant)
     try:
         if change == "register_derived_version":
-            version = register_version(platform, LENA, P02, data_file(tmp_path), parent="ds_v004", change_summary=["ol test"])
-            job, inputs, outputs = f"version.create:{version.version_id}", ["ds_v004"], [version.version_id]
+            version = register_version(platform, LENA, P02, data_file(tmp_path), parent=v2, change_summary=["ol test"])
+            job, inputs, outputs = f"version.create:{version.version_id}", [v2], [version.version_id]
         elif change == "record_experiment":
-            exp = record_experiment(platform, LENA, P02, "ds_v004", "completed", metrics={"f1": 0.97}, params={"C": "2.0"})
-            job, inputs, outputs = f"experiment.log:{exp.experiment_id}", ["ds_v004"], []
+            exp = record_experiment(platform, LENA, P02, v2, "completed", metrics={"f1": 0.97}, params={"C": "2.0"})
+            job, inputs, outputs = f"experiment.log:{exp.experiment_id}", [v2], []
         else:  # changes a version that many existing events mention: they must stay as they were
-            deprecate_version(platform, "priya", "ds_v003")
-            job, inputs, outputs = "version.deprecate:ds_v003", [], ["ds_v003"]
+            deprecate_version(platform, "priya", v1)
+            job, inputs, outputs = f"version.deprecate:{v1}", [], [v1]
     finally:
         platform.close()
     after = export_cli(demo_copy.home_dir, "--openlineage").stdout
