@@ -1,7 +1,11 @@
 """Apply a platform spec: idempotent, one transaction, audited, with a report of what changed.
 
 The spec is the truth for every object it declares (a declared project's members are exactly
-the listed ones). Objects the file does not mention are left alone, never deleted.
+the listed ones). Objects the file does not mention are left alone, never deleted, with two
+exceptions that are lists of the whole platform rather than objects: `platform_admins` is the
+complete list of platform admins (applying it revokes admin from everyone it no longer names; it
+can never leave the platform without one), and each config document (policy, rhythm, the MLflow
+user map, ...) is replaced as a whole.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session
 from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.platform import Platform
 from dataops_platform.spec.actions import SYSTEM_ROLE
+from dataops_platform.spec.loader import mlflow_user_map
 from dataops_platform.spec.models import PlatformSpec
 from dataops_platform.store.models import (
     Membership,
@@ -27,6 +32,8 @@ from dataops_platform.store.models import (
     User,
 )
 
+ADMIN_ROLE = "admin"
+MLFLOW_USERS_KEY = "mlflow_users"  # config document {mlflow user name: platform user id}, explicit names only
 CONFIG_SECTIONS = (
     "governance_policy",
     "architecture",
@@ -155,16 +162,56 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
     session.flush()
     for project in spec.projects:
         _sync_members(session, project.id, {**project.members, actor.id: SYSTEM_ROLE}, report)
-    for admin in spec.platform_admins:
-        _upsert(session, PlatformMembership, admin, {"user_id": admin, "role": "admin"}, f"platform_admin:{admin}", report)
+    _sync_platform_admins(session, spec.platform_admins, report)
     for section in CONFIG_SECTIONS:
         value = getattr(spec, section)
         document = (
             {"items": [v.model_dump(mode="json") for v in value]} if isinstance(value, list) else value.model_dump(mode="json")
         )
         _upsert(session, PlatformConfig, section, {"key": section, "value": document}, f"config:{section}", report)
+    mlflow_users = _checked_mlflow_users(session, spec)
+    key = MLFLOW_USERS_KEY
+    _upsert(session, PlatformConfig, key, {"key": key, "value": mlflow_users}, f"config:{key}", report)
     session.flush()
     return report
+
+
+def _sync_platform_admins(session: Session, wanted: list[str], report: ApplyReport) -> None:
+    """Exactly the listed users are platform admins afterwards; at least one always remains."""
+    current = {m.user_id: m for m in session.scalars(select(PlatformMembership).order_by(PlatformMembership.user_id))}
+    for user_id, membership in current.items():
+        if user_id not in wanted:
+            session.delete(membership)
+            report.changed.append(f"platform_admin:{user_id} revoked")
+    for admin in dict.fromkeys(wanted):
+        values = {"user_id": admin, "role": ADMIN_ROLE}
+        _upsert(session, PlatformMembership, admin, values, f"platform_admin:{admin}", report)
+    session.flush()
+    if session.scalar(select(PlatformMembership.user_id).limit(1)) is None:
+        # parse_spec refuses such a file already; this holds for specs built in code too.
+        revoked = ", ".join(repr(u) for u in current) or "none"
+        raise InvalidInput(
+            f"platform_admins = {list(wanted)!r}: the spec would leave the platform without an admin "
+            f"(it revokes {revoked}); list at least one declared user under platform_admins",
+            field="platform_admins",
+            value=list(wanted),
+        )
+
+
+def _checked_mlflow_users(session: Session, spec: PlatformSpec) -> dict[str, str]:
+    """The spec's MLflow user map; a name that is the id of another user already in the store
+    (declared by an earlier spec, or `dataops init`'s admin) would hand that user's runs over."""
+    mapping = mlflow_user_map(spec)
+    for i, user in enumerate(spec.users):
+        for j, name in enumerate(user.mlflow_users):
+            if name != user.id and session.get(User, name) is not None:
+                raise InvalidInput(
+                    f"users[{i}].mlflow_users[{j}] = {name!r}: is the id of platform user {name!r} in the store, "
+                    "whose MLflow runs map to it by id; pick another MLflow user name",
+                    field=f"users[{i}].mlflow_users[{j}]",
+                    value=name,
+                )
+    return mapping
 
 
 def _check_tenant_quotas(session: Session, spec: PlatformSpec) -> None:

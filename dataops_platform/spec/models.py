@@ -2,57 +2,99 @@
 
 Field-level shape is checked by pydantic; references between sections (unknown tenant, role,
 user, action; duplicate ids; quotas) by `cross_check`, which reports every problem with its path.
+
+Every value a spec can hold is one the store and the services can hold too, so a spec that
+validates never fails to apply for its size: integers that become columns fit PostgreSQL's
+INTEGER (`INT32_MAX`), text that becomes a column fits its width, numbers are finite
+(`allow_inf_nan=False`: NaN and infinity, even written as text, are refused), durations stay
+inside what a datetime can add, and every time is an aware UTC instant (`clock.as_utc`: an aware
+time is converted to UTC, a naive one *is* UTC), so comparing two bounds can never fail.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from dataops_platform.clock import as_utc
+from dataops_platform.errors import InvalidInput
 from dataops_platform.spec.actions import DEFAULT_ROLES, DEFAULT_SYSTEM_ACTIONS
 
-Slug = Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
+SLUG_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+Slug = Field(pattern=SLUG_PATTERN)
+RoleName = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+INT32_MAX = 2**31 - 1  # SQLite and PostgreSQL INTEGER columns
+MAX_NAME = 200  # width of the name and domain columns
+MAX_DESCRIPTION = 400  # width of roles.description
+MAX_SLA_MINUTES = 525_600  # one year
+MAX_EXCEPTION_DAYS = 3650
+
+
+def _utc(moment: datetime) -> datetime:
+    try:
+        return as_utc(moment)
+    except InvalidInput as exc:  # a ValueError is what pydantic reports with the field's path
+        raise ValueError(exc.message) from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# An MLflow user name as MLflow records it (`user_id`, 256 characters at most): no control
+# characters, no surrounding blanks.
+MlflowUserName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S(?:[^\x00-\x1f\x7f]*\S)?$")]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Quota(StrictModel):
-    max_projects: int = Field(ge=1)
-    max_dataset_versions: int = Field(ge=1)
+    max_projects: int = Field(ge=1, le=INT32_MAX)
+    max_dataset_versions: int = Field(ge=1, le=INT32_MAX)
 
 
 class TenantSpec(StrictModel):
     id: str = Slug
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     quota: Quota
 
 
 class UserSpec(StrictModel):
+    """A platform user.
+
+    `mlflow_users` lists the MLflow user names that *are* this user: what MLflow records as a run's
+    `user_id` (the `mlflow.user` tag, by default the login of the machine that logged it), e.g. a
+    laptop login `dsmith` or a service account `svc-retail-train`. The MLflow sync counts a run only
+    when its MLflow user maps to a platform user holding `experiment.log` in the run's project
+    (SPEC §9): a name equal to a platform user's id maps to that user implicitly; any other name
+    maps only through this list. A name may be claimed by one user only and may not be another
+    user's id. `spec apply` stores the explicit names as the platform config document
+    `mlflow_users` ({mlflow user name: platform user id}), replaced as a whole on every apply.
+    """
+
     id: str = Slug
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    mlflow_users: list[MlflowUserName] = Field(default_factory=list)
 
 
 class ProjectSpec(StrictModel):
     id: str = Slug
     tenant: str
-    name: str = Field(min_length=1)
-    domain: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    domain: str = Field(min_length=1, max_length=MAX_NAME)
     owner: str
     members: dict[str, str] = Field(default_factory=dict, description="user id -> role name")
 
 
 class RoleSpec(StrictModel):
-    description: str = ""
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
     actions: list[str]
 
 
 class SystemActorSpec(StrictModel):
     id: str = Slug
-    name: str = "dataops platform automation"
+    name: str = Field(default="dataops platform automation", min_length=1, max_length=MAX_NAME)
     actions: list[str] = Field(default_factory=lambda: list(DEFAULT_SYSTEM_ACTIONS))
     # Platform-wide incidents (a failed governance run) belong to no project of their own: they
     # are raised in this one, whose ops team watches the platform.
@@ -65,7 +107,7 @@ class SeparationOfDuties(StrictModel):
 
 
 class QualityThresholds(StrictModel):
-    min_rows: int = Field(default=1, ge=1)
+    min_rows: int = Field(default=1, ge=1, le=INT32_MAX)
     max_duplicate_id_rate: float = Field(default=0.0, ge=0, le=1)
     max_null_rate: float = Field(default=0.0, ge=0, le=1, description="per required field")
     required_splits: list[str] = Field(default_factory=list)
@@ -84,19 +126,19 @@ class RegressionRule(StrictModel):
 
 
 class SlaTarget(StrictModel):
-    acknowledge_minutes: float = Field(gt=0)
-    resolve_minutes: float = Field(gt=0)
+    acknowledge_minutes: float = Field(gt=0, le=MAX_SLA_MINUTES)
+    resolve_minutes: float = Field(gt=0, le=MAX_SLA_MINUTES)
 
 
 class FreezeWindow(StrictModel):
     project: str
-    start: datetime
-    end: datetime
+    start: UtcDatetime = Field(description="an ISO-8601 time; without an offset it is read as UTC")
+    end: UtcDatetime
     reason: str
 
 
 class ExceptionPolicy(StrictModel):
-    max_days: int = Field(default=14, ge=1)
+    max_days: int = Field(default=14, ge=1, le=MAX_EXCEPTION_DAYS)
     waivable_rules: list[str] = Field(default_factory=lambda: ["experiment_status"])
 
 
@@ -125,7 +167,7 @@ class ApiSpec(StrictModel):
 
 class QueueSpec(StrictModel):
     id: str = Slug
-    limit: int = Field(ge=1, description="concurrent runs; becomes the Dagster pool limit")
+    limit: int = Field(ge=1, le=INT32_MAX, description="concurrent runs; becomes the Dagster pool limit")
     description: str = ""
 
 
@@ -151,7 +193,7 @@ class PlatformSpec(StrictModel):
     tenants: list[TenantSpec] = Field(min_length=1)
     users: list[UserSpec] = Field(min_length=1)
     projects: list[ProjectSpec] = Field(default_factory=list)
-    roles: dict[str, RoleSpec] = Field(
+    roles: dict[RoleName, RoleSpec] = Field(
         default_factory=lambda: {name: RoleSpec(actions=list(acts)) for name, acts in DEFAULT_ROLES.items()}
     )
     platform_admins: list[str] = Field(default_factory=list)
