@@ -75,3 +75,13 @@ class GateRefused(DataOpsError):
         lines = "\n".join(f"  - {c}" for c in conditions)
         super().__init__(f"{summary}:\n{lines}", conditions=conditions)
         self.conditions = conditions
+
+
+class AuditIntegrityError(DataOpsError):
+    """The audit chain no longer reaches what its anchors witnessed (newest records removed, the
+    chain rewritten) or an anchor is missing: every write is refused, and an alarm recorded outside
+    the store, until a platform admin has investigated and re-anchored (`dataops audit reanchor`).
+    The message names the anchored seq and the store's head."""
+
+    exit_code = 1
+    kind = "audit_integrity"

@@ -6,10 +6,12 @@ MLflow's tracking store and Dagster's instance are three separate databases, nev
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DAGSTER_YAML = """\
 # Written by dataops_platform. Dagster's storage lives here, apart from the governance store
@@ -37,9 +39,31 @@ class Settings(BaseSettings):
         default=None, description="A deployment's Dagster instance directory (its DAGSTER_HOME, with the generated dagster.yaml)."
     )
     celery_broker_url: str | None = Field(default=None, description="Celery broker (Redis) URL: steps run in Celery workers.")
+    max_dataset_rows: int = Field(default=1_000_000, gt=0, description="Most rows one dataset version may hold (413 above).")
+    max_dataset_bytes: int = Field(
+        default=1024**3, gt=0, description="Most bytes of data (Parquet: decompressed) one registration may read."
+    )
     artifact_root: str | None = Field(
         default=None, description="Where artifacts live: a directory or a URL (s3://, gs://, file://); default home/artifacts."
     )
+    audit_anchor_copies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Further copies of the audit anchor, out of the home's reach: directories (another volume) or fsspec URLs "
+            "(s3://bucket/prefix, file://, memory://), comma-separated (or a JSON list) in DATAOPS_AUDIT_ANCHOR_COPIES. "
+            "Written on every advance, compared by every write and by `audit verify` (docs/audit.md)."
+        ),
+    )
+
+    @field_validator("audit_anchor_copies", mode="before")
+    @classmethod
+    def _split_anchor_copies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def home_dir(self) -> Path:
@@ -95,6 +119,12 @@ class Settings(BaseSettings):
     def audit_anchor_path(self) -> Path:
         """The audit chain's head, kept outside the database so a cut-off tail is detectable."""
         return self.home_dir / "audit_anchor.json"
+
+    @property
+    def audit_alarms_path(self) -> Path:
+        """Where an audit alarm is recorded when the store cannot take it (its chain is in doubt): one
+        JSON line per alarm; the same file sits next to every anchor copy (docs/audit.md)."""
+        return self.home_dir / "audit_alarms.jsonl"
 
     def ensure_home(self) -> None:
         """Create the home layout; idempotent."""

@@ -1,4 +1,4 @@
-"""`dataops audit list|verify`."""
+"""`dataops audit list|verify|reanchor`."""
 
 from __future__ import annotations
 
@@ -58,7 +58,49 @@ def verify(ctx: typer.Context) -> None:
         )
     elif result.ok:
         console.print(f"audit chain intact: {result.checked} records, head seq {result.head.seq}.")
+    elif result.bad_seq is None:  # the records hold together, but no anchor vouches for the tail
+        console.print(f"[bold red]audit chain broken[/]: {result.reason}", highlight=False)
     else:
-        console.print(f"[bold red]audit chain broken[/] at seq {result.bad_seq}: {result.reason}")
+        console.print(f"[bold red]audit chain broken[/] at seq {result.bad_seq}: {result.reason}", highlight=False)
     if not result.ok:
+        if not st.json and result.problems:
+            for location in st.platform().anchor.locations:  # the CLI runs on the server: paths may be shown
+                console.print(f"  {location.label}: {location.where}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command("reanchor")
+def reanchor(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option(help="Why the anchor is moved (audited); required.")],
+) -> None:
+    """Platform admins only: set every audit anchor to the chain's current head, after investigating a
+    refused write or a failed verify. Audited as `audit.reanchor`; the chain itself is not repaired."""
+    from dataops_platform.governance.audit_service import reanchor as reanchor_chain
+
+    st = state(ctx)
+    result = reanchor_chain(st.platform(), st.actor(), reason)
+    previous = {"seq": result.previous.seq, "hash": result.previous.hash} if result.previous else None
+    if st.json:
+        emit_json(
+            {
+                "head_seq": result.head.seq,
+                "head_hash": result.head.hash,
+                "previous_anchor": previous,
+                "problems": result.problems,
+                "chain_ok": result.chain.ok,
+                "chain_reason": result.chain.reason,
+                "unwritten": result.unwritten,
+            }
+        )
+    else:
+        was = f"seq {result.previous.seq}" if result.previous else "none"
+        console.print(f"audit anchor moved to seq {result.head.seq} (the audit.reanchor record); it witnessed {was} before.")
+        for problem in result.problems:
+            console.print(f"  resolved: {problem['message']}", highlight=False)
+        if not result.chain.ok:
+            console.print(f"[bold red]the chain itself is still broken[/] at seq {result.chain.bad_seq}: {result.chain.reason}")
+        for location in result.unwritten:
+            console.print(f"[bold red]not written[/]: {location}; run reanchor again once it is reachable")
+    if result.unwritten:
         raise typer.Exit(1)

@@ -2,8 +2,13 @@
 
 Each record's hash is sha256 over a canonical JSON array of its fields and the previous
 record's hash. Appends happen only inside `Store.write()`, which serialises writers, so the
-chain can neither fork nor gap. The head (seq, hash) is also mirrored into an anchor file
-outside the database: a chain alone cannot see its own newest records cut off.
+chain can neither fork nor gap. The head (seq, hash) is also mirrored outside the database -- the
+home's `audit_anchor.json` and every copy of DATAOPS_AUDIT_ANCHOR_COPIES -- because a chain alone
+cannot see its own newest records cut off. The anchor only moves forward from what it witnessed:
+every write checks the chain against every anchor first (`guard_tail`, inside the write lock) and
+is refused, with an alarm outside the store, when the chain is shorter, differs at an anchored seq
+or an anchor is missing; only `dataops init` creates the first anchor and only an admin's audited
+`dataops audit reanchor` moves one elsewhere (docs/audit.md).
 
 Canonical serialisation -- unchanged since the first release, so every existing chain still
 verifies -- is the UTF-8 encoding of
@@ -45,18 +50,23 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dataops_platform.errors import AuditIntegrityError
 from dataops_platform.governance.chain import (
     CHAIN_COLUMNS,
     GENESIS_HASH,
@@ -99,10 +109,17 @@ class ChainHead:
     hash: str
 
 
+# Plain SQL on the session's connection: every write reads the head (the tail guard, `append`, the
+# anchor after the body), and an ORM select costs several times this one indexed lookup. Audit
+# records are only ever inserted with Core statements executed at once, never as pending ORM
+# objects, so there is nothing to autoflush first.
+_HEAD_SQL = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
+
+
 def read_head(session: Session) -> ChainHead:
-    newest = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-    row = session.execute(newest).first()
-    return ChainHead(row.seq, row.hash) if row else ChainHead(0, GENESIS_HASH)
+    """The newest record's (seq, hash), or (0, genesis) for an empty chain."""
+    row = session.connection().exec_driver_sql(_HEAD_SQL).first()
+    return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
 
 
 def append(session: Session, entries: Iterable[AuditEntry]) -> ChainHead:
@@ -134,29 +151,290 @@ def append(session: Session, entries: Iterable[AuditEntry]) -> ChainHead:
     return ChainHead(seq, prev)
 
 
-class AuditAnchor:
-    """The chain head mirrored into a file the database cannot rewrite; only ever moves forward."""
+# -- the anchor: the chain head kept where the database cannot rewrite it -----------------------
+ANCHOR_FILE = "audit_anchor.json"
+ALARM_FILE = "audit_alarms.jsonl"
+_log = logging.getLogger("dataops_platform.audit")
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+
+class AnchorLocation:
+    """One place the chain head is mirrored: the home's own anchor file, or a copy kept in a
+    directory (another volume) or under an fsspec URL (`s3://`, `memory://`, `file://`).
+
+    A local file is replaced atomically under an flock, so concurrent writers can only move it
+    forward. An object store has no lock: two writers racing can leave a copy a few records
+    behind the head (never ahead of it, never naming a head that was not committed), which the
+    next write moves forward again; a copy behind the head is never a finding.
+    """
+
+    def __init__(self, path: Path, label: str, *, local: bool) -> None:
+        self.path = path  # a pathlib.Path when local, else a upath.UPath
+        # Messages name a location by its label only ("home anchor", "anchor copy 2"): they reach
+        # REST callers, who must not learn server paths. Alarms and the CLI add `where`.
+        self.label = label
+        self.local = local
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    @classmethod
+    def copy(cls, where: str, number: int) -> AnchorLocation:
+        """Copy `number` (1-based, in DATAOPS_AUDIT_ANCHOR_COPIES order): a directory or a URL."""
+        where = where.strip()
+        label = f"anchor copy {number}"
+        if "://" in where and not where.startswith("file://"):
+            from upath import UPath
+
+            return cls(UPath(where) / ANCHOR_FILE, label, local=False)  # type: ignore[arg-type]
+        if where.startswith("file://"):
+            from upath import UPath
+
+            directory = Path(UPath(where).path)
+        else:
+            directory = Path(where).expanduser()
+        return cls(directory.resolve() / ANCHOR_FILE, label, local=True)
+
+    @property
+    def alarm_path(self) -> Path:
+        return self.path.parent / ALARM_FILE
 
     def read(self) -> ChainHead | None:
+        """The head this location witnessed; None when it does not exist. Raises AnchorUnreadable
+        when it exists but cannot be read or parsed (a store that cannot answer, a damaged file)."""
         try:
-            data = json.loads(self.path.read_text())
+            text = self.path.read_text()
         except FileNotFoundError:
             return None
-        return ChainHead(int(data["seq"]), str(data["hash"]))
+        except Exception as exc:  # noqa: BLE001 - fsspec backends raise anything; unreadable is the verdict
+            raise AnchorUnreadable(self.label, f"{type(exc).__name__}: {exc}"[:300]) from exc
+        try:
+            data = json.loads(text)
+            head = ChainHead(int(data["seq"]), str(data["hash"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise AnchorUnreadable(self.label, f"not an anchor ({type(exc).__name__}: {exc})"[:300]) from exc
+        if head.seq < 0:
+            raise AnchorUnreadable(self.label, f"not an anchor (seq {head.seq})")
+        return head
 
-    def advance(self, head: ChainHead) -> None:
+    def write(self, head: ChainHead, *, only_forward: bool, create: bool) -> bool:
+        """Mirror `head` here; True when written. With `only_forward` an anchor at or beyond
+        head.seq is left alone; without `create` a missing (or unreadable) anchor is not re-made."""
+        payload = json.dumps({"seq": head.seq, "hash": head.hash})
+        if not self.local:
+            current = self._current()
+            if not self._should_write(current, head, only_forward, create):
+                return False
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(payload)
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            current = self.read()
-            if current is not None and current.seq >= head.seq:
-                return
+            if not self._should_write(self._current(), head, only_forward, create):
+                return False
             tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"seq": head.seq, "hash": head.hash}))
+            tmp.write_text(payload)
             os.replace(tmp, self.path)
+            return True
+
+    def _current(self) -> ChainHead | None | AnchorUnreadable:
+        try:
+            return self.read()
+        except AnchorUnreadable as exc:
+            return exc
+
+    @staticmethod
+    def _should_write(current: ChainHead | None | AnchorUnreadable, head: ChainHead, only_forward: bool, create: bool) -> bool:
+        if isinstance(current, AnchorUnreadable) or current is None:
+            return create  # never silently replace what is missing or damaged: that is evidence
+        return not only_forward or current.seq < head.seq
+
+    def append_alarm(self, line: str) -> None:
+        path = self.alarm_path
+        if self.local:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as out:  # O_APPEND: one line lands whole
+                out.write(line)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("a", encoding="utf-8") as out:
+                out.write(line)
+        except (NotImplementedError, ValueError):  # an object store without append: rewrite the object
+            try:
+                before = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                before = ""
+            path.write_text(before + line, encoding="utf-8")
+
+
+class AnchorUnreadable(Exception):
+    def __init__(self, label: str, detail: str) -> None:
+        super().__init__(f"{label}: {detail}")
+        self.label, self.detail = label, detail
+
+
+@dataclass(frozen=True)
+class AnchorReading:
+    location: AnchorLocation
+    head: ChainHead | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AnchorProblem:
+    """Why an anchor location and the chain disagree. `bad_seq` is the first record the finding
+    is about (None for a missing or unreadable anchor: no record can be named)."""
+
+    location: str
+    kind: str  # "missing" | "unreadable" | "ahead" (records cut off) | "differs" (chain rewritten)
+    bad_seq: int | None
+    witnessed: ChainHead | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        witnessed = {"seq": self.witnessed.seq, "hash": self.witnessed.hash} if self.witnessed else None
+        return {"location": self.location, "kind": self.kind, "bad_seq": self.bad_seq, "witnessed": witnessed,
+                "message": self.message}  # fmt: skip
+
+
+class AuditAnchor:
+    """The chain head mirrored outside the database: the home's `audit_anchor.json` plus every
+    copy of DATAOPS_AUDIT_ANCHOR_COPIES. Each location only ever moves forward from what it
+    witnessed; `reanchor` (an audited admin act) is the one exception. Alarms -- what the store
+    cannot record while its chain is in doubt -- go to `audit_alarms.jsonl` next to each one."""
+
+    def __init__(self, path: Path, copies: Sequence[str] = ()) -> None:
+        self.path = path
+        self.locations = [AnchorLocation(path, "home anchor", local=True)]
+        self.locations += [AnchorLocation.copy(where, i) for i, where in enumerate([c for c in copies if c.strip()], 1)]
+
+    def readings(self) -> list[AnchorReading]:
+        """What every location witnessed (one small file read each)."""
+        out = []
+        for location in self.locations:
+            try:
+                out.append(AnchorReading(location, location.read()))
+            except AnchorUnreadable as exc:
+                out.append(AnchorReading(location, None, exc.detail))
+        return out
+
+    def read(self) -> ChainHead | None:
+        """The effective witnessed head: the furthest head any readable location saw."""
+        heads = [r.head for r in self.readings() if r.head is not None]
+        return max(heads, key=lambda h: h.seq) if heads else None
+
+    def advance(self, head: ChainHead, *, create: bool = False) -> None:
+        """Move every location forward to `head` (after the commit that made it). A missing location
+        is only created with `create` (`dataops init`'s first anchor): otherwise a deleted anchor
+        would silently come back and switch the tail check off."""
+        for location in self.locations:
+            try:
+                location.write(head, only_forward=True, create=create)
+            except Exception as exc:  # noqa: BLE001 - committed already; a lagging copy is no finding
+                _log.error("audit anchor %s could not be advanced to seq %d: %s", location.label, head.seq, exc)
+
+    def reanchor(self, head: ChainHead) -> list[str]:
+        """Overwrite every location with `head`, whatever it held: only `dataops audit reanchor`.
+        Returns the labels of locations that could not be written."""
+        failed = []
+        for location in self.locations:
+            try:
+                location.write(head, only_forward=False, create=True)
+            except Exception as exc:  # noqa: BLE001 - reported to the admin, who retries
+                _log.error("audit anchor %s could not be re-anchored to seq %d: %s", location.label, head.seq, exc)
+                failed.append(f"{location.label}: {type(exc).__name__}: {exc}"[:300])
+        return failed
+
+    def raise_alarm(self, kind: str, message: str, **facts: Any) -> dict[str, Any]:
+        """Record an alarm where people see it without the database: one JSON line appended to
+        `audit_alarms.jsonl` next to every anchor location, and an ERROR log record. Never raises
+        (an alarm that cannot be written is logged)."""
+        now = datetime.now(UTC)  # wall-clock time, not the injected clock: an alarm is evidence of when
+        alarm = {
+            "id": uuid.uuid4().hex, "at": now.isoformat(timespec="microseconds"), "severity": "critical",
+            "kind": kind, "message": message, "host": socket.gethostname(), "pid": os.getpid(),
+            "locations": {location.label: location.where for location in self.locations}, **facts,
+        }  # fmt: skip
+        line = json.dumps(alarm, ensure_ascii=False, default=str, sort_keys=True) + "\n"
+        _log.error("AUDIT ALARM %s: %s", kind, message)
+        for location in self.locations:
+            try:
+                location.append_alarm(line)
+            except Exception as exc:  # noqa: BLE001
+                _log.error("audit alarm could not be written next to %s: %s", location.label, exc)
+        return alarm
+
+
+def anchor_problems(
+    session: Session, head: ChainHead, readings: Sequence[AnchorReading], *, first_anchor: bool = False
+) -> list[AnchorProblem]:
+    """Every way the anchors disagree with a chain whose newest record is `head`.
+
+    Cost: one indexed lookup of the record at a witnessed seq, and only when that seq is neither
+    the head (the usual case: each write advances the anchor to the head) nor 0. With
+    `first_anchor` (`dataops init`), an empty chain without any anchor is no problem."""
+    if first_anchor and head.seq == 0 and all(r.head is None and r.error is None for r in readings):
+        return []
+    known = {0: GENESIS_HASH, head.seq: head.hash}
+    problems = []
+    for reading in readings:
+        label, witnessed = reading.location.label, reading.head
+        if reading.error is not None:
+            problems.append(AnchorProblem(label, "unreadable", None, None, f"anchor unreadable: {label}: {reading.error}"))
+        elif witnessed is None:
+            held = (
+                f"the store holds {head.seq} audit records (head seq {head.seq})"
+                if head.seq
+                else "the store holds no audit records (an initialised store always has both: were they deleted?)"
+            )
+            problems.append(AnchorProblem(label, "missing", None, None, (
+                f"anchor missing: {label} does not exist but {held}; have a platform admin investigate "
+                "and run `dataops audit reanchor --reason ...`"
+            )))  # fmt: skip
+        elif witnessed.seq > head.seq:
+            problems.append(AnchorProblem(label, "ahead", head.seq + 1, witnessed, (
+                f"record seq {head.seq + 1} is missing: the {label} saw the chain reach seq {witnessed.seq}, "
+                f"the store ends at {head.seq} (newest records removed)"
+            )))  # fmt: skip
+        else:
+            if witnessed.seq not in known:
+                query = select(AuditRecord.__table__.c.hash).where(AuditRecord.__table__.c.seq == witnessed.seq)
+                known[witnessed.seq] = session.connection().execute(query).scalar_one_or_none()
+            if known[witnessed.seq] != witnessed.hash:
+                problems.append(AnchorProblem(label, "differs", witnessed.seq, witnessed, (
+                    f"record seq {witnessed.seq}: hash differs from the head the {label} witnessed (chain rewritten)"
+                )))  # fmt: skip
+    return problems
+
+
+def integrity_error(head: ChainHead, problems: Sequence[AnchorProblem], witnessed: ChainHead | None) -> AuditIntegrityError:
+    """The refusal of a write through a chain that no longer reaches what its anchors witnessed."""
+    anchor_seq = witnessed.seq if witnessed else None
+    seen = f"the anchors witnessed seq {anchor_seq}" if witnessed else "no anchor witnesses the chain"
+    return AuditIntegrityError(
+        f"audit chain integrity: write refused, nothing was changed: {seen}, the store's head is seq {head.seq}: "
+        + "; ".join(p.message for p in problems)
+        + ". Run `dataops audit verify`; a platform admin must investigate, then re-anchor with "
+        "`dataops audit reanchor --reason TEXT`.",
+        anchor_seq=anchor_seq,
+        head_seq=head.seq,
+        problems=[p.as_dict() for p in problems],
+    )
+
+
+def guard_tail(session: Session, anchor: AuditAnchor, *, first_anchor: bool = False) -> AuditIntegrityError | None:
+    """Inside the serialised write transaction, before anything is appended: the refusal to raise
+    when the chain is shorter than (or differs from) what an anchor witnessed, or an anchor is
+    missing or unreadable; None when the write may go on."""
+    readings = anchor.readings()
+    head = read_head(session)
+    problems = anchor_problems(session, head, readings, first_anchor=first_anchor)
+    if not problems:
+        return None
+    heads = [r.head for r in readings if r.head is not None]
+    return integrity_error(head, problems, max(heads, key=lambda h: h.seq) if heads else None)
 
 
 @dataclass(frozen=True)
@@ -166,6 +444,8 @@ class VerifyResult:
     head: ChainHead
     bad_seq: int | None = None
     reason: str | None = None
+    witnessed: ChainHead | None = None  # the furthest head any anchor location saw (None: no anchor read)
+    problems: tuple[AnchorProblem, ...] = ()  # every anchor finding, when the chain itself held
 
 
 _VERIFY_FETCH = 2_000  # rows per fetchmany where rows are fetched in chunks (server-side cursors)
@@ -346,7 +626,12 @@ def _verify_parallel(session: Session, path: str, bounds: list[int]) -> tuple[in
 
 
 def verify(session: Session, anchor: AuditAnchor | None = None) -> VerifyResult:
-    """Recompute the chain; name the first bad record and why, or confirm it is intact."""
+    """Recompute the chain; name the first bad record and why, or confirm it is intact.
+
+    With `anchor`, every anchor location is compared with the chain once it has walked clean: a
+    location missing or unreadable, beyond the head (newest records removed) or naming another
+    hash at its seq (chain rewritten) fails the verdict. `bad_seq` is the lowest record named
+    (None when only a missing or unreadable anchor is found); `reason` lists every finding."""
     plan = _parallel_plan(session)
     if plan is not None:
         expected_seq, prev, checked, failure = _verify_parallel(session, *plan)
@@ -355,18 +640,14 @@ def verify(session: Session, anchor: AuditAnchor | None = None) -> VerifyResult:
     if failure is not None:
         return _failure_result(failure, expected_seq, prev, checked)
     head = ChainHead(expected_seq - 1, prev)
-    witnessed = anchor.read() if anchor else None
-    if witnessed is not None:
-        if witnessed.seq > head.seq:
-            return VerifyResult(
-                False, checked, head, head.seq + 1,
-                f"record seq {head.seq + 1} is missing: the anchor saw the chain reach seq {witnessed.seq}, "
-                f"the store ends at {head.seq} (newest records removed)",
-            )  # fmt: skip
-        witnessed_hash = session.execute(select(AuditRecord.hash).where(AuditRecord.seq == witnessed.seq)).scalar_one_or_none()
-        if witnessed.seq > 0 and witnessed_hash != witnessed.hash:
-            return VerifyResult(
-                False, checked, head, witnessed.seq,
-                f"record seq {witnessed.seq}: hash differs from the anchored head (chain rewritten)",
-            )  # fmt: skip
-    return VerifyResult(True, checked, head)
+    if anchor is None:
+        return VerifyResult(True, checked, head)
+    readings = anchor.readings()
+    heads = [r.head for r in readings if r.head is not None]
+    witnessed = max(heads, key=lambda h: h.seq) if heads else None
+    problems = anchor_problems(session, head, readings)
+    if not problems:
+        return VerifyResult(True, checked, head, witnessed=witnessed)
+    ordered = sorted(problems, key=lambda p: (p.bad_seq is None, p.bad_seq or 0))
+    reason = "; ".join(p.message for p in ordered)
+    return VerifyResult(False, checked, head, ordered[0].bad_seq, reason, witnessed, tuple(ordered))

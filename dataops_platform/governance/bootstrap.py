@@ -28,13 +28,18 @@ def initialize(platform: Platform, admin: str) -> InitResult:
 
     A different admin on an initialised store is refused: admins are added through the spec,
     by someone already holding spec.apply, so `init` is no back door.
+
+    The bootstrap record is also where the audit anchor starts: `init` on an empty store without
+    any anchor is the only write that may create the first one (`Platform.write(first_anchor=True)`).
+    On a store that already has records it is an ordinary guarded write: an anchor removed there
+    is not re-created by running `init` again (that takes an admin's `dataops audit reanchor`).
     """
     if not admin or not admin.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InvalidInput(f"--admin {admin!r} is not a valid user id (letters, digits, - _ .)", field="admin", value=admin)
     platform.settings.ensure_home()
     migrate.upgrade(platform.store.url)
     revision = migrate.head_revision()
-    with platform.write() as session:
+    with platform.write(first_anchor=True, attempt={"actor": admin, "action": "platform.init"}) as session:
         admins = set(session.scalars(select(PlatformMembership.user_id).where(PlatformMembership.role == ADMIN_ROLE)))
         if admin in admins:
             return InitResult(admin, False, revision)

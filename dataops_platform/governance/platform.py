@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from sqlalchemy.orm import Session
 
 from dataops_platform.clock import Clock, SystemClock, iso
-from dataops_platform.errors import DataOpsError, NotFound, PermissionDenied
+from dataops_platform.errors import AuditIntegrityError, DataOpsError, NotFound, PermissionDenied
 from dataops_platform.governance import audit
 from dataops_platform.governance.authz import Decision, decide
 from dataops_platform.settings import Settings
@@ -58,6 +58,15 @@ class Operation:
         return f"{prefix}{self.next_number(kind):0{width}d}"
 
 
+@dataclass
+class Reanchoring:
+    """What `Platform.write_reanchoring` yields; `head` and `unwritten` are set after the commit."""
+
+    session: Session
+    head: audit.ChainHead | None = None
+    unwritten: list[str] = field(default_factory=list)  # anchor locations that could not be written
+
+
 class Platform:
     """Settings, store, clock and audit anchor: everything a service needs, opened once."""
 
@@ -65,19 +74,55 @@ class Platform:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.store = store or Store(settings.store_url)
-        self.anchor = audit.AuditAnchor(settings.audit_anchor_path)
+        self.anchor = audit.AuditAnchor(settings.audit_anchor_path, settings.audit_anchor_copies)
 
     # -- writes ---------------------------------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A serialised write transaction; the audit anchor follows the chain head after commit."""
+    def write(self, *, first_anchor: bool = False, attempt: dict[str, Any] | None = None) -> Iterator[Session]:
+        """A serialised write transaction; the audit anchors follow the chain head after commit.
+
+        Before the body runs -- under the write lock, so no other writer can move the head -- the
+        chain is held against every anchor location (`audit.guard_tail`: the anchor files and
+        one indexed lookup at most). A chain shorter than an anchor, another hash at an anchored
+        seq, or a missing anchor refuses the write with AuditIntegrityError (nothing is written,
+        the anchors are not touched) and records an alarm outside the store. `first_anchor` is
+        for `dataops init` alone: an empty store without any anchor may take its first records,
+        and only then is the first anchor created. `attempt` (actor, action...) goes into an alarm.
+        """
+        refusal: AuditIntegrityError | None = None
+        try:
+            with self.store.write() as session:
+                refusal = audit.guard_tail(session, self.anchor, first_anchor=first_anchor)
+                if refusal is not None:
+                    raise refusal
+                yield session
+                head = audit.read_head(session)
+        except AuditIntegrityError as exc:
+            if exc is refusal:  # the alarm is written after the rollback, without holding the lock
+                self.anchor.raise_alarm(
+                    "audit.write_refused", exc.message, attempt=attempt, anchor_seq=exc.facts.get("anchor_seq"),
+                    head_seq=exc.facts.get("head_seq"), problems=exc.facts.get("problems"),
+                )  # fmt: skip
+            raise
+        if head.seq > 0:  # an empty chain gets no anchor: only records are witnessed
+            self.anchor.advance(head, create=first_anchor)
+
+    @contextmanager
+    def write_reanchoring(self) -> Iterator[Reanchoring]:
+        """The one write without the tail guard, for `audit_service.reanchor` alone (a platform
+        admin, a reason, audited in the body): after commit every anchor location is overwritten
+        with the new head, whatever it witnessed before -- the only way an anchor moves to a head
+        that is not ahead of it."""
         with self.store.write() as session:
-            yield session
+            work = Reanchoring(session)
+            yield work
             head = audit.read_head(session)
-        self.anchor.advance(head)
+        work.head = head
+        work.unwritten = self.anchor.reanchor(head)
 
     def record(self, entries: list[audit.AuditEntry]) -> audit.ChainHead:
-        with self.write() as session:
+        attempt = {"actor": entries[0].actor, "action": entries[0].action, "outcome": entries[0].outcome} if entries else None
+        with self.write(attempt=attempt) as session:
             return audit.append(session, entries)
 
     def _entry(self, decision: Decision, now: datetime, object_ref: str | None, outcome: str, details: dict) -> audit.AuditEntry:
