@@ -7,6 +7,7 @@ rolled back whole, then audited as `failed` in a transaction of its own.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,8 +55,27 @@ class Operation:
         return counter.last
 
     def next_id(self, kind: str, prefix: str, width: int = 3) -> str:
-        """The next readable id of a kind (ds_v001, exp_007)."""
-        return f"{prefix}{self.next_number(kind):0{width}d}"
+        """The next readable id of a kind, numbered per tenant: `<tenant>.ds_v001`, `<tenant>.exp_007`.
+
+        One platform-wide counter would show every tenant the gaps the others make (a tenant's
+        second version would be ds_v006); each tenant counts its own objects instead, and the
+        tenant's tag keeps the ids unique across the platform. Actions outside a project (none
+        allocate ids today) keep one platform counter."""
+        tenant = self.decision.tenant
+        if tenant is None:
+            return f"{prefix}{self.next_number(kind):0{width}d}"
+        return f"{tenant_tag(tenant)}.{prefix}{self.next_number(tenant_counter(kind, tenant)):0{width}d}"
+
+
+def tenant_tag(tenant: str) -> str:
+    """The tenant part of an id: the tenant id itself, or for a long one a short, still unique form
+    (ids are at most 64 characters in the store)."""
+    return tenant if len(tenant) <= 24 else f"{tenant[:15]}-{hashlib.sha256(tenant.encode()).hexdigest()[:8]}"
+
+
+def tenant_counter(kind: str, tenant: str) -> str:
+    """The id counter of `kind` in one tenant (the counter key column holds 32 characters)."""
+    return f"{kind}@{hashlib.sha256(tenant.encode()).hexdigest()[:12]}"
 
 
 @dataclass

@@ -66,7 +66,6 @@ REQUESTER_CANNOT_APPROVE = SPEC.separation_of_duties.requester_cannot_approve
 LEGAL, RETAIL = "p02_legal_sft", "p01_retail_search"
 PROJECTS = tuple(MEMBERS)
 BOGUS_VERSION, BOGUS_EXCEPTION = "ds_v999", "exc_999"
-IDS = f"{tenant_tag('t02_legal')}."  # ids are numbered per tenant; the legal project is in t02_legal
 
 # Mostly the project under test; sometimes the retail project (its own engineer, a freeze window).
 project_st = st.sampled_from([LEGAL, LEGAL, LEGAL, RETAIL])
@@ -174,7 +173,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.versions: dict[str, VersionModel] = {}
         self.exceptions: dict[str, ExceptionModel] = {}
         self.current: dict[str, str | None] = dict.fromkeys(PROJECTS)
-        self.counters = {"experiment": 0, "rollback": 0}
+        self.counters: dict[tuple[str, str], int] = {}  # ids are numbered per tenant
         self.releases = 0
         self.audit_count = self._store_audit_count()
 
@@ -249,6 +248,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _frozen(self, project: str) -> bool:
         return any(w.project == project and as_utc(w.start) <= self.now < as_utc(w.end) for w in POLICY.freeze_windows)
 
+    def _expect_id(self, kind: str, prefix: str, project: str) -> str:
+        """The id the store must allocate next: `<tenant>.<prefix><n>`, n counted per tenant."""
+        tenant = TENANT_OF[project]
+        self.counters[(kind, tenant)] = self.counters.get((kind, tenant), 0) + 1
+        return f"{tenant_tag(tenant)}.{prefix}{self.counters[(kind, tenant)]:03d}"
+
     def _tenant_versions(self, project: str) -> int:
         return sum(1 for v in self.versions.values() if TENANT_OF[v.project] == TENANT_OF[project])
 
@@ -281,7 +286,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 expected = InvalidInput
         version = self._call(actor, "version.create", expected, register_version, project, data.path, parent=parent)
         if expected is None:
-            version_id = f"{IDS}ds_v{len(self.versions) + 1:03d}"
+            version_id = f"{tenant_tag(TENANT_OF[project])}.ds_v{self._tenant_versions(project) + 1:03d}"
             assert version.version_id == version_id
             assert (version.status, version.parent_version, version.row_count) == ("draft", parent, data.rows)
             assert (self.platform.settings.data_dir / version.data_location).is_file()
@@ -433,8 +438,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         if expected is None:
             event, plan = result
-            self.counters["rollback"] += 1
-            assert event.rollback_id == f"{IDS}rb_{self.counters['rollback']:03d}"
+            assert event.rollback_id == self._expect_id("rollback", "rb_", project)
             assert (event.from_version, event.to_version, plan.from_version) == (
                 current_id,
                 target_id,
@@ -471,8 +475,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             metrics={"f1": 0.8},
         )
         if expected is None:
-            self.counters["experiment"] += 1
-            assert experiment.experiment_id == f"{IDS}exp_{self.counters['experiment']:03d}"
+            assert experiment.experiment_id == self._expect_id("experiment", "exp_", project)
             assert experiment.requires_review == (status != "completed")
             model.blocking = model.blocking or status in BLOCKING_EXPERIMENT_STATUSES
 
@@ -515,7 +518,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             expires_at,
         )
         if expected is None:
-            exception_id = f"{IDS}exc_{len(self.exceptions) + 1:03d}"
+            exception_id = self._expect_id("exception", "exc_", model.project)
             assert (exc.exception_id, exc.status) == (exception_id, "requested")
             self.exceptions[exception_id] = ExceptionModel(exception_id, model.project, version_id, actor, expires_at)
             return exception_id
