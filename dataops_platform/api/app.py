@@ -24,9 +24,17 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops_platform.artifacts.build import row
-from dataops_platform.errors import DataOpsError, GateRefused, InvalidInput, NotFound, PermissionDenied, TooLarge
+from dataops_platform.errors import (
+    AuditIntegrityError,
+    DataOpsError,
+    GateRefused,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+)
 from dataops_platform.governance import alerts, audit, exceptions, experiments, lineage, reviews, rollback, versions
-from dataops_platform.governance.audit_service import AuditFilter, list_records, verify_chain
+from dataops_platform.governance.audit_service import AuditFilter, count_records, list_records, verify_chain
 from dataops_platform.governance.authz import decide, projects_granting
 from dataops_platform.governance.platform import Platform, iso
 from dataops_platform.governance.tokens import Unauthenticated, authenticate
@@ -36,8 +44,17 @@ from dataops_platform.text import check_text
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1 << 20  # JSON bodies
 MAX_UPLOAD_BYTES = 64 << 20  # dataset uploads
-MAX_OFFSET = 1_000_000_000  # paging offsets reach SQL (audit: LIMIT offset + limit), which holds 64-bit integers only
-STATUS = {Unauthenticated: 401, NotFound: 404, TooLarge: 413, PermissionDenied: 403, GateRefused: 409, InvalidInput: 400}
+MAX_OFFSET = 1_000_000_000  # paging offsets reach SQL (audit: LIMIT ... OFFSET ...), which holds 64-bit integers only
+# The first matching class wins: subclasses (NotFound, TooLarge) come before InvalidInput.
+STATUS = {
+    AuditIntegrityError: 503,  # writes refused while the audit chain is in doubt (docs/audit.md)
+    Unauthenticated: 401,
+    NotFound: 404,
+    TooLarge: 413,
+    PermissionDenied: 403,
+    GateRefused: 409,
+    InvalidInput: 400,
+}
 
 
 class ProblemResponse(JSONResponse):
@@ -391,8 +408,8 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         action: Annotated[str | None, Query(max_length=64)] = None, since: datetime | None = None,
         until: datetime | None = None, limit: Limit = 100, offset: Offset = 0,
     ) -> Page:  # fmt: skip
-        records = list_records(plat, user, AuditFilter(project, actor_filter, action, since, until, limit + offset))
-        return page(records, limit, offset)
+        flt = AuditFilter(project, actor_filter, action, since, until, limit, offset)
+        return page(list_records(plat, user, flt), limit, offset, total=count_records(plat, user, flt))
 
     @app.get(f"{API_PREFIX}/audit/verify", tags=["audit"])
     def audit_verify(user: Actor) -> dict[str, Any]:

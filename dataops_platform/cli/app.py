@@ -102,11 +102,12 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence turns errors into exit codes
         import click
 
-        if isinstance(exc, click.exceptions.Abort):
+        # Typer 0.29 vendors its own click: its usage errors are not click.ClickException.
+        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
             sys.exit(1)
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, (click.ClickException, typer.TyperException)):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         sys.exit(error(exc, as_json))
 
 
