@@ -105,3 +105,17 @@ def test_finding13_resolve_from_open_stays_unacknowledged(platform) -> None:  # 
     # 40 minutes without a response breaches the 15-minute acknowledge target of a critical alert
     breached = {b["alert_id"]: b["problems"] for b in report["breaches"]}
     assert any(p.startswith("acknowledge 40.0") for p in breached[silent.alert_id])
+
+
+def test_finding11_rest_audit_total_is_the_real_total(platform) -> None:  # noqa: ANN001
+    """`total` is every matching record, not min(total, limit + offset)."""
+    for i in range(7):
+        open_alert(platform, ROLE_USERS["ops"], "project:a1", "low", "operational", f"alert {i}")
+    with live_server(platform, ROOT) as live:
+        pages = [live.call("GET", "audit", ROLE_USERS["ops"], params={"project": "a1", "limit": 2, "offset": o}) for o in (0, 4)]
+        everything = live.call("GET", "audit", ROLE_USERS["ops"], params={"project": "a1", "limit": 500})
+    real = everything.json()["total"]
+    assert real == len(everything.json()["items"]) >= 7
+    assert [p.json()["total"] for p in pages] == [real, real]
+    assert [len(p.json()["items"]) for p in pages] == [2, 2]
+    assert pages[0].json()["items"][0]["seq"] > pages[1].json()["items"][0]["seq"]  # newest first, paged
