@@ -93,8 +93,15 @@ def _rows(model: Any) -> Callable[[BuildContext], Any]:
 
 
 def _audit(c: BuildContext) -> dict[str, Any]:
-    head = c.anchor.read()
-    return {"audit_log": build.audit_log(c.session), "audit_anchor": {"seq": head.seq, "hash": head.hash} if head else {}}
+    readings = c.anchor.readings()
+    heads = [r.head for r in readings if r.head is not None]
+    head = max(heads, key=lambda h: h.seq) if heads else None
+    anchor: dict[str, Any] = {"seq": head.seq, "hash": head.hash} if head else {}
+    # A missing or unreadable location fails rule 11 exactly as it fails `dataops audit verify`.
+    unusable = [f"{r.location.label} {'unreadable' if r.error else 'missing'}" for r in readings if r.head is None]
+    if unusable:
+        anchor["unusable"] = unusable
+    return {"audit_log": build.audit_log(c.session), "audit_anchor": anchor}
 
 
 def _metrics(c: BuildContext) -> dict[str, Any]:

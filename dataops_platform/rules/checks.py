@@ -345,6 +345,9 @@ def chain_problems(records: list[dict], anchor: dict | None) -> list[str]:
         if digest != stored and chain_hash(*fields) != stored:
             return [f"audit seq {r['seq']} content does not match its hash"]
         prev, expected = stored, expected + 1
+    if records and anchor is not None and anchor.get("unusable"):
+        return [f"audit anchor {', '.join(anchor['unusable'])}: the tail of the chain cannot be checked "
+                "(an admin re-anchors: `dataops audit reanchor --reason ...`)"]  # fmt: skip
     if anchor and anchor.get("seq", 0) > expected - 1:
         return [f"audit seq {expected} missing: anchor saw seq {anchor['seq']}"]
     if anchor and anchor.get("seq") and records and records[anchor["seq"] - 1]["hash"] != anchor["hash"]:

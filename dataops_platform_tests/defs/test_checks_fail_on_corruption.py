@@ -143,6 +143,13 @@ def test_check_fails_on_its_corruption(demo_copy: Settings, check: str) -> None:
     assert evaluations(result)[check] is False, evaluations(result)
 
 
+def test_audit_check_fails_when_the_anchor_is_removed(demo_copy: Settings) -> None:
+    """Issue 12, finding 3: a removed anchor fails rule 11 as it fails `dataops audit verify`."""
+    assert evaluations(materialize(demo_copy, ["audit_log"]))["audit_trail_intact"] is True
+    demo_copy.audit_anchor_path.unlink()
+    assert evaluations(materialize(demo_copy, ["audit_log"]))["audit_trail_intact"] is False
+
+
 def test_blocking_check_stops_downstream_assets(demo_copy: Settings) -> None:
     corrupt_version_parent(demo_copy)
     result = materialize(demo_copy, ["dataset_versions", "experiment_runs", "rollback_events"])
