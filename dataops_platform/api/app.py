@@ -57,15 +57,20 @@ STATUS = {
 }
 
 
-class ProblemResponse(JSONResponse):
-    """RFC 9457 problem details. Error bodies never echo the request body, but they may quote a
-    field's value: lone surrogates stay escaped instead of failing the response."""
-
-    media_type = "application/problem+json"
+class SafeJSONResponse(JSONResponse):
+    """Every response body: text the store holds from before the text rule (a lone surrogate) or a
+    value an error quotes stays escaped instead of failing the response with a 500, so no stored
+    value can break a listing."""
 
     def render(self, content: Any) -> bytes:
         text = json.dumps(content, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
         return text.encode("utf-8", "backslashreplace")  # only surrogates fail; they become \udXXX escapes
+
+
+class ProblemResponse(SafeJSONResponse):
+    """RFC 9457 problem details. Error bodies never echo the request body."""
+
+    media_type = "application/problem+json"
 
 
 def problem(status: int, exc: DataOpsError | None, detail: str | None = None, **extra: Any) -> JSONResponse:
@@ -223,7 +228,7 @@ class ReviewBody(Input):
 
 def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     plat = platform or Platform(settings)
-    app = FastAPI(title="dataops_platform", version="1", description=__doc__)
+    app = FastAPI(title="dataops_platform", version="1", description=__doc__, default_response_class=SafeJSONResponse)
 
     @app.exception_handler(DataOpsError)
     async def _typed(_: Request, exc: DataOpsError) -> JSONResponse:
@@ -425,7 +430,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
                          "versions, experiments, alerts and SLA through their routes")  # fmt: skip
         path = settings.artifacts_dir / "reports" / "p8_metrics.json"
         if not path.exists():
-            raise NotFound("p8_metrics.json has not been materialised yet", field="metrics", value=str(path))
+            raise NotFound("p8_metrics.json has not been materialised yet", field="metrics", value="p8_metrics.json")
         return json.loads(path.read_text())
 
     @app.post(f"{API_PREFIX}/spec/validate", tags=["spec"])
@@ -445,6 +450,11 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         from dataops_platform.governance.spec_apply import apply_spec
         from dataops_platform.spec.loader import parse_spec
 
+        with plat.store.read() as session:
+            allowed = decide(session, user, "spec.apply", None).allowed
+        if not allowed:  # decided (and the denial audited) before the body is parsed
+            with plat.act(user, "spec.apply", project=None, object_ref="spec:api"):
+                pass
         spec = parse_spec(body, "request body")
         report = apply_spec(plat, user, spec, "api")
         return report.as_dict() | {"noop": report.is_noop}

@@ -90,6 +90,10 @@ def check_arguments(argv: list[str]) -> None:
 def main() -> None:
     """Run the CLI, mapping typed errors to SPEC §13 exit codes: 2 input, 3 permission, 4 refused, 1 other."""
     as_json = "--json" in sys.argv[1:]
+    # A value stored before the text rule (a lone surrogate) must not crash a listing on output.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         check_arguments(sys.argv[1:])
         # Without standalone mode Typer returns a command's exit code instead of raising it.

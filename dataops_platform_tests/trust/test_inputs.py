@@ -178,3 +178,33 @@ def test_finding6_validation_error_is_400_problem_without_input(live: LiveApi) -
     body = response.json()
     assert body["status"] == 400 and body["errors"][0]["loc"] == ["body", "title"]
     assert "s3cr3t" not in response.text
+
+
+def test_finding4_text_stored_before_the_rule_cannot_break_a_listing(tmp_path: Path) -> None:
+    """A store written before the text rule may hold a lone surrogate (JSON columns keep the
+    escape): REST listings and the CLI still answer, the character escaped."""
+    from sqlalchemy import text
+
+    platform = matrix_platform(load_settings(tmp_path / "home"), FixedClock(T0))
+    data = write_records(sample_records(20, 6), tmp_path / "v.jsonl")
+    version = register_version(platform, ROLE_USERS["data_engineer"], A1, data).version_id
+    with platform.store.engine.begin() as conn:  # what an older release let through
+        conn.execute(text("UPDATE dataset_versions SET change_summary = :v WHERE version_id = :id"),
+                     {"v": '["broken \\\\ud800 summary"]', "id": version})  # fmt: skip
+    with live_server(platform, ROOT) as server:
+        listing = server.call("GET", "versions", ROLE_USERS["data_engineer"])
+        one = server.call("GET", f"versions/{version}", ROLE_USERS["data_engineer"])
+    assert listing.status_code == 200 and one.status_code == 200, (listing.text, one.text)
+    result = run_cli(platform.settings.home_dir, "version", "show", version, user=ROLE_USERS["data_engineer"], as_json=True)
+    assert result.code == 0, result.stderr
+    platform.close()
+
+
+def test_finding5_spec_apply_decided_before_parsing(live: LiveApi) -> None:
+    """A caller without spec.apply gets 403 and an audited denial, whatever the body holds."""
+    live.token(ROLE_USERS["ops"])
+    seq = head_seq(live.platform)
+    response = live.call("POST", "spec/apply", ROLE_USERS["ops"], data=b"a: &a [*a, *a]\n" * 1000,
+                         headers={"Content-Type": "text/plain"})  # fmt: skip
+    assert response.status_code == 403, response.text
+    assert [(r.action, r.outcome) for r in audit_after(live.platform, seq)] == [("spec.apply", "denied")]
