@@ -13,22 +13,35 @@ from dataops_platform.cli.state import state
 
 
 def experiment_sync(ctx: typer.Context) -> None:
-    """Pull finished MLflow runs into the store (as the platform's system actor); safe to repeat."""
+    """Pull finished MLflow runs into the store; safe to repeat.
+
+    A run counts when it is in its project's own MLflow experiment and its MLflow user maps to a
+    platform user holding experiment.log there; it is recorded as that user, anything else is
+    ignored and audited. With --as (or DATAOPS_USER) the caller needs experiment.log in some
+    project and sees only the projects they may read; without, the system actor sees everything.
+    """
+    from rich.markup import escape
+
     from dataops_platform.tracking.client import Tracking
-    from dataops_platform.tracking.sync import sync_runs
+    from dataops_platform.tracking.sync import sync_for_caller
 
     st = state(ctx)
     platform = st.platform()
-    report = sync_runs(platform, Tracking(platform.settings.tracking_uri, platform.settings.mlflow_artifact_root))
+    caller = st.user or st.settings().user
+    tracking = Tracking(platform.settings.tracking_uri, platform.settings.mlflow_artifact_root)
+    report = sync_for_caller(platform, tracking, caller)
     if st.json:
-        emit_json(report.__dict__)
+        emit_json(report)
         return
+    hidden = report["ignored_not_shown"]
     console.print(
-        f"synced {len(report.added)} new run(s) {report.added}, {report.already_synced} already known, "
-        f"{len(report.alerts)} alert(s) opened, {len(report.ignored)} ignored."
+        f"synced {len(report['added'])} new run(s) {report['added']}, {report['already_synced']} already known, "
+        f"{len(report['alerts'])} alert(s) opened, {len(report['ignored']) + hidden} ignored."
     )
-    for warning in report.ignored:
-        console.print(f"[yellow]warning[/]: {warning}")
+    for ignored in report["ignored"]:
+        console.print(f"[yellow]warning[/]: run {ignored['run_id']} ignored ({ignored['outcome']}): {escape(ignored['reason'])}")
+    if hidden:
+        console.print(f"{hidden} more ignored run(s) name projects you may not read.")
 
 
 def _print_checks(outcome) -> None:  # noqa: ANN001

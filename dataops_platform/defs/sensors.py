@@ -30,7 +30,13 @@ from dataops_platform.governance.refs import ref
 from dataops_platform.governance.sla import sla_report
 from dataops_platform.governance.watchers import open_quality_gate_alerts
 from dataops_platform.store.models import Alert, AuditRecord, DatasetVersion, Experiment
-from dataops_platform.tracking.sync import ALERT_FOR_STATUS, gate_alert_key, sync_runs, system_actor
+from dataops_platform.tracking.sync import (
+    ALERT_FOR_STATUS,
+    gate_alert_key,
+    remembered_ignored_runs,
+    sync_runs,
+    system_actor,
+)
 
 TICK_SECONDS = 60
 # The sensors that change the store start stopped, as Dagster's do: an operator turns them on
@@ -86,17 +92,27 @@ def mlflow_new_runs(
     end_ms, seen = _mlflow_cursor(context.cursor)
     tracking = mlflow.tracking()
     runs = [r for r in tracking.finished_runs(end_ms) if r.info.run_id not in seen]
-    if not runs:
-        return dg.SkipReason("no MLflow run finished since the last tick")
     platform = governance.platform()
     try:
+        # Runs a sync ignored (a typo in a tag, an unmapped MLflow user, a missing role) are looked
+        # at again on every tick, so fixing the cause is enough: no new run is needed to pick them up.
+        waiting = [] if runs else remembered_ignored_runs(platform)
+        if not runs and not waiting:
+            return dg.SkipReason("no MLflow run finished since the last tick")
         report = sync_runs(platform, tracking)  # idempotent by run id: a lost cursor only costs a re-check
     finally:
         platform.close()
-    newest = max((r.info.end_time or r.info.start_time) for r in runs)
-    at_newest = {r.info.run_id for r in runs if (r.info.end_time or r.info.start_time) == newest}
-    context.update_cursor(json.dumps({"end_ms": newest, "run_ids": sorted(at_newest | (seen if newest == end_ms else set()))}))
+    if runs:
+        newest = max((r.info.end_time or r.info.start_time) for r in runs)
+        at_newest = {r.info.run_id for r in runs if (r.info.end_time or r.info.start_time) == newest}
+        context.update_cursor(
+            json.dumps({"end_ms": newest, "run_ids": sorted(at_newest | (seen if newest == end_ms else set()))})
+        )
     if not report.added:
+        if not runs:
+            return dg.SkipReason(
+                f"no MLflow run finished since the last tick; {len(waiting)} ignored run(s) re-examined, still ignored"
+            )
         return dg.SkipReason(f"{len(runs)} finished run(s) seen, none new to the store ({len(report.ignored)} ignored)")
     added = ",".join(report.added)
     return _refresh("mlflow_new_runs", added, "experiment_runs", f"synced {added}")

@@ -56,11 +56,13 @@ def run_experiment(
 ) -> str:
     """Train on a version as `actor` (who must be able to read it) inside a tracked MLflow run.
 
-    Returns the run id. A training error marks the run FAILED and propagates.
+    The run's MLflow user is `actor`, so the sync records it as that user, who must hold
+    experiment.log in the project (SPEC §9). Returns the run id. A training error marks the run
+    FAILED and propagates.
     """
     version, _ = show_version(platform, actor, version_id)
     location = platform.settings.data_dir / version.data_location
     ref = VersionRef(version.version_id, version.content_digest, location.as_uri(), version.row_count)
-    with tracking.run(version.project_id, ref, params | {"logged_by": actor}, run_name) as run:
+    with tracking.run(version.project_id, ref, params | {"logged_by": actor}, run_name, user=actor) as run:
         run.log_metrics(train_and_evaluate(load_version_records(location), params))
     return run.run_id

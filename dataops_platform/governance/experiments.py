@@ -1,4 +1,12 @@
-"""Recording experiments in the store (the MLflow sync decides status and calls this)."""
+"""Recording experiments in the store (the MLflow sync decides status and calls this).
+
+Metric values are stored so that every JSON column and artifact stays valid JSON (`NaN` is not
+JSON, and PostgreSQL's json type refuses it): a finite value is kept as a number; a NaN or
+infinite one is kept, under its own metric name, as the text `"NaN"`, `"Infinity"` or
+`"-Infinity"` (the same in `deltas`). Readers that compare metrics therefore take numbers only
+(`tracking.regression.is_finite_number`). A run whose primary or guard metric is non-finite is
+never recorded as `completed` (SPEC §5), whoever calls this.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,23 @@ from dataops_platform.errors import AlreadyRecorded, InvalidInput
 from dataops_platform.governance import lineage
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform
+from dataops_platform.governance.policy import governance_policy
 from dataops_platform.governance.refs import ref
 from dataops_platform.store.models import DatasetVersion, Experiment
+from dataops_platform.tracking.regression import is_finite_number, metric_text, non_finite, watched_metrics
 
 EXPERIMENT_STATUSES = ("completed", "regressed", "failed")
+
+
+def storable_values(values: dict[str, Any] | None) -> dict[str, Any]:
+    """Metric values as valid JSON: finite numbers as floats, NaN/inf as their text (see the module doc)."""
+    out: dict[str, Any] = {}
+    for name, value in (values or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value) if is_finite_number(value) else metric_text(float(value))
+        else:
+            out[name] = value
+    return out
 
 
 def record_experiment(
@@ -36,6 +57,17 @@ def record_experiment(
     with platform.act(actor, "experiment.log", project=project_id) as op:
         if status not in EXPERIMENT_STATUSES:
             raise InvalidInput(f"status {status!r} is not one of {', '.join(EXPERIMENT_STATUSES)}", field="status", value=status)
+        if status == "completed":
+            numeric = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            rule = governance_policy(op.session).regression.get(project_id)
+            if bad := non_finite(numeric, watched_metrics(rule)):
+                name, text = sorted(bad.items())[0]
+                raise InvalidInput(
+                    f"metric {name} = {text} is not a finite number: a run with a NaN or infinite primary or guard "
+                    "metric is never completed",
+                    field=f"metrics.{name}",
+                    value=text,
+                )
         version = op.session.get(DatasetVersion, dataset_version)
         if version is None or version.project_id != project_id:
             raise InvalidInput(
@@ -58,9 +90,9 @@ def record_experiment(
             mlflow_run_id=mlflow_run_id,
             params=params or {},
             status=status,
-            metric_summary=metrics or {},
+            metric_summary=storable_values(metrics),
             baseline_ref=baseline_ref,
-            deltas=deltas or {},
+            deltas=storable_values(deltas),
             requires_review=status != "completed",
             alert_ids=[],
             error=error,

@@ -23,8 +23,11 @@ TAG_BASELINE_REF = "dataops.baseline_experiment"
 TAG_EXPERIMENT = "dataops.experiment_id"
 TAG_ERROR = "dataops.error"
 TAG_DIGEST = "dataops.dataset_digest"
+TAG_MLFLOW_USER = "mlflow.user"  # MLflow's own tag for who logged the run (mlflow.utils.mlflow_tags.MLFLOW_USER)
+MLFLOW_UNKNOWN_USER = "unknown"  # what MlflowClient.create_run stores as user_id when no mlflow.user tag is given
 MLFLOW_DIGEST_CHARS = 32
 EXPERIMENT_PREFIX = "dataops/"
+RUN_ID_BATCH = 100  # run ids per `run_id IN (...)` search
 
 
 def experiment_name(project_id: str) -> str:
@@ -79,6 +82,18 @@ class Tracking:
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
+    def dataops_experiments(self) -> dict[str, str]:
+        """The active MLflow experiments named `dataops/...`: experiment id -> name."""
+        found = self.client.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")
+        return {e.experiment_id: e.name for e in found}
+
+    def project_experiment_id(self, project_id: str) -> str | None:
+        """The id of the project's own MLflow experiment (`dataops/<project>`), None when it has none yet.
+
+        Only a lookup: unlike `experiment_id` it never creates the experiment."""
+        existing = self.client.get_experiment_by_name(experiment_name(project_id))
+        return existing.experiment_id if existing is not None and existing.lifecycle_stage == "active" else None
+
     def experiment_id(self, project_id: str) -> str:
         """The project's MLflow experiment (`dataops/<project>`), created on first use."""
         name = experiment_name(project_id)
@@ -89,8 +104,19 @@ class Tracking:
         return self.client.create_experiment(name, artifact_location=location, tags={TAG_PROJECT: project_id})
 
     @contextmanager
-    def run(self, project_id: str, version: VersionRef, params: dict[str, Any], run_name: str) -> Iterator[TrackedRun]:
-        """A tracked run on a dataset version. An exception inside marks the run FAILED and re-raises."""
+    def run(
+        self,
+        project_id: str,
+        version: VersionRef,
+        params: dict[str, Any],
+        run_name: str,
+        *,
+        user: str | None = None,
+    ) -> Iterator[TrackedRun]:
+        """A tracked run on a dataset version. An exception inside marks the run FAILED and re-raises.
+
+        `user` is the MLflow user of the run (its `mlflow.user` tag): the sync records a run only as
+        the platform user it maps to (SPEC §9), so a run logged without one is never counted."""
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.entities import DatasetInput, InputTag, Metric, Param
@@ -99,7 +125,12 @@ class Tracking:
         run = client.create_run(
             self.experiment_id(project_id),
             run_name=run_name,
-            tags={TAG_PROJECT: project_id, TAG_VERSION: version.version_id, TAG_DIGEST: version.digest},
+            tags={
+                TAG_PROJECT: project_id,
+                TAG_VERSION: version.version_id,
+                TAG_DIGEST: version.digest,
+                **({TAG_MLFLOW_USER: user} if user else {}),
+            },
         )
         run_id = run.info.run_id
         with warnings.catch_warnings():  # a file:// URI matches two equivalent local source types
@@ -124,17 +155,30 @@ class Tracking:
 
     def finished_runs(self, since_ms: int | None) -> list[Any]:
         """Finished or failed runs of every dataops experiment, oldest end first, ended at or after `since_ms`."""
-        experiments = [e.experiment_id for e in self.client.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")]
-        if not experiments:
-            return []
         clauses = ["attributes.status != 'RUNNING'"]
         if since_ms is not None:
-            clauses.append(f"attributes.end_time >= {since_ms}")
+            clauses.append(f"attributes.end_time >= {int(since_ms)}")
+        return self._search(list(self.dataops_experiments()), " and ".join(clauses))
+
+    def finished_runs_by_id(self, run_ids: list[str]) -> list[Any]:
+        """The finished or failed runs among `run_ids` that are still in a dataops experiment (a run
+        deleted in MLflow, or whose experiment was deleted or renamed away, is absent), oldest end first."""
+        experiments = list(self.dataops_experiments())
+        wanted = sorted({r for r in run_ids if r.isalnum()})  # MLflow run ids are hex: nothing to quote
+        runs: list[Any] = []
+        for start in range(0, len(wanted), RUN_ID_BATCH):
+            quoted = ", ".join(f"'{r}'" for r in wanted[start : start + RUN_ID_BATCH])
+            runs += self._search(experiments, f"attributes.run_id IN ({quoted}) and attributes.status != 'RUNNING'")
+        return sorted(runs, key=lambda r: (r.info.end_time or r.info.start_time or 0, r.info.run_id))
+
+    def _search(self, experiments: list[str], filter_string: str) -> list[Any]:
+        if not experiments:
+            return []
         runs, token = [], None
         while True:
             page = self.client.search_runs(
                 experiments,
-                filter_string=" and ".join(clauses),
+                filter_string=filter_string,
                 order_by=["attributes.end_time ASC"],
                 max_results=1000,
                 page_token=token,

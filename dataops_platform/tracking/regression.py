@@ -1,47 +1,96 @@
-"""The regression policy: completed or regressed is decided by the project's rule, never by hand (SPEC §5)."""
+"""The regression policy: completed, regressed or failed is decided by the project's rule, never by hand (SPEC §5).
+
+A NaN or infinite value of a metric the rule watches (the primary metric and every guard; every
+metric when the project has no rule) is never `completed` and never a baseline: the run is
+`failed`, its error naming the metric and the value, so it raises the usual run_failure alert and
+the release gate blocks its version. MLflow's SQL stores keep +/-inf as +/-1.797e308 (the largest
+float), so a value of that size is read as the infinity it stands for.
+"""
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 from dataops_platform.spec.models import RegressionRule
 
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # completed | regressed
+    status: str  # completed | regressed | failed
     deltas: dict[str, float]
     reasons: list[str]
 
 
-def judge(metrics: dict[str, float], baseline: dict[str, float] | None, rule: RegressionRule | None) -> Verdict:
+def is_finite_number(value: Any) -> bool:
+    """A real, finite number: not NaN, not +/-inf (nor MLflow's stand-in for it), not a bool or a text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and abs(value) < sys.float_info.max
+
+
+def metric_text(value: float) -> str:
+    """How a non-finite metric value is written where JSON must stay valid: NaN, Infinity, -Infinity."""
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def non_finite(metrics: dict[str, float], names: list[str] | None = None) -> dict[str, str]:
+    """The non-finite values among `metrics` (only `names`, when given), as text."""
+    watched = metrics if names is None else [n for n in names if n in metrics]
+    return {name: metric_text(metrics[name]) for name in watched if not is_finite_number(metrics[name])}
+
+
+def watched_metrics(rule: RegressionRule | None) -> list[str] | None:
+    """The metrics whose value decides the verdict: the primary and the guards; all (None) without a rule."""
+    return None if rule is None else [rule.primary_metric, *sorted(rule.guards)]
+
+
+def judge(metrics: dict[str, float], baseline: dict[str, Any] | None, rule: RegressionRule | None) -> Verdict:
     """Compare a finished run against the baseline's metrics under the project's rule.
 
-    Primary metric: regressed when worse than the baseline by more than the tolerance.
-    Guard metrics: regressed when outside their absolute bounds (no baseline needed).
+    Non-finite watched metric: failed (never completed, never compared). Primary metric:
+    regressed when worse than the baseline by more than the tolerance. Guard metrics: regressed
+    when outside their absolute bounds (no baseline needed). Only finite baseline values are
+    compared, so a damaged baseline row can never produce a NaN delta.
     """
+    bad = non_finite(metrics, watched_metrics(rule))
+    if bad:
+        return Verdict(
+            "failed",
+            {},
+            [
+                f"metric {name} = {text} is not a finite number: a run with a NaN or infinite "
+                f"{'primary or guard ' if rule is not None else ''}metric is never completed"
+                for name, text in sorted(bad.items())
+            ],
+        )
     if rule is None:
         return Verdict("completed", {}, [])
+    base = {k: float(v) for k, v in (baseline or {}).items() if is_finite_number(v)}
     reasons: list[str] = []
     deltas: dict[str, float] = {}
     primary = rule.primary_metric
     if primary not in metrics:
         reasons.append(f"primary metric {primary!r} was not logged")
-    elif baseline is not None and primary in baseline:
-        delta = round(metrics[primary] - baseline[primary], 6)
+    elif primary in base:
+        delta = round(metrics[primary] - base[primary], 6)
         deltas[primary] = delta
         worse = -delta if rule.direction == "higher_is_better" else delta
         if worse > rule.tolerance:
             reasons.append(
-                f"{primary} {metrics[primary]:.4f} vs baseline {baseline[primary]:.4f} "
+                f"{primary} {metrics[primary]:.4f} vs baseline {base[primary]:.4f} "
                 f"(delta {delta:+.4f}, tolerance {rule.tolerance})"
             )
     for name, guard in sorted(rule.guards.items()):
         value = metrics.get(name)
         if value is None:
             continue
-        if baseline is not None and name in baseline:
-            deltas[name] = round(value - baseline[name], 6)
+        if name in base:
+            deltas[name] = round(value - base[name], 6)
         if guard.max is not None and value > guard.max:
             reasons.append(f"guard {name} {value:g} > max {guard.max:g}")
         if guard.min is not None and value < guard.min:

@@ -70,7 +70,8 @@ def test_the_story_went_through_the_right_people(demo_home) -> None:
     assert by_action["version.release"] == {"priya"}
     assert by_action["version.validate"] == {"quinn"}
     assert by_action["version.create"] == {"dan", "hugo", "lena"}
-    assert by_action["experiment.log"] == {"dataops-system"}
+    assert by_action["experiment.log"] == {"dan", "hugo", "lena"}  # each run recorded as its MLflow user (SPEC §9)
+    assert by_action["alert.open"] == {"dataops-system"}
     assert by_action["alert.resolve"] == {"omar"}
     assert by_action["rollback.execute"] == {"priya"}
     assert dg.__version__.startswith("1.13")

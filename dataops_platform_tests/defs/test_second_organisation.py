@@ -76,7 +76,7 @@ def test_second_organisation_metrics_match_a_hand_count(tmp_path: Path) -> None:
     def log_run(version_id: str, f1: float) -> None:
         v, _ = show_version(platform, "priya", version_id)
         ref = VersionRef(v.version_id, v.content_digest, (settings.data_dir / v.data_location).as_uri(), v.row_count)
-        with tracking.run(v.project_id, ref, {"model": "stub"}, f"run-{f1}") as run:
+        with tracking.run(v.project_id, ref, {"model": "stub"}, f"run-{f1}", user="dan") as run:
             run.log_metrics({"f1": f1})
 
     v1 = version("dan", "acme_churn", 1)

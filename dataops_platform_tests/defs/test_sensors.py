@@ -63,7 +63,7 @@ def _mlflow_run(settings: Settings, version: DatasetVersion, f1: float) -> str:
     tracking = Tracking(settings.tracking_uri, settings.mlflow_artifact_root)
     location = (settings.data_dir / version.data_location).as_uri()
     ref_ = VersionRef(version.version_id, version.content_digest, location, version.row_count)
-    with tracking.run(version.project_id, ref_, {"model": "test"}, "sensor-test") as run:
+    with tracking.run(version.project_id, ref_, {"model": "test"}, "sensor-test", user="lena") as run:
         run.log_metrics({"f1": f1, "latency_ms": 100.0})
     return run.run_id
 
@@ -101,7 +101,32 @@ def test_mlflow_new_runs_skips_runs_that_name_no_version(sqlite_platform: Platfo
     requests, cursor, skip = _tick(mlflow_new_runs, sqlite_settings, None)
     assert requests == [] and "1 ignored" in skip
     assert _count(sqlite_platform, Experiment) == 0
-    assert json.loads(cursor)["run_ids"] == [run.run_id]  # not looked at again
+    assert json.loads(cursor)["run_ids"] == [run.run_id]  # not seen as new again (the sync re-examines it)
+
+
+def test_mlflow_new_runs_picks_up_an_ignored_run_once_its_tag_is_fixed(
+    sqlite_platform: Platform, sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 12 finding 9: a run ignored for a typo is re-examined on later ticks, without a new run."""
+    version = validated(sqlite_platform, tmp_path)
+    tracking = Tracking(sqlite_settings.tracking_uri, sqlite_settings.mlflow_artifact_root)
+    location = (sqlite_settings.data_dir / version.data_location).as_uri()
+    typo = VersionRef(version.version_id.upper(), version.content_digest, location, version.row_count)
+    with tracking.run(PROJECT, typo, {}, "typo", user="lena") as run:
+        run.log_metrics({"f1": 0.8, "latency_ms": 100.0})
+    requests, cursor, skip = _tick(mlflow_new_runs, sqlite_settings, None)
+    assert requests == [] and "1 ignored" in skip
+    requests, cursor, skip = _tick(mlflow_new_runs, sqlite_settings, cursor)
+    assert requests == [] and "still ignored" in skip
+
+    tracking.client.set_tag(run.run_id, "dataops.dataset_version", version.version_id)
+    requests, cursor_after, _ = _tick(mlflow_new_runs, sqlite_settings, cursor)
+    with sqlite_platform.store.read() as session:
+        experiment = session.scalars(select(Experiment).where(Experiment.mlflow_run_id == run.run_id)).one()
+    assert [r.run_key for r in requests] == [f"mlflow_new_runs:{experiment.experiment_id}"]
+    assert experiment.recorded_by == "lena" and cursor_after == cursor
+    requests, _, skip = _tick(mlflow_new_runs, sqlite_settings, cursor)
+    assert requests == [] and "no MLflow run" in skip
 
 
 # -- release_gate_watch --------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def _failed_mlflow_run(settings: Settings, version: object) -> str:
     ref = VersionRef(version.version_id, version.content_digest, location, version.row_count)
     run_ids = []
     with pytest.raises(MemoryError):
-        with tracking.run(version.project_id, ref, {}, "oom") as run:
+        with tracking.run(version.project_id, ref, {}, "oom", user=version.created_by) as run:
             run_ids.append(run.run_id)
             raise MemoryError("CUDA out of memory")
     return run_ids[0]
@@ -307,7 +307,11 @@ def _log_runs(home: Path, state: StackState, count: int) -> list[str]:
     ids = []
     for i in range(count):
         with tracking.run(
-            version.project_id, VersionRef(version.version_id, version.content_digest, location, 1), {}, f"n{i}"
+            version.project_id,
+            VersionRef(version.version_id, version.content_digest, location, 1),
+            {},
+            f"n{i}",
+            user=version.created_by,  # the project's data engineer: the sync records runs as their MLflow user
         ) as run:
             run.log_metrics({"f1": 0.9, "latency_ms": 100.0})
         ids.append(run.run_id)

@@ -32,7 +32,7 @@ def _log(tracking: Tracking, platform: Platform, version, metrics: dict, fail: b
         version.row_count,
     )
     try:
-        with tracking.run(PROJECT, ref, {"C": 1.0}, "t") as run:
+        with tracking.run(PROJECT, ref, {"C": 1.0}, "t", user="lena") as run:
             if fail:
                 raise RuntimeError("training blew up")
             run.log_metrics(metrics)
