@@ -33,10 +33,10 @@ from dataops_platform.errors import (
     PermissionDenied,
     TooLarge,
 )
-from dataops_platform.governance import alerts, audit, exceptions, experiments, lineage, reviews, rollback, versions
+from dataops_platform.governance import alerts, exceptions, experiments, lineage, reviews, rollback, versions
 from dataops_platform.governance.audit_service import AuditFilter, count_records, list_records, verify_chain
-from dataops_platform.governance.authz import decide, projects_granting
-from dataops_platform.governance.platform import Platform, iso
+from dataops_platform.governance.authz import decide
+from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.tokens import Unauthenticated, authenticate
 from dataops_platform.settings import Settings
 from dataops_platform.text import check_text
@@ -264,18 +264,6 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         if not decision.allowed:
             raise PermissionDenied(user, decision.role, action, None, why)
 
-    def require_somewhere(user: str, action: str, *, audited: bool = False) -> None:
-        """The caller holds `action` in some project. With `audited` (a mutating action) the decision
-        itself is written to the audit log, allowed or denied (SPEC §4), before anything runs."""
-        with plat.store.read() as session:
-            granted = projects_granting(session, user, action)
-        reason = f"granted by a project role in {', '.join(granted)}" if granted else f"no project role grants {action}"
-        if audited:
-            plat.record([audit.AuditEntry(at=iso(plat.clock.now()), actor=user, action=action,
-                                          outcome="allowed" if granted else "denied", details={"reason": reason})])  # fmt: skip
-        if not granted:
-            raise PermissionDenied(user, None, action, None, reason)
-
     # -- versions ---------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/versions", response_model=Page, tags=["versions"])
     def list_versions(user: Actor, project: ProjectFilter = None, limit: Limit = 100, offset: Offset = 0) -> Page:
@@ -333,11 +321,11 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     @app.post(f"{API_PREFIX}/experiments/sync", tags=["experiments"])
     def sync(user: Actor) -> dict[str, Any]:
         from dataops_platform.tracking.client import Tracking
-        from dataops_platform.tracking.sync import sync_runs
+        from dataops_platform.tracking.sync import sync_for_caller
 
-        require_somewhere(user, "experiment.log", audited=True)  # sync records as the system actor, for callers who may log
-        report = sync_runs(plat, Tracking(settings.tracking_uri, settings.mlflow_artifact_root))
-        return report.__dict__
+        # Decides and audits "experiment.log in some project" itself, records each run as the platform
+        # user its MLflow user maps to, and answers with only what `user` may read (SPEC §9).
+        return sync_for_caller(plat, Tracking(settings.tracking_uri, settings.mlflow_artifact_root), user)
 
     # -- rollback -------------------------------------------------------------------------------
     @app.post(f"{API_PREFIX}/projects/{{project}}/rollback", tags=["rollback"])

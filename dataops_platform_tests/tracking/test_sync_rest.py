@@ -22,10 +22,6 @@ def tracking(sqlite_platform: Platform) -> Tracking:
     return Tracking(sqlite_platform.settings.tracking_uri, sqlite_platform.settings.mlflow_artifact_root)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the route edit in dataops_platform/api/app.py: `return sync_for_caller(plat, Tracking(...), user)`",
-)
 def test_finding9_rest_sync_report_to_an_outsider_names_nothing_of_another_tenant(
     sqlite_platform: Platform, tracking: Tracking, tmp_path: Path
 ) -> None:
