@@ -300,7 +300,7 @@ def _log_runs(home: Path, state: StackState, count: int) -> list[str]:
     settings = stack_settings(home, state)
     platform = Platform(settings)
     with platform.store.read() as session:
-        version = session.get(DatasetVersion, "ds_v001")
+        version = session.get(DatasetVersion, "t01_retail.ds_v001")
     platform.close()
     tracking = Tracking(settings.tracking_uri, settings.mlflow_artifact_root)
     location = (settings.data_dir / version.data_location).as_uri()
@@ -362,7 +362,7 @@ def test_governance_postgres_restarted_between_operations(stack: tuple[Path, Sta
     subprocess.run(restart, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=120)
     env = _stack_env(home, state)
     opened = run_cli(
-        home, "alert", "open", "version:ds_v001", "--severity", "low", "--category", "operational", "--title", "after restart",
+        home, "alert", "open", "version:t01_retail.ds_v001", "--severity", "low", "--category", "operational", "--title", "after restart",
         user="omar", env=env, as_json=True,
     )  # fmt: skip
     assert opened.code == 0, opened.stderr
