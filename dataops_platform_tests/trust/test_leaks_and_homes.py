@@ -119,3 +119,26 @@ def test_finding11_rest_audit_total_is_the_real_total(platform) -> None:  # noqa
     assert [p.json()["total"] for p in pages] == [real, real]
     assert [len(p.json()["items"]) for p in pages] == [2, 2]
     assert pages[0].json()["items"][0]["seq"] > pages[1].json()["items"][0]["seq"]  # newest first, paged
+
+
+def test_finding10_ids_are_numbered_per_tenant(platform, tmp_path: Path) -> None:  # noqa: ANN001
+    """Tenant A registering five versions leaves no gap in tenant B's numbers."""
+    from dataops_platform.demo.sample_data import sample_records, write_records
+    from dataops_platform.governance.versions import register_version
+    from dataops_platform_tests.helpers import A1, B1
+
+    def register(actor: str, project: str, seed: int) -> str:
+        path = write_records(sample_records(12, seed), tmp_path / f"v{seed}.jsonl")
+        return register_version(platform, actor, project, path).version_id
+
+    from dataops_platform.governance.spec_apply import apply_spec
+    from dataops_platform.spec.loader import parse_spec
+    from dataops_platform_tests.helpers import matrix_spec_text
+
+    spec = matrix_spec_text().replace(f"{OWNER_B1}: admin", f"{OWNER_B1}: data_engineer")  # b1 gets a data engineer
+    apply_spec(platform, ROOT, parse_spec(spec, "matrix.yaml"), "matrix.yaml")
+    first_b = register(OWNER_B1, B1, 1)
+    ids_a = [register(ROLE_USERS["data_engineer"], A1, seed) for seed in range(2, 7)]
+    second_b = register(OWNER_B1, B1, 7)
+    assert ids_a == [f"ta.ds_v{n:03d}" for n in range(1, 6)]
+    assert (first_b, second_b) == ("tb.ds_v001", "tb.ds_v002")
