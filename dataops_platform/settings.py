@@ -55,6 +55,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Notifications (docs/notifications.md): SMTP for email channels, the dispatcher's retry policy.
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server of email channels.")
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS (required when set).")
+    smtp_user: str | None = Field(default=None, description="SMTP login; its password is read from smtp_password_env.")
+    smtp_password_env: str = Field(default="DATAOPS_SMTP_PASSWORD", description="Environment variable holding the SMTP password.")
+    smtp_sender: str = Field(default="dataops@localhost", description="From: address of notification mail.")
+    notify_max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before a delivery is dead-lettered.")
+    notify_backoff_seconds: float = Field(default=30.0, gt=0, le=86_400, description="First retry delay; doubles per attempt.")
+    notify_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86_400)
+    notify_lease_seconds: float = Field(default=300.0, gt=0, le=86_400, description="A claim older than this is retried.")
+    notify_link_base: str = Field(default="http://127.0.0.1:3000", description="Dagster UI base URL used in message links.")
+
     @field_validator("audit_anchor_copies", mode="before")
     @classmethod
     def _split_anchor_copies(cls, value: Any) -> Any:

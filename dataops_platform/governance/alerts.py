@@ -10,10 +10,11 @@ from dataops_platform.governance import lineage, refs
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.refs import ref
+from dataops_platform.notify.events import alert_event_type, alert_payload
 from dataops_platform.store.models import Alert, Experiment
 
 SEVERITIES = ("critical", "high", "medium", "low")
-CATEGORIES = ("regression", "run_failure", "quality_gate", "sla_risk", "freshness", "operational")
+CATEGORIES = ("regression", "run_failure", "quality_gate", "sla_risk", "freshness", "operational", "notification_failure")
 ALERT_MOVES = {"open": ("ack", "resolve"), "acknowledged": ("resolve",), "resolved": ()}
 
 
@@ -76,6 +77,7 @@ def _insert_alert(
             experiment.alert_ids = [*experiment.alert_ids, alert.alert_id]
         lineage.add_edge(op.session, op.project, related_object, ref("alert", alert.alert_id), "triggered", op.now)
         op.object_ref = ref("alert", alert.alert_id)
+        op.emit(alert_event_type(alert), op.object_ref, op.project, alert_payload(alert))
         op.details = {"severity": severity, "category": category, "related_object": related_object} | (
             {"source_key": source_key} if source_key else {}
         )
@@ -99,6 +101,7 @@ def acknowledge_alert(platform: Platform, actor: str, alert_id: str) -> Alert:
         alert = op.session.get(Alert, alert_id)
         _move(alert, "ack")
         alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", actor, op.now
+        op.emit("alert.acknowledged", op.object_ref, op.project, alert_payload(alert))
     return alert
 
 
@@ -112,6 +115,7 @@ def resolve_alert(platform: Platform, actor: str, alert_id: str, note: str) -> A
         alert = op.session.get(Alert, alert_id)
         _move(alert, "resolve")
         alert.status, alert.resolved_by, alert.resolved_at, alert.resolution_note = "resolved", actor, op.now, note
+        op.emit("alert.resolved", op.object_ref, op.project, alert_payload(alert))
     return alert
 
 

@@ -12,6 +12,7 @@ from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.policy import governance_policy, separation_of_duties
 from dataops_platform.governance.refs import ref
 from dataops_platform.governance.versions import get_version, version_project
+from dataops_platform.notify.events import exception_payload
 from dataops_platform.store.models import ExceptionApproval
 
 
@@ -96,6 +97,7 @@ def approve_exception(platform: Platform, actor: str, exception_id: str) -> Exce
         if failed:
             raise GateRefused(f"approval of {exception_id} refused", failed)
         exc.status, exc.approved_by, exc.approved_at, exc.effective_from = "approved", actor, op.now, op.now
+        op.emit("exception.approved", op.object_ref, op.project, exception_payload(exc))
     return exc
 
 

@@ -54,6 +54,24 @@ class Operation:
         counter.last += 1
         return counter.last
 
+    def emit(
+        self,
+        event_type: str,
+        subject_ref: str | None,
+        project: str | None,
+        payload: dict[str, Any],
+        *,
+        keep_on_rollback: bool = False,
+    ) -> None:
+        """Put a notification event in the outbox, in this operation's transaction (SPEC §6): it is
+        delivered only if the action commits. `keep_on_rollback` is for an event that announces the
+        refusal itself (it survives the body's rollback). With no routes configured nothing is written."""
+        from dataops_platform.notify.outbox import enqueue
+
+        enqueue(
+            self.session, self.now, event_type, subject_ref, project, payload, actor=self.actor, keep_on_rollback=keep_on_rollback
+        )
+
     def next_id(self, kind: str, prefix: str, width: int = 3) -> str:
         """The next readable id of a kind, numbered per tenant: `<tenant>.ds_v001`, `<tenant>.exp_007`.
 

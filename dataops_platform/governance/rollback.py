@@ -11,6 +11,7 @@ from dataops_platform.governance import lineage, refs
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.refs import ref
 from dataops_platform.governance.versions import require_transition
+from dataops_platform.notify.events import rollback_payload
 from dataops_platform.store.models import DatasetVersion, Project, RollbackEvent
 
 IMPACT_KINDS = ("version", "experiment", "alert", "exception", "rollback", "review")
@@ -121,5 +122,6 @@ def execute_rollback(
         if trigger:
             lineage.add_edge(session, project_id, trigger, rb, "triggered", op.now)
         op.object_ref = rb
+        op.emit("rollback.executed", rb, project_id, rollback_payload(event))
         op.details = {"reason": reason, "trigger": trigger, **plan.as_dict()}
     return event, plan

@@ -43,6 +43,7 @@ CONFIG_SECTIONS = (
     "operating_rhythm",
     "separation_of_duties",
     "system_actor",
+    "notifications",
 )
 
 

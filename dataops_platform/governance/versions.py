@@ -20,6 +20,7 @@ from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform, _denial, tenant_counter
 from dataops_platform.governance.policy import governance_policy, quality_thresholds
 from dataops_platform.governance.refs import ref
+from dataops_platform.notify.events import version_payload
 from dataops_platform.spec.models import QualityThresholds
 from dataops_platform.store.models import DatasetVersion, Project, Tenant
 
@@ -222,6 +223,8 @@ def release_version(platform: Platform, actor: str, version_id: str) -> DatasetV
             require_transition(version, "release")
         failed = release_conditions(op.session, version, actor, op.now)
         if failed:
+            refused = version_payload(version, failed=failed)
+            op.emit("version.release_refused", op.object_ref, op.project, refused, keep_on_rollback=True)
             raise GateRefused(f"release of {version_id} refused", failed)
         project = op.session.get(Project, version.project_id)
         previous = project.current_release
@@ -233,6 +236,7 @@ def release_version(platform: Platform, actor: str, version_id: str) -> DatasetV
         # Release order within the project (rollback compares it); per project, so it counts nothing of others.
         version.release_seq = op.next_number(tenant_counter("release", project.id))
         project.current_release = version_id
+        op.emit("version.released", op.object_ref, op.project, version_payload(version, previous_release=previous))
         op.details = {"previous_release": previous}
     return version
 

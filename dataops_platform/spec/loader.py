@@ -484,7 +484,14 @@ def cross_check(spec: PlatformSpec) -> list[SpecProblem]:
         unknown = spec.system_actor.alert_project
         problems.append(SpecProblem("system_actor.alert_project", unknown, "unknown project; declare it under projects"))
     problems += _rhythm_problems(spec)
+    problems += _notification_problems(spec)
     return problems
+
+
+def _notification_problems(spec: PlatformSpec) -> list[SpecProblem]:
+    from dataops_platform.notify.spec_check import notification_problems
+
+    return notification_problems(spec)
 
 
 def _admin_problems(spec: PlatformSpec, users: set[str]) -> list[SpecProblem]:

@@ -186,6 +186,75 @@ class RhythmSpec(StrictModel):
     description: str = ""
 
 
+# -- notifications (issue 16; checked further by dataops_platform.notify.spec_check) ---------------
+NOTIFY_EVENTS = (
+    "alert.opened",
+    "alert.acknowledged",
+    "alert.resolved",
+    "sla.risk",
+    "alert.escalated",
+    "version.released",
+    "version.release_refused",
+    "rollback.executed",
+    "exception.approved",
+)
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+MAX_URL = 2000
+EmailAddress = Annotated[str, StringConstraints(pattern=r"^[^@\s<>,;]{1,64}@[^@\s<>,;]{1,255}$", max_length=320)]
+OnCall = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+
+
+class _ChannelBase(StrictModel):
+    id: str = Slug
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="per delivery attempt")
+
+
+class WebhookChannelSpec(_ChannelBase):
+    """A signed webhook carrying CloudEvents 1.0 JSON; the HMAC secret is read from `secret_env`."""
+
+    kind: Literal["webhook"]
+    url: str = Field(min_length=1, max_length=MAX_URL)
+    secret_env: str = Field(pattern=ENV_NAME_PATTERN)
+
+
+class SlackChannelSpec(_ChannelBase):
+    """A Slack incoming webhook: its URL in the spec (`url`) or, as Slack advises, in the environment (`url_env`)."""
+
+    kind: Literal["slack"]
+    url: str | None = Field(default=None, min_length=1, max_length=MAX_URL)
+    url_env: str | None = Field(default=None, pattern=ENV_NAME_PATTERN)
+
+
+class EmailChannelSpec(_ChannelBase):
+    """Mail over SMTP (host, port, STARTTLS, sender and credentials from settings: DATAOPS_SMTP_*)."""
+
+    kind: Literal["email"]
+    to: list[EmailAddress] = Field(min_length=1, max_length=50)
+
+
+ChannelSpec = Annotated[WebhookChannelSpec | SlackChannelSpec | EmailChannelSpec, Field(discriminator="kind")]
+
+
+class RouteSpec(StrictModel):
+    """Which events go to which channel; `escalate_to` is notified when an alert this route carried
+    is not acknowledged within its severity's SLA `acknowledge_minutes`."""
+
+    channel: str
+    projects: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=1000)
+    severities: list[Literal["critical", "high", "medium", "low"]] = Field(
+        default_factory=lambda: ["critical", "high", "medium", "low"], min_length=1
+    )
+    categories: list[str] | None = Field(default=None, max_length=50)
+    events: list[str] = Field(min_length=1, max_length=len(NOTIFY_EVENTS))
+    escalate_to: str | None = None
+    on_call: list[OnCall] = Field(default_factory=list, max_length=50, description="who is on call (shown in messages)")
+
+
+class NotificationsSpec(StrictModel):
+    channels: list[ChannelSpec] = Field(default_factory=list, max_length=100)
+    routes: list[RouteSpec] = Field(default_factory=list, max_length=1000)
+
+
 class PlatformSpec(StrictModel):
     """One YAML file that declares the organisation, its roles and its governance policy."""
 
@@ -205,3 +274,4 @@ class PlatformSpec(StrictModel):
     task_queues: list[QueueSpec] = Field(default_factory=list)
     ui_panels: list[PanelSpec] = Field(default_factory=list)
     operating_rhythm: list[RhythmSpec] = Field(default_factory=list)
+    notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)

@@ -261,3 +261,31 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class NotificationDelivery(Base):
+    """One event for one channel (the outbox, SPEC §6): inserted in the transaction of the change
+    that caused it, then claimed, sent and retried by the dispatcher (dataops_platform.notify).
+    `event_id` is the event's CloudEvents id, the same on every attempt, so a receiver can drop
+    duplicates; one event reaches a channel once however many routes match it."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel_id", name="uq_notification_event_channel"),
+        Index("ix_notification_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(64))
+    subject_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    escalate_to: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # pending, sending, delivered, dead, cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    occurred_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
