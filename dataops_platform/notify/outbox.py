@@ -26,6 +26,7 @@ from dataops_platform.store.models import NotificationDelivery, PlatformConfig
 CONFIG_KEY = "notifications"
 EVENT_NAMESPACE = uuid.UUID("5b0e7c1e-7d4f-4d9e-9a53-0d1a7a0e5f16")
 _KEPT = "dataops.notify.kept"
+FAILURE_CATEGORY = "notification_failure"
 
 
 def routes_document(session: Session) -> dict[str, Any]:
@@ -45,6 +46,10 @@ def route_matches(route: dict[str, Any], event_type: str, project: str | None, p
     if severity is not None and severity not in (route.get("severities") or (severity,)):
         return False
     categories = route.get("categories")
+    if category == FAILURE_CATEGORY:
+        # A dead letter's alert goes only where a route asks for it by name: sent through the
+        # routes that just failed it would only fail again.
+        return categories is not None and category in categories
     return not (category is not None and categories is not None and category not in categories)
 
 
@@ -53,9 +58,8 @@ def plan_deliveries(
 ) -> dict[str, dict[str, Any]]:
     """{channel id: {escalate_to, on_call}} for every channel a matching route names."""
     out: dict[str, dict[str, Any]] = {}
-    skip = payload.get("failed_channel")  # a dead channel's own failure alert is not sent back to it
     for route in document.get("routes", ()):
-        if route.get("channel") == skip or not route_matches(route, event_type, project, payload):
+        if not route_matches(route, event_type, project, payload):
             continue
         entry = out.setdefault(route["channel"], {"escalate_to": None, "on_call": []})
         entry["escalate_to"] = entry["escalate_to"] or route.get("escalate_to")
