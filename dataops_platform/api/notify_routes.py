@@ -4,8 +4,6 @@
 dependency; the permission rules are those of `notify.service` (the same as the CLI's).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any
 
