@@ -131,6 +131,10 @@ def report(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+STACK_HOME_LAYOUT = ("stack", "artifacts", "data", "inbox", "dagster", "uploads", "audit_anchor.json", "audit_anchor.lock",
+                     "audit_alarms.jsonl")  # fmt: skip
+
+
 def demo(
     ctx: typer.Context,
     keep: Annotated[bool, typer.Option(help="Refuse to run over an existing home instead of replacing it.")] = False,
@@ -154,7 +158,9 @@ def demo(
         from dataops_platform.stack.services import running_state, stack_settings
 
         if not force:
-            refuse_foreign_home(settings.home_dir, keep=("stack", "audit_anchor.json", "audit_anchor.lock"))
+            # `stack up` lays out the home (stack/, artifacts/, data/, inbox/, ...); play_on_stack then
+            # proves the stack's stores empty. What must not be replaced is an embedded store of its own.
+            refuse_foreign_home(settings.home_dir, keep=STACK_HOME_LAYOUT)
         with console.status("playing the reference scenario on the stack") as status:
             outcome, _, steps, run_pid = play_on_stack(
                 settings.home_dir, progress=lambda msg: status.update(msg) or console.print(f"  {msg}")
