@@ -187,64 +187,81 @@ def _still_wanted(platform: Platform, delivery: NotificationDelivery) -> bool:
         return alert is not None and alert.status == "open"
 
 
+def send_one(
+    platform: Platform,
+    claimed: Claimed,
+    environ: Mapping[str, str] | None = None,
+    make_channel: Callable[..., Channel] = build_channel,
+) -> tuple[bool, str | None]:
+    """Send one claimed delivery, touching no row: (still wanted, error or None)."""
+    delivery = claimed.delivery
+    if not _still_wanted(platform, delivery):
+        return False, None
+    try:
+        if claimed.channel_config is None:
+            raise DeliveryFailed(f"channel {delivery.channel_id!r} is no longer in the spec's notifications")
+        make_channel(claimed.channel_config, platform.settings, environ).send(delivery)
+    except DeliveryFailed as exc:
+        return True, exc.message
+    except Exception as exc:  # a bug in a channel must not stop the other deliveries
+        return True, f"{type(exc).__name__}: {exc}"[:2000]
+    return True, None
+
+
+def record(platform: Platform, outcomes: list[tuple[Claimed, bool, str | None]], report: DispatchReport) -> None:
+    """Record a batch of send outcomes in one audited transaction, then raise the dead letters' alerts."""
+    now = platform.clock.now()
+    settings = platform.settings
+    dead: list[tuple[NotificationDelivery, str]] = []
+    with platform.write() as session:
+        entries = []
+        for claimed, wanted, error in outcomes:
+            row = session.get(NotificationDelivery, claimed.delivery.id)
+            if row is None or row.status in ("delivered", "dead", "cancelled"):
+                continue  # another dispatcher finished it after our claim went stale
+            row.attempts += 1
+            row.claimed_at = None
+            if not wanted:
+                row.status, row.last_error = "cancelled", "alert acknowledged before the escalation was sent"
+                report.cancelled += 1
+            elif error is None:
+                row.status, row.delivered_at, row.last_error = "delivered", now, None
+                report.delivered += 1
+            elif row.attempts >= settings.notify_max_attempts:
+                row.status, row.last_error = "dead", error
+                report.dead += 1
+                dead.append((claimed.delivery, error))
+            else:
+                row.status, row.last_error = "pending", error
+                delay = backoff_seconds(row.attempts, settings.notify_backoff_seconds, settings.notify_backoff_max_seconds)
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                report.retried += 1
+            details = {"delivery": row.id, "event_id": row.event_id, "event": row.event_type, "channel": row.channel_id,
+                       "status": row.status, "attempts": row.attempts} | ({"error": error} if error else {})  # fmt: skip
+            entries.append(_entry(session, now, "notify.deliver", row.project_id, delivery_ref(row.id), details))
+        if entries:
+            audit.append(session, entries)
+        actor = system_actor_id(session)
+        alert_project = (config_document(session, "system_actor") or {}).get("alert_project")
+    for delivery, error in dead:
+        alert_id = _raise_dead_letter(platform, actor, delivery, error, alert_project)
+        if alert_id:
+            report.failure_alerts.append(alert_id)
+
+
+SEND_WORKERS = 8  # concurrent sends per pass: one slow receiver does not hold up the others
+
+
 def attempt(
     platform: Platform,
     claimed: Claimed,
     report: DispatchReport,
     environ: Mapping[str, str] | None = None,
     make_channel: Callable[..., Channel] = build_channel,
-) -> str:
-    """Send one claimed delivery and record the outcome; returns the new status."""
-    delivery = claimed.delivery
-    error: str | None = None
-    status = "delivered"
-    if not _still_wanted(platform, delivery):
-        status = "cancelled"
-    else:
-        try:
-            if claimed.channel_config is None:
-                raise DeliveryFailed(f"channel {delivery.channel_id!r} is no longer in the spec's notifications")
-            make_channel(claimed.channel_config, platform.settings, environ).send(delivery)
-        except DeliveryFailed as exc:
-            error = exc.message
-        except Exception as exc:  # a bug in a channel must not stop the other deliveries
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-    now = platform.clock.now()
-    settings = platform.settings
-    with platform.write() as session:
-        row = session.get(NotificationDelivery, delivery.id)
-        if row is None or row.status in ("delivered", "dead", "cancelled"):
-            return row.status if row is not None else "gone"  # another dispatcher finished it
-        row.attempts += 1
-        row.claimed_at = None
-        if error is None:
-            row.status = status
-            row.delivered_at = now if status == "delivered" else None
-            row.last_error = None if status == "delivered" else "alert acknowledged before the escalation was sent"
-        elif row.attempts >= settings.notify_max_attempts:
-            row.status, row.last_error = "dead", error
-        else:
-            row.status, row.last_error = "pending", error
-            delay = backoff_seconds(row.attempts, settings.notify_backoff_seconds, settings.notify_backoff_max_seconds)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-        status = row.status
-        details = {"delivery": row.id, "event_id": row.event_id, "event": row.event_type, "channel": row.channel_id,
-                   "status": row.status, "attempts": row.attempts} | ({"error": error} if error else {})  # fmt: skip
-        audit.append(session, [_entry(session, now, "notify.deliver", row.project_id, delivery_ref(row.id), details)])
-        actor = system_actor_id(session)
-        alert_project = (config_document(session, "system_actor") or {}).get("alert_project")
-    if status == "delivered":
-        report.delivered += 1
-    elif status == "cancelled":
-        report.cancelled += 1
-    elif status == "pending":
-        report.retried += 1
-    elif status == "dead":
-        report.dead += 1
-        alert_id = _raise_dead_letter(platform, actor, delivery, error or "", alert_project)
-        if alert_id:
-            report.failure_alerts.append(alert_id)
-    return status
+) -> None:
+    """Send one claimed delivery and record its outcome."""
+    wanted, error = send_one(platform, claimed, environ, make_channel)
+    record(platform, [(claimed, wanted, error)], report)
 
 
 def _raise_dead_letter(
@@ -273,13 +290,30 @@ def dispatch_once(
     make_channel: Callable[..., Channel] = build_channel,
     ids: list[int] | None = None,
 ) -> DispatchReport:
-    """One pass: escalate, claim what is due, send each, record each."""
+    """One pass: escalate, claim what is due, send the batch (concurrently), record it in one transaction."""
     report = DispatchReport()
     if ids is None:
         report.escalated = escalate(platform)
-    for claimed in claim(platform, limit, ids):
-        report.claimed += 1
-        attempt(platform, claimed, report, environ, make_channel)
+    batch = claim(platform, limit, ids)
+    report.claimed = len(batch)
+    if not batch:
+        return report
+    if len(batch) == 1:
+        outcomes = [(batch[0], *send_one(platform, batch[0], environ, make_channel))]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Channels in parallel, each channel's deliveries in order (a receiver sees opened before resolved).
+        by_channel: dict[str, list[Claimed]] = {}
+        for c in batch:
+            by_channel.setdefault(c.delivery.channel_id, []).append(c)
+
+        def send_all(group: list[Claimed]) -> list[tuple[Claimed, bool, str | None]]:
+            return [(c, *send_one(platform, c, environ, make_channel)) for c in group]
+
+        with ThreadPoolExecutor(max_workers=min(SEND_WORKERS, len(by_channel)), thread_name_prefix="notify-send") as pool:
+            outcomes = [o for group in pool.map(send_all, by_channel.values()) for o in group]
+    record(platform, outcomes, report)
     return report
 
 
