@@ -155,13 +155,15 @@ def claim(platform: Platform, limit: int = 100, ids: list[int] | None = None) ->
     """Mark up to `limit` due deliveries `sending` (pending and due, or claimed longer ago than the lease)."""
     now = platform.clock.now()
     stale = now - timedelta(seconds=platform.settings.notify_lease_seconds)
+    due = or_(
+        (NotificationDelivery.status == "pending") & (NotificationDelivery.next_attempt_at <= now),
+        (NotificationDelivery.status == "sending") & (NotificationDelivery.claimed_at <= stale),
+    )
+    with platform.store.read() as session:  # an idle tick takes no write lock
+        if session.scalar(select(NotificationDelivery.id).where(due).limit(1)) is None:
+            return []
     with platform.write() as session:
-        query = select(NotificationDelivery).where(
-            or_(
-                (NotificationDelivery.status == "pending") & (NotificationDelivery.next_attempt_at <= now),
-                (NotificationDelivery.status == "sending") & (NotificationDelivery.claimed_at <= stale),
-            )
-        )
+        query = select(NotificationDelivery).where(due)
         if ids is not None:
             query = query.where(NotificationDelivery.id.in_(ids))
         rows = session.scalars(query.order_by(NotificationDelivery.id).limit(limit)).all()
