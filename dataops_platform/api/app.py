@@ -297,7 +297,10 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
                 async for chunk in request.stream():
                     out.write(chunk)
             registered = await anyio.to_thread.run_sync(
-                lambda: versions.register_version(plat, user, project, path, parent, ["uploaded through the API"], label=filename)
+                # An upload has no place of its own to live: its original bytes are always kept (copy).
+                lambda: versions.register_version(
+                    plat, user, project, path, parent, ["uploaded through the API"], label=filename, copy=True
+                )
             )
             return row(registered)
 
@@ -312,6 +315,17 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     @app.post(f"{API_PREFIX}/versions/{{version_id}}/deprecate", tags=["versions"])
     def deprecate(user: Actor, version_id: ObjectId) -> dict[str, Any]:
         return row(versions.deprecate_version(plat, user, version_id))
+
+    @app.get(f"{API_PREFIX}/versions/{{version_id}}/diff/{{other_id}}", tags=["versions"])
+    def diff(user: Actor, version_id: ObjectId, other_id: ObjectId) -> dict[str, Any]:
+        """What changed from `version_id` to `other_id`: rows_added / rows_removed / rows_changed (with
+        example ids under `examples`), columns_added / columns_removed / columns_type_changed."""
+        return versions.diff_versions(plat, user, version_id, other_id)
+
+    @app.post(f"{API_PREFIX}/versions/{{version_id}}/verify", tags=["versions"])
+    def verify(user: Actor, version_id: ObjectId) -> dict[str, Any]:
+        """Re-read the version's source and compare pin and digest (`status`: ok, drifted, unreadable)."""
+        return versions.verify_version(plat, user, version_id)
 
     # -- experiments --------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/experiments", response_model=Page, tags=["experiments"])

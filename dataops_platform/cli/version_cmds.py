@@ -1,13 +1,12 @@
-"""`dataops version register|validate|release|deprecate|list|show`."""
+"""`dataops version register|validate|release|deprecate|list|show|diff|verify`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_object, emit_rows
+from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows
 from dataops_platform.cli.state import state
 
 app = typer.Typer(help="Dataset versions: register real data, validate, release, deprecate.", no_args_is_help=True)
@@ -27,17 +26,24 @@ def register(
     ctx: typer.Context,
     project: Annotated[str, typer.Argument(help="Project id.")],
     datafile: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="JSONL, CSV or Parquet file of records (a regular file; at most DATAOPS_MAX_DATASET_ROWS rows "
-            "and DATAOPS_MAX_DATASET_BYTES bytes of data).",
+            help="Where the data lives: a JSONL, CSV or Parquet file, a file:// URI, a directory or a glob of "
+            "them (at most DATAOPS_MAX_DATASET_ROWS rows and DATAOPS_MAX_DATASET_BYTES bytes of data).",
             show_default=False,
+            metavar="SOURCE",
         ),
     ],
     parent: Annotated[str | None, typer.Option(help="Parent version id.")] = None,
     summary: Annotated[list[str] | None, typer.Option(help="Change summary line (repeatable).")] = None,
+    copy: Annotated[
+        bool | None,
+        typer.Option(
+            "--copy/--no-copy", help="Keep a content-addressed copy of the original bytes (default: the project's policy; none)."
+        ),
+    ] = None,
 ) -> None:
-    """Register a data file as a new draft version (needs version.create).
+    """Register data where it lives as a new draft version (needs version.create); nothing is copied unless --copy.
 
     Permission is decided before the file is opened; a file the readers cannot take (bad text,
     ragged CSV rows, non-scalar ids, nesting over 32 levels, over a size limit, not a regular
@@ -46,7 +52,7 @@ def register(
 
     st = state(ctx)
     # The path is the user's own: messages quote it as typed (register_version resolves it).
-    version = register_version(st.platform(), st.actor(), project, datafile, parent, summary, label=str(datafile))
+    version = register_version(st.platform(), st.actor(), project, datafile, parent, summary, label=str(datafile), copy=copy)
     _done(ctx, version, f"registered ({version.row_count} rows, digest {version.content_digest[:12]})")
 
 
@@ -98,3 +104,55 @@ def show(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Versio
     st = state(ctx)
     row, current = show_version(st.platform(), st.actor(), version)
     emit_object(st.json, version, row, {"is_current_release": current})
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(help="The earlier version id.")],
+    new: Annotated[str, typer.Argument(help="The later version id.")],
+) -> None:
+    """What changed from OLD to NEW: rows added, removed and changed by id; columns added, removed, retyped."""
+    from dataops_platform.governance.versions import diff_versions
+
+    st = state(ctx)
+    result = diff_versions(st.platform(), st.actor(), old, new)
+    if st.json:
+        emit_json(result)
+        return
+    console.print(
+        f"{old} -> {new}: rows +{result['rows_added']} -{result['rows_removed']} ~{result['rows_changed']}; "
+        f"columns added {result['columns_added'] or '-'}, removed {result['columns_removed'] or '-'}, "
+        f"retyped {result['columns_type_changed'] or '-'}"
+    )
+    for kind, ids in result["examples"].items():
+        if ids:
+            console.print(f"  {kind}: {', '.join(ids)}")
+    for key, shifts in result["signals"].items():
+        if shifts:
+            console.print(f"  {key}: {shifts}")
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version id.")]) -> None:
+    """Re-read the version's source and compare pin and digest; a released version that changed raises data_drift.
+
+    Exits 4 when the data drifted or cannot be read (the facts are printed), 0 when it is intact."""
+    from dataops_platform.governance.versions import verify_version
+
+    st = state(ctx)
+    result = verify_version(st.platform(), st.actor(), version)
+    if st.json:
+        emit_json(result)
+    else:
+        console.print(
+            f"{version}: {result['status']} (digest {str(result.get('found_digest'))[:12]}, expected {result['expected_digest'][:12]})"
+        )
+        for change in result.get("pin_changes", []):
+            console.print(f"  - {change}")
+        if result.get("reason"):
+            console.print(f"  - {result['reason']}")
+        if result.get("alert_id"):
+            console.print(f"  alert {result['alert_id']} (data_drift) opened")
+    if result["status"] != "ok":
+        raise typer.Exit(4)

@@ -79,23 +79,6 @@ class ReadLimits:
         return cls(MAX_DATASET_ROWS if rows is None else int(rows), MAX_DATASET_BYTES if size is None else int(size))
 
 
-@dataclass(frozen=True)
-class DatasetProfile:
-    """Everything registration learns from a file."""
-
-    source_format: str
-    records: list[dict[str, Any]]
-    canonical_lines: list[str]
-    digest: str
-    row_count: int
-    schema_fields: list[str]
-    quality_signals: dict[str, Any]
-
-    @property
-    def canonical_bytes(self) -> bytes:
-        return ("\n".join(self.canonical_lines) + "\n").encode()
-
-
 def shown(value: Any) -> str:
     """A value as a message may quote it: repr (so surrogates, NUL and control characters stay
     escaped and the text is always storable), cut to a readable length."""
@@ -138,7 +121,7 @@ def _kind_problem(mode: int) -> str | None:
     return "is a device, not a regular file"
 
 
-def resolve_data_path(path_text: str, root: Path | None = None) -> Path:
+def resolve_data_path(path_text: str, root: Path | None = None, *, allow_directory: bool = False) -> Path:
     """The regular file `path_text` names, with every link resolved; InvalidInput naming it otherwise.
 
     Without `root` the path is the caller's own (the CLI): relative to the working directory, and
@@ -181,7 +164,9 @@ def resolve_data_path(path_text: str, root: Path | None = None) -> Path:
         raise
     except (OSError, RuntimeError, ValueError) as exc:
         raise refuse(_os_problem(exc)) from None
-    if problem := _kind_problem(info.st_mode):
+    if allow_directory and stat.S_ISDIR(info.st_mode):
+        problem = None
+    elif problem := _kind_problem(info.st_mode):
         raise refuse(problem)
     if not os.access(resolved, os.R_OK):
         raise refuse("cannot be read (permission denied)")
@@ -589,57 +574,195 @@ def iter_records(
         yield from _READERS[fmt](fh, label, limits)
 
 
-def read_records(path: Path, *, label: str | None = None, limits: ReadLimits | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The format and every record of a data file, each checked (see the module's rules)."""
-    label = label or str(path)
-    fmt = data_format(Path(path), label)
-    records = []
-    with closing(iter_records(path, label=label, limits=limits)) as rows:
+# -- streaming profile and digest -----------------------------------------------------------------
+# Specified in docs/datasets.md so another tool can recompute it:
+#   line_i   = canonical JSON of record i (keys sorted at every level, scalars as text, see _canonical),
+#              UTF-8, no trailing newline
+#   h_i      = sha256(line_i)                       (32 bytes)
+#   digest   = sha256(h_(1) || h_(2) || ... || h_(n)), the h_i sorted bytewise ascending, duplicates kept
+# Memory: 32 bytes per row (plus 8 per id for the duplicate count), never the rows themselves.
+DIGEST_ALGORITHM = "rowset-sha256/v1"
+# What versions registered before carried: sha256 over the sorted canonical lines, each followed by "\n".
+LEGACY_DIGEST_ALGORITHM = "sorted-lines-sha256/v0"
+MAX_CATEGORIES = 1000  # distinct split / label values counted one by one; the rest under "(other)"
+SAMPLE_LINES = 3
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    """Everything registration learns from a source, in bounded memory."""
+
+    source_format: str
+    digest: str
+    row_count: int
+    schema_fields: list[str]
+    quality_signals: dict[str, Any]
+    schema_types: dict[str, str]
+    digest_algorithm: str = DIGEST_ALGORITHM
+    sample_lines: tuple[str, ...] = ()
+
+    @property
+    def canonical_lines(self) -> list[str]:
+        """The first canonical lines, in file order (a sample: the content itself is never held)."""
+        return list(self.sample_lines)
+
+    @property
+    def canonical_bytes(self) -> bytes:
+        """The sample of canonical lines as UTF-8 (a surrogate never reaches it: hashing refuses it first)."""
+        return "".join(line + "\n" for line in self.sample_lines).encode()
+
+
+def _value_type(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return "list"
+    if isinstance(value, str) and value[:1] in "{[" and value[-1:] in "}]":
+        return "object" if value[:1] == "{" else "list"  # JSON text in a CSV cell
+    return type(value).__name__ if not isinstance(value, str) else "string"
+
+
+def _merged_type(kinds: set[str]) -> str:
+    kinds = kinds - {"null"}
+    if not kinds:
+        return "null"
+    if kinds == {"integer", "float"}:
+        return "float"
+    return kinds.pop() if len(kinds) == 1 else "mixed(" + ",".join(sorted(kinds)) + ")"
+
+
+def check_member_schema(path: Path, name: str, label: str, previous: Any) -> Any:
+    """The member's schema (Parquet: the Arrow schema; CSV: the header), refusing one that clashes
+    with the members before it. Returns what the next member is compared with."""
+    fmt = data_format(path, name)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            schema = {f.name: str(f.type) for f in pq.read_schema(path)}
+        except Exception:  # noqa: BLE001 - the reader names an unreadable file itself
+            return previous
+    elif fmt == "csv":
+        with _open_regular(path, name) as fh:
+            first = fh.readline(1 << 20).decode("utf-8", "replace")
+        schema = {column: "csv" for column in next(csv.reader([first]), [])}
+    else:
+        return None  # JSONL records carry their own keys: the profile's types decide
+    if previous is not None and schema != previous:
+        added = sorted(set(schema) - set(previous))
+        removed = sorted(set(previous) - set(schema))
+        retyped = sorted(c for c in set(schema) & set(previous) if schema[c] != previous[c])
+        parts = [f"columns {', '.join(added)} only here"] if added else []
+        parts += [f"columns {', '.join(removed)} missing here"] if removed else []
+        parts += [f"{c} is {schema[c]} here but {previous[c]} before" for c in retyped]
+        raise InvalidInput(
+            f"{label}: {name} has a schema that clashes with the files before it ({'; '.join(parts)}); "
+            "every file of one dataset needs the same columns and types",
+            field="DATAFILE",
+            value=shown(name),
+        )
+    return schema
+
+
+class RowHasher:
+    """Consumes accepted records one by one; keeps 32 bytes per row (row hash) and 8 per id."""
+
+    def __init__(self, keep_ids: bool = False) -> None:
+        self.row_hashes = bytearray()
+        self.id_hashes = bytearray()
+        self.ids: list[str | None] | None = [] if keep_ids else None
+        self.count = 0
+        self.fields: dict[str, set[str]] = {}
+        self.nulls = Counter()
+        self.splits: Counter = Counter()
+        self.labels: Counter = Counter()
+        self.has_label = False
+        self.samples: list[str] = []
+
+    def add(self, record: dict[str, Any], canonical: dict[str, Any]) -> None:
+        line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        self.row_hashes += hashlib.sha256(line.encode()).digest()
+        ident = canonical.get("id")
+        self.id_hashes += hashlib.blake2b(json.dumps(ident).encode(), digest_size=8).digest()
+        if self.ids is not None:
+            self.ids.append(ident)
+        self.count += 1
+        if len(self.samples) < SAMPLE_LINES:
+            self.samples.append(line)
+        for key, value in record.items():
+            kinds = self.fields.get(key)
+            if kinds is None:
+                kinds = self.fields[str(key)] = set()
+            kinds.add(_value_type(value))
+        for name in REQUIRED_FIELDS:
+            if canonical.get(name) in (None, {}, []):
+                self.nulls[name] += 1
+        _count_category(self.splits, str(canonical.get("split_or_stage")))
+        if LABEL_FIELD in canonical:
+            self.has_label = True
+        _count_category(self.labels, str(canonical.get(LABEL_FIELD)))
+
+    def digest(self) -> str:
+        import numpy as np
+
+        hashes = np.frombuffer(bytes(self.row_hashes), dtype="S32")
+        return hashlib.sha256(np.sort(hashes, kind="stable").tobytes()).hexdigest()
+
+    def duplicate_id_hashes(self) -> set[int]:
+        import numpy as np
+
+        ids = np.sort(np.frombuffer(bytes(self.id_hashes), dtype="<u8"))
+        if len(ids) < 2:
+            return set()
+        repeated = ids[1:][ids[1:] == ids[:-1]]
+        return set(np.unique(repeated).tolist())
+
+
+def _count_category(counter: Counter, value: str) -> None:
+    if value in counter or len(counter) < MAX_CATEGORIES:
+        counter[value] += 1
+    else:
+        counter["(other)"] += 1
+
+
+def id_hash(ident: Any) -> int:
+    return int.from_bytes(hashlib.blake2b(json.dumps(ident).encode(), digest_size=8).digest(), "little")
+
+
+def accepted_records(source: Any, limits: ReadLimits) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(raw, canonical) for every record of a source, each checked, at most max_rows in all."""
+    count = 0
+    with closing(source.records(limits)) as rows:
         for where, record in rows:
-            _accepted(record, where, label)
-            records.append(record)
-    if not records:
-        raise InvalidInput(f"{label}: the file holds no records", field="DATAFILE", value=shown(label))
-    return fmt, records
+            count += 1
+            if count > limits.max_rows:
+                raise _too_many_rows(source.label, limits, f"more than {limits.max_rows:,}")
+            yield record, _accepted(record, where, source.label)
 
 
-def quality_signals(canonical: list[dict[str, Any]]) -> dict[str, Any]:
-    """Duplicate-id rate, null rate per required field, split and (when present) label distribution."""
-    n = len(canonical)
-    ids = Counter(r.get("id") for r in canonical)
-    duplicates = sum(count - 1 for count in ids.values() if count > 1)
-    nulls = {f: round(sum(1 for r in canonical if r.get(f) in (None, {}, [])) / n, 6) for f in REQUIRED_FIELDS}
-    splits = Counter(str(r.get("split_or_stage")) for r in canonical)
-    signals: dict[str, Any] = {
-        "duplicate_id_rate": round(duplicates / n, 6),
-        "duplicate_ids": sorted(str(i) for i, c in ids.items() if c > 1)[:20],
-        "null_rate": nulls,
-        "split_distribution": dict(sorted(splits.items())),
-    }
-    if any(LABEL_FIELD in r for r in canonical):
-        labels = Counter(str(r.get(LABEL_FIELD)) for r in canonical)
-        signals["label_distribution"] = dict(sorted(labels.items()))
-    return signals
+def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProfile:
+    """Stream a source once and compute digest, row count, typed schema and quality signals.
 
-
-def profile_file(path: Path, *, label: str | None = None, limits: ReadLimits | None = None) -> DatasetProfile:
-    """Read a data file and compute digest, row count, schema and quality signals.
-
-    Raises InvalidInput (TooLarge over a limit) naming `label` (default: the path as given), the
-    line or row, the field and the value; never another exception for anything a file holds.
+    Raises InvalidInput (TooLarge over a limit) naming the source, the file, the line or row, the
+    field and the value; never another exception for anything a source holds. Memory: one batch
+    of records plus 40 bytes per row (a second pass, only when ids repeat, names them).
     """
-    path = Path(path)
-    label = label or str(path)
-    fmt = data_format(path, label)
-    records: list[dict[str, Any]] = []
-    canonical: list[dict[str, Any]] = []
-    with closing(iter_records(path, label=label, limits=limits)) as rows:  # closes the file on a refusal too
-        for where, record in rows:
-            canonical.append(_accepted(record, where, label))
-            records.append(record)
-    if not records:
-        raise InvalidInput(f"{label}: the file holds no records", field="DATAFILE", value=shown(label))
-    fields = sorted({str(key) for record in records for key in record})
+    limits = limits or ReadLimits.default()
+    hasher = RowHasher()
+    for record, canonical in accepted_records(source, limits):
+        hasher.add(record, canonical)
+    label = source.label
+    if not hasher.count:
+        raise InvalidInput(f"{label}: the source holds no records", field="DATAFILE", value=shown(label))
+    fields = sorted(hasher.fields)
     missing = [f for f in REQUIRED_FIELDS if f not in fields]
     if missing:
         raise InvalidInput(
@@ -647,19 +770,213 @@ def profile_file(path: Path, *, label: str | None = None, limits: ReadLimits | N
             field=missing[0],
             value=None,
         )
-    lines = sorted(json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for r in canonical)
-    digest = hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
-    return DatasetProfile(fmt, records, lines, digest, len(records), fields, quality_signals(canonical))
+    n = hasher.count
+    repeated = hasher.duplicate_id_hashes()
+    duplicates = _duplicate_rows(hasher)
+    duplicate_ids: list[str] = []
+    if repeated:  # rare: a second pass names them
+        seen: set[str] = set()
+        for _, canonical in accepted_records(source, limits):
+            ident = canonical.get("id")
+            if id_hash(ident) in repeated and len(seen) < 10_000:
+                seen.add(str(ident))
+        duplicate_ids = sorted(seen)[:20]
+    signals: dict[str, Any] = {
+        "duplicate_id_rate": round(duplicates / n, 6),
+        "duplicate_ids": duplicate_ids,
+        "null_rate": {f: round(hasher.nulls[f] / n, 6) for f in REQUIRED_FIELDS},
+        "split_distribution": dict(sorted(hasher.splits.items())),
+    }
+    if hasher.has_label:
+        signals["label_distribution"] = dict(sorted(hasher.labels.items()))
+    types = {name: _merged_type(kinds) for name, kinds in sorted(hasher.fields.items())}
+    return DatasetProfile(
+        source.source_format, hasher.digest(), n, fields, signals, types, DIGEST_ALGORITHM, tuple(hasher.samples)
+    )
 
 
-def store_content(profile: DatasetProfile, data_dir: Path) -> str:
-    """Write the canonical records to content-addressed storage (read-only); returns the relative location."""
-    relative = Path(profile.digest[:2]) / f"{profile.digest}.jsonl"
-    target = data_dir / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(profile.canonical_bytes)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)  # atomic: a crash never leaves a half-written version
-    return relative.as_posix()
+def _duplicate_rows(hasher: RowHasher) -> int:
+    """Rows whose id an earlier row already had (count - distinct ids)."""
+    import numpy as np
+
+    ids = np.frombuffer(bytes(hasher.id_hashes), dtype="<u8")
+    return int(len(ids) - len(np.unique(ids)))
+
+
+def legacy_digest(source: Any, limits: ReadLimits | None = None) -> str:
+    """The v0 digest (sha256 over the sorted canonical lines, each ending in a newline), to verify
+    versions registered before rowset-sha256/v1. Holds the lines: meant for those small datasets."""
+    limits = limits or ReadLimits.default()
+    lines = sorted(
+        json.dumps(c, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for _, c in accepted_records(source, limits)
+    )
+    return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
+
+
+def profile_file(path: Path, *, label: str | None = None, limits: ReadLimits | None = None) -> DatasetProfile:
+    """One data file profiled (see `profile_source`); refusals name `label` (default: the path as given)."""
+    from dataops_platform.sources.local import LocalSource
+
+    path = Path(path)
+    label = label or str(path)
+    data_format(path, label)
+    with _open_regular(path, label):  # refuses a directory, FIFO or device before anything else
+        pass
+    return profile_source(LocalSource(path.resolve().as_uri(), label, [(path, label)]), limits)
+
+
+def read_records(path: Path, *, label: str | None = None, limits: ReadLimits | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The format and every record of a small data file, each checked (training and tests)."""
+    from dataops_platform.sources.local import LocalSource
+
+    label = label or str(path)
+    source = LocalSource(Path(path).resolve().as_uri(), label, [(Path(path), label)])
+    return source.source_format, [record for record, _ in accepted_records(source, limits or ReadLimits.default())]
+
+
+def version_records(version: Any, settings: Any, limits: ReadLimits | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a registered version, read from where it lives (its copy when it has one,
+    else its recorded source; legacy versions from their canonical JSONL). For small data: dicts."""
+    from dataops_platform.sources.base import reopen_source
+
+    source = version_source(version, settings)
+    if source is None:
+        source = reopen_source(version.source_uri, settings)
+    for record, _ in accepted_records(source, limits or ReadLimits.from_settings(settings)):
+        yield record
+
+
+def version_source(version: Any, settings: Any) -> Any:
+    """A LocalSource over the version's kept bytes (copy or legacy canonical file), or None."""
+    from dataops_platform.sources.local import LocalSource
+
+    location = getattr(version, "copy_location", None)
+    if getattr(version, "source_uri", None) is None and version.data_location:
+        location = version.data_location  # legacy: the canonical JSONL under data_dir
+    if not location:
+        return None
+    path = settings.data_dir / location
+    if path.suffix == ".manifest":
+        files = [(settings.data_dir / line.split("\t")[0], line.split("\t")[1]) for line in path.read_text().splitlines()]
+        return LocalSource(path.as_uri(), version.version_id, files)
+    return LocalSource(path.as_uri(), version.version_id, [(path, version.version_id)])
+
+
+# -- diff by id, out of core ----------------------------------------------------------------------
+EXAMPLES = 5
+_ID_CHUNK = 100_000
+
+
+@dataclass
+class RowIndex:
+    """One hash per distinct id (the id's rows, sorted and hashed when it repeats), in id-hash order:
+    40 bytes per row plus the ids as an Arrow string array, never the records."""
+
+    id_hashes: Any  # numpy uint64, sorted, unique
+    row_hashes: Any  # numpy S32, aligned
+    ids: Any  # pyarrow array of the id text, aligned
+    row_count: int
+
+
+def row_index(source: Any, limits: ReadLimits | None = None) -> RowIndex:
+    import numpy as np
+    import pyarrow as pa
+
+    limits = limits or ReadLimits.default()
+    rows = bytearray()
+    idhs = bytearray()
+    chunks: list[Any] = []
+    pending: list[str | None] = []
+    count = 0
+    for _, canonical in accepted_records(source, limits):
+        line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        rows += hashlib.sha256(line.encode()).digest()
+        ident = canonical.get("id")
+        idhs += hashlib.blake2b(json.dumps(ident).encode(), digest_size=8).digest()
+        pending.append(ident)
+        count += 1
+        if len(pending) >= _ID_CHUNK:
+            chunks.append(pa.array(pending, pa.string()))
+            pending = []
+    chunks.append(pa.array(pending, pa.string()))
+    ids = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
+    idh = np.frombuffer(bytes(idhs), dtype="<u8")
+    rowh = np.frombuffer(bytes(rows), dtype="S32")
+    order = np.lexsort((rowh, idh))
+    idh, rowh = idh[order], rowh[order]
+    ids = ids.take(pa.array(order))
+    if len(idh):
+        starts = np.flatnonzero(np.concatenate(([True], idh[1:] != idh[:-1])))
+        repeated = np.flatnonzero(np.diff(np.append(starts, len(idh))) > 1)
+        merged = rowh[starts].copy()
+        ends = np.append(starts[1:], len(idh))
+        for group in repeated:  # rare: an id on several rows stands for the multiset of its rows
+            merged[group] = hashlib.sha256(rowh[starts[group] : ends[group]].tobytes()).digest()
+        idh, rowh, ids = idh[starts], merged, ids.take(pa.array(starts))
+    return RowIndex(idh, rowh, ids, count)
+
+
+def _examples(ids: Any, positions: Any) -> list[str]:
+    import pyarrow as pa
+
+    if len(positions) == 0:
+        return []
+    chosen = ids.take(pa.array(positions[: EXAMPLES * 20])).to_pylist()
+    return sorted(str(i) for i in chosen)[:EXAMPLES]
+
+
+def diff_rows(old: RowIndex, new: RowIndex) -> dict[str, Any]:
+    """Rows added, removed and changed by id between two row indexes (counts and example ids)."""
+    import numpy as np
+
+    in_old = np.isin(new.id_hashes, old.id_hashes, assume_unique=True)
+    in_new = np.isin(old.id_hashes, new.id_hashes, assume_unique=True)
+    added = np.flatnonzero(~in_old)
+    removed = np.flatnonzero(~in_new)
+    common_new = np.flatnonzero(in_old)
+    common_old = np.searchsorted(old.id_hashes, new.id_hashes[common_new])
+    changed = common_new[new.row_hashes[common_new] != old.row_hashes[common_old]]
+    return {
+        "rows_added": int(len(added)),
+        "rows_removed": int(len(removed)),
+        "rows_changed": int(len(changed)),
+        "examples": {
+            "added": _examples(new.ids, added),
+            "removed": _examples(old.ids, removed),
+            "changed": _examples(new.ids, changed),
+        },
+    }
+
+
+def diff_columns(old_types: dict[str, str], new_types: dict[str, str]) -> dict[str, Any]:
+    """Columns added, removed and retyped (null-only columns retype to nothing)."""
+    retyped = sorted(
+        c for c in set(old_types) & set(new_types) if "null" not in (old_types[c], new_types[c]) and old_types[c] != new_types[c]
+    )
+    return {
+        "columns_added": sorted(set(new_types) - set(old_types)),
+        "columns_removed": sorted(set(old_types) - set(new_types)),
+        "columns_type_changed": retyped,
+        "column_types": {c: {"from": old_types[c], "to": new_types[c]} for c in retyped},
+    }
+
+
+def diff_signals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Shifts of the split and label distributions and of the quality signals."""
+
+    def shares(counts: dict[str, int] | None) -> dict[str, float]:
+        total = sum((counts or {}).values()) or 1
+        return {k: v / total for k, v in (counts or {}).items()}
+
+    out: dict[str, Any] = {}
+    for key in ("split_distribution", "label_distribution"):
+        a, b = shares(old.get(key)), shares(new.get(key))
+        out[key] = {k: round(b.get(k, 0.0) - a.get(k, 0.0), 6) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    out["duplicate_id_rate"] = round(new.get("duplicate_id_rate", 0) - old.get("duplicate_id_rate", 0), 6)
+    nulls_a, nulls_b = old.get("null_rate", {}), new.get("null_rate", {})
+    out["null_rate"] = {
+        f: round(nulls_b.get(f, 0) - nulls_a.get(f, 0), 6)
+        for f in sorted(set(nulls_a) | set(nulls_b))
+        if nulls_a.get(f) != nulls_b.get(f)
+    }
+    return out

@@ -7,6 +7,7 @@ Anything else is refused naming the current state and the allowed moves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from dataops_platform.errors import DataOpsError, GateRefused, InvalidInput
 from dataops_platform.governance import lineage
 from dataops_platform.governance.authz import decide
-from dataops_platform.governance.datasets import DatasetProfile, ReadLimits, profile_file, resolve_data_path, store_content
+from dataops_platform.governance.datasets import DatasetProfile, ReadLimits, profile_source
 from dataops_platform.governance.gate import release_conditions
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform, _denial, tenant_counter
@@ -123,6 +124,11 @@ def check_can_register(platform: Platform, actor: str, project_id: str, parent: 
         platform.refuse(actor, CREATE, project=project_id, error=problem)
 
 
+def profile_file(source: Any, limits: ReadLimits) -> DatasetProfile:
+    """The one read of a registration (a seam the reader-bug test replaces)."""
+    return profile_source(source, limits)
+
+
 def register_version(
     platform: Platform,
     actor: str,
@@ -133,58 +139,79 @@ def register_version(
     *,
     root: Path | None = None,
     label: str | None = None,
+    copy: bool | None = None,
 ) -> DatasetVersion:
-    """Register a data file as a new draft version (needs version.create).
+    """Register data where it lives as a new draft version (needs version.create).
 
+    `data_file` is a local file, a `file://` URI, a directory or a glob of JSONL / CSV / Parquet
+    files (`dataops_platform.sources.open_source`; with `root`, the REST inbox, it must stay inside).
     Order, so that no request costs more than its caller may spend: permission and visibility
-    first (nothing is opened before), then parent and quota, then the file is read under the
-    deployment's limits (`settings.max_dataset_rows` / `max_dataset_bytes`; TooLarge over them),
-    then the version is written. `data_file` is resolved by `resolve_data_path(data_file, root)`:
-    with `root` (the REST inbox) it must be a relative path inside it. Messages call the file
-    `label`, by default the path as given (`<root name>/<path>` with a root), never where a root is.
-    Every refusal is audited: denied (PermissionDenied, NotFound) or failed (InvalidInput,
-    TooLarge, GateRefused); an unexpected error while reading is audited as failed, then raised.
+    first (nothing is opened before), then parent and quota, then the source is streamed once under
+    the deployment's limits (TooLarge over them), then the version is written with the source, its
+    pin, digest (`digest_algorithm`), typed schema and the diff against the parent. Nothing is
+    copied unless `copy` (or the project's `copy_data_by_project` policy) asks; a copy keeps the
+    original bytes, content-addressed. Every refusal is audited: denied (PermissionDenied, NotFound)
+    or failed (InvalidInput, TooLarge, GateRefused); an unexpected error while reading is audited as
+    failed, then raised.
     """
+    from dataops_platform.sources import open_source
+
     text = str(data_file)
     if label is None:
         label = f"{root.name}/{text}" if root is not None and not Path(text).is_absolute() else text
     check_can_register(platform, actor, project_id, parent)
+    limits = ReadLimits.from_settings(platform.settings)
     try:
-        path = resolve_data_path(text, root)
-        profile: DatasetProfile = profile_file(path, label=label, limits=ReadLimits.from_settings(platform.settings))
+        source = open_source(text, root=root, label=label)
+        profile: DatasetProfile = profile_file(source, limits)
+        pin = source.pin()
+        with platform.store.read() as session:
+            policy = governance_policy(session)
+            parent_row = session.get(DatasetVersion, parent) if parent else None
+        keep_copy = policy.copy_data_by_project.get(project_id, False) if copy is None else copy
+        parent_diff = _diff_against(platform, parent_row, source, profile, limits) if parent_row is not None else None
     except InvalidInput as bad:
         platform.refuse(actor, CREATE, project=project_id, error=bad)
     except Exception as crash:  # a reader bug, not a refusal: audited like a crash inside act, then raised
         with platform.act(actor, CREATE, project=project_id):
             raise crash from None
         raise
+    pin = pin | {"digest": profile.digest, "digest_algorithm": profile.digest_algorithm}
     with platform.act(actor, CREATE, project=project_id) as op:
         session = op.session
         _check_parent(session, project_id, parent)
         _check_quota(session, project_id)
-        limits = quality_thresholds(governance_policy(session), project_id)
+        limits_q = quality_thresholds(governance_policy(session), project_id)
         duplicate_rate = profile.quality_signals["duplicate_id_rate"]
-        if duplicate_rate > limits.max_duplicate_id_rate:
+        if duplicate_rate > limits_q.max_duplicate_id_rate:
             raise InvalidInput(
                 f"{label}: duplicate-id rate {duplicate_rate} exceeds max_duplicate_id_rate "
-                f"{limits.max_duplicate_id_rate} (e.g. ids {', '.join(profile.quality_signals['duplicate_ids'][:5])}); "
+                f"{limits_q.max_duplicate_id_rate} (e.g. ids {', '.join(profile.quality_signals['duplicate_ids'][:5])}); "
                 "de-duplicate the file",
                 field="id",
                 value=duplicate_rate,
             )
+        copied = source.copy_original(platform.settings.data_dir) if keep_copy else None
         version = DatasetVersion(
             version_id=op.next_id("dataset_version", "ds_v"),
             project_id=project_id,
             parent_version=parent,
             status="draft",
             change_summary=list(change_summary or []),
-            data_location=store_content(profile, platform.settings.data_dir),
+            data_location=copied or _location(platform, source, profile),
             source_format=profile.source_format,
             content_digest=profile.digest,
+            digest_algorithm=profile.digest_algorithm,
             row_count=profile.row_count,
             schema_fields=profile.schema_fields,
+            schema_types=profile.schema_types,
             quality_signals=profile.quality_signals,
             quality_failures=[],
+            source_uri=source.uri,
+            source_kind=source.kind,
+            source_pin=pin,
+            copy_location=copied,
+            parent_diff=parent_diff,
             created_by=actor,
             created_at=op.now,
         )
@@ -195,8 +222,81 @@ def register_version(
                 session, project_id, ref("version", parent), ref("version", version.version_id), "derived_from", op.now
             )
         op.object_ref = ref("version", version.version_id)
-        op.details = {"digest": profile.digest, "rows": profile.row_count, "parent": parent, "format": profile.source_format}
+        op.details = {
+            "digest": profile.digest,
+            "rows": profile.row_count,
+            "parent": parent,
+            "format": profile.source_format,
+            "source": source.uri,
+            "copied": copied is not None,
+        }
     return version
+
+
+# Transitional (until demo/training.py reads `datasets.version_records`): readers that open
+# `data_dir / data_location` as JSONL lines get, for small local CSV / Parquet sources only, a JSONL
+# view of the records under data_dir/views/. It is not the version's copy (that is copy_location,
+# original bytes) and never used to digest, diff or verify. Remove with the edit in training.
+TRANSITIONAL_VIEW_ROWS = 10_000
+
+
+def _location(platform: Platform, source: Any, profile: DatasetProfile) -> str:
+    """Where the data is, as the version's data_location: a local file's absolute path (so readers
+    of `data_dir / data_location` keep working), else the source URI."""
+    files = getattr(source, "files", None)
+    if source.kind == "local" and files and len(files) == 1 and not source.uri.startswith("inbox:"):
+        if profile.source_format != "jsonl" and profile.row_count <= TRANSITIONAL_VIEW_ROWS:
+            return _transitional_view(platform, source, profile)
+        return str(files[0][0])
+    return source.uri
+
+
+def _transitional_view(platform: Platform, source: Any, profile: DatasetProfile) -> str:
+    import json
+    import os
+
+    from dataops_platform.governance.datasets import accepted_records
+
+    relative = Path("views") / f"{profile.digest}.jsonl"
+    target = platform.settings.data_dir / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        limits = ReadLimits.from_settings(platform.settings)
+        lines = [json.dumps(record, default=str, ensure_ascii=False) + "\n" for record, _ in accepted_records(source, limits)]
+        tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+        tmp.write_text("".join(lines), encoding="utf-8")
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+    return relative.as_posix()
+
+
+def _diff_against(platform: Platform, parent: DatasetVersion, source: Any, profile: DatasetProfile, limits: ReadLimits) -> dict:
+    """The diff of a new profile against its parent: rows by id (a re-read of both), columns, signals."""
+    from dataops_platform.governance import datasets
+
+    try:
+        parent_source = version_data_source(platform, parent)
+        old_rows = datasets.row_index(parent_source, limits)
+    except InvalidInput as gone:  # the parent's data moved or changed: the child still registers
+        return {"error": f"parent {parent.version_id} could not be re-read: {gone.message}"}
+    return (
+        datasets.diff_rows(old_rows, datasets.row_index(source, limits))
+        | datasets.diff_columns(_types(parent), profile.schema_types)
+        | {"signals": datasets.diff_signals(parent.quality_signals, profile.quality_signals)}
+    )
+
+
+def _types(version: DatasetVersion) -> dict[str, str]:
+    return dict(version.schema_types) if version.schema_types else {f: "unknown" for f in version.schema_fields}
+
+
+def version_data_source(platform: Platform, version: DatasetVersion) -> Any:
+    """The version's data: its kept copy (or the canonical file of a legacy version), else its source."""
+    from dataops_platform.governance.datasets import version_source
+    from dataops_platform.sources.base import reopen_source
+
+    kept = version_source(version, platform.settings)
+    return kept if kept is not None else reopen_source(version.source_uri, platform.settings)
 
 
 def validate_version(platform: Platform, actor: str, version_id: str) -> DatasetVersion:
@@ -206,8 +306,12 @@ def validate_version(platform: Platform, actor: str, version_id: str) -> Dataset
     ) as op:
         version = get_version(op.session, version_id)
         require_transition(version, "validate")
-        limits = quality_thresholds(governance_policy(op.session), version.project_id)
+        policy = governance_policy(op.session)
+        limits = quality_thresholds(policy, version.project_id)
         failures = quality_failures(version.quality_signals, version.row_count, limits)
+        failures += schema_failures(
+            op.session, version, policy.schema_changes_by_project.get(version.project_id, policy.schema_changes)
+        )
         version.status = "rejected" if failures else "validated"
         version.quality_failures = failures
         version.validated_by, version.validated_at = actor, op.now
@@ -268,3 +372,133 @@ def show_version(platform: Platform, actor: str, version_id: str) -> tuple[Datas
     with platform.view(actor, project=version_project(version_id), object_ref=ref("version", version_id)) as session:
         version = get_version(session, version_id)
         return version, session.get(Project, version.project_id).current_release == version_id
+
+
+# -- schema contract, diff, verify (issue 13) -----------------------------------------------------
+def schema_failures(session: Session, version: DatasetVersion, contract: str) -> list[str]:
+    """The schema contract against the parent: `allow` anything, `additive_only` (the default)
+    refuses removed and retyped columns, `frozen` any change. Each failure names the columns."""
+    if contract == "allow" or not version.parent_version:
+        return []
+    parent = session.get(DatasetVersion, version.parent_version)
+    from dataops_platform.governance.datasets import diff_columns
+
+    change = diff_columns(_types(parent), _types(version))
+    failures = []
+    if change["columns_removed"]:
+        failures.append(
+            f"schema_changes {contract}: columns removed against {parent.version_id}: {', '.join(change['columns_removed'])}"
+        )
+    if change["columns_type_changed"]:
+        retyped = ", ".join(f"{c} ({t['from']} -> {t['to']})" for c, t in change["column_types"].items())
+        failures.append(f"schema_changes {contract}: columns retyped against {parent.version_id}: {retyped}")
+    if contract == "frozen" and change["columns_added"]:
+        failures.append(f"schema_changes frozen: columns added against {parent.version_id}: {', '.join(change['columns_added'])}")
+    return failures
+
+
+DIFF_KEYS = ("rows_added", "rows_removed", "rows_changed", "examples", "columns_added", "columns_removed", "columns_type_changed")
+
+
+def diff_versions(platform: Platform, actor: str, old_id: str, new_id: str) -> dict[str, Any]:
+    """What changed from `old_id` to `new_id` (the actor must be able to read both): rows added,
+    removed and changed by id (counts, example ids under `examples`), columns added, removed and
+    retyped, and shifts of the split / label distributions and quality signals. Out of core: both
+    sources are streamed into 40-byte-per-row indexes, never held as records."""
+    from dataops_platform.governance import datasets
+
+    rows = []
+    for version_id in (old_id, new_id):
+        with platform.view(actor, project=version_project(version_id), object_ref=ref("version", version_id)) as session:
+            version = get_version(session, version_id)
+            session.expunge(version)
+            rows.append(version)
+    old, new = rows
+    limits = ReadLimits.from_settings(platform.settings)
+    indexes = [datasets.row_index(version_data_source(platform, v), limits) for v in rows]
+    return (
+        {"from": old.version_id, "to": new.version_id}
+        | datasets.diff_rows(*indexes)
+        | datasets.diff_columns(_types(old), _types(new))
+        | {"signals": datasets.diff_signals(old.quality_signals, new.quality_signals)}
+    )
+
+
+DRIFT_SEVERITY = "high"
+
+
+def verify_version(platform: Platform, actor: str, version_id: str) -> dict[str, Any]:
+    """Re-read a version's recorded source and compare its pin and digest (needs read; audited).
+
+    `status` is `ok`, `drifted` (the data under the version changed: digest or pin differ) or
+    `unreadable` (the source is gone or refuses to be read; the reason is given). A released version
+    that drifted or became unreadable raises a `data_drift` alert, once per version and digest."""
+    from dataops_platform.governance import datasets
+    from dataops_platform.sources.base import reopen_source
+
+    with platform.view(actor, project=version_project(version_id), object_ref=ref("version", version_id)) as session:
+        version = get_version(session, version_id)
+        session.expunge(version)
+    limits = ReadLimits.from_settings(platform.settings)
+    result: dict[str, Any] = {"version_id": version_id, "expected_digest": version.content_digest}
+    result["digest_algorithm"] = version.digest_algorithm
+    try:
+        if version.source_uri is None:  # legacy: the canonical copy is all there is
+            source = version_data_source(platform, version)
+        else:
+            source = reopen_source(version.source_uri, platform.settings)
+        if version.digest_algorithm == datasets.LEGACY_DIGEST_ALGORITHM:
+            found, pin = datasets.legacy_digest(source, limits), {}
+        else:
+            found, pin = datasets.profile_source(source, limits).digest, source.pin()
+        result["found_digest"] = found
+        recorded = {k: v for k, v in (version.source_pin or {}).items() if k not in ("digest", "digest_algorithm")}
+        result["pin_changes"] = _pin_changes(recorded, pin) if recorded else []
+        result["status"] = "ok" if found == version.content_digest and not result["pin_changes"] else "drifted"
+    except InvalidInput as bad:
+        result |= {"status": "unreadable", "found_digest": None, "pin_changes": [], "reason": bad.message}
+    with platform.act(actor, "read", project=version_project(version_id), object_ref=ref("version", version_id)) as op:
+        row = op.session.get(DatasetVersion, version_id)
+        row.verify_status, row.verified_at = result["status"], op.now
+        op.details = {k: result[k] for k in ("status", "found_digest")}
+        released = row.status == "released"
+    if released and result["status"] != "ok":
+        result["alert_id"] = _drift_alert(platform, version, result)
+    return result
+
+
+def _pin_changes(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between two pins, ignoring modification times when the content hash is equal."""
+    if recorded.get("files") is not None and now.get("files") is not None:
+        old = {f["name"]: f for f in recorded["files"]}
+        new = {f["name"]: f for f in now["files"]}
+        changes = [f"file {n} removed" for n in sorted(set(old) - set(new))]
+        changes += [f"file {n} added" for n in sorted(set(new) - set(old))]
+        changes += [
+            f"file {n} changed (sha256 {old[n].get('sha256', '')[:12]} -> {new[n].get('sha256', '')[:12]})"
+            for n in sorted(set(old) & set(new))
+            if old[n].get("sha256") != new[n].get("sha256")
+        ]
+        return changes
+    return [
+        f"{k}: {recorded.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)
+    ]
+
+
+def _drift_alert(platform: Platform, version: DatasetVersion, result: dict[str, Any]) -> str | None:
+    from dataops_platform.governance.alerts import open_alert
+    from dataops_platform.tracking.sync import system_actor
+
+    with platform.store.read() as session:
+        actor = system_actor(session)
+    what = result.get("reason") or f"digest {str(result['found_digest'])[:12]} instead of {version.content_digest[:12]}"
+    alert = open_alert(
+        platform,
+        actor,
+        ref("version", version.version_id),
+        DRIFT_SEVERITY,
+        "data_drift",
+        f"data under released {version.version_id} changed: {what}"[:200],
+        source_key=f"data_drift:{version.version_id}:{result.get('found_digest') or 'unreadable'}",
+    )
+    return alert.alert_id

@@ -142,6 +142,9 @@ class ExceptionPolicy(StrictModel):
     waivable_rules: list[str] = Field(default_factory=lambda: ["experiment_status"])
 
 
+SchemaChanges = Literal["allow", "additive_only", "frozen"]
+
+
 class GovernancePolicy(StrictModel):
     quality_gate: QualityThresholds = Field(default_factory=QualityThresholds)
     quality_gate_by_project: dict[str, QualityThresholds] = Field(default_factory=dict)
@@ -149,6 +152,11 @@ class GovernancePolicy(StrictModel):
     sla: dict[Literal["critical", "high", "medium", "low"], SlaTarget]
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
     exceptions: ExceptionPolicy = Field(default_factory=ExceptionPolicy)
+    # Schema contract against the parent, judged by the quality gate (issue 13).
+    schema_changes: SchemaChanges = "additive_only"
+    schema_changes_by_project: dict[str, SchemaChanges] = Field(default_factory=dict)
+    # Keep a content-addressed copy of the original bytes of every version registered in these projects.
+    copy_data_by_project: dict[str, bool] = Field(default_factory=dict)
 
 
 class LayerSpec(StrictModel):

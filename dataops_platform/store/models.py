@@ -128,6 +128,17 @@ class DatasetVersion(Base):
     # follow release order, so rollback compares this instead.
     release_seq: Mapped[int | None]
     retired_at: Mapped[datetime | None]
+    # Where the data lives and what pins it (SPEC §3, issue 13). Versions registered before these
+    # columns keep their canonical copy in data_location and the v0 digest algorithm.
+    digest_algorithm: Mapped[str] = mapped_column(String(40), default="rowset-sha256/v1", server_default="sorted-lines-sha256/v0")
+    source_uri: Mapped[str | None] = mapped_column(Text)
+    source_kind: Mapped[str | None] = mapped_column(String(16))
+    source_pin: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    copy_location: Mapped[str | None] = mapped_column(String(500))
+    schema_types: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    parent_diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verified_at: Mapped[datetime | None]
+    verify_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Experiment(Base):

@@ -72,13 +72,21 @@ def test_bad_data_file_is_refused_and_nothing_is_written(sqlite_platform: Platfo
 
 
 def test_registered_content_is_immutable_and_content_addressed(sqlite_platform: Platform, tmp_path: Path) -> None:
+    """Nothing is copied by default; `copy=True` keeps the ORIGINAL bytes, named by their sha256, read-only."""
     from dataops_platform.governance.versions import register_version
 
     path = write_records(sample_records(25, seed=9), tmp_path / "ok.parquet")
-    version = register_version(sqlite_platform, "lena", "p02_legal_sft", path)
-    stored = sqlite_platform.settings.data_dir / version.data_location
-    assert stored.name == f"{version.content_digest}.jsonl"
-    assert hashlib.sha256(stored.read_bytes()).hexdigest() == version.content_digest
+    jsonl = write_records(sample_records(25, seed=9), tmp_path / "ok.jsonl")
+    files_before = sorted(p.name for p in sqlite_platform.settings.data_dir.rglob("*") if p.is_file())
+    in_place = register_version(sqlite_platform, "lena", "p02_legal_sft", jsonl)
+    assert in_place.copy_location is None and in_place.data_location == str(jsonl.resolve())
+    assert sorted(p.name for p in sqlite_platform.settings.data_dir.rglob("*") if p.is_file()) == files_before
+    version = register_version(sqlite_platform, "lena", "p02_legal_sft", path, copy=True)
+    stored = sqlite_platform.settings.data_dir / version.copy_location
+    file_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert stored.name == f"{file_sha}.parquet" and stored.read_bytes() == path.read_bytes()
+    assert version.source_pin["files"][0]["sha256"] == file_sha
+    assert version.content_digest == in_place.content_digest
     assert not stored.stat().st_mode & 0o222  # read-only
     path.unlink()  # the source file may go away; the version keeps its content
     assert stored.exists()

@@ -1,0 +1,64 @@
+"""The one interface every data source implements (the model: Dagster's storage base classes)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataops_platform.governance.datasets import ReadLimits
+
+
+class DataSource(ABC):
+    """A dataset where it lives.
+
+    Guarantees of every backend: `members()` lists the data files (or table fragments) in a
+    stable order and `records()` yields `(where, record)` for each record, raw as the format
+    gives it, refusing anything hostile with `InvalidInput` (`TooLarge` over a limit) that names
+    the source and the fix; `pin()` is what identifies these exact bytes without reading them all
+    (sizes and modification times, ETags and object versions, table versions, snapshot ids);
+    `copy_original()` keeps the original bytes, never a re-serialisation.
+    """
+
+    kind: str = "abstract"
+
+    def __init__(self, uri: str, label: str) -> None:
+        self.uri = uri  # what the version records (absolute, reproducible)
+        self.label = label  # what messages call it (as the caller typed it)
+
+    @property
+    @abstractmethod
+    def source_format(self) -> str:
+        """jsonl, csv or parquet (delta / iceberg for tables)."""
+
+    @abstractmethod
+    def pin(self) -> dict[str, Any]:
+        """The immutable identifiers of the data under the source, without its content digest."""
+
+    @abstractmethod
+    def records(self, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(where, record) for every record of every member, `where` naming member and line/row."""
+
+    def copy_original(self, data_dir: Path) -> str | None:
+        """Keep a content-addressed copy of the original bytes under `data_dir`; the relative
+        location, or None when the backend cannot copy (tables)."""
+        return None
+
+
+def open_source(text: str, *, root: Path | None = None, label: str | None = None) -> DataSource:
+    """The backend for `text`: a local path, file:// URI, directory or glob. InvalidInput naming
+    the source otherwise (resolved before any byte is read)."""
+    from dataops_platform.sources.local import open_local
+
+    return open_local(text, root=root, label=label)
+
+
+def reopen_source(uri: str, settings: Any) -> DataSource:
+    """The source a version recorded, opened again (verify, diff, training)."""
+    from dataops_platform.sources.local import INBOX
+
+    if uri.startswith(INBOX):
+        return open_source(uri[len(INBOX) :], root=settings.inbox_dir, label=f"{settings.inbox_dir.name}/{uri[len(INBOX) :]}")
+    return open_source(uri, label=uri)

@@ -1,0 +1,148 @@
+"""The one contract every data source backend passes (the model: Dagster's storage test suites).
+
+Each backend subclass of `SourceContract` says how to lay one dataset out in its storage; the
+tests are shared: one dataset gives one digest whatever the backend, format, row order or key
+order; one changed value gives another; the pin identifies the data; a bad source is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dataops_platform.demo.sample_data import sample_records, write_records
+from dataops_platform.errors import InvalidInput
+from dataops_platform.governance.datasets import DIGEST_ALGORITHM, ReadLimits, profile_source
+from dataops_platform.sources import DataSource, open_source
+
+LIMITS = ReadLimits(max_rows=10_000, max_bytes=10**8)
+
+
+def dataset(change: bool = False) -> list[dict]:
+    records = sample_records(40, seed=31)
+    if change:
+        records[17]["content_or_payload"] += " (edited)"
+    return records
+
+
+class SourceContract:
+    """Subclass per backend; `make(records, where)` returns the source text for open_source."""
+
+    def make(self, records: list[dict], where: Path) -> str:
+        raise NotImplementedError
+
+    def open(self, text: str) -> DataSource:
+        return open_source(text)
+
+    def test_same_records_same_digest_as_jsonl(self, tmp_path: Path) -> None:
+        reference = profile_source(open_source(str(write_records(dataset(), tmp_path / "ref.jsonl"))), LIMITS)
+        profile = profile_source(self.open(self.make(dataset(), tmp_path / "backend")), LIMITS)
+        assert profile.digest == reference.digest
+        assert profile.digest_algorithm == DIGEST_ALGORITHM
+        assert profile.row_count == 40
+        assert profile.quality_signals == reference.quality_signals
+
+    def test_row_order_and_key_order_do_not_matter(self, tmp_path: Path) -> None:
+        shuffled = dataset()
+        random.Random(5).shuffle(shuffled)
+        shuffled = [dict(reversed(list(r.items()))) for r in shuffled]
+        a = profile_source(self.open(self.make(dataset(), tmp_path / "a")), LIMITS)
+        b = profile_source(self.open(self.make(shuffled, tmp_path / "b")), LIMITS)
+        assert a.digest == b.digest
+
+    def test_one_changed_value_changes_the_digest(self, tmp_path: Path) -> None:
+        a = profile_source(self.open(self.make(dataset(), tmp_path / "a")), LIMITS)
+        b = profile_source(self.open(self.make(dataset(change=True), tmp_path / "b")), LIMITS)
+        assert a.digest != b.digest
+
+    def test_pin_identifies_the_data(self, tmp_path: Path) -> None:
+        source = self.open(self.make(dataset(), tmp_path / "a"))
+        pin = source.pin()
+        assert pin["kind"] == source.kind
+        json.dumps(pin)  # storable
+        assert self.open(self.make(dataset(), tmp_path / "a")).pin() == pin or pin.get("files")
+
+    def test_schema_has_types(self, tmp_path: Path) -> None:
+        profile = profile_source(self.open(self.make(dataset(), tmp_path / "a")), LIMITS)
+        assert set(profile.schema_types) >= {"id", "metadata", "split_or_stage"}
+        assert profile.schema_types["metadata"] == "object"
+
+
+class TestJsonlFile(SourceContract):
+    def make(self, records: list[dict], where: Path) -> str:
+        return str(write_records(records, where / "data.jsonl"))
+
+
+class TestCsvFile(SourceContract):
+    def make(self, records: list[dict], where: Path) -> str:
+        return str(write_records(records, where / "data.csv"))
+
+
+class TestParquetFile(SourceContract):
+    def make(self, records: list[dict], where: Path) -> str:
+        return str(write_records(records, where / "data.parquet"))
+
+
+class TestFileUri(SourceContract):
+    def make(self, records: list[dict], where: Path) -> str:
+        return write_records(records, where / "data.parquet").resolve().as_uri()
+
+
+class TestPartitionedParquetDirectory(SourceContract):
+    def make(self, records: list[dict], where: Path) -> str:
+        for split in ("train", "test"):
+            part = [r for r in records if r["split_or_stage"] == split]
+            (where / f"split={split}").mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(part), where / f"split={split}" / "part-0.parquet")
+        (where / "_SUCCESS").write_text("")
+        return str(where)
+
+
+class TestJsonlGlob(SourceContract):
+    def make(self, records: list[dict], where: Path) -> str:
+        for i in range(3):
+            write_records(records[i::3], where / f"part-{i}.jsonl")
+        return str(where / "part-*.jsonl")
+
+
+# -- bad sources, the same rules for every backend ------------------------------------------------
+def test_a_glob_matching_nothing_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="the glob matches no JSONL, CSV or Parquet file"):
+        open_source(str(tmp_path / "nothing-*.parquet"))
+
+
+def test_an_empty_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInput, match="is a directory holding no JSONL, CSV or Parquet file"):
+        open_source(str(tmp_path / "empty"))
+
+
+def test_clashing_schemas_across_files_are_refused_naming_the_column(tmp_path: Path) -> None:
+    records = dataset()
+    pq.write_table(pa.Table.from_pylist(records[:20]), tmp_path / "a.parquet")
+    retyped = [r | {"label": 1} for r in records[20:]]
+    pq.write_table(pa.Table.from_pylist(retyped), tmp_path / "b.parquet")
+    with pytest.raises(InvalidInput) as err:
+        profile_source(open_source(str(tmp_path)), LIMITS)
+    assert "b.parquet has a schema that clashes" in err.value.message and "label is int64 here but string before" in err.value.message
+
+
+def test_mixed_formats_are_refused(tmp_path: Path) -> None:
+    write_records(dataset()[:20], tmp_path / "a.jsonl")
+    write_records(dataset()[20:], tmp_path / "b.csv")
+    with pytest.raises(InvalidInput, match="mixes data formats"):
+        open_source(str(tmp_path))
+
+
+def test_rows_over_the_limit_across_files_are_refused(tmp_path: Path) -> None:
+    from dataops_platform.errors import TooLarge
+
+    for i in range(3):
+        write_records(dataset()[i::3], tmp_path / f"p{i}.jsonl")
+    with pytest.raises(TooLarge, match="over the limit of 30 rows"):
+        profile_source(open_source(str(tmp_path)), ReadLimits(max_rows=30, max_bytes=10**8))
