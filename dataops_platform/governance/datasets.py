@@ -878,7 +878,9 @@ class RowIndex:
     row_count: int
 
 
-def row_index(source: Any, limits: ReadLimits | None = None) -> RowIndex:
+def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] | None = None) -> RowIndex:
+    """The source's rows by id; with `columns`, each row hashed on those columns only (a diff
+    compares rows on the columns both versions have: added and removed columns are reported apart)."""
     import numpy as np
     import pyarrow as pa
 
@@ -889,6 +891,8 @@ def row_index(source: Any, limits: ReadLimits | None = None) -> RowIndex:
     pending: list[str | None] = []
     count = 0
     for _, canonical in accepted_records(source, limits):
+        if columns is not None:
+            canonical = {k: v for k, v in canonical.items() if k in columns}
         line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         rows += hashlib.sha256(line.encode()).digest()
         ident = canonical.get("id")

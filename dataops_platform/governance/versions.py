@@ -276,11 +276,12 @@ def _diff_against(platform: Platform, parent: DatasetVersion, source: Any, profi
 
     try:
         parent_source = version_data_source(platform, parent)
-        old_rows = datasets.row_index(parent_source, limits)
+        shared = set(_types(parent)) & set(profile.schema_types)
+        old_rows = datasets.row_index(parent_source, limits, shared)
     except InvalidInput as gone:  # the parent's data moved or changed: the child still registers
         return {"error": f"parent {parent.version_id} could not be re-read: {gone.message}"}
     return (
-        datasets.diff_rows(old_rows, datasets.row_index(source, limits))
+        datasets.diff_rows(old_rows, datasets.row_index(source, limits, shared))
         | datasets.diff_columns(_types(parent), profile.schema_types)
         | {"signals": datasets.diff_signals(parent.quality_signals, profile.quality_signals)}
     )
@@ -415,7 +416,8 @@ def diff_versions(platform: Platform, actor: str, old_id: str, new_id: str) -> d
             rows.append(version)
     old, new = rows
     limits = ReadLimits.from_settings(platform.settings)
-    indexes = [datasets.row_index(version_data_source(platform, v), limits) for v in rows]
+    shared = set(_types(old)) & set(_types(new))  # rows compare on the columns both have
+    indexes = [datasets.row_index(version_data_source(platform, v), limits, shared) for v in rows]
     return (
         {"from": old.version_id, "to": new.version_id}
         | datasets.diff_rows(*indexes)
@@ -486,9 +488,11 @@ def _pin_changes(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 
 def _drift_alert(platform: Platform, version: DatasetVersion, result: dict[str, Any]) -> str | None:
-    from dataops_platform.governance.alerts import open_alert
+    from dataops_platform.governance.alerts import CATEGORIES, open_alert
     from dataops_platform.tracking.sync import system_actor
 
+    if "data_drift" not in CATEGORIES:  # until governance/alerts.py knows the category
+        return None
     with platform.store.read() as session:
         actor = system_actor(session)
     what = result.get("reason") or f"digest {str(result['found_digest'])[:12]} instead of {version.content_digest[:12]}"

@@ -48,10 +48,19 @@ class LocalSource(DataSource):
 
     def pin(self) -> dict[str, Any]:
         members = []
-        for path, name in self.files:
+        for path, name in zip((p for p, _ in self.files), self.member_names(), strict=True):
             info = path.stat()
             members.append({"name": name, "size": info.st_size, "mtime_ns": info.st_mtime_ns, "sha256": _file_sha256(path)})
         return {"kind": self.kind, "files": members}
+
+    def member_names(self) -> list[str]:
+        """Each file named relative to the files' common directory (the base name for one file):
+        the same however the source is named again, and never a server path."""
+        paths = [p for p, _ in self.files]
+        if len(paths) == 1:
+            return [paths[0].name]
+        top = Path(os.path.commonpath([str(p.parent) for p in paths]))
+        return [p.relative_to(top).as_posix() for p in paths]
 
     def records(self, limits: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         from dataops_platform.governance.datasets import check_member_schema, iter_records

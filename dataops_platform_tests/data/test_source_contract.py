@@ -129,7 +129,10 @@ def test_clashing_schemas_across_files_are_refused_naming_the_column(tmp_path: P
     pq.write_table(pa.Table.from_pylist(retyped), tmp_path / "b.parquet")
     with pytest.raises(InvalidInput) as err:
         profile_source(open_source(str(tmp_path)), LIMITS)
-    assert "b.parquet has a schema that clashes" in err.value.message and "label is int64 here but string before" in err.value.message
+    assert (
+        "b.parquet has a schema that clashes" in err.value.message
+        and "label is int64 here but string before" in err.value.message
+    )
 
 
 def test_mixed_formats_are_refused(tmp_path: Path) -> None:
