@@ -145,9 +145,8 @@ def verify(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Vers
     if st.json:
         emit_json(result)
     else:
-        console.print(
-            f"{version}: {result['status']} (digest {str(result.get('found_digest'))[:12]}, expected {result['expected_digest'][:12]})"
-        )
+        found = str(result.get("found_digest"))[:12]
+        console.print(f"{version}: {result['status']} (digest {found}, expected {result['expected_digest'][:12]})")
         for change in result.get("pin_changes", []):
             console.print(f"  - {change}")
         if result.get("reason"):
