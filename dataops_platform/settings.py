@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     notify_lease_seconds: float = Field(default=300.0, gt=0, le=86_400, description="A claim older than this is retried.")
     notify_link_base: str = Field(default="http://127.0.0.1:3000", description="Dagster UI base URL used in message links.")
 
+    # Dataset sources where they live (docs/datasets.md): S3-compatible stores and table catalogs.
+    # Credentials come from the standard AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    # AWS_SESSION_TOKEN, AWS_PROFILE) unless set here; region and endpoint likewise (AWS_REGION, AWS_ENDPOINT_URL).
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto, Ceph); AWS when unset.")
+    s3_region: str | None = Field(default=None, description="S3 region; AWS_REGION / AWS_DEFAULT_REGION when unset.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key; the AWS environment when unset.")
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret key; the AWS environment when unset.")
+    source_timeout_seconds: float = Field(default=30.0, gt=0, le=3600, description="Connect and read timeout of remote sources.")
+    iceberg_catalog_uri: str | None = Field(default=None, description="Iceberg SQL catalog URL (e.g. sqlite:////path/catalog.db).")
+    iceberg_warehouse: str | None = Field(default=None, description="Warehouse location of the Iceberg SQL catalog.")
+
     @field_validator("audit_anchor_copies", mode="before")
     @classmethod
     def _split_anchor_copies(cls, value: Any) -> Any:

@@ -567,11 +567,15 @@ def iter_records(
     limits = limits or ReadLimits.default()
     fmt = data_format(path, label)
     with _open_regular(path, label) as fh:
-        if fmt != "parquet":
-            size = os.fstat(fh.fileno()).st_size
-            if size > limits.max_bytes:
-                raise _too_many_bytes(label, limits, f"{size:,}")
-        yield from _READERS[fmt](fh, label, limits)
+        yield from read_stream(fh, fmt, label, limits, os.fstat(fh.fileno()).st_size)
+
+
+def read_stream(fh: IO[bytes], fmt: str, label: str, limits: ReadLimits, size: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) from an open binary stream of `size` bytes (a local file, an object in a
+    store): the same readers and rules whatever the stream comes from."""
+    if fmt != "parquet" and size > limits.max_bytes:
+        raise _too_many_bytes(label, limits, f"{size:,}")
+    yield from _READERS[fmt](fh, label, limits)
 
 
 # -- streaming profile and digest -----------------------------------------------------------------
@@ -639,19 +643,22 @@ def _merged_type(kinds: set[str]) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed(" + ",".join(sorted(kinds)) + ")"
 
 
-def check_member_schema(path: Path, name: str, label: str, previous: Any) -> Any:
+def check_member_schema(path: Any, name: str, label: str, previous: Any, opener: Any = None) -> Any:
     """The member's schema (Parquet: the Arrow schema; CSV: the header), refusing one that clashes
-    with the members before it. Returns what the next member is compared with."""
-    fmt = data_format(path, name)
+    with the members before it. Returns what the next member is compared with. `opener()` opens
+    the member as a binary stream (default: the local file)."""
+    fmt = data_format(Path(str(path)), name)
+    opener = opener or (lambda: _open_regular(path, name))
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         try:
-            schema = {f.name: str(f.type) for f in pq.read_schema(path)}
+            with opener() as fh:
+                schema = {f.name: str(f.type) for f in pq.read_schema(fh)}
         except Exception:  # noqa: BLE001 - the reader names an unreadable file itself
             return previous
     elif fmt == "csv":
-        with _open_regular(path, name) as fh:
+        with opener() as fh:
             first = fh.readline(1 << 20).decode("utf-8", "replace")
         schema = {column: "csv" for column in next(csv.reader([first]), [])}
     else:

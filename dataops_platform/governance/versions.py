@@ -162,7 +162,7 @@ def register_version(
     check_can_register(platform, actor, project_id, parent)
     limits = ReadLimits.from_settings(platform.settings)
     try:
-        source = open_source(text, root=root, label=label)
+        source = open_source(text, root=root, label=label, settings=platform.settings)
         profile: DatasetProfile = profile_file(source, limits)
         pin = source.pin()
         with platform.store.read() as session:
@@ -297,7 +297,7 @@ def version_data_source(platform: Platform, version: DatasetVersion) -> Any:
     from dataops_platform.sources.base import reopen_source
 
     kept = version_source(version, platform.settings)
-    return kept if kept is not None else reopen_source(version.source_uri, platform.settings)
+    return kept if kept is not None else reopen_source(version.source_uri, platform.settings, pin=version.source_pin)
 
 
 def validate_version(platform: Platform, actor: str, version_id: str) -> DatasetVersion:
@@ -481,6 +481,19 @@ def _pin_changes(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
             for n in sorted(set(old) & set(new))
             if old[n].get("sha256") != new[n].get("sha256")
         ]
+        return changes
+    if recorded.get("objects") is not None and now.get("objects") is not None:
+        old_objects = {o["key"]: o for o in recorded["objects"]}
+        new_objects = {o["key"]: o for o in now["objects"]}
+        changes = [f"object s3://{k} removed" for k in sorted(set(old_objects) - set(new_objects))]
+        changes += [f"object s3://{k} added" for k in sorted(set(new_objects) - set(old_objects))]
+        for k in sorted(set(old_objects) & set(new_objects)):
+            a, b = old_objects[k], new_objects[k]
+            if (a.get("etag"), a.get("version_id")) != (b.get("etag"), b.get("version_id")):
+                changes.append(
+                    f"object s3://{k} changed (ETag {a.get('etag')} -> {b.get('etag')}, "
+                    f"VersionId {a.get('version_id')} -> {b.get('version_id')})"
+                )
         return changes
     return [
         f"{k}: {recorded.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)

@@ -143,6 +143,18 @@ class ReportData:
         return sum(c.passed for c in self.checks)
 
 
+def _parent_change(v: dict[str, Any]) -> str:
+    """What changed against the parent (issue 13), as the event list shows it: rows +added -removed
+    ~changed, columns +added -removed ~retyped."""
+    d = v.get("parent_diff")
+    if not d or "rows_added" not in d:
+        return ""
+    cols = [f"+{c}" for c in d["columns_added"]] + [f"-{c}" for c in d["columns_removed"]]
+    cols += [f"~{c}" for c in d["columns_type_changed"]]
+    text = f" (vs {v['parent_version']}: rows +{d['rows_added']} -{d['rows_removed']} ~{d['rows_changed']}"
+    return text + (f"; columns {' '.join(cols)})" if cols else ")")
+
+
 def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], list[LifecycleEvent]]:
     tenant_of = {p["id"]: p["tenant_id"] for p in a["platform_scope"]["projects"]}
     counts: dict[str, Counter] = {p: Counter() for p in tenant_of}
@@ -155,7 +167,7 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], list[LifecycleEvent]]:
         if v["is_current_release"]:
             current[project] = vid
         if created := _t(v["created_at"]):
-            events.append(LifecycleEvent(created, project, "register", vid))
+            events.append(LifecycleEvent(created, project, "register", vid + _parent_change(v)))
         if at := _t(v["released_at"]):
             released[project] += 1
             events.append(LifecycleEvent(at, project, "release", vid))

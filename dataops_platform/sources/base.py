@@ -47,18 +47,27 @@ class DataSource(ABC):
         return None
 
 
-def open_source(text: str, *, root: Path | None = None, label: str | None = None) -> DataSource:
-    """The backend for `text`: a local path, file:// URI, directory or glob. InvalidInput naming
-    the source otherwise (resolved before any byte is read)."""
+def open_source(
+    text: str, *, root: Path | None = None, label: str | None = None, settings: Any = None, pin: dict[str, Any] | None = None
+) -> DataSource:
+    """The backend for `text`, chosen by its scheme (the model: MLflow's store registry):
+    `s3://` an S3-compatible store; anything else a local path, file:// URI, directory or glob.
+    InvalidInput naming the source and the fix otherwise. `pin` (a registered version's) asks
+    backends that keep history for the pinned data."""
+    if isinstance(text, str) and text.startswith("s3://"):
+        from dataops_platform.sources.s3 import open_s3
+
+        return open_s3(text, settings, label=label, pin=pin)
     from dataops_platform.sources.local import open_local
 
     return open_local(text, root=root, label=label)
 
 
-def reopen_source(uri: str, settings: Any) -> DataSource:
-    """The source a version recorded, opened again (verify, diff, training)."""
+def reopen_source(uri: str, settings: Any, pin: dict[str, Any] | None = None) -> DataSource:
+    """The source a version recorded, opened again: as it is now (verify), or with `pin` at the
+    pinned data where the backend keeps history (diff, training)."""
     from dataops_platform.sources.local import INBOX
 
     if uri.startswith(INBOX):
         return open_source(uri[len(INBOX) :], root=settings.inbox_dir, label=f"{settings.inbox_dir.name}/{uri[len(INBOX) :]}")
-    return open_source(uri, label=uri)
+    return open_source(uri, label=uri, settings=settings, pin=pin)

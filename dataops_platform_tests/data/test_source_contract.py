@@ -61,11 +61,14 @@ class SourceContract:
         assert a.digest != b.digest
 
     def test_pin_identifies_the_data(self, tmp_path: Path) -> None:
-        source = self.open(self.make(dataset(), tmp_path / "a"))
+        text = self.make(dataset(), tmp_path / "a")
+        source = self.open(text)
         pin = source.pin()
         assert pin["kind"] == source.kind
         json.dumps(pin)  # storable
-        assert self.open(self.make(dataset(), tmp_path / "a")).pin() == pin or pin.get("files")
+        assert self.open(text).pin() == pin  # the same data named again: the same pin
+        self.make(dataset(change=True), tmp_path / "a")
+        assert self.open(text).pin() != pin  # rewritten: another pin
 
     def test_schema_has_types(self, tmp_path: Path) -> None:
         profile = profile_source(self.open(self.make(dataset(), tmp_path / "a")), LIMITS)
@@ -108,6 +111,30 @@ class TestJsonlGlob(SourceContract):
         for i in range(3):
             write_records(records[i::3], where / f"part-{i}.jsonl")
         return str(where / "part-*.jsonl")
+
+
+class TestS3Object(SourceContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, s3_server) -> None:  # noqa: ANN001
+        self.s3 = s3_server
+        self.bucket_name = s3_server.bucket()
+
+    def make(self, records: list[dict], where: Path) -> str:
+        local = write_records(records, where / "data.parquet")
+        key = f"{where.name}/data.parquet"
+        self.s3.client.put_object(Bucket=self.bucket_name, Key=key, Body=local.read_bytes())
+        return f"s3://{self.bucket_name}/{key}"
+
+    def open(self, text: str) -> DataSource:
+        return open_source(text, settings=self.s3.settings())
+
+
+class TestS3PartitionedPrefix(TestS3Object):
+    def make(self, records: list[dict], where: Path) -> str:
+        for i in range(2):
+            local = write_records(records[i::2], where / f"part-{i}.jsonl")
+            self.s3.client.put_object(Bucket=self.bucket_name, Key=f"{where.name}/part-{i}.jsonl", Body=local.read_bytes())
+        return f"s3://{self.bucket_name}/{where.name}/"
 
 
 # -- bad sources, the same rules for every backend ------------------------------------------------
