@@ -12,6 +12,7 @@ import dagster as dg
 from dataops_platform.defs.assets import ASSETS
 from dataops_platform.defs.checks import CHECKS
 from dataops_platform.defs.jobs import governance_job
+from dataops_platform.defs.notify_sensor import notification_dispatch
 from dataops_platform.defs.resources import default_resources
 from dataops_platform.defs.schedules import rhythm_schedules
 from dataops_platform.defs.sensors import SENSORS
@@ -39,7 +40,7 @@ defs = dg.Definitions(
     asset_checks=CHECKS,
     jobs=[governance_job],
     schedules=SCHEDULES,
-    sensors=SENSORS,
+    sensors=[*SENSORS, notification_dispatch],
     resources=default_resources(),
     executor=_executor(),
 )

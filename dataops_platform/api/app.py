@@ -461,6 +461,9 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
         report = apply_spec(plat, user, spec, "api")
         return report.as_dict() | {"noop": report.is_noop}
 
+    from dataops_platform.api.notify_routes import notify_router
+
+    app.include_router(notify_router(plat, actor))
     return app
 
 

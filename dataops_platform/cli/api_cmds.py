@@ -16,6 +16,9 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    dispatch: Annotated[
+        bool, typer.Option("--dispatch", help="Also deliver notifications from the outbox in this process (every 5 s).")
+    ] = False,
 ) -> None:
     """Serve the REST API (bearer tokens) with uvicorn."""
     import uvicorn
@@ -24,6 +27,10 @@ def serve(
 
     st = state(ctx)
     app = create_app(st.settings(), st.platform())
+    if dispatch:
+        from dataops_platform.notify.dispatch import start_dispatcher_thread
+
+        start_dispatcher_thread(st.platform())
     console.print(f"dataops REST API on http://{host}:{port}/api/v1 (OpenAPI: /docs, /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

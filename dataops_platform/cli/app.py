@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli import api_cmds, audit_cmds, ops_cmds, platform_cmds, spec_cmds, stack_cmds, version_cmds
+from dataops_platform.cli import api_cmds, audit_cmds, notify_cmds, ops_cmds, platform_cmds, spec_cmds, stack_cmds, version_cmds
 from dataops_platform.cli.output import console, emit_json, error
 from dataops_platform.cli.state import CliState, state
 
@@ -36,6 +36,7 @@ app.command("demo")(platform_cmds.demo)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
 app.add_typer(stack_cmds.app, name="stack")
+app.add_typer(notify_cmds.app, name="notify")
 
 
 @app.callback()

@@ -1,7 +1,8 @@
 """Typed ORM models for every object of SPEC §3.
 
-Timestamps are `UtcDateTime`: stored as UTC, read back aware, the same instant on every backend; JSON columns hold lists and small documents. The audit
-record's `at` is an ISO-8601 string because its exact text is part of the hash chain.
+Timestamps are `UtcDateTime`: stored as UTC, read back aware, the same instant on every backend.
+JSON columns hold lists and small documents. The audit record's `at` is an ISO-8601 string
+because its exact text is part of the hash chain.
 """
 
 from __future__ import annotations

@@ -362,8 +362,8 @@ def test_governance_postgres_restarted_between_operations(stack: tuple[Path, Sta
     subprocess.run(restart, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=120)
     env = _stack_env(home, state)
     opened = run_cli(
-        home, "alert", "open", "version:t01_retail.ds_v001", "--severity", "low", "--category", "operational", "--title", "after restart",
-        user="omar", env=env, as_json=True,
+        home, "alert", "open", "version:t01_retail.ds_v001", "--severity", "low", "--category", "operational",
+        "--title", "after restart", user="omar", env=env, as_json=True,
     )  # fmt: skip
     assert opened.code == 0, opened.stderr
     verified = run_cli(home, "audit", "verify", user="alice", env=env)
