@@ -27,7 +27,7 @@ class CliState:
         """The Platform over an initialised home; a clear error when `dataops init` has not run."""
         if self._platform is None:
             from dataops_platform.governance.platform import Platform
-            from dataops_platform.store.engine import Store, schema_revision
+            from dataops_platform.store.engine import Store, expected_revision, schema_revision
 
             settings = self.settings()
             if settings.database_url is None and not (settings.home_dir / "governance.db").exists():
@@ -39,11 +39,19 @@ class CliState:
                 )
             store = Store(settings.store_url)
             store.check_reachable()
-            if schema_revision(store.engine) is None:
+            revision = schema_revision(store.engine)
+            if revision is None:
                 raise InvalidInput(
                     "the store has no schema; run `dataops init --admin USER` first",
                     field="database_url",
                     value=settings.store_url,
+                )
+            if revision < expected_revision():
+                raise InvalidInput(
+                    f"the store's schema is at revision {revision}, this version of dataops needs {expected_revision()}: "
+                    "back it up, then upgrade it with `dataops init --admin ADMIN` (an existing platform admin)",
+                    field="database_url",
+                    value=store.engine.url.render_as_string(hide_password=True),
                 )
             self._platform = Platform(settings, store=store)
         return self._platform

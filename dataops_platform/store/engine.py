@@ -129,6 +129,16 @@ def has_schema(url: str) -> bool:
         engine.dispose()
 
 
+MIGRATION_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+def expected_revision() -> str:
+    """The schema revision this code needs: migration files are named `<revision>_<slug>.py` with
+    numbered revisions, so the newest is the highest number (a test holds this to Alembic's own
+    head). Read from file names so the CLI need not import Alembic to check a store."""
+    return max(path.name.split("_", 1)[0] for path in MIGRATION_VERSIONS.glob("[0-9]*_*.py"))
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The applied Alembic revision, read without importing Alembic (the CLI must start fast)."""
     from sqlalchemy.exc import DBAPIError

@@ -85,3 +85,23 @@ def test_alembic_command_line_from_a_checkout(tmp_path: Path) -> None:
         assert schema_diff(engine) == []
     finally:
         engine.dispose()
+
+
+def test_expected_revision_is_alembics_head() -> None:
+    """The CLI's cheap schema check (file names) agrees with Alembic's own head."""
+    from dataops_platform.store.engine import expected_revision
+    from dataops_platform.store.migrate import head_revision
+
+    assert expected_revision() == head_revision()
+
+
+def test_a_store_behind_the_code_is_named_with_the_fix(tmp_path) -> None:  # noqa: ANN001
+    from dataops_platform.store import migrate
+    from dataops_platform_tests.helpers import run_cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    migrate.upgrade(f"sqlite:///{home / 'governance.db'}", "0003")
+    result = run_cli(home, "version", "list", user="alice")
+    assert result.code == 2, result.stderr
+    assert "revision 0003" in result.error_text and "dataops init --admin" in result.error_text
