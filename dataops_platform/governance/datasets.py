@@ -991,3 +991,48 @@ def diff_signals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         if nulls_a.get(f) != nulls_b.get(f)
     }
     return out
+
+
+# -- Arrow tables (Delta, Iceberg) ------------------------------------------------------------------
+def arrow_records(
+    batches: Iterator[Any], schema: Any, label: str, limits: ReadLimits, total_rows: int | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) from a stream of Arrow record batches (a table format's scan), under the same
+    bounds as a Parquet file: rows from the table's metadata first, nesting from its schema, then
+    rows and decoded bytes counted on the batches."""
+
+    def unreadable(exc: Exception) -> InvalidInput:
+        detail = " ".join(str(exc).split())[:200]
+        return InvalidInput(
+            f"{label}: the table cannot be read ({type(exc).__name__}: {detail})", field="DATAFILE", value=shown(label)
+        )
+
+    if total_rows is not None and total_rows > limits.max_rows:
+        raise _too_many_rows(label, limits, f"{total_rows:,} (from the table's metadata)")
+    for column in schema:
+        if _type_depth(column.type) + 1 > MAX_NESTING:
+            raise InvalidInput(
+                f"{label}: column {shown(column.name)} is nested more than {MAX_NESTING} levels deep",
+                field=f"column {column.name!r}"[:SHOWN_CHARS],
+                value=None,
+            )
+    seen_rows = seen_bytes = 0
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                return
+            seen_rows += batch.num_rows
+            seen_bytes += batch.nbytes
+            if seen_rows > limits.max_rows:
+                raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
+            if seen_bytes > limits.max_bytes:
+                raise _too_many_bytes(label, limits, f"more than {limits.max_bytes:,} (decoded)")
+            records = batch.to_pylist()
+        except InvalidInput:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missing data file, a value Python cannot hold
+            raise unreadable(exc) from None
+        first = seen_rows - batch.num_rows + 1
+        for index, record in enumerate(records):
+            yield f"row {first + index}", record

@@ -58,9 +58,32 @@ def open_source(
         from dataops_platform.sources.s3 import open_s3
 
         return open_s3(text, settings, label=label, pin=pin)
+    if isinstance(text, str) and text.startswith("iceberg:"):
+        from dataops_platform.sources.iceberg import open_iceberg
+
+        return open_iceberg(text, settings, label=label)
+    if isinstance(text, str) and (text.startswith("delta:") or _is_delta_dir(text, root)):
+        from dataops_platform.sources.delta import open_delta
+
+        if root is not None:  # REST: tables inside the inbox only
+            from dataops_platform.governance.datasets import resolve_data_path
+
+            body = text[len("delta:") :] if text.startswith("delta:") else text
+            location, _, version = body.partition("@")
+            resolved = resolve_data_path(location, root, allow_directory=True)
+            return open_delta(f"delta:{resolved}" + (f"@{version}" if version else ""), label=label)
+        return open_delta(text, label=label)
     from dataops_platform.sources.local import open_local
 
     return open_local(text, root=root, label=label)
+
+
+def _is_delta_dir(text: str, root: Path | None) -> bool:
+    try:
+        base = Path(text) if root is None else root / text
+        return (base / "_delta_log").is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def reopen_source(uri: str, settings: Any, pin: dict[str, Any] | None = None) -> DataSource:

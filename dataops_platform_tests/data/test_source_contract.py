@@ -137,6 +137,61 @@ class TestS3PartitionedPrefix(TestS3Object):
         return f"s3://{self.bucket_name}/{where.name}/"
 
 
+class TestDeltaTable(SourceContract):
+    """Written with deltalake in two commits: the latest table version holds all the rows."""
+
+    def make(self, records: list[dict], where: Path) -> str:
+        from deltalake import write_deltalake
+
+        table = pa.Table.from_pylist(records)
+        write_deltalake(str(where), table.slice(0, 25), mode="overwrite")
+        write_deltalake(str(where), table.slice(25), mode="append")
+        return f"delta:{where}"
+
+
+class TestDeltaDirectoryRecognised(TestDeltaTable):
+    def make(self, records: list[dict], where: Path) -> str:
+        return super().make(records, where)[len("delta:") :]
+
+
+class TestIcebergTable(SourceContract):
+    """A real Iceberg table through pyiceberg's SQL catalog on SQLite."""
+
+    @pytest.fixture(autouse=True)
+    def _catalog(self, tmp_path: Path) -> None:
+        from types import SimpleNamespace
+
+        (tmp_path / "warehouse").mkdir()
+        self.settings = SimpleNamespace(
+            iceberg_catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}", iceberg_warehouse=(tmp_path / "warehouse").as_uri()
+        )
+
+    def make(self, records: list[dict], where: Path) -> str:
+        from dataops_platform.sources.iceberg import catalog
+
+        cat = catalog(self.settings, "test")
+        cat.create_namespace_if_not_exists("legal")
+        name = f"legal.t_{where.name}"
+        table = pa.Table.from_pylist(records)
+        if cat.table_exists(name):
+            cat.drop_table(name)
+        iceberg = cat.create_table(name, schema=table.schema)
+        iceberg.append(table.slice(0, 25))
+        iceberg.append(table.slice(25))
+        return f"iceberg:{name}"
+
+    def open(self, text: str) -> DataSource:
+        return open_source(text, settings=self.settings)
+
+    def test_pin_identifies_the_data(self, tmp_path: Path) -> None:
+        text = self.make(dataset(), tmp_path / "a")
+        pin = self.open(text).pin()
+        assert pin["kind"] == "iceberg" and isinstance(pin["snapshot_id"], int)
+        assert self.open(text).pin() == pin
+        older = self.open(f"{text}@{pin['snapshot_id']}")
+        assert older.pin() == pin
+
+
 # -- bad sources, the same rules for every backend ------------------------------------------------
 def test_a_glob_matching_nothing_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="the glob matches no JSONL, CSV or Parquet file"):
@@ -176,3 +231,40 @@ def test_rows_over_the_limit_across_files_are_refused(tmp_path: Path) -> None:
         write_records(dataset()[i::3], tmp_path / f"p{i}.jsonl")
     with pytest.raises(TooLarge, match="over the limit of 30 rows"):
         profile_source(open_source(str(tmp_path)), ReadLimits(max_rows=30, max_bytes=10**8))
+
+
+def test_an_unknown_delta_version_is_refused_naming_the_latest(tmp_path: Path) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path / "t"), pa.Table.from_pylist(dataset()))
+    with pytest.raises(InvalidInput, match=r"table version 7 does not exist \(latest is 0\)"):
+        open_source(f"delta:{tmp_path / 't'}@7")
+    with pytest.raises(InvalidInput, match="is not a Delta table"):
+        (tmp_path / "plain").mkdir()
+        open_source(f"delta:{tmp_path / 'plain'}")
+
+
+def test_a_delta_version_reads_that_version(tmp_path: Path) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path / "t"), pa.Table.from_pylist(dataset()[:20]))
+    write_deltalake(str(tmp_path / "t"), pa.Table.from_pylist(dataset()[20:]), mode="append")
+    first = open_source(f"delta:{tmp_path / 't'}@0")
+    assert first.pin()["table_version"] == 0 and first.uri.endswith("@0")
+    assert profile_source(first, LIMITS).row_count == 20
+    assert profile_source(open_source(f"delta:{tmp_path / 't'}"), LIMITS).row_count == 40
+
+
+def test_an_unknown_iceberg_snapshot_or_table_is_refused(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    settings = SimpleNamespace(iceberg_catalog_uri=f"sqlite:///{tmp_path / 'c.db'}", iceberg_warehouse=tmp_path.as_uri())
+    suite = TestIcebergTable()
+    suite.settings = settings
+    text = suite.make(dataset(), tmp_path / "x")
+    with pytest.raises(InvalidInput, match="snapshot 123 does not exist"):
+        open_source(f"{text}@123", settings=settings)
+    with pytest.raises(InvalidInput, match="no such Iceberg table"):
+        open_source("iceberg:legal.nope", settings=settings)
+    with pytest.raises(InvalidInput, match="no Iceberg catalog configured"):
+        open_source(text, settings=SimpleNamespace())
