@@ -16,6 +16,7 @@ from dataops_platform.defs.notify_sensor import notification_dispatch
 from dataops_platform.defs.resources import default_resources
 from dataops_platform.defs.schedules import rhythm_schedules
 from dataops_platform.defs.sensors import SENSORS
+from dataops_platform.defs.verify_sensor import release_data_verify
 from dataops_platform.settings import load_settings
 
 SETTINGS = load_settings()
@@ -40,7 +41,7 @@ defs = dg.Definitions(
     asset_checks=CHECKS,
     jobs=[governance_job],
     schedules=SCHEDULES,
-    sensors=[*SENSORS, notification_dispatch],
+    sensors=[*SENSORS, notification_dispatch, release_data_verify],
     resources=default_resources(),
     executor=_executor(),
 )

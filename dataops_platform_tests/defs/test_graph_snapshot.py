@@ -97,8 +97,9 @@ def test_the_automation_snapshot() -> None:
         "sla_risk_watch": "SensorDefinition",
         "platform_run_failure": "RunStatusSensorDefinition",
         "notification_dispatch": "SensorDefinition",  # delivers the outbox; requests no run
+        "release_data_verify": "SensorDefinition",  # re-reads current releases' data on the rhythm; requests no run
     }
-    jobless = ("platform_run_failure", "notification_dispatch")
+    jobless = ("platform_run_failure", "notification_dispatch", "release_data_verify")
     assert {s.name: s.job_name for s in defs.sensors if s.name not in jobless} == dict.fromkeys(
         ["mlflow_new_runs", "release_gate_watch", "sla_risk_watch"], "governance_refresh"
     )
