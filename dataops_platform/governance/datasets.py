@@ -26,12 +26,14 @@ the value, never another exception. The rules, the same for every reader:
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import errno
 import hashlib
 import json
 import math
 import os
+import re
 import stat
 from collections import Counter
 from collections.abc import Iterator
@@ -530,12 +532,15 @@ def _read_parquet(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tup
                 raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
             if seen_bytes > limits.max_bytes:
                 raise _too_many_bytes(label, limits, f"more than {limits.max_bytes:,} (decoded)")
-            records = batch.to_pylist()
+            records = None if _BATCH_MODE.get() else batch.to_pylist()
         except InvalidInput:
             raise
         except Exception as exc:  # noqa: BLE001 - a bad page, a value Python cannot hold (a date past year 9999)
             raise unreadable(exc) from None
         first = seen_rows - batch.num_rows + 1
+        if records is None:  # batch mode: the consumer hashes the batch vectorised (or asks for its rows)
+            yield f"row {first}", ArrowBatch(batch, first, unreadable)
+            continue
         for index, record in enumerate(records):
             yield f"row {first + index}", record
 
@@ -629,7 +634,9 @@ def _value_type(value: Any) -> str:
         return "object"
     if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
         return "list"
-    if isinstance(value, str) and value[:1] in "{[" and value[-1:] in "}]":
+    if value == "":
+        return "null"  # blank is null in the canonical form
+    if isinstance(value, str) and value[:1] in ("{", "[") and value[-1:] in ("}", "]"):
         return "object" if value[:1] == "{" else "list"  # JSON text in a CSV cell
     return type(value).__name__ if not isinstance(value, str) else "string"
 
@@ -660,7 +667,10 @@ def check_member_schema(path: Any, name: str, label: str, previous: Any, opener:
     elif fmt == "csv":
         with opener() as fh:
             first = fh.readline(1 << 20).decode("utf-8", "replace")
-        schema = {column: "csv" for column in next(csv.reader([first]), [])}
+        try:
+            schema = {column: "csv" for column in next(csv.reader([first]), [])}
+        except csv.Error:  # the reader refuses the file itself, naming the line
+            return previous
     else:
         return None  # JSONL records carry their own keys: the profile's types decide
     if previous is not None and schema != previous:
@@ -698,7 +708,7 @@ class RowHasher:
         line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         self.row_hashes += hashlib.sha256(line.encode()).digest()
         ident = canonical.get("id")
-        self.id_hashes += hashlib.blake2b(json.dumps(ident).encode(), digest_size=8).digest()
+        self.id_hashes += hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest()
         if self.ids is not None:
             self.ids.append(ident)
         self.count += 1
@@ -716,6 +726,23 @@ class RowHasher:
         if LABEL_FIELD in canonical:
             self.has_label = True
         _count_category(self.labels, str(canonical.get(LABEL_FIELD)))
+
+    def add_batch(self, item: ArrowBatch) -> None:
+        """A whole Arrow batch: vectorised canonical lines when its types allow, else row by row."""
+        lines = canonical_lines(item.batch)
+        if lines is None:
+            for record, canonical in item.rows():
+                self.add(record, canonical)
+            return
+        line_array, id_array = lines
+        self.row_hashes += _hash_each(line_array, hashlib.sha256, None)
+        self.id_hashes += _hash_each(id_array, hashlib.blake2b, 8)
+        if self.ids is not None:
+            self.ids.extend(_id_values(item.batch))
+        self.count += item.batch.num_rows
+        if len(self.samples) < SAMPLE_LINES:
+            self.samples += line_array.slice(0, SAMPLE_LINES - len(self.samples)).to_pylist()
+        _batch_signals(self, item.batch)
 
     def digest(self) -> str:
         import numpy as np
@@ -741,18 +768,36 @@ def _count_category(counter: Counter, value: str) -> None:
 
 
 def id_hash(ident: Any) -> int:
-    return int.from_bytes(hashlib.blake2b(json.dumps(ident).encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest(), "little")
 
 
-def accepted_records(source: Any, limits: ReadLimits) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(raw, canonical) for every record of a source, each checked, at most max_rows in all."""
+def accepted_records(source: Any, limits: ReadLimits, batches: bool = False) -> Iterator[tuple[Any, Any]]:
+    """(raw, canonical) for every record of a source, each checked, at most max_rows in all.
+
+    With `batches`, Arrow readers (Parquet, Delta, Iceberg) hand over whole record batches instead:
+    (ArrowBatch, where of its first row); the consumer hashes them vectorised, or calls `rows()`."""
     count = 0
-    with closing(source.records(limits)) as rows:
-        for where, record in rows:
-            count += 1
-            if count > limits.max_rows:
-                raise _too_many_rows(source.label, limits, f"more than {limits.max_rows:,}")
-            yield record, _accepted(record, where, source.label)
+    token = _BATCH_MODE.set(batches)
+    try:
+        with closing(source.records(limits)) as rows:
+            for where, record in rows:
+                if isinstance(record, ArrowBatch):
+                    count += record.batch.num_rows
+                    if count > limits.max_rows:
+                        raise _too_many_rows(source.label, limits, f"more than {limits.max_rows:,}")
+                    record.prefix = where[: where.rfind("row ")]
+                    record.label = source.label
+                    yield record, where
+                    continue
+                count += 1
+                if count > limits.max_rows:
+                    raise _too_many_rows(source.label, limits, f"more than {limits.max_rows:,}")
+                yield record, _accepted(record, where, source.label)
+    finally:
+        try:
+            _BATCH_MODE.reset(token)
+        except ValueError:  # closed from another context: that context never saw the flag
+            pass
 
 
 def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProfile:
@@ -764,8 +809,11 @@ def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProf
     """
     limits = limits or ReadLimits.default()
     hasher = RowHasher()
-    for record, canonical in accepted_records(source, limits):
-        hasher.add(record, canonical)
+    for record, canonical in accepted_records(source, limits, batches=True):
+        if isinstance(record, ArrowBatch):
+            hasher.add_batch(record)
+        else:
+            hasher.add(record, canonical)
     label = source.label
     if not hasher.count:
         raise InvalidInput(f"{label}: the source holds no records", field="DATAFILE", value=shown(label))
@@ -897,13 +945,27 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
     chunks: list[Any] = []
     pending: list[str | None] = []
     count = 0
-    for _, canonical in accepted_records(source, limits):
+    for raw, canonical in accepted_records(source, limits, batches=True):
+        if isinstance(raw, ArrowBatch):
+            lines = canonical_lines(raw.batch, columns)
+            if lines is not None:
+                rows += _hash_each(lines[0], hashlib.sha256, None)
+                idhs += _hash_each(lines[1], hashlib.blake2b, 8)
+                if pending:  # keep the ids aligned with the hashes
+                    chunks.append(pa.array(pending, pa.string()))
+                    pending = []
+                chunks.append(pa.array(_id_values(raw.batch), pa.string()))
+                count += raw.batch.num_rows
+                continue
+            _index_rows(raw.rows(), columns, rows, idhs, pending)
+            count += raw.batch.num_rows
+            continue
         if columns is not None:
             canonical = {k: v for k, v in canonical.items() if k in columns}
         line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         rows += hashlib.sha256(line.encode()).digest()
         ident = canonical.get("id")
-        idhs += hashlib.blake2b(json.dumps(ident).encode(), digest_size=8).digest()
+        idhs += hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest()
         pending.append(ident)
         count += 1
         if len(pending) >= _ID_CHUNK:
@@ -925,6 +987,17 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
             merged[group] = hashlib.sha256(rowh[starts[group] : ends[group]].tobytes()).digest()
         idh, rowh, ids = idh[starts], merged, ids.take(pa.array(starts))
     return RowIndex(idh, rowh, ids, count)
+
+
+def _index_rows(rows: Any, columns: set[str] | None, out_rows: bytearray, out_ids: bytearray, pending: list) -> None:
+    for _, canonical in rows:
+        if columns is not None:
+            canonical = {k: v for k, v in canonical.items() if k in columns}
+        line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        out_rows += hashlib.sha256(line.encode()).digest()
+        ident = canonical.get("id")
+        out_ids += hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest()
+        pending.append(ident)
 
 
 def _examples(ids: Any, positions: Any) -> list[str]:
@@ -1028,11 +1101,202 @@ def arrow_records(
                 raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
             if seen_bytes > limits.max_bytes:
                 raise _too_many_bytes(label, limits, f"more than {limits.max_bytes:,} (decoded)")
-            records = batch.to_pylist()
+            records = None if _BATCH_MODE.get() else batch.to_pylist()
         except InvalidInput:
             raise
         except Exception as exc:  # noqa: BLE001 - a missing data file, a value Python cannot hold
             raise unreadable(exc) from None
         first = seen_rows - batch.num_rows + 1
+        if records is None:  # batch mode: the consumer hashes the batch vectorised (or asks for its rows)
+            yield f"row {first}", ArrowBatch(batch, first, unreadable)
+            continue
         for index, record in enumerate(records):
             yield f"row {first + index}", record
+
+
+# -- vectorised canonical form of Arrow batches ----------------------------------------------------
+_BATCH_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("dataops_arrow_batch_mode", default=False)
+
+
+class ArrowBatch:
+    """A record batch an Arrow reader handed over whole (batch mode)."""
+
+    def __init__(self, batch: Any, first_row: int, unreadable: Any) -> None:
+        self.batch, self.first_row, self.unreadable = batch, first_row, unreadable
+        self.prefix, self.label = "", ""
+
+    def rows(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """(raw, canonical) of each row, checked like any record (the row-by-row path)."""
+        try:
+            records = self.batch.to_pylist()
+        except Exception as exc:  # noqa: BLE001 - a value Python cannot hold
+            raise self.unreadable(exc) from None
+        for index, record in enumerate(records):
+            yield record, _accepted(record, f"{self.prefix}row {self.first_row + index}", self.label)
+
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_ .:/-]{1,200}$")
+_NEEDS_PYTHON = re.compile(r"^[\[{]|[\x00-\x1f]")
+
+
+def _canonical_column(array: Any) -> Any:
+    """The canonical JSON text of each value (null as `null`), or None when a value needs the
+    row-by-row rules (floats, lists, JSON-looking text, control characters, unusual names)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array, kind = array.dictionary_decode(), kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if pa.types.is_large_string(kind):
+            array = array.cast(pa.string())  # one batch is far below 2 GiB of text
+        if pc.any(pc.match_substring_regex(array, _NEEDS_PYTHON.pattern)).as_py():
+            return None
+        escaped = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
+        quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+        quoted = pc.if_else(pc.equal(array, ""), pa.scalar(None, quoted.type), quoted)  # blank is null
+        return pc.fill_null(quoted, "null")
+    if pa.types.is_integer(kind):
+        return pc.fill_null(pc.binary_join_element_wise('"', pc.cast(array, pa.string()), '"', ""), "null")
+    if pa.types.is_boolean(kind):
+        return pc.fill_null(pc.if_else(array, '"true"', '"false"'), "null")
+    if pa.types.is_null(kind):
+        return pa.array(["null"] * len(array), pa.string())
+    if pa.types.is_struct(kind):
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        if not names or any(not _PLAIN_NAME.match(n) or '"' in n for n in names):
+            return None
+        pieces = []
+        for name in sorted(names):
+            child = _canonical_column(array.field(name))
+            if child is None:
+                return None
+            pieces += [("," if pieces else "{") + json.dumps(name) + ":", pc.cast(child, pa.string())]
+        joined = pc.binary_join_element_wise(*pieces, "}", "")
+        return pc.if_else(pc.is_null(array), pa.scalar("null"), joined) if array.null_count else joined
+    return None
+
+
+def canonical_lines(batch: Any, columns: set[str] | None = None) -> tuple[Any, Any] | None:
+    """(canonical line of each row, canonical JSON of each id) computed with Arrow kernels, exactly
+    the text `canonical_record` gives row by row; None when the batch needs the row-by-row path."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [n for n in batch.schema.names if columns is None or n in columns]
+    if len(set(names)) != len(names) or any(not _PLAIN_NAME.match(n) or '"' in n for n in names):
+        return None
+    if "id" in batch.schema.names:
+        id_type = batch.schema.field("id").type
+        if not (pa.types.is_string(id_type) or pa.types.is_large_string(id_type) or pa.types.is_integer(id_type)):
+            return None  # objects, lists, structs and floats as ids: the row path names them
+    try:
+        batch.validate(full=True)  # invalid UTF-8 in a string column: the row path refuses it
+    except Exception:  # noqa: BLE001
+        return None
+    pieces: list[Any] = []
+    for name in sorted(names):
+        column = _canonical_column(batch.column(name))
+        if column is None:
+            return None
+        pieces += [("," if pieces else "{") + json.dumps(name) + ":", pc.cast(column, pa.string())]
+    if not pieces:
+        return None
+    lines = pc.binary_join_element_wise(*pieces, "}", "")
+    ids = pc.cast(_canonical_column(batch.column("id")), pa.string()) if "id" in batch.schema.names else None
+    if ids is None:
+        ids = pa.array(["null"] * batch.num_rows, pa.string())
+    return lines, ids
+
+
+def _hash_each(array: Any, algorithm: Any, size: int | None) -> bytes:
+    """The digest of each string of an Arrow string array, concatenated, without making Python strings."""
+    import numpy as np
+    import pyarrow as pa
+
+    if pa.types.is_large_string(array.type):
+        array = array.cast(pa.string())
+    array = pa.concat_arrays([array]) if array.offset else array
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[: len(array) + 1].tolist()
+    data = memoryview(array.buffers()[2] or b"")
+    out = bytearray()
+    if size is None:
+        for start, end in zip(offsets, offsets[1:], strict=False):
+            out += algorithm(data[start:end]).digest()
+    else:
+        for start, end in zip(offsets, offsets[1:], strict=False):
+            out += algorithm(data[start:end], digest_size=size).digest()
+    return bytes(out)
+
+
+def _id_values(batch: Any) -> list[str | None]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "id" not in batch.schema.names:
+        return [None] * batch.num_rows
+    ids = pc.cast(batch.column("id"), pa.string())
+    return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids).to_pylist()
+
+
+def _arrow_type_name(kind: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_boolean(kind):
+        return "boolean"
+    if pa.types.is_integer(kind):
+        return "integer"
+    if pa.types.is_floating(kind):
+        return "float"
+    if pa.types.is_struct(kind) or pa.types.is_map(kind):
+        return "object"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return "list"
+    if pa.types.is_null(kind):
+        return "null"
+    return "string" if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) else str(kind)
+
+
+def _batch_signals(hasher: RowHasher, batch: Any) -> None:
+    """Field types, required-field nulls and the split / label counts of a batch, vectorised."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    for name in batch.schema.names:
+        column = batch.column(name)
+        kinds = hasher.fields.setdefault(name, set())
+        kinds.add("null" if column.null_count == n else _arrow_type_name(column.type))
+    for name in REQUIRED_FIELDS:
+        if name not in batch.schema.names:
+            hasher.nulls[name] += n
+            continue
+        column = batch.column(name)
+        missing = pc.is_null(column)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            missing = pc.or_(missing, pc.fill_null(pc.equal(column, ""), False))
+        hasher.nulls[name] += pc.sum(missing).as_py() or 0
+
+    def counts(name: str) -> dict[str, int]:
+        if name not in batch.schema.names:
+            return {"None": n}
+        text = pc.cast(batch.column(name), pa.string())
+        text = pc.fill_null(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), "None")
+        return {str(v["values"]): v["counts"] for v in pc.value_counts(text).to_pylist()}
+
+    for value, count in counts("split_or_stage").items():
+        _count_category_n(hasher.splits, value, count)
+    if LABEL_FIELD in batch.schema.names:
+        hasher.has_label = True
+    for value, count in counts(LABEL_FIELD).items():
+        _count_category_n(hasher.labels, value, count)
+
+
+def _count_category_n(counter: Counter, value: str, count: int) -> None:
+    if value in counter or len(counter) < MAX_CATEGORIES:
+        counter[value] += count
+    else:
+        counter["(other)"] += count

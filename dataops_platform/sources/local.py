@@ -67,7 +67,8 @@ class LocalSource(DataSource):
 
         schema = None
         for path, name in self.files:
-            schema = check_member_schema(path, name, self.label, schema)
+            if len(self.files) > 1:  # one dataset, one schema (a single file is checked by its reader)
+                schema = check_member_schema(path, name, self.label, schema)
             prefix = f"{name}: " if len(self.files) > 1 else ""
             for where, record in iter_records(path, label=name, limits=limits):
                 yield f"{prefix}{where}", record

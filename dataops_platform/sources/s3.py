@@ -126,7 +126,8 @@ class S3Source(DataSource):
         schema = None
         for obj in self.objects:
             name = f"s3://{obj['name']}"
-            schema = check_member_schema(obj["name"], name, self.label, schema, opener=lambda o=obj: self._open(o))
+            if len(self.objects) > 1:  # one dataset, one schema
+                schema = check_member_schema(obj["name"], name, self.label, schema, opener=lambda o=obj: self._open(o))
             prefix = f"{name}: " if len(self.objects) > 1 else ""
             try:
                 with self._open(obj) as raw:
