@@ -747,13 +747,15 @@ class RowHasher:
     def digest(self) -> str:
         import numpy as np
 
-        hashes = np.frombuffer(bytes(self.row_hashes), dtype="S32")
-        return hashlib.sha256(np.sort(hashes, kind="stable").tobytes()).hexdigest()
+        hashes = np.frombuffer(self.row_hashes, dtype="S32")  # a view: sorted in place, never copied
+        hashes.sort()
+        return hashlib.sha256(memoryview(hashes).cast("B")).hexdigest()
 
     def duplicate_id_hashes(self) -> set[int]:
         import numpy as np
 
-        ids = np.sort(np.frombuffer(bytes(self.id_hashes), dtype="<u8"))
+        ids = np.frombuffer(self.id_hashes, dtype="<u8")
+        ids.sort()
         if len(ids) < 2:
             return set()
         repeated = ids[1:][ids[1:] == ids[:-1]]
@@ -854,7 +856,7 @@ def _duplicate_rows(hasher: RowHasher) -> int:
     """Rows whose id an earlier row already had (count - distinct ids)."""
     import numpy as np
 
-    ids = np.frombuffer(bytes(hasher.id_hashes), dtype="<u8")
+    ids = np.frombuffer(hasher.id_hashes, dtype="<u8")
     return int(len(ids) - len(np.unique(ids)))
 
 
@@ -973,8 +975,8 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
             pending = []
     chunks.append(pa.array(pending, pa.string()))
     ids = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
-    idh = np.frombuffer(bytes(idhs), dtype="<u8")
-    rowh = np.frombuffer(bytes(rows), dtype="S32")
+    idh = np.frombuffer(idhs, dtype="<u8")
+    rowh = np.frombuffer(rows, dtype="S32")
     order = np.lexsort((rowh, idh))
     idh, rowh = idh[order], rowh[order]
     ids = ids.take(pa.array(order))
