@@ -64,6 +64,8 @@ def generate(rows: int, path: Path, fmt: str, seed: int = 1, change: bool = Fals
             pa.array(np.where(risky, "urgent escalation requested", "routine clarification")),
             "",
         )
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        topic = topic.combine_chunks() if isinstance(topic, pa.ChunkedArray) else topic
         if change:
             text = pc.if_else(pa.array(idx % 100 == 1), pc.binary_join_element_wise(text, " (revised)", ""), text)
         table = pa.table(

@@ -42,7 +42,9 @@ def write_big(path: Path) -> None:
                 "source": pa.array(["crm_export"] * n),
                 "content_or_payload": text,
                 "metadata": pa.StructArray.from_arrays([pa.array(["refund"] * n), pc.utf8_length(text)], ["topic", "length"]),
-                "quality_signals": pa.StructArray.from_arrays([pa.array(["en"] * n), pa.array([True] * n)], ["language", "pii_checked"]),
+                "quality_signals": pa.StructArray.from_arrays(
+                    [pa.array(["en"] * n), pa.array([True] * n)], ["language", "pii_checked"]
+                ),
                 "split_or_stage": pa.array(np.where(idx % 5 == 0, "test", "train")),
                 "audit_trace": pa.StructArray.from_arrays([pa.array(["test"] * n)], ["ingested_by"]),
                 "label": pa.array(np.where(idx % 3 == 0, "high_risk", "normal")),

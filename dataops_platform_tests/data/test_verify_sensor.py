@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -22,9 +22,9 @@ def test_latest_meeting_follows_the_rhythm_in_its_time_zone() -> None:
         {"id": "daily", "cron": "0 9 * * *", "timezone": "Europe/Berlin", "assets": ["alerts"]},
         {"id": "weekly", "cron": "0 10 * * 1", "timezone": "Europe/Berlin", "assets": ["dataset_versions"]},
     ]
-    now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # a Wednesday
-    assert latest_meeting(rhythm, now) == datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)  # Monday 10:00 Berlin
-    assert latest_meeting(rhythm[:1], now) == datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # a Wednesday
+    assert latest_meeting(rhythm, now) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 Berlin
+    assert latest_meeting(rhythm[:1], now) == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
 
 def test_verifies_current_releases_once_per_meeting(sqlite_platform: Platform, tmp_path: Path) -> None:
