@@ -898,7 +898,7 @@ def version_records(version: Any, settings: Any, limits: ReadLimits | None = Non
 
     source = version_source(version, settings)
     if source is None:
-        source = reopen_source(version.source_uri, settings)
+        source = reopen_source(version.source_uri, settings, pin=version.source_pin)
     for record, _ in accepted_records(source, limits or ReadLimits.from_settings(settings)):
         yield record
 

@@ -121,3 +121,17 @@ def test_verify_a_released_version_whose_file_changed_raises_data_drift(sqlite_p
     # One alert per version and digest: verifying the same drift again opens nothing new.
     opened = [a for a in alerts.list_alerts(sqlite_platform, "omar") if a.category == "data_drift"]
     assert len(opened) == 2 and {a.related_object for a in opened} == {f"version:{v.version_id}"}
+
+
+def test_version_records_reads_a_version_from_where_it_lives(sqlite_platform: Platform, tmp_path: Path) -> None:
+    """What training reads (small data): the records of a version from its source, its copy, or a legacy canonical file."""
+    from dataops_platform.governance.datasets import version_records
+
+    expected = sorted(r["id"] for r in sample_records(25, seed=71))
+    for name, copy in (("t.csv", False), ("t.parquet", True), ("t.jsonl", False)):
+        v = versions.register_version(
+            sqlite_platform, "lena", PROJECT, write_records(sample_records(25, seed=71), tmp_path / name), copy=copy
+        )
+        records = list(version_records(v, sqlite_platform.settings))
+        assert sorted(r["id"] for r in records) == expected
+        assert {r["split_or_stage"] for r in records} == {"train", "test"}
