@@ -956,7 +956,7 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
                 if pending:  # keep the ids aligned with the hashes
                     chunks.append(pa.array(pending, pa.string()))
                     pending = []
-                chunks.append(pa.array(_id_values(raw.batch), pa.string()))
+                chunks.append(_id_array(raw.batch))
                 count += raw.batch.num_rows
                 continue
             _index_rows(raw.rows(), columns, rows, idhs, pending)
@@ -977,7 +977,7 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
     ids = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
     idh = np.frombuffer(idhs, dtype="<u8")
     rowh = np.frombuffer(rows, dtype="S32")
-    order = np.lexsort((rowh, idh))
+    order = np.argsort(idh, kind="stable")  # rows of a repeated id are sorted by hash below
     idh, rowh = idh[order], rowh[order]
     ids = ids.take(pa.array(order))
     if len(idh):
@@ -986,7 +986,7 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
         merged = rowh[starts].copy()
         ends = np.append(starts[1:], len(idh))
         for group in repeated:  # rare: an id on several rows stands for the multiset of its rows
-            merged[group] = hashlib.sha256(rowh[starts[group] : ends[group]].tobytes()).digest()
+            merged[group] = hashlib.sha256(np.sort(rowh[starts[group] : ends[group]]).tobytes()).digest()
         idh, rowh, ids = idh[starts], merged, ids.take(pa.array(starts))
     return RowIndex(idh, rowh, ids, count)
 
@@ -1232,14 +1232,19 @@ def _hash_each(array: Any, algorithm: Any, size: int | None) -> bytes:
     return bytes(out)
 
 
-def _id_values(batch: Any) -> list[str | None]:
+def _id_array(batch: Any) -> Any:
+    """The canonical id of each row as an Arrow string array (blank as null)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if "id" not in batch.schema.names:
-        return [None] * batch.num_rows
+        return pa.nulls(batch.num_rows, pa.string())
     ids = pc.cast(batch.column("id"), pa.string())
-    return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids).to_pylist()
+    return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
+
+
+def _id_values(batch: Any) -> list[str | None]:
+    return _id_array(batch).to_pylist()
 
 
 def _arrow_type_name(kind: Any) -> str:
