@@ -438,7 +438,14 @@ def verify_version(platform: Platform, actor: str, version_id: str) -> dict[str,
     from dataops_platform.governance import datasets
     from dataops_platform.sources.base import reopen_source
 
-    with platform.view(actor, project=version_project(version_id), object_ref=ref("version", version_id)) as session:
+    target = ref("version", version_id)
+    with platform.store.read() as session:
+        project_id = version_project(version_id)(session)
+        allowed = project_id is not None and decide(session, actor, "read", project_id).allowed
+    if not allowed:  # verify records its result: a refusal is audited like any mutation's
+        with platform.act(actor, "read", project=version_project(version_id), object_ref=target):
+            pass  # act refuses (NotFound / PermissionDenied) and audits the denial before this line
+    with platform.view(actor, project=version_project(version_id), object_ref=target) as session:
         version = get_version(session, version_id)
         session.expunge(version)
     limits = ReadLimits.from_settings(platform.settings)

@@ -248,6 +248,8 @@ def route_cases(
         ("POST", "versions"): Req("POST", "versions", {"json": {"project": p, "path": inbox_file}}),
         ("GET", "versions/{version_id}"): Req("GET", f"versions/{ids.v_r2}"),
         ("POST", "versions/{version_id}/deprecate"): Req("POST", f"versions/{ids.v_r0}/deprecate"),
+        ("GET", "versions/{version_id}/diff/{other_id}"): Req("GET", f"versions/{ids.v_r1}/diff/{ids.v_r2}"),
+        ("POST", "versions/{version_id}/verify"): Req("POST", f"versions/{ids.v_r2}/verify"),
         ("POST", "versions/{version_id}/release"): Req("POST", f"versions/{ids.v_valid}/release"),
         ("POST", "versions/{version_id}/validate"): Req("POST", f"versions/{ids.v_draft}/validate"),
     }

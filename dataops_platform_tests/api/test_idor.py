@@ -51,6 +51,8 @@ DIRECT: dict[tuple[str, str], str] = {
     ("POST", "versions/{version_id}/validate"): CREW_A.qa,
     ("POST", "versions/{version_id}/release"): CREW_A.pm,
     ("POST", "versions/{version_id}/deprecate"): CREW_A.pm,
+    ("GET", "versions/{version_id}/diff/{other_id}"): CREW_A.de,
+    ("POST", "versions/{version_id}/verify"): CREW_A.de,
     ("POST", "versions"): CREW_A.de,
     ("PUT", "projects/{project}/versions/upload"): CREW_A.de,
     ("POST", "projects/{project}/rollback"): CREW_A.ops,

@@ -120,6 +120,8 @@ PROJECT_ROUTES: dict[str, list[tuple[tuple[str, str], bool]]] = {
     "audit.read": [(route("GET", "audit"), False)],
     "read": [
         (route("GET", "versions/{version_id}"), False),
+        (route("GET", "versions/{version_id}/diff/{other_id}"), False),
+        (route("POST", "versions/{version_id}/verify"), True),  # records the verification: audited
         (route("GET", "versions"), False),
         (route("GET", "experiments"), False),
         (route("GET", "alerts"), False),
