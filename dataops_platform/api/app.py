@@ -9,6 +9,7 @@ by a gate or an illegal transition, 413 request too large.
 
 import json
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -467,11 +468,22 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     return app
 
 
+def _flat_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, route) of every route, included routers expanded (FastAPI keeps an included router as
+    one entry holding its own routes and the prefix it was included with)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flat_routes(included.routes, prefix + getattr(route.include_context, "prefix", ""))
+        elif hasattr(route, "path"):
+            yield prefix + route.path, route
+
+
 def route_table(app: FastAPI) -> list[dict[str, str]]:
     """The real routes, for the api_catalog asset and consistency rule 4."""
     out = []
-    for route in app.routes:
+    for path, route in _flat_routes(app.routes):
         methods = sorted(getattr(route, "methods", None) or [])
-        if route.path.startswith(API_PREFIX):
-            out += [{"method": m, "path": route.path, "endpoint": route.name} for m in methods]
+        if path.startswith(API_PREFIX):
+            out += [{"method": m, "path": path, "endpoint": route.name} for m in methods]
     return sorted(out, key=lambda r: (r["path"], r["method"]))

@@ -6,20 +6,15 @@ flipped labels genuinely scores worse; an invalid hyper-parameter makes scikit-l
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
+from dataops_platform.governance.datasets import version_records
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.versions import show_version
 from dataops_platform.tracking.client import Tracking, VersionRef
 
 POSITIVE = "high_risk"
-
-
-def load_version_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def train_and_evaluate(records: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, float]:
@@ -61,8 +56,9 @@ def run_experiment(
     FAILED and propagates.
     """
     version, _ = show_version(platform, actor, version_id)
-    location = platform.settings.data_dir / version.data_location
-    ref = VersionRef(version.version_id, version.content_digest, location.as_uri(), version.row_count)
+    location = version.source_uri or (platform.settings.data_dir / version.data_location).as_uri()
+    ref = VersionRef(version.version_id, version.content_digest, location, version.row_count)
+    records = list(version_records(version, platform.settings))  # from where the data lives (small data)
     with tracking.run(version.project_id, ref, params | {"logged_by": actor}, run_name, user=actor) as run:
-        run.log_metrics(train_and_evaluate(load_version_records(location), params))
+        run.log_metrics(train_and_evaluate(records, params))
     return run.run_id

@@ -14,7 +14,9 @@ from dataops_platform.notify.events import alert_event_type, alert_payload
 from dataops_platform.store.models import Alert, Experiment
 
 SEVERITIES = ("critical", "high", "medium", "low")
-CATEGORIES = ("regression", "run_failure", "quality_gate", "sla_risk", "freshness", "operational", "notification_failure")
+CATEGORIES = (
+    "regression", "run_failure", "quality_gate", "sla_risk", "freshness", "operational", "notification_failure", "data_drift",
+)  # fmt: skip
 ALERT_MOVES = {"open": ("ack", "resolve"), "acknowledged": ("resolve",), "resolved": ()}
 
 

@@ -233,41 +233,13 @@ def register_version(
     return version
 
 
-# Transitional (until demo/training.py reads `datasets.version_records`): readers that open
-# `data_dir / data_location` as JSONL lines get, for small local CSV / Parquet sources only, a JSONL
-# view of the records under data_dir/views/. It is not the version's copy (that is copy_location,
-# original bytes) and never used to digest, diff or verify. Remove with the edit in training.
-TRANSITIONAL_VIEW_ROWS = 10_000
-
-
 def _location(platform: Platform, source: Any, profile: DatasetProfile) -> str:
     """Where the data is, as the version's data_location: a local file's absolute path (so readers
     of `data_dir / data_location` keep working), else the source URI."""
     files = getattr(source, "files", None)
     if source.kind == "local" and files and len(files) == 1 and not source.uri.startswith("inbox:"):
-        if profile.source_format != "jsonl" and profile.row_count <= TRANSITIONAL_VIEW_ROWS:
-            return _transitional_view(platform, source, profile)
         return str(files[0][0])
     return source.uri
-
-
-def _transitional_view(platform: Platform, source: Any, profile: DatasetProfile) -> str:
-    import json
-    import os
-
-    from dataops_platform.governance.datasets import accepted_records
-
-    relative = Path("views") / f"{profile.digest}.jsonl"
-    target = platform.settings.data_dir / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        limits = ReadLimits.from_settings(platform.settings)
-        lines = [json.dumps(record, default=str, ensure_ascii=False) + "\n" for record, _ in accepted_records(source, limits)]
-        tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-        tmp.write_text("".join(lines), encoding="utf-8")
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
-    return relative.as_posix()
 
 
 def _diff_against(platform: Platform, parent: DatasetVersion, source: Any, profile: DatasetProfile, limits: ReadLimits) -> dict:

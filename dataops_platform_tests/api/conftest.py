@@ -252,6 +252,11 @@ def route_cases(
         ("POST", "versions/{version_id}/verify"): Req("POST", f"versions/{ids.v_r2}/verify"),
         ("POST", "versions/{version_id}/release"): Req("POST", f"versions/{ids.v_valid}/release"),
         ("POST", "versions/{version_id}/validate"): Req("POST", f"versions/{ids.v_draft}/validate"),
+        # Notification routes (issue 16); their permission and cross-tenant answers are tested with real
+        # deliveries in dataops_platform_tests/notify/test_interfaces.py::test_rest_routes.
+        ("GET", "notifications/deliveries"): Req("GET", "notifications/deliveries"),
+        ("POST", "notifications/deliveries/{delivery_id}/retry"): Req("POST", "notifications/deliveries/999999/retry"),
+        ("POST", "notifications/channels/{channel_id}/test"): Req("POST", "notifications/channels/probe/test"),
     }
     return {(method, f"{API_PREFIX}/{path}"): req for (method, path), req in cases.items()}
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
 
 import dagster as dg
 import pytest
-from fastapi import Header
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dataops_platform.clock import FixedClock
 from dataops_platform.governance.alerts import open_alert
 from dataops_platform.governance.platform import Platform
-from dataops_platform.governance.tokens import authenticate, create_token
+from dataops_platform.governance.tokens import create_token
 from dataops_platform.store.models import AuditRecord, NotificationDelivery
 from dataops_platform_tests.conftest import make_platform
 from dataops_platform_tests.helpers import run_cli_inprocess
@@ -94,7 +92,6 @@ def test_cli_list_dispatch_retry_test(home: Path, receiver: HttpReceiver) -> Non
 
 def test_rest_routes(sqlite_platform: Platform, receiver: HttpReceiver, tmp_path: Path, clock: FixedClock) -> None:
     from dataops_platform.api.app import create_app
-    from dataops_platform.api.notify_routes import notify_router
 
     platform = make_platform(
         sqlite_platform.settings.model_copy(update={"home": tmp_path / "h2"}),
@@ -102,12 +99,7 @@ def test_rest_routes(sqlite_platform: Platform, receiver: HttpReceiver, tmp_path
         spec_with_notifications(tmp_path, webhook_notifications(f"{receiver.url}/hook")),
     )
     open_alert(platform, "omar", "project:p02_legal_sft", "high", "operational", "disk full")
-    app = create_app(platform.settings, platform)
-
-    def actor(authorization: Annotated[str | None, Header()] = None) -> str:
-        return authenticate(platform, authorization)
-
-    app.include_router(notify_router(platform, actor))
+    app = create_app(platform.settings, platform)  # the real app, the notify router included
     tokens = {u: create_token(platform, "alice", u)[1] for u in ("alice", "omar", "lena", "dan")}
     client = TestClient(app)
 
