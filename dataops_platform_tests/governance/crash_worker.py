@@ -80,7 +80,8 @@ def main(home: Path, scratch: Path) -> None:
             sample_records(24, seed=os.getpid() * 10_000 + round_no, id_prefix=f"w{os.getpid()}_{round_no}_"),
             scratch / f"{os.getpid()}_{round_no}.jsonl",
         )
-        version = register_version(platform, "lena", PROJECT, data, parent=current_release(platform))
+        # --copy: the version keeps the original bytes (content-addressed), so the source file can go.
+        version = register_version(platform, "lena", PROJECT, data, parent=current_release(platform), copy=True)
         say(f"register {version.version_id} {version.content_digest}")
         data.unlink()
         experiment = record_experiment(platform, "lena", PROJECT, version.version_id, "completed", metrics={"f1": 0.8})

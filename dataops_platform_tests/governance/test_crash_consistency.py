@@ -144,11 +144,11 @@ def _check_store(settings: Settings, reported: dict[str, set], kill_no: int) -> 
             assert counters == {tag: len(n) for tag, n in per_tenant.items()}, f"{where}: id counter ahead of versions"
 
             for version_id, version in versions.items():
-                # content-addressed file present, complete, with the recorded digest
-                content = settings.data_dir / version.data_location
+                # the kept copy (registered with copy=True) present and complete: its name is its sha256
+                content = settings.data_dir / version.copy_location
                 assert content.is_file(), f"{where}: {version_id} content file {content} is missing"
                 digest = hashlib.sha256(content.read_bytes()).hexdigest()
-                assert digest == version.content_digest, f"{where}: {version_id} content file is damaged"
+                assert content.name.startswith(digest), f"{where}: {version_id} content file is damaged"
                 if version.parent_version is not None:
                     edge = (f"version:{version.parent_version}", f"version:{version_id}", "derived_from")
                     assert edge in edges, f"{where}: {version_id} has no derived_from edge from its parent"
