@@ -511,39 +511,8 @@ def _read_parquet(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tup
         raise _too_many_rows(label, limits, f"{rows:,} (from the Parquet footer)")
     if size > limits.max_bytes:
         raise _too_many_bytes(label, limits, f"{size:,} (uncompressed, from the Parquet footer)")
-    for column in schema:
-        if _type_depth(column.type) + 1 > MAX_NESTING:
-            raise InvalidInput(
-                f"{label}: column {shown(column.name)} is nested more than {MAX_NESTING} levels deep",
-                field=f"column {column.name!r}"[:SHOWN_CHARS],
-                value=None,
-            )
-    # The footer may lie (and dictionary pages expand): count what is actually decoded too.
-    batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
-    seen_rows = seen_bytes = 0
-    while True:
-        try:
-            batch = next(batches, None)
-            if batch is None:
-                return
-            seen_rows += batch.num_rows
-            seen_bytes += batch.nbytes
-            if seen_rows > limits.max_rows:
-                raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
-            if seen_bytes > limits.max_bytes:
-                raise _too_many_bytes(label, limits, f"more than {limits.max_bytes:,} (decoded)")
-            records = None if _BATCH_MODE.get() else batch.to_pylist()
-        except InvalidInput:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a bad page, a value Python cannot hold (a date past year 9999)
-            raise unreadable(exc) from None
-        first = seen_rows - batch.num_rows + 1
-        if records is None:  # batch mode: the consumer hashes the batch vectorised (or asks for its rows)
-            yield f"row {first}", ArrowBatch(batch, first, unreadable)
-            continue
-        for index, record in enumerate(records):
-            yield f"row {first + index}", record
-
+    # The footer may lie (and dictionary pages expand): what is decoded is counted too.
+    yield from _bounded_batches(parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS), schema, label, limits, unreadable)
 
 _READERS = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}
 
@@ -1084,6 +1053,15 @@ def arrow_records(
 
     if total_rows is not None and total_rows > limits.max_rows:
         raise _too_many_rows(label, limits, f"{total_rows:,} (from the table's metadata)")
+    yield from _bounded_batches(batches, schema, label, limits, unreadable)
+
+
+def _bounded_batches(
+    batches: Iterator[Any], schema: Any, label: str, limits: ReadLimits, unreadable: Any
+) -> Iterator[tuple[str, Any]]:
+    """(where, record) -- or (where, ArrowBatch) in batch mode -- from Arrow record batches (a Parquet
+    file's or a table format's), refusing nesting past MAX_NESTING from the schema and counting the
+    rows and decoded bytes of every batch against the limits; a reader error becomes `unreadable`."""
     for column in schema:
         if _type_depth(column.type) + 1 > MAX_NESTING:
             raise InvalidInput(
@@ -1106,7 +1084,7 @@ def arrow_records(
             records = None if _BATCH_MODE.get() else batch.to_pylist()
         except InvalidInput:
             raise
-        except Exception as exc:  # noqa: BLE001 - a missing data file, a value Python cannot hold
+        except Exception as exc:  # noqa: BLE001 - a bad page, a missing data file, a value Python cannot hold (year > 9999)
             raise unreadable(exc) from None
         first = seen_rows - batch.num_rows + 1
         if records is None:  # batch mode: the consumer hashes the batch vectorised (or asks for its rows)

@@ -76,19 +76,23 @@ class LocalSource(DataSource):
     def copy_original(self, data_dir: Path) -> str:
         """Each file's bytes stored once under data_dir/objects/<sha256[:2]>/<sha256><suffix> (read-only);
         the location of the first for one file, of a manifest for several."""
-        stored = []
-        for path, name in self.files:
-            digest = _file_sha256(path)
-            relative = Path("objects") / digest[:2] / f"{digest}{path.suffix.lower()}"
-            _write_once(data_dir / relative, path.read_bytes)
-            stored.append((name, relative.as_posix()))
-        if len(stored) == 1:
-            return stored[0][1]
-        manifest = "".join(f"{loc}\t{name}\n" for name, loc in stored).encode()
-        digest = hashlib.sha256(manifest).hexdigest()
-        relative = Path("objects") / digest[:2] / f"{digest}.manifest"
-        _write_once(data_dir / relative, lambda: manifest)
-        return relative.as_posix()
+        stored = [(name, store_object(data_dir, _file_sha256(path), path.suffix, path.read_bytes)) for path, name in self.files]
+        return copy_location(stored, data_dir)
+
+
+def store_object(data_dir: Path, digest: str, suffix: str, content: Any) -> str:
+    """Keep bytes once under data_dir/objects/<sha256[:2]>/<sha256><suffix> (read-only); the relative location."""
+    relative = Path("objects") / digest[:2] / f"{digest}{suffix.lower()}"
+    _write_once(data_dir / relative, content)
+    return relative.as_posix()
+
+
+def copy_location(stored: list[tuple[str, str]], data_dir: Path) -> str:
+    """A version's copy_location: its one stored object, or a manifest of several (location, name)."""
+    if len(stored) == 1:
+        return stored[0][1]
+    manifest = "".join(f"{loc}\t{name}\n" for name, loc in stored).encode()
+    return store_object(data_dir, hashlib.sha256(manifest).hexdigest(), ".manifest", lambda: manifest)
 
 
 def _write_once(target: Path, content: Any) -> None:

@@ -141,23 +141,15 @@ class S3Source(DataSource):
                 raise _refuse(name, _remote_problem(exc)) from None
 
     def copy_original(self, data_dir: Path) -> str:
-        from dataops_platform.sources.local import _write_once
+        from dataops_platform.sources.local import copy_location, store_object
 
         stored = []
         for obj in self.objects:
             with self._open(obj) as fh:
                 content = fh.read()
             digest = hashlib.sha256(content).hexdigest()
-            relative = Path("objects") / digest[:2] / f"{digest}{Path(obj['name']).suffix.lower()}"
-            _write_once(data_dir / relative, lambda c=content: c)
-            stored.append((obj["name"], relative.as_posix()))
-        if len(stored) == 1:
-            return stored[0][1]
-        manifest = "".join(f"{loc}\t{name}\n" for name, loc in stored).encode()
-        digest = hashlib.sha256(manifest).hexdigest()
-        relative = Path("objects") / digest[:2] / f"{digest}.manifest"
-        _write_once(data_dir / relative, lambda: manifest)
-        return relative.as_posix()
+            stored.append((obj["name"], store_object(data_dir, digest, Path(obj["name"]).suffix, lambda c=content: c)))
+        return copy_location(stored, data_dir)
 
 
 def open_s3(uri: str, settings: Any, label: str | None = None, pin: dict[str, Any] | None = None) -> S3Source:
