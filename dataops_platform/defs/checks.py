@@ -1,7 +1,8 @@
 """The 13 consistency rules as asset checks on the asset each guards.
 
-Integrity rules are ERROR and blocking (a failure stops the downstream assets); each result
-carries the offending ids and numeric metadata the Dagster UI plots over time.
+Every check is blocking, but only an integrity violation fails it with ERROR (which stops the
+downstream assets); a governance finding fails it with WARN, which Dagster never blocks on. Each
+result carries the offending ids and the figures worth a trend in the UI.
 """
 
 import dagster as dg
@@ -23,21 +24,24 @@ def _make_check(rule: Rule) -> dg.AssetChecksDefinition:
         asset=rule.asset,
         name=rule.name,
         description=f"Rule {rule.number}: {rule.description}",
-        blocking=rule.integrity,
+        blocking=True,
         additional_deps=extra,
     )
     def _check(governance: GovernanceResource) -> dg.AssetCheckResult:
         result = rule.fn(Artifacts(governance.artifacts_dir))
         offending = "\n".join(f"- {v}" for v in result.violations[:200]) or "none"
+        findings = "\n".join(f"- {f}" for f in result.findings[:200]) or "none"
         return dg.AssetCheckResult(
             passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR if rule.integrity else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "rule": rule.number,
+            severity=dg.AssetCheckSeverity.ERROR if result.violations else dg.AssetCheckSeverity.WARN,
+            description=f"Rule {rule.number}: {result.status}",
+            metadata={  # numbers here are plotted over time by the UI: only what is worth a trend
                 "objects_checked": result.checked,
                 "violations": len(result.violations),
+                "findings": len(result.findings),
                 "violation_ratio": round(len(result.violations) / result.checked, 4) if result.checked else 0.0,
                 "offending": dg.MetadataValue.md(offending),
+                "findings_list": dg.MetadataValue.md(findings),
             },
         )
 

@@ -1,4 +1,13 @@
-"""Rule results and the registry: name, guarded asset, severity and the one-line description."""
+"""Rule results and the registry: name, guarded asset and the one-line description.
+
+A rule reports two kinds of problems (issue 15):
+- **violations**: the platform's records are inconsistent (integrity). ERROR, blocking: the
+  downstream assets are not built on records that contradict each other.
+- **findings**: the records are consistent but the organisation has something to act on (a
+  regression found on the current release, an open alert past its SLA, a review still missing).
+  WARN, never blocking: the SLA report, audit log, metrics and report are still built, and the
+  finding is shown there (and kept as an alert where the spec says so).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +15,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+PASSED, FINDING, FAILED = "passed", "finding", "failed"
+
 
 @dataclass
 class RuleResult:
     name: str
-    passed: bool
+    passed: bool  # no violation and no finding
     checked: int
-    violations: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)  # integrity: blocking
+    findings: list[str] = field(default_factory=list)  # governance findings: shown, never blocking
+
+    @property
+    def status(self) -> str:
+        return FAILED if self.violations else FINDING if self.findings else PASSED
+
+    @property
+    def integrity_ok(self) -> bool:
+        return not self.violations
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.name, "passed": self.passed, "checked": self.checked, "violations": self.violations}
+        return {
+            "rule": self.name,
+            "passed": self.passed,
+            "status": self.status,
+            "checked": self.checked,
+            "violations": self.violations,
+            "findings": self.findings,
+        }
 
 
 @dataclass(frozen=True)
@@ -25,26 +52,28 @@ class Rule:
     asset: str  # the asset whose check it is
     description: str
     fn: Callable[[Any], RuleResult]
-    integrity: bool = True  # ERROR and blocking; hygiene rules only WARN
     reads: tuple[str, ...] = ()  # other assets whose artifacts it needs (check ordering)
 
 
 RULES: list[Rule] = []
 
 
-def rule(number: int, asset: str, description: str, *, integrity: bool = True, reads: tuple[str, ...] = ()):  # noqa: ANN201
-    def register(fn: Callable[..., tuple[int, list[str]]]) -> Callable[..., RuleResult]:
+def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = ()):  # noqa: ANN201
+    """Register a rule function returning (checked, violations) or (checked, violations, findings)."""
+
+    def register(fn: Callable[..., tuple]) -> Callable[..., RuleResult]:
         def run(artifacts: Any) -> RuleResult:
             try:
-                checked, violations = fn(artifacts)
+                checked, violations, *rest = fn(artifacts)
             except (KeyError, TypeError, ValueError) as exc:  # an input artifact is missing or malformed
                 problems = getattr(artifacts, "problems", {})
                 detail = f"; {'; '.join(problems.values())}" if problems else ""
                 return RuleResult(fn.__name__, False, 0, [f"cannot evaluate: input {exc!r} missing or malformed{detail}"])
-            return RuleResult(fn.__name__, not violations, checked, violations)
+            findings = list(rest[0]) if rest else []
+            return RuleResult(fn.__name__, not violations and not findings, checked, list(violations), findings)
 
         run.__name__ = fn.__name__
-        RULES.append(Rule(number, fn.__name__, asset, description, run, integrity, reads))
+        RULES.append(Rule(number, fn.__name__, asset, description, run, reads))
         RULES.sort(key=lambda r: r.number)
         return run
 
