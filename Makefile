@@ -18,10 +18,12 @@ setup: $(PY)
 demo: setup
 	$(DATAOPS) --home $(HOME_DIR) demo
 
-# The UIs over the demo home (run `make demo` first). Both listen on loopback.
+# The UIs over the demo home (run `make demo` first). Both listen on loopback. The Dagster UI is
+# served by `dg dev` ([tool.dg] in pyproject.toml); `dagster dev -w workspace.yaml` loads the same
+# definitions under the same code location name.
 dagster-ui: setup
-	DATAOPS_HOME=$(abspath $(HOME_DIR)) DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster \
-	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DATAOPS_HOME=$(abspath $(HOME_DIR)) DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster VIRTUAL_ENV=$(abspath $(VENV)) \
+	  $(VENV)/bin/dg dev -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(HOME_DIR))/mlflow/mlflow.db -h 127.0.0.1 -p 5000
