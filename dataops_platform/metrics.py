@@ -1,8 +1,14 @@
 """Platform metrics (SPEC §10), computed from the artifacts only, never written by hand.
 
-`check_pass_rate` is the share of the content rules (2-12) that pass on the same artifacts;
-rule 1 (files present) and rule 13 (these metrics and the report) judge the outputs that come
-after the metrics, so they are reported by the test report instead.
+`check_pass_rate` is the share of the content rules (2-12) that pass on the same artifacts: a rule
+passes with neither a violation nor a finding. `integrity_pass_rate` is the share whose records
+are consistent (findings allowed); `checks_failed` names the rules with violations,
+`checks_with_findings` the others that have findings, `findings_open` counts the findings. Rule 1
+(files present) and rule 13 (these metrics and the report) judge the outputs that come after the
+metrics, so they are reported by the test report instead.
+
+The metrics sit above the rules: they import the rules, and provide rule 13 with their own
+computation (`rules.registry.provide_metrics`) so the rules never import them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from typing import Any
+
+from dataops_platform.rules import evaluate
+from dataops_platform.rules.checks import review_missing
+from dataops_platform.rules.registry import MetricsSource, provide_metrics
 
 CONTENT_RULES = set(range(2, 13))
 # The figures of the P08 table (SPEC §12): the demo's summary and the report's first page.
@@ -60,8 +70,6 @@ def content_rule_results(a: Any) -> list[Any]:
     these results; on an `Artifacts` object they are kept, keyed by the identity of every artifact
     it holds (artifacts are read, never changed in place), so replacing one re-evaluates. A plain
     dict is evaluated on every call."""
-    from dataops_platform.rules import evaluate
-
     memo = getattr(a, "__dict__", None)
     if memo is None:
         return evaluate(a, CONTENT_RULES)
@@ -81,8 +89,6 @@ def content_rule_results(a: Any) -> list[Any]:
 
 
 def compute_metrics(a: Any) -> dict[str, Any]:
-    from dataops_platform.rules.checks import review_missing
-
     scope, versions, experiments = a["platform_scope"], a["dataset_versions"], a["experiment_runs"]
     alerts, rollbacks, graph, sla = a["alerts"], a["rollback_events"], a["lineage_graph"], a["sla_report"]
     audited = {r["object_ref"] for r in a["audit_log"] if r["outcome"] == "allowed"}
@@ -139,7 +145,10 @@ def compute_metrics(a: Any) -> dict[str, Any]:
         "alert_closure_rate": _rate(sum(1 for x in alerts if x["status"] == "resolved"), len(alerts)),
         "rollback_usability": _rate(len(usable), len(rollbacks)),
         "check_pass_rate": _rate(sum(r.passed for r in results), len(results)),
-        "checks_failed": sorted(r.name for r in results if not r.passed),
+        "integrity_pass_rate": _rate(sum(not r.violations for r in results), len(results)),
+        "checks_failed": sorted(r.name for r in results if r.violations),
+        "checks_with_findings": sorted(r.name for r in results if r.findings and not r.violations),
+        "findings_open": sum(len(r.findings) for r in results),
         "sla_compliance_rate": sla["compliance_rate"],
         "mean_time_to_acknowledge_minutes": sla["mean_time_to_acknowledge_minutes"],
         "mean_time_to_recovery_minutes": sla["mean_time_to_recovery_minutes"],
@@ -158,3 +167,6 @@ _ROW = re.compile(r"^\| ([a-z_]+) \| (.+?) \|$", re.MULTILINE)
 
 def quoted_metrics(markdown: str) -> dict[str, str]:
     return {name: value for name, value in _ROW.findall(markdown) if name in HEADLINE}
+
+
+provide_metrics(MetricsSource(compute=compute_metrics, quoted=quoted_metrics))

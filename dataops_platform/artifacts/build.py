@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 import dataops_platform
 from dataops_platform.clock import as_utc
 from dataops_platform.governance.exceptions import effective_status
-from dataops_platform.governance.gate import BLOCKING_EXPERIMENT_STATUSES, EXPERIMENT_RULE, gate_blockers
+from dataops_platform.governance.gate import EXPERIMENT_RULE, blocks_release_clause, gate_blockers
 from dataops_platform.governance.policy import config_document, governance_policy
 from dataops_platform.governance.sla import sla_report
 from dataops_platform.store.models import (
@@ -181,7 +181,7 @@ def dataset_versions(session: Session, now: datetime) -> list[dict[str, Any]]:
     blocking: dict[str, list[tuple[str, str]]] = {}
     for eid, vid, estatus in session.execute(
         select(Experiment.experiment_id, Experiment.dataset_version, Experiment.status)
-        .where(Experiment.status.in_(BLOCKING_EXPERIMENT_STATUSES))
+        .where(blocks_release_clause())  # what the gate itself counts: not model-candidate regressions
         .order_by(Experiment.experiment_id)
     ):
         blocking.setdefault(vid, []).append((eid, estatus))

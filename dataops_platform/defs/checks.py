@@ -7,6 +7,7 @@ result carries the offending ids and the figures worth a trend in the UI.
 
 import dagster as dg
 
+import dataops_platform.metrics  # noqa: F401 - provides rule 13 with the metrics computation
 from dataops_platform.artifacts.files import Artifacts
 from dataops_platform.defs.graph import ROWS
 from dataops_platform.defs.resources import GovernanceResource

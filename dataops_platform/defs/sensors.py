@@ -7,6 +7,8 @@ every run request a `run_key` so Dagster never launches the same refresh twice:
 - `mlflow_new_runs`: finished MLflow runs not yet seen -> sync them, refresh what depends on them;
 - `release_gate_watch`: a new regression, failed run or rejected version (read off the audit log,
   the platform's own change feed) -> an alert exists for it, the versions' gate state is refreshed;
+  and on every tick, a data regression standing on a current release with no unresolved alert
+  (its exception expired) -> a high alert on the version (docs/findings.md);
 - `sla_risk_watch`: an open alert past its acknowledge or resolve target -> one `sla_risk` alert;
 - `platform_run_failure`: a failed run of the platform's own jobs -> a `run_failure` alert.
 """
@@ -22,7 +24,7 @@ from sqlalchemy import func, select
 from dataops_platform.defs.graph import downstream_of
 from dataops_platform.defs.jobs import governance_job
 from dataops_platform.defs.resources import GovernanceResource, MlflowResource
-from dataops_platform.governance.alerts import open_alert
+from dataops_platform.governance.alerts import ensure_release_regression_alerts, open_alert
 from dataops_platform.governance.gate import BLOCKING_EXPERIMENT_STATUSES
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.policy import config_document, governance_policy
@@ -31,8 +33,9 @@ from dataops_platform.governance.sla import sla_report
 from dataops_platform.governance.watchers import open_quality_gate_alerts
 from dataops_platform.store.models import Alert, AuditRecord, DatasetVersion, Experiment
 from dataops_platform.tracking.sync import (
-    ALERT_FOR_STATUS,
+    alert_for,
     gate_alert_key,
+    gate_alert_title,
     remembered_ignored_runs,
     sync_runs,
     system_actor,
@@ -127,6 +130,7 @@ def ensure_gate_alerts(platform: Platform, actor: str, experiment_ids: Iterable[
     """An alert for every regressed or failed experiment among these that has none, and for every
     rejected version; returns the alerts opened now (none when each already had one)."""
     opened = []
+    wanted: list[tuple[Experiment, str]] = []
     with platform.store.read() as session:
         experiments = session.scalars(
             select(Experiment).where(
@@ -140,14 +144,20 @@ def ensure_gate_alerts(platform: Platform, actor: str, experiment_ids: Iterable[
                 )
             )
         )
-    for experiment in experiments:
-        target = ref("experiment", experiment.experiment_id)
-        if target in alerted:
-            continue
-        severity, category = ALERT_FOR_STATUS[experiment.status]
-        title = f"{experiment.experiment_id} {experiment.status} on {experiment.dataset_version}: {experiment.error or ''}"
+        now = platform.clock.now()
+        wanted = [
+            (e, gate_alert_title(session, e, now)) for e in experiments if ref("experiment", e.experiment_id) not in alerted
+        ]
+    for experiment, title in wanted:
+        severity, category = alert_for(experiment.status, experiment.regression_kind)
         alert = open_alert(
-            platform, actor, target, severity, category, title[:400], gate_alert_key(category, experiment.experiment_id)
+            platform,
+            actor,
+            ref("experiment", experiment.experiment_id),
+            severity,
+            category,
+            title,
+            gate_alert_key(category, experiment.experiment_id),
         )
         opened.append(alert.alert_id)
     return opened + open_quality_gate_alerts(platform, actor)
@@ -173,14 +183,22 @@ def release_gate_watch(context: dg.SensorEvaluationContext, governance: Governan
                 )
             ).all()
             actor = system_actor(session)
-            if not changes:
-                context.update_cursor(str(head))
-                return dg.SkipReason(f"no experiment logged or version validated after audit record {after}")
             gate_events = _gate_events(session, changes)
-        opened = ensure_gate_alerts(platform, actor, [object_id for _, kind, object_id in gate_events if kind == "experiment"])
+        experiments = [object_id for _, kind, object_id in gate_events if kind == "experiment"]
+        opened = ensure_gate_alerts(platform, actor, experiments) if changes else []
+        # Time alone can bring a finding back (an exception expires), so this looks on every tick;
+        # after the experiment alerts, which already cover a regression they were opened for.
+        standing = ensure_release_regression_alerts(platform, actor)
     finally:
         platform.close()
     context.update_cursor(str(head))
+    if standing and not gate_events:
+        # Keyed by the alerts opened: each is a new episode, so its refresh is asked once.
+        reason = f"data regression on a current release with no unresolved alert: opened {', '.join(standing)}"
+        return _refresh("release_gate_watch", f"finding:{','.join(standing)}", "dataset_versions", reason)
+    opened += standing
+    if not changes:
+        return dg.SkipReason(f"no experiment logged or version validated after audit record {after}")
     if not gate_events:
         return dg.SkipReason(f"audit records {after + 1}-{head}: nothing regressed, failed or was rejected")
     if first_tick and not opened:

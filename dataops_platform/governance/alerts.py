@@ -1,17 +1,30 @@
-"""Alerts: open -> acknowledged -> resolved, timed by the injected clock (SPEC §6)."""
+"""Alerts: open -> acknowledged -> resolved, timed by the injected clock (SPEC §6).
+
+A regression alert that stands for a finding (a data regression on the current release, see
+governance/gate.py) is kept open while the finding stands: resolving it is refused, naming the
+three remedies. Once a remedy clears the finding the alert is left for a person to resolve with a
+note (the platform's system actor never resolves: what closed an incident is a human judgement,
+and it is what the SLA figures measure). When a finding stands and none of its alerts is still
+unresolved (an exception that covered it expired), `ensure_release_regression_alerts` opens one
+on the version.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from dataops_platform.errors import GateRefused, InvalidInput
 from dataops_platform.governance import lineage, refs
+from dataops_platform.governance.gate import StandingRegression, standing_regression
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.refs import ref
 from dataops_platform.notify.events import alert_event_type, alert_payload
-from dataops_platform.store.models import Alert, Experiment
+from dataops_platform.store.models import Alert, Experiment, Project
 
 SEVERITIES = ("critical", "high", "medium", "low")
 CATEGORIES = (
@@ -98,6 +111,63 @@ def _move(alert: Alert, move: str) -> None:
         )
 
 
+def finding_of(session: Session, alert: Alert, now: datetime) -> StandingRegression | None:
+    """The data regression finding an unresolved regression alert stands for, None when none stands."""
+    if alert.category != "regression" or alert.status == "resolved":
+        return None
+    kind, object_id = refs.parse_ref(alert.related_object)
+    standing = standing_regression(session, alert.project_id, now)
+    if standing is None:
+        return None
+    if (kind == "experiment" and object_id in standing.experiments) or (kind == "version" and object_id == standing.version_id):
+        return standing
+    return None
+
+
+def release_regression_key(version_id: str, episode: int) -> str:
+    return f"release_regression:version:{version_id}:{episode}"
+
+
+def ensure_release_regression_alerts(platform: Platform, actor: str) -> list[str]:
+    """A high regression alert on the version for every standing data regression finding that no
+    unresolved alert covers (on the version or on one of its experiments); returns those opened now.
+
+    Each opening is one episode of the version (`release_regression:version:<id>:<n>`), so a
+    repeated tick or a racing writer finds the same key and opens nothing more."""
+    wanted = []
+    with platform.store.read() as session:
+        now = platform.clock.now()
+        for project_id in session.scalars(select(Project.id).order_by(Project.id)):
+            standing = standing_regression(session, project_id, now)
+            if standing is None:
+                continue
+            covering = [ref("version", standing.version_id), *(ref("experiment", e) for e in standing.experiments)]
+            covered = session.scalar(
+                select(Alert.alert_id).where(
+                    Alert.related_object.in_(covering), Alert.category == "regression", Alert.status != "resolved"
+                )
+            )
+            if covered is None:
+                prefix = release_regression_key(standing.version_id, 0)[:-1]
+                episodes = session.scalar(
+                    select(func.count()).select_from(Alert).where(Alert.source_key.startswith(prefix, autoescape=True))
+                )
+                wanted.append((standing, release_regression_key(standing.version_id, int(episodes or 0) + 1)))
+    opened = []
+    for standing, key in wanted:
+        back = (
+            f"roll back to {standing.rollback_candidate}" if standing.rollback_candidate else "no earlier release to roll back to"
+        )
+        title = (
+            f"{standing.version_id} is the current release of {standing.project_id} and carries data regression "
+            f"{', '.join(standing.experiments)} with no approved, unexpired exception: {back}, "
+            "release a successor or approve an exception"
+        )
+        alert = open_alert(platform, actor, ref("version", standing.version_id), "high", "regression", title[:400], key)
+        opened.append(alert.alert_id)
+    return opened
+
+
 def acknowledge_alert(platform: Platform, actor: str, alert_id: str) -> Alert:
     with platform.act(actor, "alert.ack", project=_alert_project(alert_id), object_ref=ref("alert", alert_id)) as op:
         alert = op.session.get(Alert, alert_id)
@@ -116,6 +186,8 @@ def resolve_alert(platform: Platform, actor: str, alert_id: str, note: str) -> A
     with platform.act(actor, "alert.resolve", project=_alert_project(alert_id), object_ref=ref("alert", alert_id)) as op:
         alert = op.session.get(Alert, alert_id)
         _move(alert, "resolve")
+        if (standing := finding_of(op.session, alert, op.now)) is not None:
+            raise GateRefused(f"cannot resolve {alert_id} while its finding stands", [f"finding: {standing.message}"])
         alert.status, alert.resolved_by, alert.resolved_at, alert.resolution_note = "resolved", actor, op.now, note
         op.emit("alert.resolved", op.object_ref, op.project, alert_payload(alert))
     return alert

@@ -22,7 +22,14 @@ from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.policy import governance_policy
 from dataops_platform.governance.refs import ref
 from dataops_platform.store.models import DatasetVersion, Experiment
-from dataops_platform.tracking.regression import is_finite_number, metric_text, non_finite, watched_metrics
+from dataops_platform.tracking.regression import (
+    DATA_REGRESSION,
+    REGRESSION_KINDS,
+    is_finite_number,
+    metric_text,
+    non_finite,
+    watched_metrics,
+)
 
 EXPERIMENT_STATUSES = ("completed", "regressed", "failed")
 
@@ -52,11 +59,29 @@ def record_experiment(
     deltas: dict[str, float] | None = None,
     error: str | None = None,
     run_ended_at: datetime | None = None,
+    regression_kind: str | None = None,
 ) -> Experiment:
-    """Record one experiment on a version of the same project (needs experiment.log)."""
+    """Record one experiment on a version of the same project (needs experiment.log).
+
+    A regressed experiment carries its `regression_kind` (`data` unless told otherwise: a
+    regression nobody attributed blocks its version, as the gate always did); no other status has one."""
     with platform.act(actor, "experiment.log", project=project_id) as op:
         if status not in EXPERIMENT_STATUSES:
             raise InvalidInput(f"status {status!r} is not one of {', '.join(EXPERIMENT_STATUSES)}", field="status", value=status)
+        if status == "regressed":
+            regression_kind = regression_kind or DATA_REGRESSION
+            if regression_kind not in REGRESSION_KINDS:
+                raise InvalidInput(
+                    f"regression_kind {regression_kind!r} is not one of {', '.join(REGRESSION_KINDS)}",
+                    field="regression_kind",
+                    value=regression_kind,
+                )
+        elif regression_kind is not None:
+            raise InvalidInput(
+                f"regression_kind {regression_kind!r} is only for a regressed experiment, not a {status} one",
+                field="regression_kind",
+                value=regression_kind,
+            )
         if status == "completed":
             numeric = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             rule = governance_policy(op.session).regression.get(project_id)
@@ -96,6 +121,7 @@ def record_experiment(
             requires_review=status != "completed",
             alert_ids=[],
             error=error,
+            regression_kind=regression_kind,
             run_ended_at=run_ended_at,
             recorded_by=actor,
             recorded_at=op.now,
@@ -106,7 +132,9 @@ def record_experiment(
             op.session, project_id, ref("version", dataset_version), ref("experiment", experiment.experiment_id), "used", op.now
         )
         op.object_ref = ref("experiment", experiment.experiment_id)
-        op.details = {"status": status, "dataset_version": dataset_version, "mlflow_run_id": mlflow_run_id}
+        op.details = {"status": status, "dataset_version": dataset_version, "mlflow_run_id": mlflow_run_id} | (
+            {"regression_kind": regression_kind} if regression_kind else {}
+        )
     return experiment
 
 

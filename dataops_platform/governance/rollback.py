@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from dataops_platform.errors import GateRefused, InvalidInput
 from dataops_platform.governance import lineage, refs
+from dataops_platform.governance.gate import project_rollback_candidate
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.refs import ref
 from dataops_platform.governance.versions import require_transition
@@ -56,7 +57,13 @@ def plan_rollback(session: Session, project_id: str, to_version: str) -> Rollbac
     if current is None:
         failed.append(f"current_release: {project_id} has no current release to roll back from")
     elif current.version_id == to_version:
-        failed.append(f"target: {to_version} is already the current release")
+        candidate = project_rollback_candidate(session, project_id, current)
+        hint = (
+            f"roll back to an earlier release, e.g. --to {candidate}"
+            if candidate
+            else f"{project_id} has no earlier release: release a successor or approve an exception on {to_version} instead"
+        )
+        failed.append(f"target: {to_version} is already the current release; {hint}")
     if target.status != "released":
         failed.append(f"target: {to_version} is {target.status}; a rollback target must be a released version")
     if (

@@ -1,4 +1,9 @@
-"""The 13 rules. Each returns (objects checked, violations); a violation names the offending ids."""
+"""The 13 rules. Each returns (objects checked, violations[, findings]); each names the offending ids.
+
+A violation is an integrity failure: the platform's records disagree with each other (blocking).
+A finding is a consistent record the organisation has to act on (shown, alerted, never blocking):
+which is which, rule by rule, is in docs/findings.md.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,15 @@ from typing import Any
 from dataops_platform.artifacts.files import ARTIFACT_FILES
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
-from dataops_platform.rules.registry import rule
+from dataops_platform.governance.gate import (
+    EXPERIMENT_RULE,
+    ExperimentFacts,
+    judge_released,
+    regression_finding,
+    rollback_candidate,
+    waiver_valid_at,
+)
+from dataops_platform.rules.registry import metrics_source, rule
 
 FIVE_ROLES = ("admin", "platform_pm", "data_engineer", "qa", "ops")
 LEGAL_STATUSES = ("draft", "validated", "rejected", "released", "deprecated", "rolled_back")
@@ -222,46 +235,62 @@ def _walk_parents(vid: str, parent: str | None, versions: dict[str, dict], first
     "Every experiment references a version of its own project and an existing MLflow run.",
     reads=("dataset_versions",),
 )
-def experiments_reference_versions(a: Any) -> tuple[int, list[str]]:
+def experiments_reference_versions(a: Any) -> tuple[int, list[str], list[str]]:
     versions = {v["version_id"]: v for v in a["dataset_versions"]}
-    out = []
+    out, findings = [], []
     for e in a["experiment_runs"]:
         v = versions.get(e["dataset_version"])
         if v is None or v["project_id"] != e["project_id"]:
             out.append(f"{e['experiment_id']} references {e['dataset_version']}, not a version of {e['project_id']}")
-        if not e["mlflow_run_id"] or not e["mlflow_run"]:
+        run = e["mlflow_run"]
+        if not e["mlflow_run_id"] or not run:
             out.append(f"{e['experiment_id']} has no existing MLflow run ({e['mlflow_run_id']!r})")
-    return len(a["experiment_runs"]), out
+        elif run.get("lifecycle_stage") == "deleted":
+            # Deleted in the MLflow UI, not yet garbage-collected: the record still holds, someone has to decide.
+            findings.append(
+                f"{e['experiment_id']}: MLflow run {e['mlflow_run_id']} is deleted in MLflow; restore it "
+                f"(`mlflow runs restore --run-id {e['mlflow_run_id']}`) before `mlflow gc` removes what the record cites"
+            )
+    return len(a["experiment_runs"]), out, findings
 
 
 @rule(
     8,
     "experiment_runs",
-    "No released version carries a regressed/failed experiment without a valid exception.",
+    "No version was released past a blocking experiment without an exception valid at release time.",
     reads=("dataset_versions",),
 )
-def release_gate_respected(a: Any) -> tuple[int, list[str]]:
-    out = []
-    released = [v for v in a["dataset_versions"] if v["status"] == "released"]
+def release_gate_respected(a: Any) -> tuple[int, list[str], list[str]]:
+    """The gate as it stood at release time (integrity) and the data regressions standing on each
+    current release now (findings); see governance/gate.py."""
+    out, findings = [], []
+    versions = a["dataset_versions"]
+    released = [v for v in versions if v["released_at"]]
     on_version: dict[Any, list[dict]] = {}  # experiments by version, in artifact order
     if released:
         for e in a["experiment_runs"]:
             on_version.setdefault(e["dataset_version"], []).append(e)
     for v in released:
-        bad = [e["experiment_id"] for e in on_version.get(v["version_id"], ()) if e["status"] in ("regressed", "failed")]
-        if not bad:
+        vid, exceptions = v["version_id"], v["exceptions"]
+        experiments = [ExperimentFacts.of(e) for e in on_version.get(vid, ())]
+        if not experiments:
             continue
-        at = _t(v["released_at"])
-        waived = any(
-            x["rule"] == "experiment_status"
-            and x["status"] == "approved"
-            and x["approved_at"]
-            and _t(x["effective_from"] or x["approved_at"]) <= at < _t(x["expires_at"])
-            for x in v["exceptions"]
+        waived_then = any(
+            waiver_valid_at(x["rule"], x["status"], x["approved_at"], x["effective_from"], x["expires_at"], v["released_at"])
+            for x in exceptions
         )
-        if not waived:
-            out.append(f"{v['version_id']} is released with {', '.join(bad)} and no valid exception")
-    return len(released), out
+        waived_now = any(x["rule"] == EXPERIMENT_RULE and x["effective_status"] == "approved" for x in exceptions)
+        verdict = judge_released(v["released_at"], experiments, waived_then, waived_now)
+        if verdict.bypassed:
+            out.append(
+                f"{vid} was released at {v['released_at']} past {', '.join(verdict.bypassed)}, recorded before the release, "
+                "with no exception valid at that time: the gate was bypassed"
+            )
+        if verdict.standing and v["is_current_release"]:
+            releases = [(x["version_id"], x["status"], x["release_seq"]) for x in released if x["project_id"] == v["project_id"]]
+            candidate = rollback_candidate(releases, v["release_seq"])
+            findings.append(regression_finding(v["project_id"], vid, verdict.standing, candidate))
+    return len(released), out, findings
 
 
 @rule(
@@ -270,11 +299,15 @@ def release_gate_respected(a: Any) -> tuple[int, list[str]]:
     "Rollback targets are earlier released versions of the same project; each has a trigger and a review.",
     reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events"),
 )
-def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
+def rollback_events_valid(a: Any) -> tuple[int, list[str], list[str]]:
     versions = {v["version_id"]: v for v in a["dataset_versions"]}
-    reviews = {r["review_id"] for r in a["incident_reviews"]}
+    reviews = {r["review_id"]: r for r in a["incident_reviews"]}
+    relating: dict[str, list[str]] = {}  # rollback ref -> the reviews that name it
+    for r in a["incident_reviews"]:
+        for related in r["related_refs"]:
+            relating.setdefault(related, []).append(r["review_id"])
     objects = _objects(a)
-    out = []
+    out, findings = [], []
     for rb in a["rollback_events"]:
         rid, to, frm = rb["rollback_id"], versions.get(rb["to_version"]), versions.get(rb["from_version"])
         if to is None or frm is None or to["project_id"] != rb["project_id"] or frm["project_id"] != rb["project_id"]:
@@ -284,11 +317,21 @@ def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
             out.append(f"{rid}: target {to['version_id']} is not an earlier release than {frm['version_id']}")
         if frm["status"] != "rolled_back":
             out.append(f"{rid}: abandoned {frm['version_id']} is {frm['status']}, not rolled_back")
-        if not rb["trigger_ref"] or rb["trigger_ref"] not in objects:
-            out.append(f"{rid}: trigger {rb['trigger_ref']!r} missing")
-        if not rb["review_ref"] or rb["review_ref"] not in reviews:
-            out.append(f"{rid}: no incident review")
-    return len(a["rollback_events"]), out
+        trigger, review, named_by = rb["trigger_ref"], rb["review_ref"], relating.get(f"rollback:{rid}", [])
+        if trigger and trigger not in objects:
+            out.append(f"{rid}: trigger {trigger!r} names no object")
+        # Writing a review of a rollback sets its review_ref (governance/reviews.py): the two must agree.
+        if review and review not in reviews:
+            out.append(f"{rid}: review_ref {review!r} names no incident review")
+        elif review and review not in named_by:
+            out.append(f"{rid}: review_ref {review} is a review that does not name the rollback")
+        elif not review and named_by:
+            out.append(f"{rid}: reviewed by {named_by[0]}, but its review_ref is empty")
+        elif not review:
+            findings.append(f"{rid}: no incident review yet (`dataops review add --rollback {rid} ...`)")
+        if not trigger and not (review in reviews and not review_missing(reviews[review])):
+            findings.append(f"{rid}: no trigger recorded; its complete incident review has to say what caused it")
+    return len(a["rollback_events"]), out, findings
 
 
 @rule(
@@ -297,11 +340,11 @@ def rollback_events_valid(a: Any) -> tuple[int, list[str]]:
     "Every alert references an existing object; timestamps ordered; open alerts inside SLA.",
     reads=("alerts", "dataset_versions", "experiment_runs", "rollback_events", "platform_scope"),
 )
-def alerts_linked_and_closed(a: Any) -> tuple[int, list[str]]:
+def alerts_linked_and_closed(a: Any) -> tuple[int, list[str], list[str]]:
     objects = _objects(a)
     projects = {f"project:{pid}" for pid in _projects(a)}  # platform-wide alerts are raised on a project
-    breached = {b["alert_id"] for b in a["sla_report"]["breaches"]}
-    out = []
+    breached = {b["alert_id"]: b for b in a["sla_report"]["breaches"]}
+    out, findings = [], []
     for al in a["alerts"]:
         aid = al["alert_id"]
         if al["related_object"] not in objects and al["related_object"] not in projects:
@@ -312,9 +355,11 @@ def alerts_linked_and_closed(a: Any) -> tuple[int, list[str]]:
         expected = "resolved" if resolved else "acknowledged" if acked else "open"
         if al["status"] != expected:
             out.append(f"{aid} status {al['status']} contradicts its timestamps ({expected})")
-        if al["status"] != "resolved" and aid in breached:
-            out.append(f"{aid} is open and outside its SLA")
-    return len(a["alerts"]), out
+        elif al["status"] != "resolved" and aid in breached:
+            problems = "; ".join(breached[aid].get("problems", [])) or "past its targets"
+            move = "acknowledge or resolve" if al["status"] == "open" else "resolve"
+            findings.append(f"{aid} ({al['severity']}) is {al['status']} outside its SLA ({problems}): {move} it")
+    return len(a["alerts"]), out, findings
 
 
 _CHAIN_FIELDS = ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "prev_hash")
@@ -384,30 +429,44 @@ def review_missing(review: dict) -> list[str]:
     return missing
 
 
+SERIOUS = ("high", "critical")
+
+
 @rule(
     12,
     "incident_reviews",
-    "Every high/critical alert and every rollback has a complete review.",
-    reads=("alerts", "rollback_events"),
+    "Every high/critical alert and every rollback has a complete review once it is due.",
+    reads=("alerts", "rollback_events", "sla_report", "dataset_versions", "experiment_runs"),
 )
-def incident_reviews_complete(a: Any) -> tuple[int, list[str]]:
-    needing = [f"alert:{x['alert_id']}" for x in a["alerts"] if x["severity"] in ("high", "critical")]
-    needing += [f"rollback:{x['rollback_id']}" for x in a["rollback_events"]]
-    out = []
+def incident_reviews_complete(a: Any) -> tuple[int, list[str], list[str]]:
+    """A review is due for a high/critical alert once it is resolved or outside its SLA (an alert
+    opened a minute ago is still being handled), and for a rollback as soon as it happened. A
+    missing or incomplete review is a finding; a review naming what does not exist is a violation."""
+    breached = {b["alert_id"] for b in a["sla_report"]["breaches"]}
+    serious = [x for x in a["alerts"] if x["severity"] in SERIOUS]
+    due = [f"alert:{x['alert_id']}" for x in serious if x["status"] == "resolved" or x["alert_id"] in breached]
+    due += [f"rollback:{x['rollback_id']}" for x in a["rollback_events"]]
+    out, findings = [], []
+    objects = _objects(a) if a["incident_reviews"] else {}
     about: dict[str, list[dict]] = {}  # reviews by the refs they relate, in artifact order, each once
-    if needing:
-        for r in a["incident_reviews"]:
-            for related in r["related_refs"]:
-                listed = about.setdefault(related, [])
-                if not listed or listed[-1] is not r:
-                    listed.append(r)
-    for ref in needing:
+    for r in a["incident_reviews"]:
+        for related in r["related_refs"]:
+            target = objects.get(related)
+            if target is None:
+                out.append(f"review {r['review_id']} relates {related}, which does not exist")
+            elif target["project_id"] != r["project_id"]:
+                out.append(f"review {r['review_id']} of {r['project_id']} relates {related} of {target['project_id']}")
+            listed = about.setdefault(related, [])
+            if not listed or listed[-1] is not r:
+                listed.append(r)
+    for ref in due:
         reviews = about.get(ref, [])
+        kind, _, object_id = ref.partition(":")
         if not reviews:
-            out.append(f"{ref} has no incident review")
+            findings.append(f"{ref} has no incident review (`dataops review add --{kind} {object_id} ...`)")
         elif all(review_missing(r) for r in reviews):
-            out.append(f"{ref}: review {reviews[0]['review_id']} lacks {', '.join(review_missing(reviews[0]))}")
-    return len(needing), out
+            findings.append(f"{ref}: review {reviews[0]['review_id']} lacks {', '.join(review_missing(reviews[0]))}")
+    return len(serious) + len(a["rollback_events"]) + len(a["incident_reviews"]), out, findings
 
 
 @rule(
@@ -417,16 +476,19 @@ def incident_reviews_complete(a: Any) -> tuple[int, list[str]]:
     reads=("platform_metrics",),
 )
 def metrics_consistent(a: Any) -> tuple[int, list[str]]:
-    from dataops_platform.metrics import compute_metrics, quoted_metrics
-
+    # The metrics are computed above the rules (they count the rules' results): the metrics module
+    # provides its computation to the registry, so this rule receives it instead of importing it.
+    source = metrics_source()
+    if source is None:
+        return 0, ["cannot recompute the metrics: no metrics computation was provided (import dataops_platform.metrics)"]
     reported = a["platform_metrics"]
-    recomputed = compute_metrics(a)
+    recomputed = source.compute(a)
     out = [
         f"metric {k}: reported {reported.get(k)!r}, recomputed {v!r}"
         for k, v in recomputed.items()
         if k != "generated_at" and reported.get(k) != v
     ]
-    quoted = quoted_metrics(a.get("report_md", ""))
+    quoted = source.quoted(a.get("report_md", ""))
     out += [f"report quotes {k} = {v}, metrics say {reported.get(k)!r}" for k, v in quoted.items() if str(reported.get(k)) != v]
     if not quoted:
         out.append("the report quotes no metrics")

@@ -81,6 +81,27 @@ def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = 
 
 
 def evaluate(artifacts: Any, numbers: set[int] | None = None) -> list[RuleResult]:
-    from dataops_platform.rules import checks  # noqa: F401 - registers the rules
-
+    """The registered rules (all 13: importing this package registers them) on `artifacts`."""
     return [r.fn(artifacts) for r in RULES if numbers is None or r.number in numbers]
+
+
+@dataclass(frozen=True)
+class MetricsSource:
+    """What rule 13 needs from the layer above: the metrics recomputed from the artifacts, and the
+    metrics a report quotes. The metrics count the other rules' results, so they are computed
+    above the rules; `dataops_platform.metrics` provides itself here when it is imported, and the
+    rules never import it (imports flow one way: metrics -> rules)."""
+
+    compute: Callable[[Any], dict[str, Any]]
+    quoted: Callable[[str], dict[str, str]]
+
+
+_metrics: list[MetricsSource] = []
+
+
+def provide_metrics(source: MetricsSource) -> None:
+    _metrics[:] = [source]
+
+
+def metrics_source() -> MetricsSource | None:
+    return _metrics[0] if _metrics else None

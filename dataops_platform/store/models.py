@@ -156,6 +156,9 @@ class Experiment(Base):
     requires_review: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # Only on a regressed experiment (SPEC §5): `data` (the baseline's training configuration doing
+    # worse on this data: blocks the version) or `model_candidate` (other parameters: does not).
+    regression_kind: Mapped[str | None] = mapped_column(String(16))
     run_ended_at: Mapped[datetime | None] = mapped_column(index=True)  # the MLflow sync cursor
     recorded_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]

@@ -18,6 +18,7 @@ from typing import Any
 TAG_PROJECT = "dataops.project"
 TAG_VERSION = "dataops.dataset_version"
 TAG_STATUS = "dataops.status"
+TAG_REGRESSION_KIND = "dataops.regression_kind"  # data | model_candidate, on a regressed run
 TAG_BASELINE = "dataops.baseline"
 TAG_BASELINE_REF = "dataops.baseline_experiment"
 TAG_EXPERIMENT = "dataops.experiment_id"
@@ -28,6 +29,7 @@ MLFLOW_UNKNOWN_USER = "unknown"  # what MlflowClient.create_run stores as user_i
 MLFLOW_DIGEST_CHARS = 32
 EXPERIMENT_PREFIX = "dataops/"
 RUN_ID_BATCH = 100  # run ids per `run_id IN (...)` search
+NO_SUCH_RUN = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # MLflow's error codes for a missing run id
 
 
 def experiment_name(project_id: str) -> str:
@@ -194,11 +196,22 @@ class Tracking:
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in sorted(tags.items())])
 
     def run_exists(self, run_id: str) -> dict[str, Any] | None:
-        """A run's identity and status, or None when MLflow has no such run."""
+        """A run's identity, status and lifecycle stage (`deleted` in the MLflow UI, not yet
+        garbage-collected, is still a run), or None when MLflow has no such run.
+
+        Only MLflow's "no such run" answer is None: any other failure (the server down, a 5xx)
+        raises, so an MLflow outage fails the asset instead of reading as runs that vanished."""
         from mlflow.exceptions import MlflowException
 
         try:
             run = self.client.get_run(run_id)
-        except MlflowException:
-            return None
-        return {"run_id": run_id, "status": run.info.status, "experiment_id": run.info.experiment_id}
+        except MlflowException as exc:
+            if exc.error_code in NO_SUCH_RUN:
+                return None
+            raise
+        return {
+            "run_id": run_id,
+            "status": run.info.status,
+            "experiment_id": run.info.experiment_id,
+            "lifecycle_stage": run.info.lifecycle_stage,
+        }

@@ -5,6 +5,15 @@ metric when the project has no rule) is never `completed` and never a baseline: 
 `failed`, its error naming the metric and the value, so it raises the usual run_failure alert and
 the release gate blocks its version. MLflow's SQL stores keep +/-inf as +/-1.797e308 (the largest
 float), so a value of that size is read as the infinity it stands for.
+
+Which kind of regression (SPEC §5, docs/findings.md): a regressed run whose **training
+configuration** equals its baseline's is a data regression (same model, worse on this data: it
+blocks the version); one whose configuration differs is a model-candidate regression (a worse
+model, not worse data: it blocks nothing). The training configuration is every param the run
+logged, compared as MLflow stores it (text), except provenance params that say who or what logged
+the run rather than how it trains (`PROVENANCE_PARAMS`, and names under the `dataops.` and
+`mlflow.` namespaces). A regression with no baseline to compare (a guard breached on a project's
+first run) cannot be blamed on the model: it is a data regression.
 """
 
 from __future__ import annotations
@@ -15,6 +24,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataops_platform.spec.models import RegressionRule
+
+DATA_REGRESSION, MODEL_CANDIDATE = "data", "model_candidate"  # Experiment.regression_kind
+REGRESSION_KINDS = (DATA_REGRESSION, MODEL_CANDIDATE)
+PROVENANCE_PARAMS = frozenset({"logged_by"})  # who logged a run is not how it trains
+PROVENANCE_PREFIXES = ("dataops.", "mlflow.")
+
+
+def training_config(params: dict[str, Any] | None) -> dict[str, str]:
+    """The params that make up a run's training configuration, as text (MLflow stores params as text)."""
+    return {
+        str(k): str(v)
+        for k, v in (params or {}).items()
+        if k not in PROVENANCE_PARAMS and not str(k).startswith(PROVENANCE_PREFIXES)
+    }
+
+
+def regression_kind(params: dict[str, Any] | None, baseline_params: dict[str, Any] | None) -> str:
+    """`data` when the run trains like its baseline (or there is no baseline), else `model_candidate`."""
+    if baseline_params is None:
+        return DATA_REGRESSION
+    return DATA_REGRESSION if training_config(params) == training_config(baseline_params) else MODEL_CANDIDATE
+
+
+def config_differences(params: dict[str, Any] | None, baseline_params: dict[str, Any] | None) -> list[str]:
+    """`name: baseline -> run` for each configuration param that differs (for alert titles and tags)."""
+    mine, theirs = training_config(params), training_config(baseline_params)
+    return [
+        f"{k}: {theirs.get(k, '-')} -> {mine.get(k, '-')}"
+        for k in sorted(set(mine) | set(theirs))
+        if mine.get(k) != theirs.get(k)
+    ]
 
 
 @dataclass(frozen=True)

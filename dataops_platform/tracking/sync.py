@@ -63,14 +63,14 @@ from dataops_platform.governance import audit
 from dataops_platform.governance.alerts import open_alert
 from dataops_platform.governance.authz import decide, projects_granting
 from dataops_platform.governance.experiments import record_experiment
+from dataops_platform.governance.gate import BLOCKING_EXPERIMENT_STATUSES, standing_regression
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.policy import config_document, governance_policy
 from dataops_platform.store.models import DatasetVersion, Experiment, PlatformConfig, Project, User
 from dataops_platform.tracking import client as tc
-from dataops_platform.tracking.regression import is_finite_number, judge
+from dataops_platform.tracking.regression import MODEL_CANDIDATE, config_differences, is_finite_number, judge, regression_kind
 
 log = logging.getLogger(__name__)
-ALERT_FOR_STATUS = {"regressed": ("high", "regression"), "failed": ("medium", "run_failure")}
 ACTION = "experiment.log"
 MLFLOW_USERS_KEY = "mlflow_users"  # written by spec apply: {mlflow user name: platform user id}
 IGNORED_KEY = "mlflow_sync_ignored"  # {run id: {fingerprint, ended_ms, the refusal}}: runs to re-examine
@@ -149,6 +149,37 @@ class SyncReport:
 def gate_alert_key(category: str, experiment_id: str) -> str:
     """The source key of the alert a regressed or failed experiment raises (sync and sensor share it)."""
     return f"{category}:experiment:{experiment_id}"
+
+
+def alert_for(status: str, regression_kind: str | None) -> tuple[str, str]:
+    """(severity, category) of the alert a regressed or failed experiment raises.
+
+    A data regression is high (it is about a dataset version: an incident with a review); a
+    model-candidate regression and a crashed run are medium: a bad configuration, not bad data."""
+    if status == "failed":
+        return "medium", "run_failure"
+    return ("medium" if regression_kind == MODEL_CANDIDATE else "high"), "regression"
+
+
+def gate_alert_title(session: Session, experiment: Experiment, now: datetime) -> str:
+    """What the alert of a regressed or failed experiment says: the verdict, its kind, the reasons and,
+    for a data regression standing on the current release, the rollback candidate and the remedies."""
+    head = f"{experiment.experiment_id} {experiment.status} on {experiment.dataset_version}"
+    remedy = ""
+    baseline = session.get(Experiment, experiment.baseline_ref) if experiment.baseline_ref else None
+    if experiment.status == "regressed" and experiment.regression_kind == MODEL_CANDIDATE:
+        changed = "; ".join(config_differences(experiment.params, baseline.params if baseline else None))
+        versus = f"vs baseline {experiment.baseline_ref}"
+        head += f" (model-candidate regression: {changed or 'other params'} {versus}; version not blocked)"
+    elif experiment.status == "regressed":
+        head += " (data regression: the baseline's configuration does worse on this data)"
+        standing = standing_regression(session, experiment.project_id, now)
+        if standing is not None and experiment.experiment_id in standing.experiments:
+            back = f"roll back to {standing.rollback_candidate}" if standing.rollback_candidate else "no earlier release"
+            remedy = f"; {experiment.dataset_version} is the current release: {back}, release a successor or approve an exception"
+    reasons = experiment.error or ""
+    room = 400 - len(head) - len(remedy) - 2
+    return f"{head}: {reasons[: max(room, 0)]}{remedy}"[:400]
 
 
 def system_actor(session: Session) -> str:
@@ -526,6 +557,7 @@ def _sync_one(
         status, deltas, error = "failed", {}, tags.get(tc.TAG_ERROR, f"MLflow run status {run.info.status}")
     if status == "failed":
         baseline = None  # nothing was compared
+    kind = regression_kind(run.data.params, baseline.params if baseline else None) if status == "regressed" else None
     try:
         experiment = record_experiment(
             platform,
@@ -540,6 +572,7 @@ def _sync_one(
             deltas=deltas,
             error=error,
             run_ended_at=datetime.fromtimestamp(ended_ms / 1000, tz=UTC),
+            regression_kind=kind,
         )
     except AlreadyRecorded:  # another sync (the sensor, a person) recorded it since we looked
         report.already_synced += 1
@@ -556,15 +589,17 @@ def _sync_one(
         _forget(platform, {run_id})
     report.added.append(experiment.experiment_id)
     report.project_of[experiment.experiment_id] = seen.project
-    if status in ALERT_FOR_STATUS:
-        severity, category = ALERT_FOR_STATUS[status]
+    if status in BLOCKING_EXPERIMENT_STATUSES:
+        severity, category = alert_for(status, kind)
+        with platform.store.read() as session:
+            title = gate_alert_title(session, session.get(Experiment, experiment.experiment_id), platform.clock.now())
         alert = open_alert(
             platform,
             actor,
             f"experiment:{experiment.experiment_id}",
             severity,
             category,
-            f"{experiment.experiment_id} {status} on {seen.version}: {error}"[:400],
+            title,
             source_key=gate_alert_key(category, experiment.experiment_id),
         )
         report.alerts.append(alert.alert_id)
@@ -574,6 +609,7 @@ def _sync_one(
         {
             tc.TAG_STATUS: status,
             tc.TAG_EXPERIMENT: experiment.experiment_id,
+            **({tc.TAG_REGRESSION_KIND: kind} if kind else {}),
             **{f"dataops.delta.{k}": f"{v:+.4f}" for k, v in deltas.items()},
             **({tc.TAG_BASELINE_REF: baseline.experiment_id} if baseline else {}),
         },
