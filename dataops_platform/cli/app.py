@@ -14,7 +14,11 @@ from dataops_platform.cli.state import CliState, state
 
 app = typer.Typer(
     name="dataops",
-    help="Governance plane for data and ML teams: versions, experiments, lineage, releases, audit.",
+    help="Governance plane for data and ML teams: versions, experiments, lineage, releases, audit.\n\n"
+    "Global options (--home, --as, --json, --verbose) go before or after the command.\n\n"
+    "Exit codes: 0 success; 2 invalid input; 3 permission denied; 4 refused by a gate or an illegal transition "
+    "(a quality-gate rejection included); 1 anything else. materialize, report and demo: 0 when every integrity "
+    "rule holds (governance findings are printed, not fatal), 1 when integrity is broken or the run failed.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -45,8 +49,12 @@ def global_options(
     home: Annotated[Path | None, typer.Option("--home", help="Platform home (default $DATAOPS_HOME or ./.dataops).")] = None,
     user: Annotated[str | None, typer.Option("--as", help="Acting user (default $DATAOPS_USER).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Stream Dagster's event log to stderr (it always goes to a log file too).")
+    ] = False,
 ) -> None:
-    ctx.obj = CliState(home=home, user=user, json=as_json)
+    """Global options, taken before or after the command (cli/argv.py moves them in front)."""
+    ctx.obj = CliState(home=home, user=user, json=as_json, verbose=verbose)
 
 
 @app.command()
@@ -97,8 +105,11 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
     try:
         check_arguments(sys.argv[1:])
+        from dataops_platform.cli.argv import hoist_global_options
+
+        argv = hoist_global_options(typer.main.get_command(app), sys.argv[1:])
         # Without standalone mode Typer returns a command's exit code instead of raising it.
-        code = app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except SystemExit:
         raise

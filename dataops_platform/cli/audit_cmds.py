@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, table
+from dataops_platform.cli.output import console, emit_json, labelled, table
 from dataops_platform.cli.state import parse_time, state
 
 app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
@@ -59,9 +59,9 @@ def verify(ctx: typer.Context) -> None:
     elif result.ok:
         console.print(f"audit chain intact: {result.checked} records, head seq {result.head.seq}.")
     elif result.bad_seq is None:  # the records hold together, but no anchor vouches for the tail
-        console.print(f"[bold red]audit chain broken[/]: {result.reason}", highlight=False)
+        console.print(labelled("audit chain broken", "bold red", f": {result.reason}"), highlight=False)
     else:
-        console.print(f"[bold red]audit chain broken[/] at seq {result.bad_seq}: {result.reason}", highlight=False)
+        console.print(labelled("audit chain broken", "bold red", f" at seq {result.bad_seq}: {result.reason}"), highlight=False)
     if not result.ok:
         if not st.json and result.problems:
             for location in st.platform().anchor.locations:  # the CLI runs on the server: paths may be shown
@@ -99,8 +99,10 @@ def reanchor(
         for problem in result.problems:
             console.print(f"  resolved: {problem['message']}", highlight=False)
         if not result.chain.ok:
-            console.print(f"[bold red]the chain itself is still broken[/] at seq {result.chain.bad_seq}: {result.chain.reason}")
+            console.print(
+                labelled("the chain itself is still broken", "bold red", f" at seq {result.chain.bad_seq}: {result.chain.reason}")
+            )
         for location in result.unwritten:
-            console.print(f"[bold red]not written[/]: {location}; run reanchor again once it is reachable")
+            console.print(labelled("not written", "bold red", f": {location}; run reanchor again once it is reachable"))
     if result.unwritten:
         raise typer.Exit(1)

@@ -8,12 +8,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-# Piped output is read by people and by grep: never let Rich fold it to 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# Piped output is read by people and by grep: never let Rich fold it to 80 columns. Markup is off:
+# every text the CLI prints holds values (reasons, ids, paths, titles) in which `[...]` is data, e.g.
+# `null_rate[quality_signals] 1.0 > 0.0`; the few styled words go through `labelled`.
+console = Console(width=None if sys.stdout.isatty() else 200, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200, markup=False)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 rule`, `2 rules`: every count the CLI prints reads right."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def labelled(label: str, style: str, text: str = "") -> Text:
+    """`label` in `style`, then `text` exactly as given (never read as Rich markup)."""
+    return Text.assemble((label, style), text)
 
 
 def emit_json(data: Any) -> None:
@@ -38,7 +50,7 @@ def error(exc: Exception, as_json: bool) -> int:
         payload.update({k: v for k, v in getattr(exc, "facts", {}).items() if v is not None})
         sys.stderr.write(json.dumps(payload, default=str) + "\n")
     else:
-        err_console.print(f"[bold red]error[/]: {escape(getattr(exc, 'message', str(exc)))}", highlight=False)
+        err_console.print(labelled("error", "bold red", f": {getattr(exc, 'message', str(exc))}"), highlight=False)
     return code
 
 

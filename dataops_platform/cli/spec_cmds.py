@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, table
+from dataops_platform.cli.output import console, emit_json, labelled, table
 from dataops_platform.cli.state import state
 
 app = typer.Typer(help="Validate and apply the declarative platform spec.", no_args_is_help=True)
@@ -69,8 +69,12 @@ def _sync_pools(settings) -> dict[str, int]:  # noqa: ANN001
         return {}  # embedded: in-process runs, one step at a time
     if not (settings.dagster_home / "dagster.yaml").exists():
         console.print(
-            f"[yellow]note[/]: no Dagster instance at {settings.dagster_home} (set DATAOPS_DAGSTER_INSTANCE_DIR); "
-            "pool limits not updated: run `dataops stack config --out DIR` there"
+            labelled(
+                "note",
+                "yellow",
+                f": no Dagster instance at {settings.dagster_home} (set DATAOPS_DAGSTER_INSTANCE_DIR); "
+                "pool limits not updated: run `dataops stack config --out DIR` there",
+            )
         )
         return {}
     from dataops_platform.stack.config import sync_pool_limits

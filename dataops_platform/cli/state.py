@@ -16,6 +16,7 @@ class CliState:
     home: Path | None = None
     user: str | None = None
     json: bool = False
+    verbose: bool = False
     _platform: object | None = field(default=None, repr=False)
 
     def settings(self):  # noqa: ANN201
