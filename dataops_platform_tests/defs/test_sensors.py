@@ -194,6 +194,45 @@ def test_release_gate_watch_alerts_on_a_rejected_version(
     assert len(requests) == 1
 
 
+def test_release_gate_watch_reopens_a_finding_whose_exception_expired(tmp_path: Path) -> None:
+    """A data regression on the current release, waived by an exception (so its alert was resolved),
+    stands again once the exception expires: the sensor opens one high alert on the version, with
+    the rollback candidate, and the alert is kept open while the finding stands."""
+    from dataops_platform.errors import GateRefused
+    from dataops_platform.governance.alerts import release_regression_key, resolve_alert
+    from dataops_platform.governance.exceptions import approve_exception, request_exception
+    from dataops_platform_tests.findings.story import build_data_regression
+
+    story = build_data_regression(tmp_path / "home")  # five days ago, on the story's clock
+    [experiment_id] = story.facts["regression"].added
+    [regression] = _alerts(story.platform, related_object=ref("experiment", experiment_id))
+    v2, v3 = story.versions["v2"], story.versions["v3"]
+    exc = request_exception(
+        story.platform, "lena", v3, "experiment_status", "re-labelling", story.clock.now() + timedelta(days=1)
+    )
+    approve_exception(story.platform, "priya", exc.exception_id)
+    resolve_alert(story.platform, "omar", regression.alert_id, f"waived by {exc.exception_id} for a day")
+    cursor = str(_head(story.platform))
+    story.platform.close()
+
+    # The sensor runs on the wall clock: the exception expired four days ago.
+    requests, cursor_after, _ = _tick(release_gate_watch, story.settings, cursor)
+    [reopened] = _alerts(story.platform, related_object=ref("version", v3))
+    assert (reopened.severity, reopened.category, reopened.status, reopened.opened_by) == ("high", "regression", "open", SYSTEM)
+    assert reopened.source_key == release_regression_key(v3, 1)
+    assert experiment_id in reopened.title and f"roll back to {v2}" in reopened.title
+    assert [r.run_key for r in requests] == [f"release_gate_watch:finding:{reopened.alert_id}"]
+    assert cursor_after == cursor
+
+    again, _, skip = _tick(release_gate_watch, story.settings, cursor)  # covered now: nothing more
+    assert again == [] and "no experiment logged" in skip
+    assert len(_alerts(story.platform, category="regression")) == 2
+    live = Platform(story.settings)  # the wall clock: the finding stands
+    with pytest.raises(GateRefused, match="finding"):
+        resolve_alert(live, "omar", reopened.alert_id, "not yet")
+    live.close()
+
+
 # -- sla_risk_watch ------------------------------------------------------------------------------
 
 
