@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataops_platform.artifacts.build import row
+from dataops_platform.artifacts.interfaces import InterfaceTables
 from dataops_platform.errors import (
     AuditIntegrityError,
     DataOpsError,
@@ -39,7 +40,7 @@ from dataops_platform.governance.audit_service import AuditFilter, count_records
 from dataops_platform.governance.authz import decide
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.tokens import Unauthenticated, authenticate
-from dataops_platform.settings import Settings
+from dataops_platform.settings import Settings, load_settings
 from dataops_platform.text import check_text
 
 API_PREFIX = "/api/v1"
@@ -278,8 +279,9 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     @app.post(f"{API_PREFIX}/versions", status_code=201, tags=["versions"])
     def register_by_path(user: Actor, body: RegisterByPath) -> dict[str, Any]:
         # Permission first, then the path (confined to the inbox, named relative to it), then the file.
-        return row(versions.register_version(plat, user, body.project, body.path, body.parent, body.summary,
-                                             root=settings.inbox_dir))  # fmt: skip
+        registered = versions.register_version(plat, user, body.project, body.path, body.parent, body.summary,
+                                               root=settings.inbox_dir)  # fmt: skip
+        return row(registered) | {"same_content_as": versions.same_content_as(plat, registered)}
 
     @app.put(f"{API_PREFIX}/projects/{{project}}/versions/upload", status_code=201, tags=["versions"])
     async def register_by_upload(
@@ -303,7 +305,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
                     plat, user, project, path, parent, ["uploaded through the API"], label=filename, copy=True
                 )
             )
-            return row(registered)
+            return row(registered) | {"same_content_as": versions.same_content_as(plat, registered)}
 
     @app.post(f"{API_PREFIX}/versions/{{version_id}}/validate", tags=["versions"])
     def validate(user: Actor, version_id: ObjectId) -> dict[str, Any]:
@@ -487,3 +489,13 @@ def route_table(app: FastAPI) -> list[dict[str, str]]:
         if path.startswith(API_PREFIX):
             out += [{"method": m, "path": path, "endpoint": route.name} for m in methods]
     return sorted(out, key=lambda r: (r["path"], r["method"]))
+
+
+def interface_tables() -> InterfaceTables:
+    """The REST API's route table for the API catalog (entry point `dataops_platform.interface_tables`:
+    the artifacts never import this module). Building the app to read its routes needs no database."""
+    return InterfaceTables(routes=route_table(create_app(load_settings(), platform=_NoPlatform())))  # type: ignore[arg-type]
+
+
+class _NoPlatform:
+    """Stands in for the Platform while only the routes are read (no route runs)."""

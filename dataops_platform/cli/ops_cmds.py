@@ -235,11 +235,15 @@ def review_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
 @lineage_app.command("impact")
 def lineage_impact(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(metavar="REF", help="e.g. version:ds_v005")],
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="KIND:ID (version:t01_retail.ds_v005) or a bare id (ds_v005, t01_retail.ds_v005)")
+    ],
     depth: Annotated[int | None, typer.Option(min=1, help="Hops to follow (default: all).")] = None,
     upstream: Annotated[bool, typer.Option("--upstream", help="What REF depends on, instead of what depends on it.")] = False,
 ) -> None:
-    """What hangs below (or above) an object, by a recursive query in the store."""
+    """What hangs below (or above) an object, by a recursive query in the store, with each object's distance in hops.
+
+    A bare id is taken when exactly one object you may read matches it; several are refused naming them."""
     from dataops_platform.governance.lineage import impact
 
     st = state(ctx)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows
+from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows, err_console, labelled
 from dataops_platform.cli.state import state
 
 app = typer.Typer(help="Dataset versions: register real data, validate, release, deprecate.", no_args_is_help=True)
@@ -18,7 +18,7 @@ def _done(ctx: typer.Context, version, verb: str) -> None:  # noqa: ANN001
     if st.json:
         emit_object(True, version.version_id, version)
     else:
-        console.print(f"{version.version_id} ({version.project_id}) {verb}: status {version.status}")
+        console.print(f"{version.version_id} ({version.project_id}) {verb}: status {version.status}", highlight=False)
 
 
 @app.command("register")
@@ -45,28 +45,45 @@ def register(
 ) -> None:
     """Register data where it lives as a new draft version (needs version.create); nothing is copied unless --copy.
 
+    Data the project has registered before (same digest) is registered again, with a warning naming the earlier versions.
+
     Permission is decided before the file is opened; a file the readers cannot take (bad text,
     ragged CSV rows, non-scalar ids, nesting over 32 levels, over a size limit, not a regular
     file) exits 2 naming the file, the line or row and the field, and is audited as failed."""
-    from dataops_platform.governance.versions import register_version
+    from dataops_platform.governance.versions import register_version, same_content_as
 
     st = state(ctx)
     # The path is the user's own: messages quote it as typed (register_version resolves it).
     version = register_version(st.platform(), st.actor(), project, datafile, parent, summary, label=str(datafile), copy=copy)
+    same = same_content_as(st.platform(), version)
+    if st.json:
+        emit_object(True, version.version_id, version, {"same_content_as": same})
+        return
     _done(ctx, version, f"registered ({version.row_count} rows, digest {version.content_digest[:12]})")
+    if same:
+        err_console.print(
+            labelled("warning", "yellow", f": {version.version_id} holds the same content (digest {version.content_digest[:12]}) "
+                     f"as {', '.join(same)} of {version.project_id}; registered anyway as a new version"),
+            highlight=False,
+        )  # fmt: skip
 
 
 @app.command("validate")
 def validate(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version id.")]) -> None:
-    """Run the quality gate (needs version.validate): validated, or rejected naming each failed threshold."""
+    """Run the quality gate (needs version.validate): validated, or rejected naming each failed threshold.
+
+    Exits 4 when the gate rejects the version (the rejection is recorded; each failed condition is printed)."""
     from dataops_platform.governance.versions import validate_version
 
     st = state(ctx)
     result = validate_version(st.platform(), st.actor(), version)
-    _done(ctx, result, "validated" if result.status == "validated" else "rejected by the quality gate")
+    rejected = result.status == "rejected"
+    _done(ctx, result, "rejected by the quality gate" if rejected else "validated")
     if not st.json:
         for failure in result.quality_failures:
-            console.print(f"  - {failure}")
+            console.print(f"  - {failure}", highlight=False)
+    if rejected:
+        raise typer.Exit(4)
 
 
 @app.command("release")

@@ -31,6 +31,28 @@ from dataops_platform.store.models import LineageEdge
 
 EDGE_TYPES = ("derived_from", "used", "triggered", "waives", "rolled_back_from", "restored_to", "reviews", "supersedes")
 
+# How each edge reads in words, subject first. Only `triggered` reads from source to target: a
+# child version is derived from its parent (the edge's source), an experiment used a version, an
+# exception waives a rule on a version, a rollback rolled back from / restored a version, a review
+# reviews an alert, a new release supersedes the previous one.
+READS_FROM_SOURCE = {"triggered": "triggered"}
+READS_FROM_TARGET = {
+    "derived_from": "derived from",
+    "used": "used",
+    "waives": "waives a rule on",
+    "rolled_back_from": "rolled back from",
+    "restored_to": "restored",
+    "reviews": "reviews",
+    "supersedes": "supersedes",
+}
+
+
+def read_edge(source: str, edge_type: str, target: str) -> tuple[str, str, str]:
+    """(subject, phrase, object) of an edge as a sentence reads it: `ds_v004 derived from ds_v003`."""
+    if edge_type in READS_FROM_TARGET:
+        return target, READS_FROM_TARGET[edge_type], source
+    return source, READS_FROM_SOURCE.get(edge_type, edge_type), target
+
 
 def add_edge(session: Session, project_id: str, source: str, target: str, edge_type: str, at: datetime) -> None:
     """Record one edge; recording the same edge twice is a no-op (re-syncs never duplicate)."""
@@ -79,6 +101,16 @@ def impact_rows(session: Session, start: str, depth: int | None = None, upstream
 
 
 def impact(platform: Platform, actor: str, start: str, depth: int | None = None, upstream: bool = False) -> list[ImpactRow]:
-    """The impact of an object as `actor` sees it (needs read in the object's project)."""
+    """The impact of an object as `actor` sees it (needs read in the object's project), each row
+    with its shortest distance. `start` is KIND:ID or a bare id (`refs.resolve`)."""
+    from dataops_platform.governance.authz import decide
+
+    with platform.store.read() as session:
+        start = refs.resolve(session, start, "REF", lambda project: decide(session, actor, "read", project).allowed)
     with platform.view(actor, project=lambda s: refs.project_of(s, start), object_ref=start) as session:
-        return impact_rows(session, start, depth, upstream)
+        if depth is not None:
+            return impact_rows(session, start, depth, upstream)
+        # Unbounded: the set first (cheap, cycle-proof), then the distances, bounded by its size (a
+        # shortest path visits no node twice), so even a cycle that slipped in ends.
+        reached = impact_rows(session, start, None, upstream)
+        return impact_rows(session, start, len(reached), upstream) if reached else []

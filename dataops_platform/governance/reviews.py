@@ -10,7 +10,7 @@ from dataops_platform.governance import lineage, refs
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.refs import ref
-from dataops_platform.store.models import Alert, IncidentReview, RollbackEvent, User
+from dataops_platform.store.models import Alert, IncidentReview, Membership, RollbackEvent
 
 REVIEWABLE_KINDS = ("alert", "rollback", "version")
 SERIOUS_SEVERITIES = ("critical", "high")
@@ -75,8 +75,17 @@ def add_review(platform: Platform, actor: str, review: ReviewInput) -> IncidentR
             if isinstance(obj, RollbackEvent) or (isinstance(obj, Alert) and obj.severity in SERIOUS_SEVERITIES):
                 serious.append(value)
         for item in review.fix_items:
-            if op.session.get(User, item.owner) is None:
-                raise InvalidInput(f"fix item owner {item.owner!r} is not a known user", field="fix.owner", value=item.owner)
+            # An owner is someone who can act on the fix: a member of the project, not any known user.
+            # Unknown users answer the same way: the message does not tell who exists elsewhere.
+            if op.session.get(Membership, (item.owner, op.project)) is None:
+                raise InvalidInput(
+                    f"fix item {item.description!r}: owner {item.owner!r} is not a member of project {op.project}; "
+                    "give a member of the project as the owner",
+                    field="fix.owner",
+                    value=item.owner,
+                    project=op.project,
+                    fix=item.description,
+                )
         missing = _missing_parts(review)
         if serious and missing:
             raise InvalidInput(

@@ -192,6 +192,9 @@ def register_version(
                 value=duplicate_rate,
             )
         copied = source.copy_original(platform.settings.data_dir) if keep_copy else None
+        # Identical content again is allowed (a re-release of the same data is a legitimate way out),
+        # but never silent: the audit record, the CLI and the REST response name the earlier versions.
+        same = sorted(session.scalars(_same_content(project_id, profile.digest, profile.digest_algorithm)))
         version = DatasetVersion(
             version_id=op.next_id("dataset_version", "ds_v"),
             project_id=project_id,
@@ -229,8 +232,26 @@ def register_version(
             "format": profile.source_format,
             "source": source.uri,
             "copied": copied is not None,
-        }
+        } | ({"same_content_as": same} if same else {})
     return version
+
+
+def _same_content(project_id: str, digest: str, algorithm: str | None):  # noqa: ANN202 - a Select
+    return select(DatasetVersion.version_id).where(
+        DatasetVersion.project_id == project_id,
+        DatasetVersion.content_digest == digest,
+        DatasetVersion.digest_algorithm == algorithm,
+    )
+
+
+def same_content_as(platform: Platform, version: DatasetVersion) -> list[str]:
+    """The versions of `version`'s project registered before it with the same content (digest and
+    algorithm): registering data already registered is told so, not refused."""
+    query = _same_content(version.project_id, version.content_digest, version.digest_algorithm).where(
+        DatasetVersion.version_id != version.version_id, DatasetVersion.created_at <= version.created_at
+    )
+    with platform.store.read() as session:
+        return sorted(session.scalars(query))
 
 
 def _location(platform: Platform, source: Any, profile: DatasetProfile) -> str:

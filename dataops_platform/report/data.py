@@ -8,6 +8,7 @@ decide how much of each list to show.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,10 +115,30 @@ class CheckRow:
     name: str
     asset: str
     description: str
-    passed: bool
+    passed: bool  # neither a violation nor a finding
     checked: int
-    violations: list[str]
+    violations: list[str]  # integrity: the records contradict each other
     scope: str  # what this evaluation read
+    findings: list[str] = field(default_factory=list)  # governance findings: open, never blocking
+
+    @property
+    def result(self) -> str:
+        """pass | FAIL (integrity broken) | finding (integrity holds, something is open)."""
+        return "FAIL" if self.violations else "finding" if self.findings else "pass"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One open governance finding: the rule that found it, the object it is on, the text (which
+    names the remedy)."""
+
+    number: int
+    rule: str
+    on: str
+    text: str
+
+
+NEUTRAL_TITLE = "DataOps platform report"
 
 
 @dataclass
@@ -137,10 +158,40 @@ class ReportData:
     rollbacks: list[dict[str, Any]]
     reviews: list[dict[str, Any]]
     checks: list[CheckRow] = field(default_factory=list)
+    organisation: str | None = None  # platform_scope.organisation.name (the spec's own name)
+
+    @property
+    def title(self) -> str:
+        return f"{self.organisation} platform report" if self.organisation else NEUTRAL_TITLE
 
     @property
     def checks_passed(self) -> int:
+        """Rules with neither a violation nor a finding."""
         return sum(c.passed for c in self.checks)
+
+    @property
+    def integrity_held(self) -> int:
+        """Rules that found the records consistent (a finding does not break integrity)."""
+        return sum(not c.violations for c in self.checks)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [Finding(c.number, c.name, finding_subject(f), f) for c in self.checks for f in c.findings]
+
+
+_SUBJECT = re.compile(r"^[A-Za-z0-9_.:-]+")
+
+
+def finding_subject(text: str) -> str:
+    """The object a finding is on: the id it starts with (`t02_legal.alert_001 (high) is open...`)."""
+    match = _SUBJECT.match(text)
+    return match.group(0).rstrip(":.") if match else ""
+
+
+def organisation_name(a: Any) -> str | None:
+    org = a["platform_scope"].get("organisation") or {}
+    name = org.get("name") if isinstance(org, dict) else None
+    return str(name) if name else None
 
 
 def _parent_change(v: dict[str, Any]) -> str:
@@ -318,4 +369,5 @@ def gather(a: Any, checks: list[CheckRow]) -> ReportData:
         rollbacks=sorted(a["rollback_events"], key=lambda r: (r["executed_at"] or "", r["rollback_id"])),
         reviews=sorted(a["incident_reviews"], key=lambda r: (r["created_at"] or "", r["review_id"])),
         checks=checks,
+        organisation=organisation_name(a),
     )

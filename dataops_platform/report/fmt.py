@@ -11,16 +11,39 @@ LIST_LIMIT = 40
 
 
 def num(value: Any, signed: bool = False) -> str:
-    """A number as the artifacts hold it (no rounding beyond theirs); None is 'n/a'."""
+    """A number for people: integers as they are, other numbers to 4 significant digits (0.662,
+    36.5, 1,234); None is 'n/a'. The KPI table quotes p8_metrics.json verbatim instead (`quoted`)."""
     if value is None:
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    return f"{value:+}" if signed else str(value)
+    sign = "+" if signed and value >= 0 else ""
+    if isinstance(value, int):
+        return f"{sign}{value}"
+    if abs(value) >= 1000:
+        return f"{sign}{value:,.0f}"
+    return f"{sign}{value:.4g}"
 
 
-def percent(value: Any) -> str:
-    return f"{value:.0%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+def rate(value: Any) -> str:
+    """A share as a percentage to 4 significant digits: 0.6619597774925117 -> 66.2%, 1.0 -> 100%."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "n/a" if value is None else str(value)
+    return f"{value * 100:.4g}%"
+
+
+def quoted(value: Any) -> str:
+    """A metric exactly as p8_metrics.json holds it: the KPI table rule 13 reads back."""
+    return "n/a" if value is None else str(value)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 experiment`, `3 experiments` (`many` for irregular plurals); counts over 999 with separators."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def were(count: int) -> str:
+    return "was" if count == 1 else "were"
 
 
 def when(value: str | datetime | None) -> str:
@@ -33,8 +56,12 @@ def when(value: str | datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
 
-def more(total: int, shown: int, what: str) -> str:
-    return f"… and {total - shown:,} more {what} (counted above, not listed)." if total > shown else ""
+def more(total: int, shown: int, what: str, note: str = "") -> str:
+    """'… and 3 more alerts (counted above, not listed).' (`what` singular); '' when all are shown."""
+    rest = total - shown
+    if rest <= 0:
+        return ""
+    return f"… and {rest:,} more {what if rest == 1 else what + 's'}{note} (counted above, not listed)."
 
 
 def delta_cells(x: Any) -> list[str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from dataops_platform.governance.lineage import read_edge
 from dataops_platform.metrics import headline_table
 from dataops_platform.report.data import EXPERIMENT_STATUSES, CheckRow, ReportData
-from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, percent, when
+from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, plural, rate, were, when
 
-TITLE = "P08 DataOps platform report"
 KPI_HEADING = "## 1. Overview KPIs"
 SECTION_TITLES = (
     KPI_HEADING,
@@ -22,7 +22,13 @@ SECTION_TITLES = (
     "## 4. Lineage graph",
     "## 5. Alerts against SLA targets",
     "## 6. Rollbacks and incident reviews",
-    "## 7. Consistency checks (13 rules)",
+    "## 7. Governance findings",
+    "## 8. Consistency checks (13 rules)",
+)
+FINDINGS_NOTE = (
+    "A finding is something the organisation has to act on while its records stay consistent (a data regression "
+    "on the current release, an alert past its SLA, a review still missing). It never stops the graph: the rule "
+    "that found it is shown as a finding in section 8, and each finding names its remedy."
 )
 CHECKS_NOTE = (
     "Rules 2-12 read only the artifacts. Rules 1 and 13 also read the report, so here they are evaluated on "
@@ -57,8 +63,10 @@ def checks_table(checks: Sequence[CheckRow], with_scope: bool = True) -> str:
     rows = []
     for c in checks:
         shown = "; ".join(c.violations[:3]) + (f" (+{len(c.violations) - 3} more)" if len(c.violations) > 3 else "")
+        if c.findings and not c.violations:
+            shown = f"none; {plural(len(c.findings), 'finding')}" + (" (section 7)" if with_scope else "")
         scope = [c.scope] if with_scope else []
-        rows.append([c.number, c.name, c.asset, "pass" if c.passed else "FAIL", c.checked, *scope, shown])
+        rows.append([c.number, c.name, c.asset, c.result, c.checked, *scope, shown])
     return table(header, rows)
 
 
@@ -68,7 +76,8 @@ def _overview(d: ReportData) -> list[str]:
     return [
         kpi_section(m),
         f"Content rules failing when the metrics were computed: {', '.join(failed) if failed else 'none'}. "
-        f"The 13 rules as evaluated with this report: {d.checks_passed}/{len(d.checks)} pass (section 7).",
+        f"The 13 rules as evaluated with this report: {d.checks_passed}/{len(d.checks)} pass, integrity holds on "
+        f"{d.integrity_held}/{len(d.checks)} (section 8); {plural(len(d.findings), 'open governance finding')} (section 7).",
     ]
 
 
@@ -88,11 +97,11 @@ def _lifecycle(d: ReportData) -> list[str]:
     ]
     out = [
         SECTION_TITLES[1],
-        f"{num(d.metrics.get('dataset_versions'))} dataset versions, {num(d.metrics.get('released_versions'))} of them "
-        f"released at some point, over {len(d.projects)} projects.",
+        f"{_count(d.metrics.get('dataset_versions'), 'dataset version')}, {num(d.metrics.get('released_versions'))} of them "
+        f"released at some point, over {plural(len(d.projects), 'project')}.",
         table(["project", "tenant", "versions", *statuses, "ever released", "current release", "rollbacks"], rows),
     ]
-    if tail := more(len(d.projects), len(rows), "projects"):
+    if tail := more(len(d.projects), len(rows), "project"):
         out.append(tail)
     shown = d.events[-LIST_LIMIT:]
     out += [
@@ -115,34 +124,29 @@ def _experiments(d: ReportData) -> list[str]:
         "### Status distribution",
         table(["project", *EXPERIMENT_STATUSES, "total"], rows),
         "### Primary-metric deltas against the baseline",
-        f"{len(d.deltas)} of {num(d.metrics.get('experiments'))} experiments were judged against a baseline run of their "
-        "project (the others had no baseline to compare with). An experiment is regressed when its primary metric is worse "
-        "than the baseline's by more than the project's tolerance. Worst first.",
+        f"{len(d.deltas)} of {_count(d.metrics.get('experiments'), 'experiment')} {were(len(d.deltas))} judged against a "
+        "baseline run of their project (the others had no baseline to compare with). An experiment is regressed when its "
+        "primary metric is worse than the baseline's by more than the project's tolerance. Worst first.",
         table(["experiment", "project", "version", "status", "baseline", "metric", "value", "delta", "tolerance"], delta_rows),
     ]
-    if tail := more(len(d.deltas), len(deltas), "judged experiments"):
+    if tail := more(len(d.deltas), len(deltas), "judged experiment"):
         out.append(tail)
     return out
 
 
 def _lineage(d: ReportData) -> list[str]:
     m = d.metrics
-    by_type: dict[str, list[str]] = {}
-    for (source, kind, target), n in sorted(d.flows.items()):
-        by_type.setdefault(kind, []).append(f"{source} -> {target} ({n:,})")
     out = [
         SECTION_TITLES[3],
-        f"{num(m.get('lineage_nodes'))} nodes and {num(m.get('lineage_edges'))} typed edges; lineage coverage "
-        f"{num(m.get('lineage_coverage'))} (the share of governed objects linked to at least one other).",
+        f"{_count(m.get('lineage_nodes'), 'node')} and {_count(m.get('lineage_edges'), 'typed edge')}; lineage coverage "
+        f"{rate(m.get('lineage_coverage'))} (the share of governed objects linked to at least one other).",
         table(["kind", "nodes"], [[_code(k), n] for k, n in sorted(d.nodes_by_kind.items())]),
-        table(
-            ["edge type", "edges", "from -> to"],
-            [[_code(t), n, ", ".join(by_type[t])] for t, n in sorted(d.edges_by_type.items())],
-        ),
+        table(["edge type", "edges", "reads as"], [[_code(t), n, r] for t, n, r in edge_readings(d)]),
     ]
     edges = d.graph["edges"]
     if len(edges) <= LIST_LIMIT:
-        out += ["### Edges", table(["source", "type", "target"], [[_code(e["source"]), e["type"], e["target"]] for e in edges])]
+        rows = [read_edge(e["source"], e["type"], e["target"]) for e in edges]
+        out += ["### Edges", table(["object", "relation", "object"], [[_code(a), phrase, b] for a, phrase, b in rows])]
     else:
         out.append(f"The {len(edges):,} edges are counted above, not listed; `dataops lineage export` gives them all.")
     return out
@@ -150,6 +154,7 @@ def _lineage(d: ReportData) -> list[str]:
 
 def _alerts(d: ReportData) -> list[str]:
     m, sla = d.metrics, d.sla
+    unacked = sla.get("resolved_unacknowledged_count", 0)
     shown = d.alerts[:LIST_LIMIT]
     rows = [
         [
@@ -181,13 +186,13 @@ def _alerts(d: ReportData) -> list[str]:
     ]
     out = [
         SECTION_TITLES[4],
-        f"SLA compliance {num(m.get('sla_compliance_rate'))}; alert closure rate {num(m.get('alert_closure_rate'))}; "
+        f"SLA compliance {rate(m.get('sla_compliance_rate'))}; alert closure rate {rate(m.get('alert_closure_rate'))}; "
         f"mean time to acknowledge {num(m.get('mean_time_to_acknowledge_minutes'))} min; mean time to recovery "
-        f"{num(m.get('mean_time_to_recovery_minutes'))} min; {len(sla['breaches'])} breaches, {len(sla['open_risks'])} "
-        f"open alerts at risk (sla_report.json, computed at {when(sla.get('generated_at'))} UTC). "
-        f"The mean time to acknowledge averages the {sla.get('acknowledged_count', 0)} acknowledged alerts; "
-        f"{sla.get('resolved_unacknowledged_count', 0)} resolved without acknowledgement are held to the acknowledge "
-        "target until their resolution.",
+        f"{num(m.get('mean_time_to_recovery_minutes'))} min; {plural(len(sla['breaches']), 'breach', 'breaches')}, "
+        f"{plural(len(sla['open_risks']), 'open alert')} at risk (sla_report.json, computed at {when(sla.get('generated_at'))} "
+        f"UTC). The mean time to acknowledge averages the {plural(sla.get('acknowledged_count', 0), 'acknowledged alert')}; "
+        f"{unacked} resolved without acknowledgement {'is' if unacked == 1 else 'are'} held to the acknowledge target "
+        "until their resolution.",
         "### By severity (minutes)",
         table(
             [
@@ -219,7 +224,7 @@ def _alerts(d: ReportData) -> list[str]:
             rows,
         ),
     ]
-    if tail := more(len(d.alerts), len(shown), "alerts"):
+    if tail := more(len(d.alerts), len(shown), "alert"):
         out.append(tail)
     if sla["breaches"]:
         out.append(
@@ -245,14 +250,14 @@ def _reviews(d: ReportData) -> list[str]:
     ]
     out = [
         SECTION_TITLES[5],
-        f"{num(d.metrics.get('rollbacks'))} rollbacks (rollback usability {num(d.metrics.get('rollback_usability'))}: "
-        f"completed, with a complete review); {len(d.reviews)} incident reviews.",
+        f"{_count(d.metrics.get('rollbacks'), 'rollback')} (rollback usability {rate(d.metrics.get('rollback_usability'))}: "
+        f"completed, with a complete review); {plural(len(d.reviews), 'incident review')}.",
         "### Rollbacks",
         table(["rollback", "project", "from -> to", "executed (UTC)", "by", "trigger", "reason", "review"], rows)
         if rows
         else "No rollbacks.",
     ]
-    if tail := more(len(d.rollbacks), len(rollbacks), "rollbacks (the latest are listed)"):
+    if tail := more(len(d.rollbacks), len(rollbacks), "rollback", " (the latest are listed)"):
         out.append(tail)
     out.append("### Incident reviews")
     reviews = d.reviews[-LIST_LIMIT:]
@@ -266,24 +271,66 @@ def _reviews(d: ReportData) -> list[str]:
         )
     if not reviews:
         out.append("No incident reviews.")
-    if tail := more(len(d.reviews), len(reviews), "reviews (the latest are listed)"):
+    if tail := more(len(d.reviews), len(reviews), "review", " (the latest are listed)"):
+        out.append(tail)
+    return out
+
+
+def _findings(d: ReportData) -> list[str]:
+    findings = d.findings
+    if not findings:
+        return [SECTION_TITLES[6], "No open governance findings: every rule that looks for one found none."]
+    shown = findings[:LIST_LIMIT]
+    rules = sorted({(f.number, f.rule) for f in findings})
+    out = [
+        SECTION_TITLES[6],
+        FINDINGS_NOTE,
+        f"{plural(len(findings), 'open finding')} from {plural(len(rules), 'rule')} "
+        f"({', '.join(f'{n} {name}' for n, name in rules)}).",
+        table(["on", "rule", "finding and its remedy"], [[_code(f.on or "-"), f"{f.number} {f.rule}", f.text] for f in shown]),
+    ]
+    if tail := more(len(findings), len(shown), "finding", " (`dataops materialize --json` lists them all)"):
         out.append(tail)
     return out
 
 
 def _checks(d: ReportData) -> list[str]:
     return [
-        SECTION_TITLES[6],
+        SECTION_TITLES[7],
         CHECKS_NOTE,
         checks_table(d.checks),
-        f"{d.checks_passed}/{len(d.checks)} rules pass in this evaluation; check pass rate over rules 2-12 "
-        f"(p8_metrics.json): {num(d.metrics.get('check_pass_rate'))} ({percent(d.metrics.get('check_pass_rate'))}).",
+        checks_summary(d),
     ]
+
+
+def checks_summary(d: ReportData) -> str:
+    """The line under the checks table (the PDF prints it too)."""
+    findings = sum(bool(c.findings) and not c.violations for c in d.checks)
+    held = f"; integrity holds on {d.integrity_held}/{len(d.checks)}, {plural(findings, 'rule')} with findings"
+    return (
+        f"{d.checks_passed}/{len(d.checks)} rules pass in this evaluation"
+        + (held if findings else "")
+        + f"; check pass rate over rules 2-12 (p8_metrics.json): {rate(d.metrics.get('check_pass_rate'))}."
+    )
+
+
+def edge_readings(d: ReportData) -> list[tuple[str, int, str]]:
+    """Per edge type: its count and how its edges read between kinds (`version derived from version (3)`)."""
+    by_type: dict[str, list[str]] = {}
+    for (source, kind, target), n in sorted(d.flows.items()):
+        subject, phrase, obj = read_edge(source, kind, target)
+        by_type.setdefault(kind, []).append(f"{subject} {phrase} {obj} ({n:,})")
+    return [(t, n, ", ".join(by_type[t])) for t, n in sorted(d.edges_by_type.items())]
+
+
+def _count(value: object, word: str) -> str:
+    """A metric that counts things, with its noun: '1 rollback', '6 dataset versions'."""
+    return plural(value, word) if isinstance(value, int) and not isinstance(value, bool) else f"{num(value)} {word}s"
 
 
 def report_markdown(d: ReportData) -> str:
     parts = [
-        f"# {TITLE}",
+        f"# {d.title}",
         f"Generated from the artifacts at {d.metrics.get('generated_at', 'n/a')}. Every figure is read from "
         "`reports/p8_metrics.json` or counted from the artifacts under `processed/`; `p8_report.pdf` shows the same "
         "figures with charts.",
@@ -293,6 +340,7 @@ def report_markdown(d: ReportData) -> str:
         *_lineage(d),
         *_alerts(d),
         *_reviews(d),
+        *_findings(d),
         *_checks(d),
     ]
     return "\n\n".join(parts) + "\n"

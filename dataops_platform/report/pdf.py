@@ -14,9 +14,9 @@ from matplotlib.patches import FancyBboxPatch
 from dataops_platform.metrics import HEADLINE, P08_TABLE
 from dataops_platform.report import charts
 from dataops_platform.report.data import ReportData
-from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, percent, when
+from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, plural, quoted, rate, were, when
 from dataops_platform.report.layout import A4, INK, LEFT, MUTED, RC, WIDTH, Flow, text_width
-from dataops_platform.report.markdown import CHECKS_NOTE, SECTION_TITLES, TITLE
+from dataops_platform.report.markdown import CHECKS_NOTE, FINDINGS_NOTE, SECTION_TITLES, checks_summary, edge_readings
 
 PASS, FAIL, WARN = "#2f9e5a", "#c0392b", "#b7791f"
 REVIEWS_IN_FULL = 8  # reviews the PDF prints whole; each takes a block of the page
@@ -43,12 +43,13 @@ def _tiles(flow: Flow, d: ReportData) -> None:
             f"{num(m.get('experiments_completed'))} completed, {num(m.get('experiments_regressed'))} regressed, "
             f"{num(m.get('experiments_failed'))} failed",
         ),
-        ("Rollbacks", num(m.get("rollbacks")), f"rollback usability {percent(m.get('rollback_usability'))}"),
-        ("Alerts", num(m.get("alerts")), f"{percent(m.get('alert_closure_rate'))} resolved"),
-        ("SLA compliance", percent(m.get("sla_compliance_rate")), f"MTTA {num(m.get('mean_time_to_acknowledge_minutes'))} min"),
+        ("Rollbacks", num(m.get("rollbacks")), f"rollback usability {rate(m.get('rollback_usability'))}"),
+        ("Alerts", num(m.get("alerts")), f"{rate(m.get('alert_closure_rate'))} resolved"),
+        ("SLA compliance", rate(m.get("sla_compliance_rate")), f"MTTA {num(m.get('mean_time_to_acknowledge_minutes'))} min"),
         ("Mean time to recovery", f"{num(m.get('mean_time_to_recovery_minutes'))} min", "opened -> resolved"),
         ("Lineage", f"{num(m.get('lineage_nodes'))} / {num(m.get('lineage_edges'))}", "nodes / typed edges"),
-        ("Consistency rules", f"{d.checks_passed}/{len(d.checks)}", "pass with this report (section 7)"),
+        ("Consistency rules", f"{d.checks_passed}/{len(d.checks)}", "pass with this report (section 8)"),
+        ("Open findings", f"{len(d.findings):,}", "governance, not blocking (section 7)"),
     ]
     columns, gap, height = 4, 0.12, 0.82
     tile_w = (WIDTH - gap * (columns - 1)) / columns
@@ -56,8 +57,10 @@ def _tiles(flow: Flow, d: ReportData) -> None:
         fig, bottom, top = flow.region(height + gap)
         for i, (label, value, note) in enumerate(tiles[start : start + columns]):
             x = LEFT + i * (tile_w + gap)
-            alarm = (label == "Consistency rules" and d.checks_passed < len(d.checks)) or (
-                label == "SLA compliance" and m.get("sla_compliance_rate") != 1.0
+            alarm = (
+                (label == "Consistency rules" and d.integrity_held < len(d.checks))
+                or (label == "Open findings" and bool(d.findings))
+                or (label == "SLA compliance" and m.get("sla_compliance_rate") != 1.0)
             )
             fig.add_artist(
                 FancyBboxPatch(
@@ -78,7 +81,7 @@ def _tiles(flow: Flow, d: ReportData) -> None:
 def _overview(flow: Flow, d: ReportData) -> None:
     m = d.metrics
     flow.new_page()
-    flow.text(TITLE, size=20, bold=True, gap=0.02)
+    flow.text(d.title, size=20, bold=True, gap=0.02)
     flow.text(
         f"Generated from the artifacts at {m.get('generated_at', 'n/a')}. Every figure is read from reports/p8_metrics.json "
         "or counted from the artifacts under processed/; p8_report.md has the same figures.",
@@ -94,11 +97,11 @@ def _overview(flow: Flow, d: ReportData) -> None:
     half = (WIDTH - 0.3) / 2
     top = flow.y
     flow.text("The P08 table", size=8.5, bold=True, width=half, gap=0.04)
-    flow.table(["metric", "value"], [[k, num(m.get(k))] for k in p08], align="lr", width=half)
+    flow.table(["metric", "value"], [[k, quoted(m.get(k))] for k in p08], align="lr", width=half)
     end = flow.y
     flow.y = top
     flow.text("Further platform metrics", size=8.5, bold=True, x=LEFT + half + 0.3, width=half, gap=0.04)
-    flow.table(["metric", "value"], [[k, num(m.get(k))] for k in further], align="lr", x=LEFT + half + 0.3, width=half)
+    flow.table(["metric", "value"], [[k, quoted(m.get(k))] for k in further], align="lr", x=LEFT + half + 0.3, width=half)
     flow.text(
         "Rates are shares (1.0 = 100%); times are wall-clock minutes.", size=7, color=MUTED, x=LEFT + half + 0.3, width=half
     )
@@ -116,8 +119,8 @@ def _lifecycle(flow: Flow, d: ReportData) -> None:
     flow.new_page()
     flow.heading(_title(SECTION_TITLES[1]))
     flow.text(
-        f"{num(m.get('dataset_versions'))} dataset versions, {num(m.get('released_versions'))} of them released at some "
-        f"point, over {len(d.projects)} projects."
+        f"{plural(m.get('dataset_versions') or 0, 'dataset version')}, {num(m.get('released_versions'))} of them released at "
+        f"some point, over {plural(len(d.projects), 'project')}."
     )
     shown = d.projects[:LIST_LIMIT]
     # The statuses some project has (p8_report.md lists every legal status): the table fits the page.
@@ -147,7 +150,7 @@ def _lifecycle(flow: Flow, d: ReportData) -> None:
         align="llr" + "r" * len(statuses) + "rlr",
         size=6.8,
     )
-    if tail := more(len(d.projects), len(shown), "projects"):
+    if tail := more(len(d.projects), len(shown), "project"):
         flow.text(tail, size=7, color=MUTED)
     fig, place = _chart(flow, min(len(d.projects), charts.MAX_ROWS), 0.32, cap=4.5)
     charts.version_status_bars(fig, place, d.projects)
@@ -161,16 +164,16 @@ def _experiments(flow: Flow, d: ReportData) -> None:
     flow.new_page()
     flow.heading(_title(SECTION_TITLES[2]))
     flow.text(
-        f"{num(m.get('experiments'))} experiments: {num(m.get('experiments_completed'))} completed, "
+        f"{plural(m.get('experiments') or 0, 'experiment')}: {num(m.get('experiments_completed'))} completed, "
         f"{num(m.get('experiments_regressed'))} regressed, {num(m.get('experiments_failed'))} failed; experiment record "
-        f"completeness {num(m.get('experiment_record_completeness'))}."
+        f"completeness {rate(m.get('experiment_record_completeness'))}."
     )
     fig, place = _chart(flow, min(len(d.experiment_status), charts.MAX_ROWS), 0.32, cap=4.5)
     charts.experiment_status_bars(fig, place, d.experiment_status)
     flow.space(0.1)
     flow.text(
-        f"{len(d.deltas)} experiments were judged against a baseline run of their project. An experiment is regressed "
-        "when its primary metric is worse than the baseline's by more than the project's tolerance."
+        f"{plural(len(d.deltas), 'experiment')} {were(len(d.deltas))} judged against a baseline run of their project. An "
+        "experiment is regressed when its primary metric is worse than the baseline's by more than the project's tolerance."
     )
     fig, place = _chart(flow, len(d.deltas) if len(d.deltas) <= charts.MAX_ROWS else 6, 0.36, cap=5.0)
     charts.delta_chart(fig, place, d.deltas)
@@ -181,7 +184,7 @@ def _experiments(flow: Flow, d: ReportData) -> None:
         align="llllllrrr",
         tint=lambda i: {"regressed": WARN, "failed": FAIL}.get(shown[i].status),
     )
-    if tail := more(len(d.deltas), len(shown), "judged experiments"):
+    if tail := more(len(d.deltas), len(shown), "judged experiment"):
         flow.text(tail, size=7, color=MUTED)
 
 
@@ -191,8 +194,8 @@ def _lineage(flow: Flow, d: ReportData) -> None:
     flow.heading(_title(SECTION_TITLES[3]))
     drawable = charts.lineage_is_drawable(d.graph)
     flow.text(
-        f"{num(m.get('lineage_nodes'))} nodes and {num(m.get('lineage_edges'))} typed edges; lineage coverage "
-        f"{num(m.get('lineage_coverage'))}. "
+        f"{plural(m.get('lineage_nodes') or 0, 'node')} and {plural(m.get('lineage_edges') or 0, 'typed edge')}; lineage "
+        f"coverage {rate(m.get('lineage_coverage'))}. "
         + (
             "Every object is drawn: one column per kind, one band per project."
             if drawable
@@ -215,12 +218,9 @@ def _lineage(flow: Flow, d: ReportData) -> None:
     flow.table(["kind", "nodes"], [[k, f"{n:,}"] for k, n in sorted(d.nodes_by_kind.items())], align="lr", width=half * 0.6)
     end = flow.y
     flow.y = top
-    by_type: dict[str, list[str]] = {}
-    for (source, kind, target), n in sorted(d.flows.items()):
-        by_type.setdefault(kind, []).append(f"{source} -> {target} ({n:,})")
     flow.table(
-        ["edge type", "edges", "from -> to"],
-        [[t, f"{n:,}", ", ".join(by_type[t])] for t, n in sorted(d.edges_by_type.items())],
+        ["edge type", "edges", "reads as"],
+        [[t, f"{n:,}", reads] for t, n, reads in edge_readings(d)],
         align="lrl",
         x=LEFT + half * 0.6 + 0.3,
         width=WIDTH - half * 0.6 - 0.3,
@@ -241,10 +241,11 @@ def _alerts(flow: Flow, d: ReportData) -> None:
     flow.new_page()
     flow.heading(_title(SECTION_TITLES[4]))
     flow.text(
-        f"SLA compliance {num(m.get('sla_compliance_rate'))}; alert closure rate {num(m.get('alert_closure_rate'))}; "
+        f"SLA compliance {rate(m.get('sla_compliance_rate'))}; alert closure rate {rate(m.get('alert_closure_rate'))}; "
         f"mean time to acknowledge {num(m.get('mean_time_to_acknowledge_minutes'))} min; mean time to recovery "
-        f"{num(m.get('mean_time_to_recovery_minutes'))} min; {len(sla['breaches'])} breaches, {len(sla['open_risks'])} open "
-        f"alerts at risk (sla_report.json, computed at {when(sla.get('generated_at'))} UTC)."
+        f"{num(m.get('mean_time_to_recovery_minutes'))} min; {plural(len(sla['breaches']), 'breach', 'breaches')}, "
+        f"{plural(len(sla['open_risks']), 'open alert')} at risk (sla_report.json, computed at "
+        f"{when(sla.get('generated_at'))} UTC)."
     )
     fig, place = _chart(flow, min(len(d.alerts), charts.MAX_ROWS), 0.4)
     charts.alert_chart(fig, place, d.alerts, len(d.alerts))
@@ -296,7 +297,7 @@ def _alerts(flow: Flow, d: ReportData) -> None:
         align="lllllrrl",
         tint=lambda i: FAIL if not shown[i].within_sla else None,
     )
-    if tail := more(len(d.alerts), len(shown), "alerts"):
+    if tail := more(len(d.alerts), len(shown), "alert"):
         flow.text(tail, size=7, color=MUTED)
 
 
@@ -305,8 +306,8 @@ def _reviews(flow: Flow, d: ReportData) -> None:
     flow.new_page()
     flow.heading(_title(SECTION_TITLES[5]))
     flow.text(
-        f"{num(m.get('rollbacks'))} rollbacks (rollback usability {num(m.get('rollback_usability'))}: completed, with a "
-        f"complete review); {len(d.reviews)} incident reviews."
+        f"{plural(m.get('rollbacks') or 0, 'rollback')} (rollback usability {rate(m.get('rollback_usability'))}: completed, "
+        f"with a complete review); {plural(len(d.reviews), 'incident review')}."
     )
     flow.text("Rollbacks", size=10, bold=True, gap=0.04)
     rollbacks = d.rollbacks[-LIST_LIMIT:]
@@ -329,7 +330,7 @@ def _reviews(flow: Flow, d: ReportData) -> None:
         )
     else:
         flow.text("No rollbacks.", color=MUTED)
-    if tail := more(len(d.rollbacks), len(rollbacks), "rollbacks (the latest are listed)"):
+    if tail := more(len(d.rollbacks), len(rollbacks), "rollback", " (the latest are listed)"):
         flow.text(tail, size=7, color=MUTED)
     flow.text("Incident reviews", size=10, bold=True, gap=0.04)
     reviews = d.reviews[-REVIEWS_IN_FULL:]
@@ -361,7 +362,7 @@ def _reviews(flow: Flow, d: ReportData) -> None:
         flow.text("No incident reviews.", color=MUTED)
     if len(d.reviews) > len(reviews):
         flow.text(
-            f"… and {len(d.reviews) - len(reviews):,} earlier reviews (p8_report.md lists the latest "
+            f"… and {plural(len(d.reviews) - len(reviews), 'earlier review')} (p8_report.md lists the latest "
             f"{min(len(d.reviews), LIST_LIMIT)}).",
             size=7,
             color=MUTED,
@@ -375,9 +376,36 @@ def _violations(violations: list[str], shown: int = 3) -> str:
     return "; ".join(violations[:shown]) + (f" (+{rest:,} more)" if rest > 0 else "")
 
 
-def _checks(flow: Flow, d: ReportData) -> None:
+def _findings(flow: Flow, d: ReportData) -> None:
     flow.new_page()
     flow.heading(_title(SECTION_TITLES[6]))
+    findings = d.findings
+    if not findings:
+        flow.text("No open governance findings: every rule that looks for one found none.", color=MUTED)
+        return
+    rules = sorted({(f.number, f.rule) for f in findings})
+    flow.text(FINDINGS_NOTE.replace("`", ""), size=8)
+    flow.text(
+        f"{plural(len(findings), 'open finding')} from {plural(len(rules), 'rule')} "
+        f"({', '.join(f'{n} {name}' for n, name in rules)}).",
+        bold=True,
+        color=WARN,
+    )
+    shown = findings[:LIST_LIMIT]
+    flow.table(
+        ["on", "rule", "finding and its remedy"],
+        [[f.on or "-", f"{f.number} {f.rule}", f.text.replace("`", "")] for f in shown],
+        widths=[1.5, 1.6, WIDTH - 3.1],
+        size=6.8,
+        max_lines=6,
+    )
+    if tail := more(len(findings), len(shown), "finding", " (dataops materialize --json lists them all)"):
+        flow.text(tail, size=7, color=MUTED)
+
+
+def _checks(flow: Flow, d: ReportData) -> None:
+    flow.new_page()
+    flow.heading(_title(SECTION_TITLES[7]))
     flow.text(CHECKS_NOTE.replace("`", ""), size=8)
     flow.table(
         ["#", "rule", "guards asset", "result", "checked", "evaluated on", "violations"],
@@ -386,10 +414,10 @@ def _checks(flow: Flow, d: ReportData) -> None:
                 c.number,
                 f"{c.name}\n{c.description}",
                 c.asset,
-                "pass" if c.passed else "FAIL",
+                c.result,
                 c.checked,
                 c.scope,
-                _violations(c.violations),
+                _violations(c.violations) if c.violations or not c.findings else f"none; {plural(len(c.findings), 'finding')}",
             ]
             for c in d.checks
         ],
@@ -397,16 +425,10 @@ def _checks(flow: Flow, d: ReportData) -> None:
         align="rllrrll",
         size=6.8,
         max_lines=4,
-        tint=lambda i: None if d.checks[i].passed else FAIL,
+        tint=lambda i: {"FAIL": FAIL, "finding": WARN}.get(d.checks[i].result),
     )
-    colour = PASS if d.checks_passed == len(d.checks) else FAIL
-    flow.text(
-        f"{d.checks_passed}/{len(d.checks)} rules pass in this evaluation; check pass rate over rules 2-12 "
-        f"(p8_metrics.json): {num(d.metrics.get('check_pass_rate'))} ({percent(d.metrics.get('check_pass_rate'))}).",
-        size=9,
-        bold=True,
-        color=colour,
-    )
+    colour = PASS if d.checks_passed == len(d.checks) else FAIL if d.integrity_held < len(d.checks) else WARN
+    flow.text(checks_summary(d), size=9, bold=True, color=colour)
 
 
 def report_pdf(d: ReportData) -> bytes:
@@ -416,13 +438,13 @@ def report_pdf(d: ReportData) -> bytes:
 
     buffer = io.BytesIO()
     metadata = {
-        "Title": TITLE,
+        "Title": d.title,
         "Subject": f"generated from the artifacts at {d.metrics.get('generated_at', 'n/a')}",
         "CreationDate": None,
     }
     with matplotlib.rc_context(RC), PdfPages(buffer, metadata=metadata) as pdf:
-        flow = Flow(pdf.savefig, f"{TITLE} · artifacts of {when(d.metrics.get('generated_at'))} UTC")
-        for section in (_overview, _lifecycle, _experiments, _lineage, _alerts, _reviews, _checks):
+        flow = Flow(pdf.savefig, f"{d.title} · artifacts of {when(d.metrics.get('generated_at'))} UTC")
+        for section in (_overview, _lifecycle, _experiments, _lineage, _alerts, _reviews, _findings, _checks):
             section(flow, d)
         flow.close()
     return buffer.getvalue()

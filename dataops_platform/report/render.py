@@ -12,7 +12,7 @@ from typing import Any
 
 from dataops_platform.artifacts.files import ARTIFACT_FILES, TEST_REPORT_OUTPUTS
 from dataops_platform.metrics import CONTENT_RULES, content_rule_results
-from dataops_platform.report.data import CheckRow, gather
+from dataops_platform.report.data import CheckRow, gather, organisation_name
 from dataops_platform.report.markdown import checks_table, kpi_section, report_markdown
 from dataops_platform.rules import RULES, RuleResult
 
@@ -62,6 +62,7 @@ def evaluate_checks(view: ReportView) -> list[CheckRow]:
                 checked=result.checked,
                 violations=result.violations,
                 scope=_scope(rule.number, result),
+                findings=result.findings,
             )
         )
     return rows
@@ -88,8 +89,14 @@ def render_test_report(a: Any) -> tuple[dict[str, Any], str]:
         "results": [r.as_dict() for r in results],
     }
     rows = [
-        CheckRow(rule.number, r.name, rule.asset, rule.description, r.passed, r.checked, r.violations, "")
+        CheckRow(rule.number, r.name, rule.asset, rule.description, r.passed, r.checked, r.violations, "", r.findings)
         for rule, r in zip(RULES, results, strict=True)
     ]
-    markdown = f"# P08 test report\n\n{passed}/{len(results)} consistency rules pass.\n\n{checks_table(rows, with_scope=False)}\n"
+    held = sum(r.integrity_ok for r in results)
+    with_findings = sum(bool(r.findings) for r in results)
+    name = organisation_name(a)
+    title = f"{name} test report" if name else "DataOps platform test report"
+    summary = f"{passed}/{len(results)} consistency rules pass; integrity holds on {held}/{len(results)}"
+    summary += f", {with_findings} with governance findings" if with_findings else ""
+    markdown = f"# {title}\n\n{summary}.\n\n{checks_table(rows, with_scope=False)}\n"
     return payload, markdown

@@ -23,6 +23,8 @@ from pypdf import PdfReader
 from dataops_platform.artifacts.files import Artifacts, write_artifact
 from dataops_platform.metrics import HEADLINE, quoted_metrics
 from dataops_platform.report import render_report
+from dataops_platform.report.data import NEUTRAL_TITLE
+from dataops_platform.report.fmt import num
 from dataops_platform.rules.checks import metrics_consistent
 from dataops_platform.settings import Settings
 
@@ -33,8 +35,10 @@ SECTIONS = (
     "4. Lineage graph",
     "5. Alerts against SLA targets",
     "6. Rollbacks and incident reviews",
-    "7. Consistency checks (13 rules)",
+    "7. Governance findings",
+    "8. Consistency checks (13 rules)",
 )
+CHECKS = SECTIONS[7]
 A4_POINTS = (595.28, 841.89)
 
 
@@ -88,7 +92,9 @@ def test_the_pdf_opens_on_a4_pages_with_every_section(written) -> None:
     for page in reader.pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         assert abs(width - A4_POINTS[0]) < 1 and abs(height - A4_POINTS[1]) < 1, (width, height)
-    assert reader.metadata.title == "P08 DataOps platform report"
+    organisation = processed(settings, "platform_scope.json").get("organisation")
+    title = f"{organisation['name']} platform report" if organisation else NEUTRAL_TITLE
+    assert reader.metadata.title == title and markdown.startswith(f"# {title}\n")
     assert "/CreationDate" not in reader.metadata, "a creation date would make every rendering differ"
     text = "\n".join(pages)
     found = [text.find(title) for title in SECTIONS]
@@ -123,7 +129,7 @@ def test_the_pdf_quotes_the_same_numbers(written) -> None:
     assert f"{metrics['released_versions']} / {metrics['dataset_versions']}" in pages[0]
     primary = {p: r["primary_metric"] for p, r in processed(settings, "governance_policy.json")["regression"].items()}
     regressed = [e for e in processed(settings, "experiment_runs.jsonl") if e["status"] == "regressed"]
-    assert regressed and all(f"{e['deltas'][primary[e['project_id']]]:+}" in text for e in regressed)
+    assert regressed and all(num(e["deltas"][primary[e["project_id"]]], signed=True) in text for e in regressed)
     rollback = processed(settings, "rollback_events.jsonl")[0]
     assert f"{rollback['from_version']} -> {rollback['to_version']}" in text
 
@@ -159,18 +165,18 @@ def test_versions_experiments_and_alerts_sections_match_the_artifacts(written) -
     for experiment, _, _, status, baseline, metric, _, delta, _ in deltas:
         run = runs[experiment]
         assert (status, baseline) == (run["status"], run["baseline_ref"])
-        assert delta == (f"{run['deltas'][metric]:+}" if metric in run["deltas"] else "n/a (run failed)")
+        assert delta == (num(run["deltas"][metric], signed=True) if metric in run["deltas"] else "n/a (run failed)")
 
     sla = {r["alert_id"]: r for r in processed(settings, "sla_report.json")["alerts"]}
     alerts = table_rows(section(markdown, SECTIONS[4]), "| alert |")
     assert len(alerts) == metrics["alerts"]
     for row in alerts:
-        assert (float(row[5]), float(row[7])) == (sla[row[0]]["minutes_to_acknowledge"], sla[row[0]]["minutes_to_resolve"])
+        assert (row[5], row[7]) == (num(sla[row[0]]["minutes_to_acknowledge"]), num(sla[row[0]]["minutes_to_resolve"]))
 
 
 def test_the_13_checks_are_shown_with_rules_1_and_13_marked(written) -> None:
     settings, _, markdown, pages = written
-    rows = table_rows(section(markdown, SECTIONS[6]), "| # | rule |")
+    rows = table_rows(section(markdown, CHECKS), "| # | rule |")
     assert [int(r[0]) for r in rows] == list(range(1, 14))
     assert all(r[3] == "pass" for r in rows), [r for r in rows if r[3] != "pass"]
     scope = {int(r[0]): r[5] for r in rows}
@@ -205,7 +211,7 @@ def test_rule_13_catches_a_report_rendered_from_corrupted_metrics(demo_copy: Set
     assert any("mean_time_to_recovery_minutes" in v and "12.0" in v and "36.5" in v for v in result.violations), result.violations
     # The report quotes the file it was given, and says in its own checks section that rule 13 fails.
     assert "| mean_time_to_recovery_minutes | 12.0 |" in markdown
-    row = next(r for r in table_rows(section(markdown, SECTIONS[6]), "| # | rule |") if r[0] == "13")
+    row = next(r for r in table_rows(section(markdown, CHECKS), "| # | rule |") if r[0] == "13")
     assert row[3] == "FAIL" and "36.5" in row[6]
     assert "12/13 rules pass in this evaluation" in pdf_pages(pdf)[-1]
 
