@@ -33,6 +33,13 @@ class CheckOutcome:
     # Set when the records changed between the check and the re-evaluation that gave the lists.
     note: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.number is None:  # built from a check name alone (e.g. a stack run's events)
+            from dataops_platform.rules import RULES
+
+            number = next((rule.number for rule in RULES if rule.name == self.name), None)
+            object.__setattr__(self, "number", number)
+
     @property
     def status(self) -> str:
         """passed | finding | failed, as `RuleResult.status`: only a violation breaks integrity."""
