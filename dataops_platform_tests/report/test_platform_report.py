@@ -23,7 +23,6 @@ from pypdf import PdfReader
 from dataops_platform.artifacts.files import Artifacts, write_artifact
 from dataops_platform.metrics import HEADLINE, quoted_metrics
 from dataops_platform.report import render_report
-from dataops_platform.report.data import NEUTRAL_TITLE
 from dataops_platform.report.fmt import num
 from dataops_platform.rules.checks import metrics_consistent
 from dataops_platform.settings import Settings
@@ -92,9 +91,10 @@ def test_the_pdf_opens_on_a4_pages_with_every_section(written) -> None:
     for page in reader.pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         assert abs(width - A4_POINTS[0]) < 1 and abs(height - A4_POINTS[1]) < 1, (width, height)
-    organisation = processed(settings, "platform_scope.json").get("organisation")
-    title = f"{organisation['name']} platform report" if organisation else NEUTRAL_TITLE
-    assert reader.metadata.title == title and markdown.startswith(f"# {title}\n")
+    # Titled with the organisation's name (platform_scope); the reference example names itself "P08 DataOps".
+    assert processed(settings, "platform_scope.json")["organisation"]["name"] == "P08 DataOps"
+    assert reader.metadata.title == "P08 DataOps platform report"
+    assert markdown.startswith("# P08 DataOps platform report\n")
     assert "/CreationDate" not in reader.metadata, "a creation date would make every rendering differ"
     text = "\n".join(pages)
     found = [text.find(title) for title in SECTIONS]
