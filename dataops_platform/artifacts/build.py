@@ -1,4 +1,6 @@
-"""Build each governance artifact from the store (and, for the spec artifacts, from the real code).
+"""Build each governance artifact from the store and, for the platform's own description, from the
+code (`dataops_platform.self_description`, with the applied spec's overrides) and the interface
+tables the CLI and the REST API provide (`artifacts.interfaces`).
 
 Pure reads: nothing here decides anything or writes to the store. Objects are serialised with
 all their columns so the consistency rules can check them without the database.
@@ -14,11 +16,13 @@ from sqlalchemy import DateTime, select
 from sqlalchemy.orm import Session
 
 import dataops_platform
+from dataops_platform.artifacts.interfaces import CollectedTables
 from dataops_platform.clock import as_utc
 from dataops_platform.governance.exceptions import effective_status
 from dataops_platform.governance.gate import EXPERIMENT_RULE, blocks_release_clause, gate_blockers
 from dataops_platform.governance.policy import config_document, governance_policy
 from dataops_platform.governance.sla import sla_report
+from dataops_platform.spec import effective
 from dataops_platform.store.models import (
     Alert,
     AuditRecord,
@@ -90,8 +94,11 @@ def platform_scope(session: Session) -> dict[str, Any]:
         members.setdefault(m.project_id, {})[m.user_id] = m.role
     from dataops_platform.spec.actions import ACTIONS
 
+    tenants = _all(session, Tenant)
+    declared = config_document(session, "organisation")
     return {
-        "tenants": [row(t) for t in _all(session, Tenant)],
+        "organisation": effective.organisation(declared, [t.name for t in tenants]),
+        "tenants": [row(t) for t in tenants],
         "projects": [row(p) | {"members": dict(sorted(members.get(p.id, {}).items()))} for p in _all(session, Project)],
         "users": [row(u) for u in _all(session, User)],
         "roles": {r.name: {"actions": grants[r.name], "is_system": r.is_system} for r in roles},
@@ -107,60 +114,35 @@ def code_components() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(dataops_platform.__path__, "dataops_platform.") if m.ispkg)
 
 
-def architecture_spec(session: Session) -> dict[str, Any]:
-    return {"layers": _items(session, "architecture"), "components": code_components()}
+def architecture_spec() -> dict[str, Any]:
+    """The code's layer map against the code's packages (rule 3: a package in no layer is named)."""
+    return {"layers": effective.layers(), "components": code_components(), "layer_map": LAYER_MAP}
 
 
-def cli_commands() -> dict[str, str]:
-    """Every command of the real `dataops` CLI, as 'group command' -> implementing function."""
-    import typer.main
-
-    from dataops_platform.cli.app import app
-
-    found: dict[str, str] = {}
-
-    def walk(command: Any, path: list[str]) -> None:
-        if hasattr(command, "commands"):  # a group (Typer vendors its own click classes)
-            for name, sub in command.commands.items():
-                walk(sub, [*path, name])
-        else:
-            callback = command.callback
-            found[" ".join(path)] = f"{callback.__module__}:{callback.__name__}" if callback else "?"
-
-    walk(typer.main.get_command(app), [])
-    return dict(sorted(found.items()))
+LAYER_MAP = "dataops_platform/self_description.py (LAYERS)"  # where a new package is placed
 
 
-def api_routes() -> list[dict[str, str]]:
-    """Every route of the real REST API."""
-    from dataops_platform.api.app import create_app, route_table
-    from dataops_platform.settings import load_settings
-
-    return route_table(create_app(load_settings(), platform=_NoPlatform()))
-
-
-class _NoPlatform:
-    """Building the app to read its routes needs no database."""
-
-
-def api_catalog(session: Session) -> dict[str, Any]:
-    commands, routes = cli_commands(), api_routes()
-    served = {f"{r['method']} {r['path']}" for r in routes}
+def api_catalog(tables: CollectedTables) -> dict[str, Any]:
+    """The code's catalogued APIs, each resolved against the real command and route tables, which
+    the interfaces provide (`artifacts.interfaces`)."""
+    served = {f"{r['method']} {r['path']}" for r in tables.routes}
     apis = [
-        api | {"implemented_by": commands.get(api["command"]),
-               "route_served": api.get("route") in served if api.get("route") else None}
-        for api in _items(session, "apis")
+        api | {"implemented_by": tables.commands.get(api["command"]),
+               "route_served": api["route"] in served if api.get("route") else None}
+        for api in effective.api_catalog()
     ]  # fmt: skip
-    return {"apis": apis, "cli_commands": commands, "routes": routes}
+    return {"apis": apis, "cli_commands": tables.commands, "routes": tables.routes, "interfaces": tables.providers}
 
 
 def task_queues(session: Session, pools_in_use: dict[str, list[str]]) -> dict[str, Any]:
-    queues = [q | {"assets": sorted(pools_in_use.get(q["id"], []))} for q in _items(session, "task_queues")]
+    overrides = effective.stored_overrides(config_document(session, "task_queues"))
+    queues = [q | {"assets": sorted(pools_in_use.get(q["id"], []))} for q in effective.queues(overrides)]
     return {"queues": queues, "pools_in_code": {p: sorted(a) for p, a in sorted(pools_in_use.items())}}
 
 
 def ui_panels(session: Session, groups_in_code: dict[str, list[str]]) -> dict[str, Any]:
-    panels = [p | {"assets": sorted(groups_in_code.get(p["id"], []))} for p in _items(session, "ui_panels")]
+    overrides = effective.stored_overrides(config_document(session, "ui_panels"))
+    panels = [p | {"assets": sorted(groups_in_code.get(p["id"], []))} for p in effective.panels(overrides)]
     return {"panels": panels, "asset_groups_in_code": {g: sorted(a) for g, a in sorted(groups_in_code.items())}}
 
 

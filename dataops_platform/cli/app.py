@@ -84,6 +84,25 @@ def init(
     console.print(f"Platform home {settings.home_dir} {verb} (schema {result.schema_revision}, admin {result.admin}).")
 
 
+def interface_tables():  # noqa: ANN201 - dataops_platform.artifacts.interfaces.InterfaceTables
+    """Every command of this CLI ('group command' -> implementing function) for the API catalog
+    (entry point `dataops_platform.interface_tables`: the artifacts never import the CLI)."""
+    from dataops_platform.artifacts.interfaces import InterfaceTables
+
+    found: dict[str, str] = {}
+
+    def walk(command: typer.core.TyperGroup | typer.core.TyperCommand, path: list[str]) -> None:
+        if hasattr(command, "commands"):  # a group (Typer vendors its own click classes)
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        else:
+            callback = command.callback
+            found[" ".join(path)] = f"{callback.__module__}:{callback.__name__}" if callback else "?"
+
+    walk(typer.main.get_command(app), [])
+    return InterfaceTables(commands=dict(sorted(found.items())))
+
+
 def check_arguments(argv: list[str]) -> None:
     """Every argument is text under the platform's one rule (dataops_platform.text): invalid UTF-8
     (which Python decodes to lone surrogates) or NUL is refused naming the option, before any

@@ -18,26 +18,18 @@ FileArg = Annotated[Path, typer.Argument(help="Platform spec YAML file.")]
 @app.command("validate")
 def validate(ctx: typer.Context, file: FileArg) -> None:
     """Check a spec file without touching the store."""
+    from dataops_platform.spec.effective import summary as effective_summary
     from dataops_platform.spec.loader import load_spec
 
-    spec = load_spec(file)
-    summary = {
-        "file": str(file),
-        "valid": True,
-        "tenants": len(spec.tenants),
-        "projects": len(spec.projects),
-        "users": len(spec.users),
-        "roles": len(spec.roles),
-        "apis": len(spec.apis),
-        "layers": len(spec.architecture),
-        "queues": len(spec.task_queues),
-        "panels": len(spec.ui_panels),
-    }
+    summary = {"file": str(file), "valid": True} | effective_summary(load_spec(file))
     if state(ctx).json:
         emit_json(summary)
     else:
         counts = ", ".join(f"{v} {k}" for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool))
-        console.print(f"{file}: valid ({counts})")
+        console.print(f"{file}: valid for {summary['organisation']} ({counts})")
+        overridden = ", ".join(summary["overrides"]) or "nothing"
+        console.print(f"  from the platform's code: {', '.join(summary['from_code'])} (overridden: {overridden})")
+        console.print(f"  from defaults: {', '.join(summary['defaults']) or 'nothing'}")
 
 
 @app.command("apply")

@@ -16,6 +16,7 @@ import dagster as dg
 
 from dataops_platform.artifacts import build
 from dataops_platform.artifacts.files import TEST_REPORT_OUTPUTS, Artifacts, write_artifact
+from dataops_platform.artifacts.interfaces import collect_interface_tables
 from dataops_platform.clock import SystemClock
 from dataops_platform.defs.graph import AUDIT, FRESH_WITHIN, GRAPH, OWNER, AssetRow
 from dataops_platform.defs.resources import GovernanceResource, MlflowResource
@@ -129,8 +130,8 @@ def _test_report(c: BuildContext) -> dict[str, Any]:
 # Builders of one artifact named like their asset, from the store.
 STORE_BUILDERS: dict[str, Callable[[BuildContext], Any]] = {
     "platform_scope": lambda c: build.platform_scope(c.session),
-    "architecture_spec": lambda c: build.architecture_spec(c.session),
-    "api_catalog": lambda c: build.api_catalog(c.session),
+    "architecture_spec": lambda c: build.architecture_spec(),
+    "api_catalog": lambda c: build.api_catalog(collect_interface_tables()),
     "task_queues": lambda c: build.task_queues(c.session, _code_pools_and_groups()[0]),
     "ui_panels": lambda c: build.ui_panels(c.session, _code_pools_and_groups()[1]),
     "operating_model": lambda c: build.operating_model(c.session, _code_schedules(c.session)),

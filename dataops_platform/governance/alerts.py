@@ -24,12 +24,11 @@ from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.refs import ref
 from dataops_platform.notify.events import alert_event_type, alert_payload
+from dataops_platform.spec.models import ALERT_CATEGORIES
 from dataops_platform.store.models import Alert, Experiment, Project
 
 SEVERITIES = ("critical", "high", "medium", "low")
-CATEGORIES = (
-    "regression", "run_failure", "quality_gate", "sla_risk", "freshness", "operational", "notification_failure", "data_drift",
-)  # fmt: skip
+CATEGORIES = ALERT_CATEGORIES  # the spec's vocabulary: notification routes filter on them
 ALERT_MOVES = {"open": ("ack", "resolve"), "acknowledged": ("resolve",), "resolved": ()}
 
 

@@ -2,10 +2,12 @@
 
 The spec is the truth for every object it declares (a declared project's members are exactly
 the listed ones). Objects the file does not mention are left alone, never deleted, with two
-exceptions that are lists of the whole platform rather than objects: `platform_admins` is the
-complete list of platform admins (applying it revokes admin from everyone it no longer names; it
-can never leave the platform without one), and each config document (policy, rhythm, the MLflow
-user map, ...) is replaced as a whole.
+exceptions that are lists of the whole platform rather than objects: `platform_admins`, when the
+spec has it, is the complete list of platform admins (applying it revokes admin from everyone it no
+longer names; it can never leave the platform without one; a spec without it changes no admin), and
+each config document (policy, rhythm, queue and panel overrides, the organisation's name, the MLflow
+user map, ...) is replaced as a whole. The platform's layers, API catalog, queues and panels are
+not stored: they come from the code (`dataops_platform.self_description`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.platform import Platform
 from dataops_platform.spec.actions import SYSTEM_ROLE
+from dataops_platform.spec.effective import overrides_document
 from dataops_platform.spec.loader import mlflow_user_map
 from dataops_platform.spec.models import PlatformSpec
 from dataops_platform.store.models import (
@@ -36,15 +39,15 @@ ADMIN_ROLE = "admin"
 MLFLOW_USERS_KEY = "mlflow_users"  # config document {mlflow user name: platform user id}, explicit names only
 CONFIG_SECTIONS = (
     "governance_policy",
-    "architecture",
-    "apis",
-    "task_queues",
-    "ui_panels",
     "operating_rhythm",
     "separation_of_duties",
     "system_actor",
     "notifications",
 )
+OVERRIDE_SECTIONS = ("task_queues", "ui_panels")  # stored as {"overrides": {id: {field: value}}}
+ORGANISATION_KEY = "organisation"  # the declared name, or {} when the spec declares none
+# Config documents of sections the code provides now; a store that applied an older spec drops them.
+RETIRED_SECTIONS = ("architecture", "apis")
 
 
 @dataclass
@@ -163,13 +166,23 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
     session.flush()
     for project in spec.projects:
         _sync_members(session, project.id, {**project.members, actor.id: SYSTEM_ROLE}, report)
-    _sync_platform_admins(session, spec.platform_admins, report)
+    if spec.platform_admins is not None:  # left out: the admins stay who they are
+        _sync_platform_admins(session, spec.platform_admins, report)
+    documents: dict[str, Any] = {}
     for section in CONFIG_SECTIONS:
         value = getattr(spec, section)
-        document = (
+        documents[section] = (
             {"items": [v.model_dump(mode="json") for v in value]} if isinstance(value, list) else value.model_dump(mode="json")
         )
-        _upsert(session, PlatformConfig, section, {"key": section, "value": document}, f"config:{section}", report)
+    documents |= {section: overrides_document(spec, section) for section in OVERRIDE_SECTIONS}
+    documents[ORGANISATION_KEY] = spec.organisation.model_dump(mode="json") if spec.organisation else {}
+    for key, document in documents.items():
+        _upsert(session, PlatformConfig, key, {"key": key, "value": document}, f"config:{key}", report)
+    for key in RETIRED_SECTIONS:
+        stale = session.get(PlatformConfig, key)
+        if stale is not None:
+            session.delete(stale)
+            report.changed.append(f"config:{key} (removed: it comes from the platform's code now)")
     mlflow_users = _checked_mlflow_users(session, spec)
     key = MLFLOW_USERS_KEY
     _upsert(session, PlatformConfig, key, {"key": key, "value": mlflow_users}, f"config:{key}", report)

@@ -46,6 +46,7 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from dataops_platform import self_description as code
 from dataops_platform.errors import InvalidInput, TooLarge
 from dataops_platform.spec.actions import ACTIONS, SYSTEM_ROLE
 from dataops_platform.spec.models import PlatformSpec
@@ -427,7 +428,7 @@ def _duplicates(items: list[Any], section: str) -> list[SpecProblem]:
 def cross_check(spec: PlatformSpec) -> list[SpecProblem]:
     """References between sections, which pydantic cannot see field by field."""
     problems: list[SpecProblem] = []
-    for section in ("tenants", "users", "projects", "architecture", "apis", "task_queues", "ui_panels", "operating_rhythm"):
+    for section in ("tenants", "users", "projects", "operating_rhythm"):
         problems += _duplicates(getattr(spec, section), section)
     tenants = {t.id: t for t in spec.tenants}
     users = {u.id for u in spec.users}
@@ -477,9 +478,7 @@ def cross_check(spec: PlatformSpec) -> list[SpecProblem]:
             problems.append(SpecProblem(f"governance_policy.freeze_windows[{i}].project", window.project, "unknown project"))
         if window.end <= window.start:
             problems.append(SpecProblem(f"governance_policy.freeze_windows[{i}].end", str(window.end), "must be after start"))
-    for i, api in enumerate(spec.apis):
-        if api.action not in ACTIONS:
-            problems.append(SpecProblem(f"apis[{i}].action", api.action, "unknown action"))
+    problems += _override_problems(spec)
     if spec.system_actor.alert_project is not None and spec.system_actor.alert_project not in projects:
         unknown = spec.system_actor.alert_project
         problems.append(SpecProblem("system_actor.alert_project", unknown, "unknown project; declare it under projects"))
@@ -488,15 +487,73 @@ def cross_check(spec: PlatformSpec) -> list[SpecProblem]:
     return problems
 
 
+_OVERRIDE_FORMS = (
+    ("task_queues", "queue", "{version_ops: {limit: 4}}"),
+    ("ui_panels", "panel", "{alerts_and_sla: {title: On call}}"),
+)
+_CODE_SECTION = {
+    "architecture": "the architecture layers",
+    "apis": "the API catalog",
+}
+
+
+def _retired_section_problems(data: dict[Any, Any]) -> list[SpecProblem]:
+    """Sections the code provides now: a spec that still writes them is told what to do instead."""
+    problems = []
+    for section, what in _CODE_SECTION.items():
+        if section in data:
+            problems.append(
+                SpecProblem(
+                    section,
+                    None,
+                    f"{what} come from the platform's code (dataops_platform/self_description.py), not from a spec; "
+                    "remove this section",
+                )
+            )
+    for section, kind, example in _OVERRIDE_FORMS:
+        if isinstance(data.get(section), list):
+            problems.append(
+                SpecProblem(
+                    section,
+                    None,
+                    f"{section} is a mapping of overrides by {kind} id now, e.g. `{section}: {example}`; the {kind}s "
+                    "themselves come from the platform's code: write only what you change, or remove this section",
+                )
+            )
+    return problems
+
+
+def _override_problems(spec: PlatformSpec) -> list[SpecProblem]:
+    """An override must name a queue or panel the code has."""
+    problems = []
+    known_ids = {"task_queues": [q.id for q in code.QUEUES], "ui_panels": [p.id for p in code.PANELS]}
+    for section, kind, _ in _OVERRIDE_FORMS:
+        known = known_ids[section]
+        for key in getattr(spec, section):
+            if key not in known:
+                problems.append(
+                    SpecProblem(
+                        f"{section}.{key}",
+                        key,
+                        f"the platform has no {kind} {key!r}; its {kind}s are {', '.join(known)}: "
+                        f"override one of them or remove the key",
+                    )
+                )
+    return problems
+
+
 def _notification_problems(spec: PlatformSpec) -> list[SpecProblem]:
-    from dataops_platform.notify.spec_check import notification_problems
+    from dataops_platform.spec.notifications import notification_problems
 
     return notification_problems(spec)
 
 
 def _admin_problems(spec: PlatformSpec, users: set[str]) -> list[SpecProblem]:
     """The spec is the whole list of platform admins (applying it revokes everyone else), so it
-    must name at least one: a platform nobody administers could never be corrected."""
+    must name at least one: a platform nobody administers could never be corrected. Left out, it
+    changes nobody's admin rights."""
+    if spec.platform_admins is None:
+        return []
     if not spec.platform_admins:
         return [
             SpecProblem(
@@ -547,8 +604,6 @@ def _rhythm_problems(spec: PlatformSpec) -> list[SpecProblem]:
     """Each meeting must make a valid Dagster schedule: a cron, a real time zone, real assets."""
     from zoneinfo import available_timezones
 
-    from dataops_platform.defs.graph import ASSET_NAMES
-
     problems = []
     zones = available_timezones()
     for i, meeting in enumerate(spec.operating_rhythm):
@@ -559,9 +614,11 @@ def _rhythm_problems(spec: PlatformSpec) -> list[SpecProblem]:
                 SpecProblem(f"operating_rhythm[{i}].timezone", meeting.timezone, "not an IANA time zone, e.g. Europe/Berlin")
             )
         for j, asset in enumerate(meeting.assets):
-            if asset not in ASSET_NAMES:
+            if asset not in code.ASSET_NAMES:
                 problems.append(
-                    SpecProblem(f"operating_rhythm[{i}].assets[{j}]", asset, f"unknown asset; known: {', '.join(ASSET_NAMES)}")
+                    SpecProblem(
+                        f"operating_rhythm[{i}].assets[{j}]", asset, f"unknown asset; known: {', '.join(code.ASSET_NAMES)}"
+                    )
                 )
     return problems
 
@@ -595,11 +652,16 @@ def parse_spec(raw: str, file: str = "<spec>") -> PlatformSpec:
     data = read_yaml(raw, file)
     if not isinstance(data, dict):
         raise SpecInvalid(file, [SpecProblem("(root)", type(data).__name__, "the spec must be a YAML mapping")])
+    retired = _retired_section_problems(data)
+    if retired:
+        data = {k: v for k, v in data.items() if k not in {p.path for p in retired}}
     try:
         spec = PlatformSpec.model_validate(data)
     except ValidationError as exc:
         problems = [SpecProblem(_loc_to_path(err["loc"]), _value_at(data, err["loc"]), err["msg"]) for err in exc.errors()]
-        raise SpecInvalid(file, problems) from None
+        raise SpecInvalid(file, retired + problems) from None
+    if retired:
+        raise SpecInvalid(file, retired + cross_check(spec))
     problems = cross_check(spec)
     if problems:
         raise SpecInvalid(file, problems)

@@ -13,10 +13,11 @@ time is converted to UTC, a naive one *is* UTC), so comparing two bounds can nev
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from dataops_platform.clock import as_utc
 from dataops_platform.errors import InvalidInput
@@ -27,6 +28,7 @@ Slug = Field(pattern=SLUG_PATTERN)
 RoleName = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 INT32_MAX = 2**31 - 1  # SQLite and PostgreSQL INTEGER columns
 MAX_NAME = 200  # width of the name and domain columns
+MAX_SHORT_NAME = 40
 MAX_DESCRIPTION = 400  # width of roles.description
 MAX_SLA_MINUTES = 525_600  # one year
 MAX_EXCEPTION_DAYS = 3650
@@ -93,7 +95,7 @@ class RoleSpec(StrictModel):
 
 
 class SystemActorSpec(StrictModel):
-    id: str = Slug
+    id: str = Field(default="dataops-system", pattern=SLUG_PATTERN)
     name: str = Field(default="dataops platform automation", min_length=1, max_length=MAX_NAME)
     actions: list[str] = Field(default_factory=lambda: list(DEFAULT_SYSTEM_ACTIONS))
     # Platform-wide incidents (a failed governance run) belong to no project of their own: they
@@ -130,6 +132,15 @@ class SlaTarget(StrictModel):
     resolve_minutes: float = Field(gt=0, le=MAX_SLA_MINUTES)
 
 
+# Minutes to acknowledge and to resolve, per severity, when a spec sets none.
+DEFAULT_SLA: dict[str, SlaTarget] = {
+    "critical": SlaTarget(acknowledge_minutes=15, resolve_minutes=60),
+    "high": SlaTarget(acknowledge_minutes=30, resolve_minutes=120),
+    "medium": SlaTarget(acknowledge_minutes=120, resolve_minutes=480),
+    "low": SlaTarget(acknowledge_minutes=480, resolve_minutes=2880),
+}
+
+
 class FreezeWindow(StrictModel):
     project: str
     start: UtcDatetime = Field(description="an ISO-8601 time; without an offset it is read as UTC")
@@ -149,7 +160,7 @@ class GovernancePolicy(StrictModel):
     quality_gate: QualityThresholds = Field(default_factory=QualityThresholds)
     quality_gate_by_project: dict[str, QualityThresholds] = Field(default_factory=dict)
     regression: dict[str, RegressionRule] = Field(default_factory=dict, description="project id -> rule")
-    sla: dict[Literal["critical", "high", "medium", "low"], SlaTarget]
+    sla: dict[Literal["critical", "high", "medium", "low"], SlaTarget] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
     exceptions: ExceptionPolicy = Field(default_factory=ExceptionPolicy)
     # Schema contract against the parent, judged by the quality gate (issue 13).
@@ -159,29 +170,40 @@ class GovernancePolicy(StrictModel):
     copy_data_by_project: dict[str, bool] = Field(default_factory=dict)
 
 
-class LayerSpec(StrictModel):
-    id: str = Slug
-    name: str
-    packages: list[str] = Field(min_length=1, description="Python packages that make up the layer")
+def _display_text(value: str) -> str:
+    # A name that titles the report and the artifacts: one line of visible text. Control and
+    # format characters (a newline, a bidi override, a zero-width space) would break or disguise it.
+    for i, char in enumerate(value):
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(
+                f"holds the invisible or control character U+{ord(char):04X} at position {i}; write one line of visible text"
+            )
+    if value != value.strip():
+        raise ValueError("starts or ends with blanks; remove them")
+    return value
 
 
-class ApiSpec(StrictModel):
-    id: str = Slug
-    command: str = Field(description="the dataops CLI command that serves it")
-    route: str | None = Field(default=None, pattern=r"^(GET|POST|PUT|DELETE) /api/v1/\S+$", description="the REST route")
-    action: str
-    description: str = ""
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_display_text)]
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SHORT_NAME), AfterValidator(_display_text)]
 
 
-class QueueSpec(StrictModel):
-    id: str = Slug
-    limit: int = Field(ge=1, le=INT32_MAX, description="concurrent runs; becomes the Dagster pool limit")
-    description: str = ""
+class QueueOverride(StrictModel):
+    """A spec's change to one of the platform's task queues (`self_description.QUEUES`)."""
+
+    limit: int = Field(ge=1, le=INT32_MAX, description="concurrent steps; becomes the Dagster pool limit")
 
 
-class PanelSpec(StrictModel):
-    id: str = Slug
-    title: str
+class PanelOverride(StrictModel):
+    """A spec's change to one of the platform's console panels (`self_description.PANELS`)."""
+
+    title: DisplayName
+
+
+class OrganisationSpec(StrictModel):
+    """Who runs this platform: the name the report and the artifacts carry (SPEC §15)."""
+
+    name: DisplayName
+    short_name: ShortName | None = Field(default=None, description="for tight places (page headers); defaults to name")
 
 
 class RhythmSpec(StrictModel):
@@ -194,7 +216,30 @@ class RhythmSpec(StrictModel):
     description: str = ""
 
 
-# -- notifications (issue 16; checked further by dataops_platform.notify.spec_check) ---------------
+# The operating rhythm of SPEC §8 when a spec declares none (`operating_rhythm: []` declares none).
+DEFAULT_RHYTHM: tuple[RhythmSpec, ...] = (
+    RhythmSpec(
+        id="daily_ops_review",
+        cron="0 9 * * *",
+        timezone="UTC",
+        assets=["alerts", "sla_report"],
+        description="alerts and SLA report",
+    ),
+    RhythmSpec(
+        id="weekly_governance_review",
+        cron="0 10 * * 1",
+        timezone="UTC",
+        assets=["platform_metrics", "platform_report", "test_report"],
+        description="metrics, checks and platform report",
+    ),
+)
+
+
+# -- notifications (issue 16; checked further by dataops_platform.spec.notifications) --------------
+# The alert categories (SPEC §3) a route may filter on; the alert service accepts exactly these.
+ALERT_CATEGORIES = (
+    "regression", "run_failure", "quality_gate", "sla_risk", "freshness", "operational", "notification_failure", "data_drift",
+)  # fmt: skip
 NOTIFY_EVENTS = (
     "alert.opened",
     "alert.acknowledged",
@@ -264,22 +309,41 @@ class NotificationsSpec(StrictModel):
 
 
 class PlatformSpec(StrictModel):
-    """One YAML file that declares the organisation, its roles and its governance policy."""
+    """One YAML file that declares an organisation's own world: tenants, projects, users, roles,
+    policy, rhythm and notifications. Only tenants and users are required; every other section has
+    a default (`dataops spec validate` names the sections it took from defaults).
+
+    The platform's own architecture layers, API catalog, task queues and console panels come from
+    its code (`dataops_platform.self_description`); a spec may only override a queue's limit
+    (`task_queues`) or a panel's title (`ui_panels`), keyed by their ids.
+    """
 
     version: Literal[1] = 1
+    organisation: OrganisationSpec | None = Field(
+        default=None, description="the organisation's name; without it a neutral name is made from the tenants' names"
+    )
     tenants: list[TenantSpec] = Field(min_length=1)
     users: list[UserSpec] = Field(min_length=1)
     projects: list[ProjectSpec] = Field(default_factory=list)
     roles: dict[RoleName, RoleSpec] = Field(
         default_factory=lambda: {name: RoleSpec(actions=list(acts)) for name, acts in DEFAULT_ROLES.items()}
     )
-    platform_admins: list[str] = Field(default_factory=list)
-    system_actor: SystemActorSpec = Field(default_factory=lambda: SystemActorSpec(id="dataops-system"))
+    # None (the section left out): the platform admins stay who they are (after `dataops init`, its
+    # admin). A list is the complete list of admins: applying it revokes everyone it does not name.
+    platform_admins: list[str] | None = None
+    system_actor: SystemActorSpec = Field(default_factory=SystemActorSpec)
     separation_of_duties: SeparationOfDuties = Field(default_factory=SeparationOfDuties)
-    governance_policy: GovernancePolicy
-    architecture: list[LayerSpec] = Field(default_factory=list)
-    apis: list[ApiSpec] = Field(default_factory=list)
-    task_queues: list[QueueSpec] = Field(default_factory=list)
-    ui_panels: list[PanelSpec] = Field(default_factory=list)
-    operating_rhythm: list[RhythmSpec] = Field(default_factory=list)
+    governance_policy: GovernancePolicy = Field(default_factory=GovernancePolicy)
+    task_queues: dict[str, QueueOverride] = Field(default_factory=dict, description="queue id -> override")
+    ui_panels: dict[str, PanelOverride] = Field(default_factory=dict, description="panel id -> override")
+    operating_rhythm: list[RhythmSpec] = Field(default_factory=lambda: list(DEFAULT_RHYTHM))
     notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
+
+    @model_validator(mode="after")
+    def _default_alert_project(self) -> PlatformSpec:
+        # A failed governance run must be raised somewhere someone watches: unless the spec says
+        # otherwise (`alert_project: null` included), in the first project it declares.
+        if "alert_project" not in self.system_actor.model_fields_set and self.projects:
+            actor = self.system_actor.model_copy(update={"alert_project": self.projects[0].id})
+            object.__setattr__(self, "system_actor", actor)
+        return self

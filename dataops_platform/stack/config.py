@@ -105,17 +105,18 @@ def write_stack_config(settings: Settings, out: Path) -> StackFiles:
 
 
 def spec_queue_limits(settings: Settings) -> dict[str, int]:
-    """The task queues of the spec applied to the governance store: {queue: limit}."""
+    """The platform's task queues under the limits of the spec applied to the governance store: {queue: limit}."""
     from dataops_platform.governance.policy import config_document
+    from dataops_platform.spec.effective import queue_limits, stored_overrides
     from dataops_platform.store.engine import Store
 
     store = Store(settings.store_url)
     try:
         with store.read() as session:
-            items = (config_document(session, "task_queues") or {}).get("items", [])
+            overrides = stored_overrides(config_document(session, "task_queues"))
     finally:
         store.dispose()
-    return {item["id"]: int(item["limit"]) for item in items}
+    return queue_limits(overrides)
 
 
 def sync_pool_limits(settings: Settings, instance: Any = None) -> dict[str, int]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import dagster as dg
 import pytest
 
+from dataops_platform import self_description
 from dataops_platform.defs.assets import ASSETS
 from dataops_platform.defs.checks import CHECKS
 from dataops_platform.defs.resources import default_resources
@@ -56,13 +58,16 @@ def edit_json(settings: Settings, relative: str, change: Callable[[dict], None])
     path.write_text(json.dumps(data))
 
 
-def _config_items(settings: Settings, key: str) -> list[dict]:
-    with sqlite3.connect(settings.home_dir / "governance.db") as conn:
-        return json.loads(conn.execute("SELECT value FROM platform_config WHERE key = ?", (key,)).fetchone()[0])["items"]
+# Rules 3 and 4 read the platform's own description, which lives in the code now
+# (dataops_platform.self_description): their corruption is a developer's edit of it, made in this
+# process (the materialisation runs in process) and undone after each test.
+_code_edit = pytest.MonkeyPatch()
 
 
-def _set_config_items(settings: Settings, key: str, items: list[dict]) -> None:
-    sql(settings, "UPDATE platform_config SET value = ? WHERE key = ?", json.dumps({"items": items}), key)
+@pytest.fixture(autouse=True)
+def _undo_code_edits() -> Iterator[None]:
+    yield
+    _code_edit.undo()
 
 
 def corrupt_required_artifacts(s: Settings) -> None:
@@ -73,16 +78,17 @@ def corrupt_roles(s: Settings) -> None:
     sql(s, "DELETE FROM role_actions WHERE action = 'version.validate'")
 
 
-def corrupt_layers(s: Settings) -> None:
-    layers = _config_items(s, "architecture")
-    layers[2]["packages"].remove("dataops_platform.tracking")
-    _set_config_items(s, "architecture", layers)
+def corrupt_layers(_: Settings) -> None:
+    """A package left out of the layer map (as when a developer adds one and places it nowhere)."""
+    layers = list(self_description.LAYERS)
+    layers[2] = replace(layers[2], packages=tuple(p for p in layers[2].packages if p != "dataops_platform.tracking"))
+    _code_edit.setattr(self_description, "LAYERS", tuple(layers))
 
 
-def corrupt_api(s: Settings) -> None:
-    apis = _config_items(s, "apis")
-    apis[0]["command"] = "version teleport"
-    _set_config_items(s, "apis", apis)
+def corrupt_api(_: Settings) -> None:
+    """A catalogued API whose command the CLI does not have."""
+    first, *rest = self_description.API_CATALOG
+    _code_edit.setattr(self_description, "API_CATALOG", (replace(first, command="version teleport"), *rest))
 
 
 def corrupt_tenants(s: Settings) -> None:

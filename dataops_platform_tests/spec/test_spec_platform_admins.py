@@ -82,15 +82,23 @@ def test_finding8_applying_user_may_hand_admin_over(platform: Platform) -> None:
     assert apply_spec(platform, "priya", spec_with_admins(["priya", ADMIN]), "back.yaml").created == ["platform_admin:alice"]
 
 
-@pytest.mark.parametrize("admins_field", [[], None], ids=["empty", "omitted"])
-def test_finding8_last_admin_cannot_be_removed(admins_field: list[str] | None) -> None:
+def test_finding8_last_admin_cannot_be_removed() -> None:
     """`platform_admins: []` reported "nothing to change" and every admin stayed: it now means no
     admin at all, which is refused at validate time with the fix."""
     with pytest.raises(SpecInvalid) as err:
-        spec_with_admins(admins_field)
+        spec_with_admins([])
     (problem,) = err.value.problems
     assert problem.path == "platform_admins" and NO_ADMIN in problem.message
     assert "list at least one declared user" in problem.message and err.value.exit_code == 2
+
+
+def test_a_spec_without_platform_admins_changes_no_admin(platform: Platform) -> None:
+    """Issue 15: a spec that leaves `platform_admins` out (an organisation's minimal spec) neither
+    grants nor revokes admin; the admins stay who they are."""
+    apply_spec(platform, ADMIN, spec_with_admins([ADMIN, "priya"]), "two.yaml")
+    report = apply_spec(platform, "priya", spec_with_admins(None), "no-admins.yaml")
+    assert admins(platform) == [ADMIN, "priya"]
+    assert not [ref for ref in report.created + report.changed if ref.startswith("platform_admin:")]
 
 
 def test_finding8_last_admin_cli_exits_2_and_writes_nothing(tmp_path: Path) -> None:

@@ -31,7 +31,26 @@ from dataops_platform.store.models import Tenant
 from dataops_platform_tests.helpers import EXAMPLE_SPEC, run_cli, run_cli_inprocess, store_digests
 
 ADMIN = "alice"
-EXAMPLE = EXAMPLE_SPEC.read_text()
+# The example spec with some of its defaults written out, so hostile values have a field to land in.
+DEFAULTS_WRITTEN_OUT = """\
+# roles: omitted, so the default matrix of SPEC §4 applies
+separation_of_duties:
+  creator_cannot_release: true
+  requester_cannot_approve: true
+
+governance_policy:
+  sla:
+    critical: {acknowledge_minutes: 15, resolve_minutes: 60}
+    high: {acknowledge_minutes: 30, resolve_minutes: 120}
+    medium: {acknowledge_minutes: 120, resolve_minutes: 480}
+    low: {acknowledge_minutes: 480, resolve_minutes: 2880}
+  exceptions:
+    max_days: 14
+    waivable_rules: [experiment_status]
+"""
+EXAMPLE = EXAMPLE_SPEC.read_text().replace("governance_policy:\n", DEFAULTS_WRITTEN_OUT, 1)
+SOD_LINE = EXAMPLE.split("\nseparation_of_duties:")[0].count("\n") + 2
+ALICE_LINE = EXAMPLE.split("Alice Admin")[0].count("\n") + 1
 FAST = 1.0  # seconds: every refusal here is far quicker; the margin is for a loaded CI machine
 
 SOD_OFF = "separation_of_duties: {creator_cannot_release: false, requester_cannot_approve: false}\n"
@@ -59,7 +78,7 @@ QUOTA = "{max_projects: 3, max_dataset_versions: 50}"
 
 # case -> (spec text, texts the message must contain). Each is refused by parse_spec, fast.
 HOSTILE: dict[str, tuple[str, list[str]]] = {
-    "duplicate_separation_of_duties": (EXAMPLE + SOD_OFF, ["separation_of_duties", "duplicate key", "first at line 57"]),
+    "duplicate_separation_of_duties": (EXAMPLE + SOD_OFF, ["separation_of_duties", "duplicate key", f"first at line {SOD_LINE}"]),
     "billion_laughs": (billion_laughs(), ["alias *", "aliases repeat more than"]),
     "billion_laughs_in_a_spec": (
         EXAMPLE + billion_laughs().replace("a: &a", "x_lol: &a", 1),
@@ -116,9 +135,9 @@ HOSTILE: dict[str, tuple[str, list[str]]] = {
         ["governance_policy.exceptions.max_days", "less than or equal to 3650"],
     ),
     "nul_escape": (example_with("Alice Admin", '"Alice\\0Admin"'), ["users[0].name", "NUL"]),
-    "nul_in_text": (EXAMPLE.replace("Alice Admin", "Alice\x00Admin"), ["line 19", "NUL"]),
-    "surrogate_in_text": (EXAMPLE.replace("Alice Admin", "Alice\udcffAdmin"), ["line 19", "not valid UTF-8"]),
-    "surrogate_escape": (example_with("Alice Admin", '"Alice\\ud800Admin"'), ["line 19", "malformed YAML"]),
+    "nul_in_text": (EXAMPLE.replace("Alice Admin", "Alice\x00Admin"), [f"line {ALICE_LINE}", "NUL"]),
+    "surrogate_in_text": (EXAMPLE.replace("Alice Admin", "Alice\udcffAdmin"), [f"line {ALICE_LINE}", "not valid UTF-8"]),
+    "surrogate_escape": (example_with("Alice Admin", '"Alice\\ud800Admin"'), [f"line {ALICE_LINE}", "malformed YAML"]),
     "name_wider_than_its_column": (example_with("Alice Admin", "A" * 201), ["users[0].name", "at most 200 characters"]),
     "role_name_wider_than_its_column": (
         example_with("# roles: omitted", "roles: {" + "r" * 70 + ": {actions: [read]}}\n#"),
@@ -165,7 +184,7 @@ def test_finding5_duplicate_key_refused() -> None:
     (problem,) = error.problems
     line = EXAMPLE.count("\n") + 1
     assert problem.path == "separation_of_duties"
-    assert f"duplicate key 'separation_of_duties' at line {line}, column 1 (first at line 57, column 1)" in problem.message
+    assert f"duplicate key 'separation_of_duties' at line {line}, column 1 (first at line {SOD_LINE}, column 1)" in problem.message
     assert yaml.safe_load(EXAMPLE + SOD_OFF)["separation_of_duties"]["creator_cannot_release"] is False  # what PyYAML did
 
 
@@ -245,7 +264,8 @@ def test_finding5_the_largest_values_a_spec_accepts_apply(fresh_platform: Platfo
     policy["quality_gate"]["min_rows"] = INT32_MAX
     policy["exceptions"]["max_days"] = 3650
     policy["sla"]["critical"] = {"acknowledge_minutes": 525600, "resolve_minutes": 525600}
-    data["task_queues"][0]["limit"] = INT32_MAX
+    data["task_queues"] = {"spec_builds": {"limit": INT32_MAX}}
+    data["organisation"] = {"name": "O" * 200, "short_name": "o" * 40}
     spec = parse_spec(yaml.safe_dump(data), "largest.yaml")
     apply_spec(fresh_platform, ADMIN, spec, "largest.yaml")
     with fresh_platform.store.read() as session:
@@ -289,7 +309,7 @@ def test_finding5_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     spec_file.write_bytes(EXAMPLE.encode().replace(b"Alice Admin", b"Alice Adm\xefn"))
     with pytest.raises(SpecInvalid) as err:
         load_spec(spec_file)
-    assert err.value.problems[0].path == "line 19, column 32" and "not UTF-8" in err.value.message
+    assert err.value.problems[0].path == f"line {ALICE_LINE}, column 32" and "not UTF-8" in err.value.message
     with pytest.raises(InvalidInput) as dir_err:
         load_spec(tmp_path)  # a directory: exit 2 naming it, never exit 1
     assert str(tmp_path) in dir_err.value.message

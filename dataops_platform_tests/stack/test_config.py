@@ -12,6 +12,7 @@ import yaml
 from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.spec_apply import apply_spec
+from dataops_platform.self_description import QUEUES
 from dataops_platform.settings import Settings, load_settings
 from dataops_platform.spec.loader import parse_spec
 from dataops_platform.stack.config import dagster_postgres_url, sync_pool_limits, write_stack_config
@@ -51,12 +52,11 @@ def test_pool_limits_follow_the_spec_and_a_reapplied_spec_changes_them(platform:
     with dg.instance_for_test() as instance:
         limits = sync_pool_limits(settings, instance)
         spec = yaml.safe_load(EXAMPLE_SPEC.read_text())
-        assert limits == {q["id"]: q["limit"] for q in spec["task_queues"]}
+        assert limits == {q.id: q.limit for q in QUEUES}  # the code's queues; the example overrides none
         for pool, limit in limits.items():
             assert instance.event_log_storage.get_concurrency_info(pool).slot_count == limit
 
-        for queue in spec["task_queues"]:
-            queue["limit"] = 3 if queue["id"] == "spec_builds" else queue["limit"]
+        spec["task_queues"] = {"spec_builds": {"limit": 3}}
         apply_spec(platform, ADMIN, parse_spec(yaml.safe_dump(spec)), "raised.yaml")
         assert sync_pool_limits(settings, instance)["spec_builds"] == 3
         assert instance.event_log_storage.get_concurrency_info("spec_builds").slot_count == 3

@@ -164,9 +164,7 @@ def test_pool_limit_one_serialises_the_queue_and_raising_it_in_the_spec_lets_ste
         assert _overlapping(steps) == [], "limit 1: no two spec_builds steps may run at once"
 
     spec = yaml.safe_load(EXAMPLE_SPEC.read_text())
-    for queue in spec["task_queues"]:
-        if queue["id"] == "spec_builds":
-            queue["limit"] = 2
+    spec["task_queues"] = {"spec_builds": {"limit": 2}}  # an override of the code's queue
     path = tmp_path / "platform.yaml"
     path.write_text(yaml.safe_dump(spec))
     applied = run_cli(home, "spec", "apply", path, user="alice", env=_stack_env(home, state), as_json=True)

@@ -1,4 +1,5 @@
-"""Cross-checks of the spec's `notifications` section (called by `spec.loader.cross_check`).
+"""Cross-checks of the spec's `notifications` section (called by `spec.loader.cross_check`; part of
+the spec layer, so the notify package, which reads the spec, is never imported by it).
 
 Each problem names its path and value, so `spec validate` exits 2 saying what to fix: a route or
 `escalate_to` naming no channel, a URL that is not plain http(s) or carries credentials, an
@@ -14,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from dataops_platform.spec.models import NOTIFY_EVENTS, PlatformSpec, SlackChannelSpec, WebhookChannelSpec
+from dataops_platform.spec.models import ALERT_CATEGORIES, NOTIFY_EVENTS, PlatformSpec, SlackChannelSpec, WebhookChannelSpec
 
 
 def url_problem(url: str) -> str | None:
@@ -37,8 +38,7 @@ def url_problem(url: str) -> str | None:
 
 def notification_problems(spec: PlatformSpec, environ: Mapping[str, str] | None = None) -> list:
     """Every problem of `spec.notifications`, as loader SpecProblems."""
-    from dataops_platform.governance.alerts import CATEGORIES
-    from dataops_platform.spec.loader import SpecProblem
+    from dataops_platform.spec.loader import SpecProblem  # the loader imports this module
 
     env = os.environ if environ is None else environ
     section = spec.notifications
@@ -83,8 +83,8 @@ def notification_problems(spec: PlatformSpec, environ: Mapping[str, str] | None 
             if project != "*" and project not in projects:
                 problems.append(SpecProblem(f"{base}.projects[{j}]", project, "unknown project (or '*' for every project)"))
         for j, category in enumerate(route.categories or ()):
-            if category not in CATEGORIES:
+            if category not in ALERT_CATEGORIES:
                 problems.append(
-                    SpecProblem(f"{base}.categories[{j}]", category, f"unknown category; known: {', '.join(CATEGORIES)}")
+                    SpecProblem(f"{base}.categories[{j}]", category, f"unknown category; known: {', '.join(ALERT_CATEGORIES)}")
                 )
     return problems
