@@ -184,7 +184,8 @@ def test_finding5_duplicate_key_refused() -> None:
     (problem,) = error.problems
     line = EXAMPLE.count("\n") + 1
     assert problem.path == "separation_of_duties"
-    assert f"duplicate key 'separation_of_duties' at line {line}, column 1 (first at line {SOD_LINE}, column 1)" in problem.message
+    first = f"first at line {SOD_LINE}, column 1"
+    assert f"duplicate key 'separation_of_duties' at line {line}, column 1 ({first})" in problem.message
     assert yaml.safe_load(EXAMPLE + SOD_OFF)["separation_of_duties"]["creator_cannot_release"] is False  # what PyYAML did
 
 
