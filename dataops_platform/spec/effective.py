@@ -111,7 +111,12 @@ def _name_from_tenants(names: list[str]) -> str:
 
 
 def _shorten(name: str) -> str:
-    return name if len(name) <= MAX_SHORT_NAME else name[: MAX_SHORT_NAME - 1].rstrip() + "…"
+    """The name itself when it fits MAX_SHORT_NAME, else cut after a whole word, marked with '…'."""
+    if len(name) <= MAX_SHORT_NAME:
+        return name
+    head = name[: MAX_SHORT_NAME - 1]
+    words = head.rsplit(" ", 1)[0] if " " in head[MAX_SHORT_NAME // 2 :] else head
+    return words.rstrip(" ,") + "…"
 
 
 def summary(spec: PlatformSpec) -> dict[str, Any]:
