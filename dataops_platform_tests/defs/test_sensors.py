@@ -325,7 +325,8 @@ def test_platform_run_failure_needs_an_alert_project(sqlite_settings: Settings, 
     from dataops_platform.spec.loader import parse_spec
     from dataops_platform_tests.conftest import ADMIN, EXAMPLE_SPEC, T0
 
-    text = EXAMPLE_SPEC.read_text().replace("  alert_project: p01_retail_search", "")
+    # Explicitly none: left out, the alert project is the first declared project (docs/spec.md).
+    text = EXAMPLE_SPEC.read_text().replace("  alert_project: p01_retail_search", "  alert_project: null")
     platform = Platform(sqlite_settings, FixedClock(T0))
     initialize(platform, ADMIN)
     apply_spec(platform, ADMIN, parse_spec(text), "no-alert-project.yaml")
