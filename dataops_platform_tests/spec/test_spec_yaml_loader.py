@@ -33,7 +33,6 @@ from dataops_platform_tests.helpers import EXAMPLE_SPEC, run_cli, run_cli_inproc
 ADMIN = "alice"
 # The example spec with some of its defaults written out, so hostile values have a field to land in.
 DEFAULTS_WRITTEN_OUT = """\
-# roles: omitted, so the default matrix of SPEC §4 applies
 separation_of_duties:
   creator_cannot_release: true
   requester_cannot_approve: true
