@@ -33,8 +33,10 @@ import hashlib
 import json
 import math
 import os
-import re
+import queue
 import stat
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -58,7 +60,7 @@ MAX_DATASET_BYTES = 1024**3
 MAX_NESTING = 32  # levels, the record itself being the first
 MAX_NUMBER_DIGITS = 1000  # characters of one number literal (Python refuses int text over 4300 digits)
 MAX_NAME_BYTES = 255  # one path component (NAME_MAX on Linux and macOS)
-PARQUET_BATCH_ROWS = 10_000
+PARQUET_BATCH_ROWS = 16_384  # rows per Arrow batch: kernel calls stay cheap, a batch stays a few MB (and in cache)
 SHOWN_CHARS = 80
 
 
@@ -659,12 +661,11 @@ def check_member_schema(path: Any, name: str, label: str, previous: Any, opener:
 
 
 class RowHasher:
-    """Consumes accepted records one by one; keeps 32 bytes per row (row hash) and 8 per id."""
+    """Consumes accepted records (or vectorised batches); keeps 32 bytes per row (row hash) and 8 per id."""
 
-    def __init__(self, keep_ids: bool = False) -> None:
+    def __init__(self) -> None:
         self.row_hashes = bytearray()
         self.id_hashes = bytearray()
-        self.ids: list[str | None] | None = [] if keep_ids else None
         self.count = 0
         self.fields: dict[str, set[str]] = {}
         self.nulls = Counter()
@@ -676,10 +677,7 @@ class RowHasher:
     def add(self, record: dict[str, Any], canonical: dict[str, Any]) -> None:
         line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         self.row_hashes += hashlib.sha256(line.encode()).digest()
-        ident = canonical.get("id")
-        self.id_hashes += hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest()
-        if self.ids is not None:
-            self.ids.append(ident)
+        self.id_hashes += id_hash(canonical.get("id")).to_bytes(8, "little", signed=True)
         self.count += 1
         if len(self.samples) < SAMPLE_LINES:
             self.samples.append(line)
@@ -696,22 +694,25 @@ class RowHasher:
             self.has_label = True
         _count_category(self.labels, str(canonical.get(LABEL_FIELD)))
 
-    def add_batch(self, item: ArrowBatch) -> None:
-        """A whole Arrow batch: vectorised canonical lines when its types allow, else row by row."""
-        lines = canonical_lines(item.batch)
-        if lines is None:
-            for record, canonical in item.rows():
-                self.add(record, canonical)
-            return
-        line_array, id_array = lines
-        self.row_hashes += _hash_each(line_array, hashlib.sha256, None)
-        self.id_hashes += _hash_each(id_array, hashlib.blake2b, 8)
-        if self.ids is not None:
-            self.ids.extend(_id_values(item.batch))
-        self.count += item.batch.num_rows
+    def add_lines(self, item: BatchLines) -> None:
+        """A whole batch's canonical lines (see `canonical_lines`, with its signals)."""
+        self.row_hashes += _hash_lines(item.lines)
+        self.id_hashes += _id_hashes(item.ids)
+        self.count += item.rows
         if len(self.samples) < SAMPLE_LINES:
-            self.samples += line_array.slice(0, SAMPLE_LINES - len(self.samples)).to_pylist()
-        _batch_signals(self, item.batch)
+            self.samples += item.lines.slice(0, SAMPLE_LINES - len(self.samples)).to_pylist()
+        if not item.rows:
+            return
+        for name, kinds in item.kinds.items():
+            self.fields.setdefault(name, set()).update(kinds)
+        for name in REQUIRED_FIELDS:
+            self.nulls[name] += item.empty.get(name, item.rows)
+        for value, count in (item.splits or {}).items():
+            _count_category_n(self.splits, value, count)
+        if item.labels is not None:
+            self.has_label = True
+        for value, count in (item.labels or {"None": item.rows}).items():
+            _count_category_n(self.labels, value, count)
 
     def digest(self) -> str:
         import numpy as np
@@ -720,15 +721,16 @@ class RowHasher:
         hashes.sort()
         return hashlib.sha256(memoryview(hashes).cast("B")).hexdigest()
 
-    def duplicate_id_hashes(self) -> set[int]:
+    def duplicates(self) -> tuple[int, set[int]]:
+        """(rows whose id an earlier row already had, the hashes of the ids that repeat)."""
         import numpy as np
 
-        ids = np.frombuffer(self.id_hashes, dtype="<u8")
+        ids = np.frombuffer(self.id_hashes, dtype="<i8")  # sorted in place: only counted from here on
         ids.sort()
         if len(ids) < 2:
-            return set()
-        repeated = ids[1:][ids[1:] == ids[:-1]]
-        return set(np.unique(repeated).tolist())
+            return 0, set()
+        same = ids[1:] == ids[:-1]
+        return int(same.sum()), set(np.unique(ids[1:][same]).tolist())
 
 
 def _count_category(counter: Counter, value: str) -> None:
@@ -739,7 +741,10 @@ def _count_category(counter: Counter, value: str) -> None:
 
 
 def id_hash(ident: Any) -> int:
-    return int.from_bytes(hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest(), "little")
+    """An id's 64-bit hash for counting duplicates and joining a diff inside one process: Python's
+    own keyed hash of the canonical id (SipHash, its key random per process), so ids cannot be
+    chosen to collide; never stored."""
+    return hash(ident)
 
 
 def accepted_records(source: Any, limits: ReadLimits, batches: bool = False) -> Iterator[tuple[Any, Any]]:
@@ -771,20 +776,106 @@ def accepted_records(source: Any, limits: ReadLimits, batches: bool = False) -> 
             pass
 
 
+ROW_CHUNK = 2048  # row-path records handed over together (one queue hand-off per chunk, not per row)
+READ_AHEAD = 2  # batches read and vectorised ahead of the hashing
+
+
+def canonical_stream(source: Any, limits: ReadLimits, columns: set[str] | None = None, signals: bool = False) -> Iterator[Any]:
+    """The source's records, checked, as `BatchLines` for each Arrow batch the vectorised path takes
+    and as lists of (raw, canonical) for the rest (CSV, JSONL, batches only the row rules judge).
+
+    Reading, checking and the Arrow kernels run READ_AHEAD items ahead in a thread (Parquet, Delta
+    and Iceberg readers and Arrow kernels release the GIL) while the caller hashes; memory stays
+    a few batches. A refusal raised while reading reaches the caller unchanged."""
+
+    def produce() -> Iterator[Any]:
+        chunk: list[tuple[Any, Any]] = []
+        for raw, canonical in accepted_records(source, limits, batches=True):
+            if not isinstance(raw, ArrowBatch):
+                chunk.append((raw, canonical))
+                if len(chunk) >= ROW_CHUNK:
+                    yield chunk
+                    chunk = []
+                continue
+            if chunk:
+                yield chunk
+                chunk = []
+            lines = canonical_lines(raw.batch, columns, signals)
+            if lines is not None:
+                yield lines
+                continue
+            for row in raw.rows():
+                chunk.append(row)
+                if len(chunk) >= ROW_CHUNK:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    return _read_ahead(produce(), READ_AHEAD)
+
+
+def _read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """The items of `items`, produced up to `depth` ahead by a thread; an exception there is raised
+    here; closing this generator stops the thread and closes `items` in it."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put((end, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # in this thread, which ran the generator: its cleanup runs where it ran
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="dataops-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProfile:
     """Stream a source once and compute digest, row count, typed schema and quality signals.
 
     Raises InvalidInput (TooLarge over a limit) naming the source, the file, the line or row, the
-    field and the value; never another exception for anything a source holds. Memory: one batch
-    of records plus 40 bytes per row (a second pass, only when ids repeat, names them).
+    field and the value; never another exception for anything a source holds. Memory: a few
+    batches of records plus 40 bytes per row (a second pass, only when ids repeat, names them).
     """
+    import numpy as np
+
     limits = limits or ReadLimits.default()
     hasher = RowHasher()
-    for record, canonical in accepted_records(source, limits, batches=True):
-        if isinstance(record, ArrowBatch):
-            hasher.add_batch(record)
+    for item in canonical_stream(source, limits, signals=True):
+        if isinstance(item, BatchLines):
+            hasher.add_lines(item)
         else:
-            hasher.add(record, canonical)
+            for record, canonical in item:
+                hasher.add(record, canonical)
     label = source.label
     if not hasher.count:
         raise InvalidInput(f"{label}: the source holds no records", field="DATAFILE", value=shown(label))
@@ -797,15 +888,18 @@ def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProf
             value=None,
         )
     n = hasher.count
-    repeated = hasher.duplicate_id_hashes()
-    duplicates = _duplicate_rows(hasher)
+    digest = hasher.digest()
+    duplicates, repeated = hasher.duplicates()
     duplicate_ids: list[str] = []
-    if repeated:  # rare: a second pass names them
+    if repeated:  # rare: a second pass (the ids only) names them
         seen: set[str] = set()
-        for _, canonical in accepted_records(source, limits):
-            ident = canonical.get("id")
-            if id_hash(ident) in repeated and len(seen) < 10_000:
-                seen.add(str(ident))
+        wanted = np.array(sorted(repeated), dtype="<i8")
+        for item in canonical_stream(source, limits, columns={"id"}):
+            ids = item.ids.to_pylist() if isinstance(item, BatchLines) else [c.get("id") for _, c in item]
+            hashes = np.frombuffer(_id_hashes(ids), dtype="<i8")
+            for index in np.flatnonzero(np.isin(hashes, wanted)).tolist():
+                if len(seen) < 10_000:
+                    seen.add(str(ids[index]))
         duplicate_ids = sorted(seen)[:20]
     signals: dict[str, Any] = {
         "duplicate_id_rate": round(duplicates / n, 6),
@@ -816,17 +910,7 @@ def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProf
     if hasher.has_label:
         signals["label_distribution"] = dict(sorted(hasher.labels.items()))
     types = {name: _merged_type(kinds) for name, kinds in sorted(hasher.fields.items())}
-    return DatasetProfile(
-        source.source_format, hasher.digest(), n, fields, signals, types, DIGEST_ALGORITHM, tuple(hasher.samples)
-    )
-
-
-def _duplicate_rows(hasher: RowHasher) -> int:
-    """Rows whose id an earlier row already had (count - distinct ids)."""
-    import numpy as np
-
-    ids = np.frombuffer(hasher.id_hashes, dtype="<u8")
-    return int(len(ids) - len(np.unique(ids)))
+    return DatasetProfile(source.source_format, digest, n, fields, signals, types, DIGEST_ALGORITHM, tuple(hasher.samples))
 
 
 def legacy_digest(source: Any, limits: ReadLimits | None = None) -> str:
@@ -890,17 +974,18 @@ def version_source(version: Any, settings: Any) -> Any:
 
 # -- diff by id, out of core ----------------------------------------------------------------------
 EXAMPLES = 5
-_ID_CHUNK = 100_000
 
 
 @dataclass
 class RowIndex:
-    """One hash per distinct id (the id's rows, sorted and hashed when it repeats), in id-hash order:
-    40 bytes per row plus the ids as an Arrow string array, never the records."""
+    """One row hash per distinct id (the id's rows, sorted and hashed together when it repeats), in
+    id-hash order: 24 bytes per row (id hash, the first 8 bytes of the row's sha256, its position)
+    plus the ids as Arrow string arrays, never the records."""
 
-    id_hashes: Any  # numpy uint64, sorted, unique
-    row_hashes: Any  # numpy S32, aligned
-    ids: Any  # pyarrow array of the id text, aligned
+    id_hashes: Any  # numpy int64, sorted, unique
+    row_hashes: Any  # numpy uint64 (the row sha256's first 8 bytes), aligned
+    positions: Any  # numpy int64: the row (in read order) each id was first seen at, aligned
+    ids: Any  # pyarrow chunked array of the id text, in read order
     row_count: int
 
 
@@ -914,61 +999,40 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
     rows = bytearray()
     idhs = bytearray()
     chunks: list[Any] = []
-    pending: list[str | None] = []
-    count = 0
-    for raw, canonical in accepted_records(source, limits, batches=True):
-        if isinstance(raw, ArrowBatch):
-            lines = canonical_lines(raw.batch, columns)
-            if lines is not None:
-                rows += _hash_each(lines[0], hashlib.sha256, None)
-                idhs += _hash_each(lines[1], hashlib.blake2b, 8)
-                if pending:  # keep the ids aligned with the hashes
-                    chunks.append(pa.array(pending, pa.string()))
-                    pending = []
-                chunks.append(_id_array(raw.batch))
-                count += raw.batch.num_rows
-                continue
-            _index_rows(raw.rows(), columns, rows, idhs, pending)
-            count += raw.batch.num_rows
+    for item in canonical_stream(source, limits, columns):
+        if isinstance(item, BatchLines):
+            rows += _hash_lines(item.lines)
+            idhs += _id_hashes(item.ids)
+            chunks.append(item.ids)
             continue
-        if columns is not None:
-            canonical = {k: v for k, v in canonical.items() if k in columns}
-        line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        rows += hashlib.sha256(line.encode()).digest()
-        ident = canonical.get("id")
-        idhs += hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest()
-        pending.append(ident)
-        count += 1
-        if len(pending) >= _ID_CHUNK:
-            chunks.append(pa.array(pending, pa.string()))
-            pending = []
-    chunks.append(pa.array(pending, pa.string()))
-    ids = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
-    idh = np.frombuffer(idhs, dtype="<u8")
-    rowh = np.frombuffer(rows, dtype="S32")
-    order = np.argsort(idh, kind="stable")  # rows of a repeated id are sorted by hash below
-    idh, rowh = idh[order], rowh[order]
-    ids = ids.take(pa.array(order))
-    if len(idh):
+        lines, ids = [], []
+        for _, canonical in item:
+            if columns is not None:
+                canonical = {k: v for k, v in canonical.items() if k in columns}
+            lines.append(json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+            ids.append(canonical.get("id"))
+        rows += b"".join([hashlib.sha256(line.encode()).digest() for line in lines])
+        idhs += _id_hashes(ids)
+        chunks.append(pa.array(ids, pa.string()))
+    ids_all = pa.chunked_array(chunks, pa.string())
+    full = np.frombuffer(rows, dtype="S32")
+    idh = np.frombuffer(idhs, dtype="<i8")
+    order = np.argsort(idh)
+    idh = idh[order]
+    short = np.frombuffer(rows, dtype="<u8").reshape(-1, 4)[:, 0][order]  # 8 of the 32 bytes decide "changed"
+    count = len(idh)
+    if count:
         starts = np.flatnonzero(np.concatenate(([True], idh[1:] != idh[:-1])))
-        repeated = np.flatnonzero(np.diff(np.append(starts, len(idh))) > 1)
-        merged = rowh[starts].copy()
-        ends = np.append(starts[1:], len(idh))
-        for group in repeated:  # rare: an id on several rows stands for the multiset of its rows
-            merged[group] = hashlib.sha256(np.sort(rowh[starts[group] : ends[group]]).tobytes()).digest()
-        idh, rowh, ids = idh[starts], merged, ids.take(pa.array(starts))
-    return RowIndex(idh, rowh, ids, count)
-
-
-def _index_rows(rows: Any, columns: set[str] | None, out_rows: bytearray, out_ids: bytearray, pending: list) -> None:
-    for _, canonical in rows:
-        if columns is not None:
-            canonical = {k: v for k, v in canonical.items() if k in columns}
-        line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        out_rows += hashlib.sha256(line.encode()).digest()
-        ident = canonical.get("id")
-        out_ids += hashlib.blake2b(json.dumps(ident, ensure_ascii=False).encode(), digest_size=8).digest()
-        pending.append(ident)
+        ends = np.append(starts[1:], count)
+        merged = short[starts]
+        for group in np.flatnonzero(ends - starts > 1).tolist():  # an id on several rows: the multiset of its rows
+            members = np.sort(full[order[starts[group] : ends[group]]])
+            merged[group] = int.from_bytes(hashlib.sha256(members.tobytes()).digest()[:8], "little")
+        idh, short, positions = idh[starts], merged, order[starts]
+    else:
+        positions = order
+    del full, rows
+    return RowIndex(idh, short, positions, ids_all, count)
 
 
 def _examples(ids: Any, positions: Any) -> list[str]:
@@ -980,25 +1044,34 @@ def _examples(ids: Any, positions: Any) -> list[str]:
     return sorted(str(i) for i in chosen)[:EXAMPLES]
 
 
+def _found_in(keys: Any, sorted_keys: Any) -> tuple[Any, Any]:
+    """(whether each key is in the sorted unique array, where it is there)."""
+    import numpy as np
+
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+    where = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[where] == keys, where
+
+
 def diff_rows(old: RowIndex, new: RowIndex) -> dict[str, Any]:
     """Rows added, removed and changed by id between two row indexes (counts and example ids)."""
     import numpy as np
 
-    in_old = np.isin(new.id_hashes, old.id_hashes, assume_unique=True)
-    in_new = np.isin(old.id_hashes, new.id_hashes, assume_unique=True)
+    in_old, at_old = _found_in(new.id_hashes, old.id_hashes)
+    in_new, _ = _found_in(old.id_hashes, new.id_hashes)
     added = np.flatnonzero(~in_old)
     removed = np.flatnonzero(~in_new)
-    common_new = np.flatnonzero(in_old)
-    common_old = np.searchsorted(old.id_hashes, new.id_hashes[common_new])
-    changed = common_new[new.row_hashes[common_new] != old.row_hashes[common_old]]
+    common = np.flatnonzero(in_old)
+    changed = common[new.row_hashes[common] != old.row_hashes[at_old[common]]]
     return {
         "rows_added": int(len(added)),
         "rows_removed": int(len(removed)),
         "rows_changed": int(len(changed)),
         "examples": {
-            "added": _examples(new.ids, added),
-            "removed": _examples(old.ids, removed),
-            "changed": _examples(new.ids, changed),
+            "added": _examples(new.ids, np.sort(new.positions[added])),
+            "removed": _examples(old.ids, np.sort(old.positions[removed])),
+            "changed": _examples(new.ids, np.sort(new.positions[changed])),
         },
     }
 
@@ -1095,7 +1168,19 @@ def _bounded_batches(
 
 
 # -- vectorised canonical form of Arrow batches ----------------------------------------------------
+# The row path (`_canonical`, `canonical_record`) is the specification; the functions below build the
+# very same canonical lines for a whole Arrow batch with Arrow kernels and numpy, and give up (None)
+# on anything they cannot judge exactly, which then takes the row path. Equality with the row path is
+# a property test (dataops_platform_tests/data/test_vectorised_canonical.py).
 _BATCH_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("dataops_arrow_batch_mode", default=False)
+# Arrow's float -> text cast gives the shortest round-trip digits like Python's repr, but in fixed
+# notation only for 1e-6 <= |x| < 1e10 where repr uses it for 1e-4 <= |x| < 1e16: inside the narrower
+# band (with a margin) the two agree; integral floats go through int64, the rest through repr.
+_FLOAT_BAND = (1e-4, 1e9)
+_INT_SAFE = float(2**62)
+_HASH_SLICE = 4096  # rows hashed between two GIL hand-overs
+# json.dumps(ensure_ascii=False) escapes these (NUL never gets here: the row path refuses it).
+_JSON_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
 
 class ArrowBatch:
@@ -1106,92 +1191,284 @@ class ArrowBatch:
         self.prefix, self.label = "", ""
 
     def rows(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        """(raw, canonical) of each row, checked like any record (the row-by-row path)."""
-        try:
-            records = self.batch.to_pylist()
-        except Exception as exc:  # noqa: BLE001 - a value Python cannot hold
-            raise self.unreadable(exc) from None
-        for index, record in enumerate(records):
-            yield record, _accepted(record, f"{self.prefix}row {self.first_row + index}", self.label)
+        """(raw, canonical) of each row, checked like any record (the row-by-row path), a slice of the
+        batch at a time as Python objects."""
+        for start in range(0, self.batch.num_rows, ROW_CHUNK):
+            try:
+                records = self.batch.slice(start, ROW_CHUNK).to_pylist()
+            except Exception as exc:  # noqa: BLE001 - a value Python cannot hold
+                raise self.unreadable(exc) from None
+            for index, record in enumerate(records, start):
+                yield record, _accepted(record, f"{self.prefix}row {self.first_row + index}", self.label)
 
 
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_ .:/-]{1,200}$")
-_NEEDS_PYTHON = re.compile(r"^[\[{]|[\x00-\x1f]")
+class _NeedsRows(Exception):
+    """A value only the row path may judge (it refuses it, naming where it is)."""
 
 
-def _canonical_column(array: Any) -> Any:
-    """The canonical JSON text of each value (null as `null`), or None when a value needs the
-    row-by-row rules (floats, lists, JSON-looking text, control characters, unusual names)."""
+@dataclass
+class _Column:
+    """One column's canonical JSON text as join pieces (literal text or Arrow string arrays, never
+    null), with what the profile counts: the row path's value types and the rows whose canonical
+    value is null, {} or []."""
+
+    pieces: list[Any]
+    kinds: set[str]
+    empty: int
+    jsonish: int = 0  # text cells holding JSON-looking text (an id must not)
+
+
+@dataclass
+class BatchLines:
+    """A batch's canonical lines and ids, plus its quality signals (the profile's share)."""
+
+    lines: Any  # pyarrow string array: the canonical line of each row
+    ids: Any  # pyarrow string array: the canonical id of each row (null for none)
+    rows: int
+    kinds: dict[str, set[str]]
+    empty: dict[str, int]
+    splits: dict[str, int] | None = None
+    labels: dict[str, int] | None = None
+
+
+def _np_valid(array: Any) -> Any:
+    import numpy as np
+
+    if array.null_count == 0:
+        return np.ones(len(array), dtype=bool)
+    return array.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _json_text_cell(text: str, depth: int) -> str:
+    """The canonical JSON of one text cell that starts with { or [ (JSON text stands for its value)."""
+    try:
+        parsed = _parse_json(text)
+    except ValueError:  # not JSON (NaN and Infinity included): the text itself
+        return json.dumps(text, ensure_ascii=False)
+    except _Unacceptable:
+        raise _NeedsRows from None
+    try:
+        value = _canonical(parsed, depth)
+    except _Unacceptable:
+        raise _NeedsRows from None
+    if find_bad_text(value, "") is not None:
+        raise _NeedsRows
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _string_column(array: Any, depth: int) -> _Column:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(array)
+    if array.offset:
+        array = pa.concat_arrays([array])
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[: n + 1]
+    base = int(offsets[0])
+    data = np.frombuffer(array.buffers()[2] or b"", dtype=np.uint8)[base : int(offsets[-1])]
+    lengths = np.diff(offsets)
+    valid = _np_valid(array)
+    blank = valid & (lengths == 0)
+    full = valid & (lengths > 0)
+    starts = offsets[:-1][full] - base
+    first, last = data[starts], data[offsets[1:][full] - base - 1]
+    brace, bracket = first == ord("{"), first == ord("[")
+    kinds: set[str] = set()
+    if len(first) > int((brace | bracket).sum()) or (brace & (last != ord("}"))).any() or (bracket & (last != ord("]"))).any():
+        kinds.add("string")  # the row path types a text by its brackets, parsed or not
+    if (brace & (last == ord("}"))).any():
+        kinds.add("object")
+    if (bracket & (last == ord("]"))).any():
+        kinds.add("list")
+    if len(first) < n:
+        kinds.add("null")
+    special = data[(data < 0x20) | (data == ord('"')) | (data == ord("\\"))]
+    text = array
+    if len(special):
+        present = set(np.unique(special).tolist())
+        if 0 in present:
+            raise _NeedsRows  # NUL: refused by the row path, which names the field
+        for byte in [ord("\\"), ord('"')] + sorted(present - {ord("\\"), ord('"')}):
+            if byte in present:
+                escaped = "\\" + chr(byte) if byte in (ord("\\"), ord('"')) else _JSON_ESCAPES.get(byte, f"\\u{byte:04x}")
+                text = pc.replace_substring(text, chr(byte), escaped)
+    empty = n - len(first)
+    jsonish = np.zeros(n, dtype=bool)
+    jsonish[np.flatnonzero(full)[brace | bracket]] = True
+    count = int(jsonish.sum())
+    if not count and empty == 0:
+        return _Column(['"', text, '"'], kinds, 0)
+    quoted = pc.binary_join_element_wise('"', text, '"', "")
+    if blank.any():
+        quoted = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), quoted)
+    if count:
+        # Each distinct JSON-looking text canonicalised once (CSV cells repeat a few shapes).
+        encoded = pc.dictionary_encode(array.filter(pa.array(jsonish)))
+        cells = [_json_text_cell(t, depth) for t in encoded.dictionary.to_pylist()]
+        values = pa.array(cells, pa.string()).take(encoded.indices)
+        quoted = pc.replace_with_mask(quoted, pa.array(jsonish), values)
+        empty += int(pc.sum(pc.is_in(values, pa.array(["{}", "[]"]))).as_py() or 0)
+    return _Column([pc.fill_null(quoted, "null")], kinds, empty, count)
+
+
+def _float_column(array: Any) -> _Column:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = array if pa.types.is_float64(array.type) else array.cast(pa.float64())  # float32 widens exactly
+    x = values.to_numpy(zero_copy_only=False)  # nulls as NaN: both canonicalise to null
+    missing = np.isnan(x)
+    with np.errstate(invalid="ignore"):
+        size = np.abs(x)
+        finite = np.isfinite(x)
+        integral = finite & (x == np.floor(x)) & (size < _INT_SAFE)
+        band = finite & (x != np.floor(x)) & (size >= _FLOAT_BAND[0]) & (size < _FLOAT_BAND[1])
+    rest = ~(missing | integral | band)
+    as_int = pc.cast(pa.array(np.where(integral, x, 0).astype(np.int64)), pa.string())
+    text = pc.if_else(pa.array(integral), as_int, pc.cast(values, pa.string()))
+    if rest.any():  # infinities, huge integral values, tiny and large fractions: Python's own text
+        exact = [str(int(v)) if v.is_integer() else repr(v) for v in x[rest].tolist()]
+        text = pc.replace_with_mask(text, pa.array(rest), pa.array(exact, pa.string()))
+    kinds = ({"null"} if missing.any() else set()) | ({"float"} if not missing.all() else set())
+    empty = int(missing.sum())
+    if not empty:
+        return _Column(['"', text, '"'], kinds, 0)
+    quoted = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), pc.binary_join_element_wise('"', text, '"', ""))
+    return _Column([pc.fill_null(quoted, "null")], kinds, empty)
+
+
+def _plain_names(names: list[str]) -> bool:
+    return bool(names) and len(set(names)) == len(names) and all(isinstance(n, str) and text_problem(n) is None for n in names)
+
+
+def _column_json(array: Any, depth: int) -> _Column:
+    """The canonical JSON of each value of `array` (at nesting `depth`), or _NeedsRows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = array.type
     if pa.types.is_dictionary(kind):
         array, kind = array.dictionary_decode(), kind.value_type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        if pa.types.is_large_string(kind):
-            array = array.cast(pa.string())  # one batch is far below 2 GiB of text
-        if pc.any(pc.match_substring_regex(array, _NEEDS_PYTHON.pattern)).as_py():
-            return None
-        escaped = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
-        quoted = pc.binary_join_element_wise('"', escaped, '"', "")
-        quoted = pc.if_else(pc.equal(array, ""), pa.scalar(None, quoted.type), quoted)  # blank is null
-        return pc.fill_null(quoted, "null")
-    if pa.types.is_integer(kind):
-        return pc.fill_null(pc.binary_join_element_wise('"', pc.cast(array, pa.string()), '"', ""), "null")
-    if pa.types.is_boolean(kind):
-        return pc.fill_null(pc.if_else(array, '"true"', '"false"'), "null")
+    n, nulls = len(array), array.null_count
+    if pa.types.is_large_string(kind):
+        array, kind = array.cast(pa.string()), pa.string()  # one batch is far below 2 GiB of text
+    if pa.types.is_string(kind):
+        return _string_column(array, depth)
+    missing = {"null"} if nulls else set()
     if pa.types.is_null(kind):
-        return pa.array(["null"] * len(array), pa.string())
+        return _Column(["null"], {"null"}, n)
+    if pa.types.is_integer(kind):
+        text = pc.cast(array, pa.string())
+        kinds = missing | ({"integer"} if nulls < n else set())
+        if not nulls:
+            return _Column(['"', text, '"'], kinds, 0)
+        return _Column([pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")], kinds, nulls)
+    if pa.types.is_boolean(kind):
+        kinds = missing | ({"boolean"} if nulls < n else set())
+        return _Column([pc.fill_null(pc.if_else(array, '"true"', '"false"'), "null")], kinds, nulls)
+    if pa.types.is_float32(kind) or pa.types.is_float64(kind):
+        return _float_column(array)
     if pa.types.is_struct(kind):
         names = [kind.field(i).name for i in range(kind.num_fields)]
-        if not names or any(not _PLAIN_NAME.match(n) or '"' in n for n in names):
-            return None
-        pieces = []
+        if not _plain_names(names):
+            raise _NeedsRows
+        children = dict(zip(names, array.flatten(), strict=True))  # the struct's offset applied
+        pieces: list[Any] = []
         for name in sorted(names):
-            child = _canonical_column(array.field(name))
-            if child is None:
-                return None
-            pieces += [("," if pieces else "{") + json.dumps(name) + ":", pc.cast(child, pa.string())]
-        joined = pc.binary_join_element_wise(*pieces, "}", "")
-        return pc.if_else(pc.is_null(array), pa.scalar("null"), joined) if array.null_count else joined
-    return None
+            pieces += [("," if pieces else "{") + json.dumps(name, ensure_ascii=False) + ":"]
+            pieces += _column_json(children[name], depth + 1).pieces
+        pieces.append("}")
+        kinds = missing | ({"object"} if nulls < n else set())
+        if not nulls:
+            return _Column(pieces, kinds, 0)
+        joined = _join(pieces, n)
+        return _Column([pc.if_else(pc.is_null(array), pa.scalar("null"), joined)], kinds, nulls)
+    raise _NeedsRows  # lists, maps, binary, decimals, dates and times: the row path's rules
 
 
-def canonical_lines(batch: Any, columns: set[str] | None = None) -> tuple[Any, Any] | None:
-    """(canonical line of each row, canonical JSON of each id) computed with Arrow kernels, exactly
-    the text `canonical_record` gives row by row; None when the batch needs the row-by-row path."""
+def _join(pieces: list[Any], rows: int) -> Any:
+    """Concatenate literal text and string arrays element-wise into one string array."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    names = [n for n in batch.schema.names if columns is None or n in columns]
-    if len(set(names)) != len(names) or any(not _PLAIN_NAME.match(n) or '"' in n for n in names):
-        return None
-    if "id" in batch.schema.names:
+    merged: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    if not any(not isinstance(p, str) for p in merged):
+        return pa.array(["".join(merged)] * rows, pa.string())
+    return pc.binary_join_element_wise(*merged, "")
+
+
+def _category_counts(array: Any) -> dict[str, int]:
+    """Counts of str(canonical value), as the row path counts split and label values."""
+    import pyarrow.compute as pc
+
+    counts: Counter = Counter()
+    try:
+        distinct = pc.value_counts(array).to_pylist()
+    except Exception:  # noqa: BLE001 - a type value_counts does not take: value by value
+        distinct = [{"values": v, "counts": 1} for v in array.to_pylist()]
+    for item in distinct:
+        counts[str(_canonical(item["values"], 2))] += item["counts"]
+    return dict(counts)
+
+
+def canonical_lines(batch: Any, columns: set[str] | None = None, signals: bool = False) -> BatchLines | None:
+    """The canonical line and id of each row, computed with Arrow kernels: exactly the text
+    `canonical_record` gives row by row; None when the batch needs the row-by-row path. With
+    `signals`, what the profile counts (types, empty required fields, split and label values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    schema_names = batch.schema.names
+    names = [n for n in schema_names if columns is None or n in columns]
+    if len(set(schema_names)) != len(schema_names) or any(not isinstance(n, str) or text_problem(n) for n in schema_names):
+        return None  # the row path names the field name it refuses
+    if "id" in schema_names:
         id_type = batch.schema.field("id").type
+        if pa.types.is_dictionary(id_type):
+            id_type = id_type.value_type
         if not (pa.types.is_string(id_type) or pa.types.is_large_string(id_type) or pa.types.is_integer(id_type)):
             return None  # objects, lists, structs and floats as ids: the row path names them
     try:
         batch.validate(full=True)  # invalid UTF-8 in a string column: the row path refuses it
-    except Exception:  # noqa: BLE001
+        built = {name: _column_json(batch.column(name), 2) for name in (schema_names if signals else names)}
+    except _NeedsRows:
         return None
+    except Exception:  # noqa: BLE001 - anything unexpected: the row path judges it
+        return None
+    if "id" in built and built["id"].jsonish:
+        return None  # id text holding JSON: the row path names it
+    n = batch.num_rows
     pieces: list[Any] = []
     for name in sorted(names):
-        column = _canonical_column(batch.column(name))
-        if column is None:
+        pieces += [("," if pieces else "{") + json.dumps(name, ensure_ascii=False) + ":", *built[name].pieces]
+    lines = _join(pieces + ["}"] if pieces else ["{}"], n)
+    if "id" in schema_names:
+        ids = batch.column("id")
+        ids = ids.dictionary_decode() if pa.types.is_dictionary(ids.type) else ids
+        ids = pc.cast(ids, pa.string())
+        ids = pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids) if len(ids) else ids
+    else:
+        ids = pa.nulls(n, pa.string())
+    result = BatchLines(lines, ids, n, {k: c.kinds for k, c in built.items()}, {k: c.empty for k, c in built.items()})
+    if signals:
+        try:
+            result.splits = _category_counts(batch.column("split_or_stage")) if "split_or_stage" in schema_names else {"None": n}
+            result.labels = _category_counts(batch.column(LABEL_FIELD)) if LABEL_FIELD in schema_names else None
+        except _Unacceptable:
             return None
-        pieces += [("," if pieces else "{") + json.dumps(name) + ":", pc.cast(column, pa.string())]
-    if not pieces:
-        return None
-    lines = pc.binary_join_element_wise(*pieces, "}", "")
-    ids = pc.cast(_canonical_column(batch.column("id")), pa.string()) if "id" in batch.schema.names else None
-    if ids is None:
-        ids = pa.array(["null"] * batch.num_rows, pa.string())
-    return lines, ids
+    return result
 
 
-def _hash_each(array: Any, algorithm: Any, size: int | None) -> bytes:
-    """The digest of each string of an Arrow string array, concatenated, without making Python strings."""
+def _hash_lines(array: Any) -> bytes:
+    """sha256 of each string of an Arrow string array, concatenated (32 bytes each), straight from
+    its buffers: one hashlib call per row and no Python string."""
     import numpy as np
     import pyarrow as pa
 
@@ -1200,84 +1477,21 @@ def _hash_each(array: Any, algorithm: Any, size: int | None) -> bytes:
     array = pa.concat_arrays([array]) if array.offset else array
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[: len(array) + 1].tolist()
     data = memoryview(array.buffers()[2] or b"")
-    out = bytearray()
-    if size is None:
-        for start, end in zip(offsets, offsets[1:], strict=False):
-            out += algorithm(data[start:end]).digest()
-    else:
-        for start, end in zip(offsets, offsets[1:], strict=False):
-            out += algorithm(data[start:end], digest_size=size).digest()
-    return bytes(out)
+    sha256 = hashlib.sha256
+    out: list[bytes] = []
+    for first in range(0, len(offsets) - 1, _HASH_SLICE):
+        bounds = offsets[first : first + _HASH_SLICE + 1]
+        out += [sha256(data[start:end]).digest() for start, end in zip(bounds, bounds[1:], strict=False)]
+        time.sleep(0)  # let the read-ahead thread take the GIL back between its Arrow kernels
+    return b"".join(out)
 
 
-def _id_array(batch: Any) -> Any:
-    """The canonical id of each row as an Arrow string array (blank as null)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _id_hashes(ids: Any) -> bytes:
+    """The 8-byte id hash of each canonical id (see `id_hash`), concatenated."""
+    import numpy as np
 
-    if "id" not in batch.schema.names:
-        return pa.nulls(batch.num_rows, pa.string())
-    ids = pc.cast(batch.column("id"), pa.string())
-    return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
-
-
-def _id_values(batch: Any) -> list[str | None]:
-    return _id_array(batch).to_pylist()
-
-
-def _arrow_type_name(kind: Any) -> str:
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if pa.types.is_boolean(kind):
-        return "boolean"
-    if pa.types.is_integer(kind):
-        return "integer"
-    if pa.types.is_floating(kind):
-        return "float"
-    if pa.types.is_struct(kind) or pa.types.is_map(kind):
-        return "object"
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return "list"
-    if pa.types.is_null(kind):
-        return "null"
-    return "string" if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) else str(kind)
-
-
-def _batch_signals(hasher: RowHasher, batch: Any) -> None:
-    """Field types, required-field nulls and the split / label counts of a batch, vectorised."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = batch.num_rows
-    for name in batch.schema.names:
-        column = batch.column(name)
-        kinds = hasher.fields.setdefault(name, set())
-        kinds.add("null" if column.null_count == n else _arrow_type_name(column.type))
-    for name in REQUIRED_FIELDS:
-        if name not in batch.schema.names:
-            hasher.nulls[name] += n
-            continue
-        column = batch.column(name)
-        missing = pc.is_null(column)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            missing = pc.or_(missing, pc.fill_null(pc.equal(column, ""), False))
-        hasher.nulls[name] += pc.sum(missing).as_py() or 0
-
-    def counts(name: str) -> dict[str, int]:
-        if name not in batch.schema.names:
-            return {"None": n}
-        text = pc.cast(batch.column(name), pa.string())
-        text = pc.fill_null(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), "None")
-        return {str(v["values"]): v["counts"] for v in pc.value_counts(text).to_pylist()}
-
-    for value, count in counts("split_or_stage").items():
-        _count_category_n(hasher.splits, value, count)
-    if LABEL_FIELD in batch.schema.names:
-        hasher.has_label = True
-    for value, count in counts(LABEL_FIELD).items():
-        _count_category_n(hasher.labels, value, count)
+    values = ids.to_pylist() if not isinstance(ids, list) else ids
+    return np.fromiter(map(hash, values), dtype="<i8", count=len(values)).tobytes()
 
 
 def _count_category_n(counter: Counter, value: str, count: int) -> None:
