@@ -111,3 +111,16 @@ def test_the_automation_snapshot() -> None:
     }
     day, week = timedelta(days=1, hours=1), timedelta(days=7, hours=1)
     assert freshness == {"alerts": day, "sla_report": day, "platform_metrics": week, "platform_report": week, "test_report": week}
+
+
+def test_the_code_declares_exactly_the_queues_and_panels_the_graph_uses() -> None:
+    """The platform's own description (self_description.py) names one queue per pool the assets use
+    and one panel per asset group, so a new pool or group cannot appear without its queue or panel
+    (rule 4 checks the same on every materialisation)."""
+    from dataops_platform.self_description import PANELS, QUEUES
+
+    pools = {asset.op.pool for asset in defs.assets}
+    groups = {spec.group_name for asset in defs.assets for spec in asset.specs}
+    assert {q.id for q in QUEUES} == pools
+    assert [p.id for p in PANELS] == list(dict.fromkeys(node[0] for node in EXPECTED.values()))
+    assert {p.id for p in PANELS} == groups

@@ -175,3 +175,23 @@ def test_yaml_safe_dump_of_a_parsed_spec_round_trips() -> None:
     spec = parse_spec(_spec(OVERRIDES + "organisation: {name: Acme}\n"))
     again = parse_spec(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
     assert again == spec
+
+
+def test_applying_drops_the_layers_and_catalog_an_older_spec_stored(tmp_path: Path) -> None:
+    """A store that applied a spec with `architecture` and `apis` (before the code described itself)
+    loses those documents on the next apply, reported as changed: nothing reads them any more."""
+    home = tmp_path / "home"
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(MINIMAL_SPEC)
+    ok(run_cli_inprocess(home, "init", "--admin", ADMIN, as_json=True))
+    ok(run_cli_inprocess(home, "spec", "apply", spec_file, user=ADMIN, as_json=True))
+    with sqlite3.connect(load_settings(home).home_dir / "governance.db") as conn:
+        for key in ("architecture", "apis"):
+            conn.execute("INSERT INTO platform_config (key, value) VALUES (?, ?)", (key, json.dumps({"items": []})))
+    changed = ok(run_cli_inprocess(home, "spec", "apply", spec_file, user=ADMIN, as_json=True)).json["changed"]
+    assert changed == [
+        "config:architecture (removed: it comes from the platform's code now)",
+        "config:apis (removed: it comes from the platform's code now)",
+    ]
+    with sqlite3.connect(load_settings(home).home_dir / "governance.db") as conn:
+        assert conn.execute("SELECT key FROM platform_config WHERE key IN ('architecture', 'apis')").fetchall() == []
