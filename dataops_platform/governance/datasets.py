@@ -516,6 +516,7 @@ def _read_parquet(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tup
     # The footer may lie (and dictionary pages expand): what is decoded is counted too.
     yield from _bounded_batches(parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS), schema, label, limits, unreadable)
 
+
 _READERS = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}
 
 
