@@ -1,22 +1,28 @@
 """Cost of registering and diffing dataset versions at scale (issue 13), beside ceilings measured in the same run.
 
 Generates sample-shaped records (the SPEC §3 fields, nested metadata / quality_signals / audit_trace,
-split and label) vectorised with pyarrow, writes them as Parquet (and CSV / JSONL for the 1M case),
-then, each in a fresh subprocess so peak RSS (getrusage ru_maxrss) is that step's own:
+split and label, and float columns as real data has: a top-level `score` and `metadata.mean_radius`)
+vectorised with pyarrow, writes them as Parquet (and CSV / JSONL for the first size), then, each in a
+fresh subprocess so peak RSS (VmHWM) is that step's own:
 
   register     `versions.register_version` in a fresh SQLite home (permission, streaming profile,
                digest, pin, version row) -- the real path
   diff         `versions.diff_versions` of two registered versions (V2 = V1 with 1% removed,
                1% changed, 1% added)
+  legacy       today's path before issue 13, at the first size: the row-by-row v0 digest
+               (`datasets.legacy_digest`: every record checked and canonicalised as Python objects)
   sha256       sha256 of the file's bytes (what DVC does)
   pyarrow      a full `pyarrow.parquet.read_table` (Parquet only)
-  count        a pyarrow dataset `count_rows()` scan (DuckDB is not installed: pyarrow is the engine)
+  count        a DuckDB `count(*)` scan when DuckDB is importable (it is not a dependency: put it on
+               PYTHONPATH to get this ceiling), else a pyarrow dataset `count_rows()`
 
 Goals: 10M Parquet rows registered in <= 15 s at <= 1 GiB peak RSS and <= 5x the pyarrow-read ceiling;
-a diff of two 10M-row versions in <= 30 s.
+a diff of two 10M-row versions in <= 30 s. The summary marks each MET / NOT MET and prints the
+ratios to the same-run ceilings (the machine may be shared: the ratios travel better than seconds).
 
     python bench/dataset_scale.py                       # 1M (Parquet, CSV, JSONL) and 10M Parquet, diff at 10M
     python bench/dataset_scale.py --sizes 100000 --diff-rows 100000 --formats parquet   # smoke run
+    python bench/dataset_scale.py --sizes 10000000 --formats parquet --no-legacy         # the 10M case again
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,7 +80,9 @@ def generate(rows: int, path: Path, fmt: str, seed: int = 1, change: bool = Fals
                 "id": ids,
                 "source": pa.array(["crm_export"] * n),
                 "content_or_payload": text,
-                "metadata": pa.StructArray.from_arrays([topic, pc.utf8_length(text)], ["topic", "length"]),
+                "metadata": pa.StructArray.from_arrays(
+                    [topic, pc.utf8_length(text), pa.array(6.98 + draws * 21.13)], ["topic", "length", "mean_radius"]
+                ),
                 "quality_signals": pa.StructArray.from_arrays(
                     [pa.array(["en"] * n), pa.array([True] * n)], ["language", "pii_checked"]
                 ),
@@ -82,6 +91,7 @@ def generate(rows: int, path: Path, fmt: str, seed: int = 1, change: bool = Fals
                     [pa.array(["bench"] * n), pa.array([seed] * n)], ["ingested_by", "seed"]
                 ),
                 "label": pa.array(np.where(risky, "high_risk", "normal")),
+                "score": pa.array(np.round(draws * 100, 2)),  # like 17.99: floats with a few decimals
             }
         )
         if change and start == 0:
@@ -123,8 +133,18 @@ elif kind == "pyarrow":
     import pyarrow.parquet as pq
     out["rows"] = pq.read_table(arg1).num_rows
 elif kind == "count":
-    import pyarrow.dataset as ds
-    out["rows"] = ds.dataset(arg1).count_rows()
+    try:
+        import duckdb
+    except ImportError:
+        import pyarrow.dataset as ds
+        out["rows"], out["engine"] = ds.dataset(arg1).count_rows(), "pyarrow"
+    else:
+        out["rows"] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{arg1}')").fetchone()[0]
+        out["engine"] = f"duckdb {duckdb.__version__}"
+elif kind == "legacy":
+    from dataops_platform.governance.datasets import ReadLimits, legacy_digest
+    from dataops_platform.sources import open_source
+    out["digest_v0"] = legacy_digest(open_source(arg1), ReadLimits(100_000_000, 1 << 40))[:12]
 else:
     from dataops_platform.governance.platform import Platform
     from dataops_platform.governance.versions import register_version, diff_versions
@@ -154,10 +174,45 @@ def step(kind: str, a: str, b: str = "", home: str = "") -> dict:
 
 def fresh_home(base: Path, name: str) -> str:
     home = base / name
+    shutil.rmtree(home, ignore_errors=True)
     for args in (["init", "--admin", "alice"], ["spec", "apply", str(SPEC)]):
         subprocess.run([sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "--as", "alice", *args],
                        check=True, capture_output=True, cwd=ROOT)  # fmt: skip
     return str(home)
+
+
+GIB = 1024
+
+
+def summary(rows_out: list[dict]) -> list[str]:
+    """Each register / diff figure beside its same-run ceilings, and the issue's goals MET / NOT MET."""
+    out = []
+    by = {}
+    for r in rows_out:
+        by.setdefault((r["rows"], r["format"], r["step"]), []).append(r)
+    for (rows, fmt, kind), runs in sorted(by.items()):
+        if kind not in ("register", "diff") or any("seconds" not in r for r in runs):
+            continue
+        ceilings = {c: by.get((rows, fmt, c), [{}])[0].get("seconds") for c in ("sha256", "pyarrow", "count")}
+        legacy = by.get((rows, fmt, "legacy"), [{}])[0].get("seconds")
+        for r in runs:
+            ratios = ", ".join(f"{r['seconds'] / v:.1f}x {c}" for c, v in ceilings.items() if v)
+            line = f"{rows:>11,} {fmt:8} {kind:8} {r['seconds']:7.2f} s {r['peak_rss_mib']:6} MiB  ({ratios})"
+            if legacy:
+                legacy_rss = by[(rows, fmt, "legacy")][0]["peak_rss_mib"]
+                line += f"  legacy {legacy:.1f} s / {legacy_rss} MiB = {legacy / r['seconds']:.1f}x slower"
+            if rows == 10_000_000 and fmt == "parquet" and kind == "register":
+                read = ceilings["pyarrow"]
+                goals = [
+                    ("<= 15 s", r["seconds"] <= 15),
+                    ("<= 1 GiB", r["peak_rss_mib"] <= GIB),
+                    ("<= 5x pyarrow read", bool(read) and r["seconds"] <= 5 * read),
+                ]
+                line += "  goals: " + ", ".join(f"{g} {'MET' if ok else 'NOT MET'}" for g, ok in goals)
+            if rows == 10_000_000 and kind == "diff":
+                line += f"  goal <= 30 s {'MET' if r['seconds'] <= 30 else 'NOT MET'}"
+            out.append(line)
+    return out
 
 
 def main() -> None:
@@ -165,40 +220,57 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--formats", default="parquet,csv,jsonl", help="formats at the first size; later sizes Parquet only")
     parser.add_argument("--diff-rows", type=int, default=10_000_000)
-    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each register / diff at 10M rows and more")
+    parser.add_argument("--no-legacy", action="store_true", help="skip the pre-issue-13 baseline")
+    parser.add_argument("--workdir", default=None, help="keep (and reuse) the generated files here")
     args = parser.parse_args()
     base = Path(args.workdir or tempfile.mkdtemp(prefix="dataset_scale_"))
+    base.mkdir(parents=True, exist_ok=True)
     print(f"work directory {base}")
     sizes = [int(s) for s in args.sizes.split(",")]
     rows_out = []
+
+    def made(path: Path, rows: int, fmt: str, **kw: bool) -> None:
+        if path.exists():
+            return
+        t = time.perf_counter()
+        generate(rows, path, fmt, **kw)
+        print(
+            f"generated {rows:,} rows as {fmt} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+
     for i, size in enumerate(sizes):
+        repeat = args.repeat if size >= 10_000_000 else 1
         for fmt in args.formats.split(",") if i == 0 else ["parquet"]:
             path = base / f"data_{size}.{fmt}"
-            t = time.perf_counter()
-            generate(size, path, fmt)
-            print(
-                f"generated {size:,} rows as {fmt} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.0f} s",
-                flush=True,
-            )
-            home = fresh_home(base, f"home_{size}_{fmt}")
-            measured = {"register": step("register", str(path), home=home), "sha256": step("sha256", str(path))}
+            made(path, size, fmt)
+            measured = [("sha256", step("sha256", str(path)))]
             if fmt == "parquet":
-                measured |= {"pyarrow": step("pyarrow", str(path)), "count": step("count", str(path))}
-            for kind, m in measured.items():
+                measured += [("pyarrow", step("pyarrow", str(path))), ("count", step("count", str(path)))]
+            for _ in range(repeat):
+                measured.append(("register", step("register", str(path), home=fresh_home(base, f"home_{size}_{fmt}_{_}"))))
+            if i == 0 and not args.no_legacy:
+                measured.append(("legacy", step("legacy", str(path))))
+            for kind, m in measured:
                 print(f"  {size:>11,} {fmt:8} {kind:9} {m}", flush=True)
                 rows_out.append({"rows": size, "format": fmt, "step": kind, **m})
     if args.diff_rows:
         n = args.diff_rows
         v1, v2 = base / f"diff_v1_{n}.parquet", base / f"diff_v2_{n}.parquet"
-        generate(n, v1, "parquet")
-        generate(n, v2, "parquet", change=True)
+        made(v1, n, "parquet")
+        made(v2, n, "parquet", change=True)
         home = fresh_home(base, f"home_diff_{n}")
         a, b = step("register", str(v1), home=home), step("register", str(v2), home=home)
         print(f"  registered diff inputs: {a} {b}", flush=True)
-        d = step("diff", a.get("version", ""), b.get("version", ""), home=home)
-        print(f"  {n:>11,} parquet  diff      {d}   (expected +{n // 100} -{n // 100} ~{n // 100})", flush=True)
-        rows_out.append({"rows": n, "format": "parquet", "step": "diff", **d})
+        for _ in range(args.repeat if n >= 10_000_000 else 1):
+            d = step("diff", a.get("version", ""), b.get("version", ""), home=home)
+            print(f"  {n:>11,} parquet  diff      {d}   (expected +{n // 100} -{n // 100} ~{n // 100})", flush=True)
+            rows_out.append({"rows": n, "format": "parquet", "step": "diff", **d})
     (base / "results.json").write_text(json.dumps(rows_out, indent=1))
+    print("summary (seconds, peak RSS, ratio to the same-run ceilings):")
+    for line in summary(rows_out):
+        print("  " + line)
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(f"results in {base / 'results.json'}; peak RSS of this driver {driver} MiB")
 

@@ -294,8 +294,12 @@ def _canonical(value: Any, depth: int = 1) -> Any:
     return text
 
 
+# One encoder for every canonical line: json.dumps with these options would build a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_record(record: dict[str, Any]) -> str:
-    return json.dumps(_canonical(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(_canonical(record))
 
 
 def _accepted(record: dict[str, Any], where: str, label: str) -> dict[str, Any]:
@@ -429,7 +433,17 @@ def _read_jsonl(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple
         yield f"line {lineno}", record
 
 
-def _read_csv(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
+def _read_csv(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, Any]]:
+    """Records of a CSV file: as Arrow batches when the consumer takes batches and the file is plain
+    RFC 4180 (`_csv_layout`), else row by row."""
+    layout = _csv_layout(fh, limits) if _BATCH_MODE.get() and fh.seekable() else None
+    if layout is None:
+        yield from _read_csv_rows(fh, label, limits)
+    else:
+        yield from _read_csv_batches(fh, layout, label, limits)
+
+
+def _read_csv_rows(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
     lines = _lines(fh, label, limits)
     reader = csv.reader(text for _, text in lines)
     header: list[str] | None = None
@@ -475,6 +489,173 @@ def _read_csv(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[s
         if count > limits.max_rows:
             raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
         yield f"line {start}", dict(zip(header, row, strict=True))
+
+
+# -- CSV as Arrow batches ---------------------------------------------------------------------------
+# Python's csv module (the row path) and Arrow's CSV reader split RFC 4180 text the same way; where a
+# file is anything else (stray quotes, a lone carriage return, a BOM, invalid UTF-8, ragged rows,
+# duplicate header names, very long fields, NUL), the two could disagree, so a vectorised scan of
+# the bytes first decides whether the file is plain RFC 4180, and only then does Arrow read it
+# (every column as text, as the row path reads cells). Anything else takes the row path, which
+# names what it refuses.
+_CSV_SCAN_CHUNK = 8 << 20
+_CSV_BLOCK = 4 << 20  # bytes per Arrow CSV block (some 10k rows of typical width)
+
+
+@dataclass
+class _CsvLayout:
+    header: list[str]
+    records: int  # data records (blank lines not counted)
+    start_lines: Any  # numpy int64: the physical line each data record starts on, or None when it is record + 2
+
+
+def _csv_layout(fh: IO[bytes], limits: ReadLimits) -> _CsvLayout | None:
+    """The file's header and record lines when it is plain RFC 4180 CSV (see above), else None.
+    One vectorised pass over the bytes; leaves the stream at its start."""
+    import codecs
+
+    import numpy as np
+
+    quote, comma, newline, cr = ord('"'), ord(","), ord("\n"), ord("\r")
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    parity, prev_byte, position = 0, newline, 0  # quotes so far (mod 2); the file start is a line start
+    record_start, fields = 0, 1  # the record being read: where it starts, its fields so far
+    starts, ends, widths, newlines = [], [], [], []
+    quoted_newline = False
+    try:
+        fh.seek(0)
+        if fh.read(3).startswith(codecs.BOM_UTF8):
+            return None
+        fh.seek(0)
+        while chunk := fh.read(_CSV_SCAN_CHUNK):
+            decoder.decode(chunk, final=False)  # invalid UTF-8: the row path names the byte
+            b = np.frombuffer(chunk, dtype=np.uint8)
+            q = np.flatnonzero(b == quote)
+
+            def outside(at: Any, q: Any = q, parity: int = parity) -> Any:  # an even number of quotes before
+                return ((np.searchsorted(q, at) + parity) & 1) == 0
+
+            opens = ((np.arange(len(q)) + parity) & 1) == 0
+
+            def before(at: Any, b: Any = b, prev_byte: int = prev_byte) -> Any:  # the byte before each position
+                return np.where(at > 0, b[np.maximum(at - 1, 0)], prev_byte)
+
+            if (b == 0).any() or not np.isin(before(q[opens]), [comma, newline, quote]).all():
+                return None  # NUL, or a quote opening inside a field
+            closers = q[~opens]
+            if len(closers) and closers[-1] == len(b) - 1:
+                following = fh.read(1)
+                fh.seek(position + len(b))
+                closers = closers[:-1]
+                if following and following[0] not in (comma, newline, cr, quote):
+                    return None
+            if not np.isin(b[closers + 1], [comma, newline, cr, quote]).all():
+                return None  # text after a closing quote
+            crs = np.flatnonzero(b == cr)
+            if len(crs) and (crs[-1] == len(b) - 1 or not (b[crs + 1] == newline).all() or not outside(crs).all()):
+                return None  # a CR that does not end a line
+            nl = np.flatnonzero(b == newline)
+            rec = nl[outside(nl)]
+            quoted_newline |= len(rec) != len(nl)
+            newlines.append(nl + position)
+            commas = np.flatnonzero(b == comma)
+            commas = commas[outside(commas)]
+            per = np.diff(np.searchsorted(commas, rec), prepend=0) + 1
+            if len(rec):
+                per[0] += fields - 1
+                fields = len(commas) - int(np.searchsorted(commas, rec[-1])) + 1
+                starts.append(np.concatenate(([record_start], rec[:-1] + position + 1)))
+                ends.append(rec + position - (before(rec) == cr))  # CR LF ends a line too
+                widths.append(per)
+                record_start = int(rec[-1]) + position + 1
+            else:
+                fields += len(commas)
+            parity = (parity + len(q)) & 1
+            prev_byte = int(b[-1]) if len(b) else prev_byte
+            position += len(b)
+        decoder.decode(b"", final=True)
+        if parity:
+            return None  # a quote never closed
+        if record_start < position:  # the last record has no final newline
+            starts.append(np.array([record_start]))
+            ends.append(np.array([position]))
+            widths.append(np.array([fields]))
+        if not starts:
+            return None
+        start, end, width = np.concatenate(starts), np.concatenate(ends), np.concatenate(widths)
+        lengths = end - start
+        present = np.flatnonzero(lengths > 0)  # blank lines: skipped by both readers
+        if not len(present) or int(lengths.max()) > csv.field_size_limit():
+            return None  # a field may be over the csv module's limit: the row path says so
+        fh.seek(int(start[present[0]]))
+        header = next(csv.reader([fh.read(int(lengths[present[0]])).decode("utf-8")]), [])
+    except (UnicodeDecodeError, OSError, ValueError, csv.Error):
+        return None
+    finally:
+        try:
+            fh.seek(0)
+        except (OSError, ValueError):
+            pass
+    rows = present[1:]
+    if not header or len(set(header)) != len(header) or (width[present] != len(header)).any() or len(rows) > limits.max_rows:
+        return None  # duplicate names, ragged rows, too many rows: the row path names them
+    start_lines = None
+    if quoted_newline or len(present) != len(start):
+        start_lines = np.searchsorted(np.concatenate(newlines), start[rows]) + 1
+    return _CsvLayout(header, len(rows), start_lines)
+
+
+def _read_csv_batches(fh: IO[bytes], layout: _CsvLayout, label: str, limits: ReadLimits) -> Iterator[tuple[str, Any]]:
+    """(where, ArrowBatch) over a plain RFC 4180 file, every column read as text (as the row path
+    reads cells); a batch the vectorised path declines names its rows by their lines."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def unreadable(exc: Exception) -> InvalidInput:
+        detail = " ".join(str(exc).split())[:200]
+        return InvalidInput(
+            f"{label}: not readable as CSV ({type(exc).__name__}: {detail})", field="DATAFILE", value=shown(label)
+        )
+
+    try:
+        reader = pacsv.open_csv(
+            fh,
+            read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in layout.header}, strings_can_be_null=False
+            ),
+        )
+    except Exception as exc:  # noqa: BLE001 - the scan said plain CSV: a reader error is a bad file
+        raise unreadable(exc) from None
+    if reader.schema.names != layout.header:  # never seen; the row path then reads the file
+        fh.seek(0)
+        yield from _read_csv_rows(fh, label, limits)
+        return
+    seen = 0
+    while True:
+        try:
+            batch = next(reader, None)
+        except StopIteration:
+            batch = None
+        except Exception as exc:  # noqa: BLE001
+            raise unreadable(exc) from None
+        if batch is None:
+            return
+        if not batch.num_rows:
+            continue
+        first = seen
+        seen += batch.num_rows
+        if seen > limits.max_rows:
+            raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
+        item = ArrowBatch(batch, first, unreadable)
+        item.unit = "line"
+        item.line_numbers = (
+            list(range(first + 2, first + 2 + batch.num_rows))
+            if layout.start_lines is None
+            else layout.start_lines[first : first + batch.num_rows].tolist()
+        )
+        yield f"line {item.line_numbers[0]}", item
 
 
 def _type_depth(arrow_type: Any) -> int:
@@ -676,7 +857,7 @@ class RowHasher:
         self.samples: list[str] = []
 
     def add(self, record: dict[str, Any], canonical: dict[str, Any]) -> None:
-        line = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        line = _ENCODER.encode(canonical)
         self.row_hashes += hashlib.sha256(line.encode()).digest()
         self.id_hashes += id_hash(canonical.get("id")).to_bytes(8, "little", signed=True)
         self.count += 1
@@ -762,7 +943,7 @@ def accepted_records(source: Any, limits: ReadLimits, batches: bool = False) -> 
                     count += record.batch.num_rows
                     if count > limits.max_rows:
                         raise _too_many_rows(source.label, limits, f"more than {limits.max_rows:,}")
-                    record.prefix = where[: where.rfind("row ")]
+                    record.prefix = where[: where.rfind(f"{record.unit} ")]
                     record.label = source.label
                     yield record, where
                     continue
@@ -813,6 +994,8 @@ def canonical_stream(source: Any, limits: ReadLimits, columns: set[str] | None =
         if chunk:
             yield chunk
 
+    if source.source_format == "jsonl":  # read row by row: a thread would only contend for the GIL
+        return produce()
     return _read_ahead(produce(), READ_AHEAD)
 
 
@@ -918,9 +1101,7 @@ def legacy_digest(source: Any, limits: ReadLimits | None = None) -> str:
     """The v0 digest (sha256 over the sorted canonical lines, each ending in a newline), to verify
     versions registered before rowset-sha256/v1. Holds the lines: meant for those small datasets."""
     limits = limits or ReadLimits.default()
-    lines = sorted(
-        json.dumps(c, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for _, c in accepted_records(source, limits)
-    )
+    lines = sorted(_ENCODER.encode(c) for _, c in accepted_records(source, limits))
     return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
 
 
@@ -1010,7 +1191,7 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
         for _, canonical in item:
             if columns is not None:
                 canonical = {k: v for k, v in canonical.items() if k in columns}
-            lines.append(json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+            lines.append(_ENCODER.encode(canonical))
             ids.append(canonical.get("id"))
         rows += b"".join([hashlib.sha256(line.encode()).digest() for line in lines])
         idhs += _id_hashes(ids)
@@ -1190,6 +1371,8 @@ class ArrowBatch:
     def __init__(self, batch: Any, first_row: int, unreadable: Any) -> None:
         self.batch, self.first_row, self.unreadable = batch, first_row, unreadable
         self.prefix, self.label = "", ""
+        self.unit = "row"  # how messages name a record: "row N" (Parquet, tables) or "line N" (CSV)
+        self.line_numbers: list[int] | None = None  # CSV: the line each row starts on
 
     def rows(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """(raw, canonical) of each row, checked like any record (the row-by-row path), a slice of the
@@ -1200,7 +1383,8 @@ class ArrowBatch:
             except Exception as exc:  # noqa: BLE001 - a value Python cannot hold
                 raise self.unreadable(exc) from None
             for index, record in enumerate(records, start):
-                yield record, _accepted(record, f"{self.prefix}row {self.first_row + index}", self.label)
+                number = self.first_row + index if self.line_numbers is None else self.line_numbers[index]
+                yield record, _accepted(record, f"{self.prefix}{self.unit} {number}", self.label)
 
 
 class _NeedsRows(Exception):
@@ -1245,16 +1429,17 @@ def _json_text_cell(text: str, depth: int) -> str:
     try:
         parsed = _parse_json(text)
     except ValueError:  # not JSON (NaN and Infinity included): the text itself
-        return json.dumps(text, ensure_ascii=False)
+        return _ENCODER.encode(text)
     except _Unacceptable:
         raise _NeedsRows from None
     try:
         value = _canonical(parsed, depth)
     except _Unacceptable:
         raise _NeedsRows from None
-    if find_bad_text(value, "") is not None:
+    # The text is UTF-8 without NUL: only a \u escape can bring a NUL or a lone surrogate in.
+    if "\\u" in text and find_bad_text(value, "") is not None:
         raise _NeedsRows
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def _string_column(array: Any, depth: int) -> _Column:

@@ -9,7 +9,10 @@ at the edges where Arrow's text and Python's differ (float notation, integral fl
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -17,7 +20,20 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dataops_platform.errors import InvalidInput
-from dataops_platform.governance.datasets import RowHasher, _accepted, canonical_lines, canonical_record
+from dataops_platform.governance.datasets import (
+    BatchLines,
+    ReadLimits,
+    RowHasher,
+    _accepted,
+    _csv_layout,
+    accepted_records,
+    canonical_lines,
+    canonical_record,
+    canonical_stream,
+)
+from dataops_platform.sources.local import LocalSource
+
+LIMITS = ReadLimits(max_rows=1000, max_bytes=10**6)
 
 EDGE_FLOATS = [
     0.0, -0.0, 1.0, -2.0, 17.99, 0.1 + 0.2, 1e-4, 9.999e-5, 1e-5, 1.5e-7, 5e-324, 2.2250738585072014e-308,
@@ -116,3 +132,69 @@ def test_nul_in_text_declines_so_the_row_path_refuses_it() -> None:
     assert canonical_lines(batch) is None
     with pytest.raises(InvalidInput, match="NUL"):
         _row_hasher(batch)
+
+
+# -- CSV: Arrow's reader over plain RFC 4180 files, the csv module otherwise -----------------------
+CELLS = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), max_codepoint=0x17F), max_size=8),
+    st.sampled_from(JSONISH + ["", ",", '"', '""', "a\nb", "a\r\nb", " x ", "17.990", "NaN", "\r", "\ufeff"]),
+)
+CSV_HEADER = ["id", "source", "content_or_payload", "metadata", "quality_signals", "split_or_stage", "audit_trace"]
+
+
+def _row_path(path: Path) -> tuple[str, object]:
+    """What the csv module's row path makes of a file: ("ok", digest, signals) or ("refused", message)."""
+    source = LocalSource(path.as_uri(), "t.csv", [(path, "t.csv")])
+    hasher = RowHasher()
+    try:
+        for record, canonical in accepted_records(source, LIMITS):  # not batch mode: row by row
+            hasher.add(record, canonical)
+    except InvalidInput as refused:
+        return "refused", refused.message
+    return "ok", (hasher.digest() if hasher.count else None, hasher.count, hasher.fields, dict(hasher.splits))
+
+
+def _batch_path(path: Path) -> tuple[str, object]:
+    source = LocalSource(path.as_uri(), "t.csv", [(path, "t.csv")])
+    hasher = RowHasher()
+    try:
+        for item in canonical_stream(source, LIMITS, signals=True):
+            if isinstance(item, BatchLines):
+                hasher.add_lines(item)
+            else:
+                for record, canonical in item:
+                    hasher.add(record, canonical)
+    except InvalidInput as refused:
+        return "refused", refused.message
+    return "ok", (hasher.digest() if hasher.count else None, hasher.count, hasher.fields, dict(hasher.splits))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.lists(CELLS, min_size=7, max_size=7), min_size=1, max_size=8),
+    crlf=st.booleans(),
+    damage=st.one_of(st.none(), st.tuples(st.integers(0, 10**4), st.sampled_from(['"', ",", "\n", "\r", "x", "\x00", "\ufeff"]))),
+)
+def test_csv_read_by_arrow_equals_the_csv_module(tmp_path_factory: pytest.TempPathFactory, rows, crlf, damage) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n" if crlf else "\n").writerows([CSV_HEADER, *rows])
+    text = buffer.getvalue()
+    if damage is not None:  # a byte put anywhere: ragged rows, stray quotes, lone CRs, NUL, a BOM
+        at = damage[0] % (len(text) + 1)
+        text = text[:at] + damage[1] + text[at:]
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    layout = _csv_layout(path.open("rb"), LIMITS)
+    event("arrow" if layout is not None else "csv module")
+    assert _batch_path(path) == _row_path(path)
+
+
+def test_a_plain_csv_file_is_read_by_arrow_and_names_lines_when_it_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    deep = "[" * 40 + "]" * 40
+    body = "".join(f'r{i},s,"multi\nline",{{}},{{}},train,{{}}\n' for i in range(5))
+    path.write_text(",".join(CSV_HEADER) + "\n" + body + f"r9,s,x,{deep},{{}},train,{{}}\n")
+    assert _csv_layout(path.open("rb"), LIMITS) is not None
+    status, message = _batch_path(path)
+    assert status == "refused" and "line 12" in message and "nested more than" in message
+    assert (status, message) == _row_path(path)
