@@ -185,6 +185,11 @@ class RegisterByPath(Input):
     path: str = Field(max_length=500, description="relative to $DATAOPS_HOME/inbox")
     parent: str | None = Field(default=None, max_length=64)
     summary: list[str] = Field(default_factory=list, max_length=50)
+    copy_data: bool | None = Field(
+        default=None,
+        alias="copy",
+        description="keep a content-addressed copy of the original bytes (the CLI's --copy); default: the project's policy",
+    )
 
 
 class RollbackRequest(Input):
@@ -280,7 +285,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> FastAPI:
     def register_by_path(user: Actor, body: RegisterByPath) -> dict[str, Any]:
         # Permission first, then the path (confined to the inbox, named relative to it), then the file.
         registered = versions.register_version(plat, user, body.project, body.path, body.parent, body.summary,
-                                               root=settings.inbox_dir)  # fmt: skip
+                                               root=settings.inbox_dir, copy=body.copy_data)  # fmt: skip
         return row(registered) | {"same_content_as": versions.same_content_as(plat, registered)}
 
     @app.put(f"{API_PREFIX}/projects/{{project}}/versions/upload", status_code=201, tags=["versions"])
