@@ -191,6 +191,7 @@ LAYERS: tuple[Layer, ...] = (
             "dataops_platform.report",
             "dataops_platform.openlineage",
             "dataops_platform.notify",
+            "dataops_platform.mlflow",  # the integration a team's training code uses (SPEC §9, §15)
         ),
     ),
     Layer(

@@ -6,6 +6,7 @@ MLflow is imported lazily: the CLI's store answers must not pay for it.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -28,12 +29,62 @@ TAG_MLFLOW_USER = "mlflow.user"  # MLflow's own tag for who logged the run (mlfl
 MLFLOW_UNKNOWN_USER = "unknown"  # what MlflowClient.create_run stores as user_id when no mlflow.user tag is given
 MLFLOW_DIGEST_CHARS = 32
 EXPERIMENT_PREFIX = "dataops/"
+# MLflow 3's UI opens an experiment on the view its kind names (the GenAI "Traces" page when unset or
+# inferred so); the value the UI's kind selector writes for the classic training-runs view.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+# The runs table's columns are chosen in the browser (MLflow's defaults are hard-coded in its UI: Source,
+# Models, Dataset) and kept in its local storage; the only server-side view is a saved view, an
+# experiment tag `mlflow.sharedViewState.<key>` listed in the runs page's view menu and opened by
+# `#/experiments/<id>/runs?viewStateShareKey=<key>` (read from MLflow 3.17's UI bundle).
+VIEW_KEY = "dataops"
+TAG_VIEW = f"mlflow.sharedViewState.{VIEW_KEY}"
+VIEW_NAME = "DataOps: verdict and primary metric"
 RUN_ID_BATCH = 100  # run ids per `run_id IN (...)` search
 NO_SUCH_RUN = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # MLflow's error codes for a missing run id
 
 
 def experiment_name(project_id: str) -> str:
     return f"{EXPERIMENT_PREFIX}{project_id}"
+
+
+def runs_view_state(primary_metric: str | None) -> dict[str, Any]:
+    """The runs-table state of the platform's saved view: the dataset, who logged it, the verdict,
+    the version and the primary metric (when the project's regression rule names one)."""
+    columns = ["attributes.`Dataset`", "attributes.`User`", f"tags.`{TAG_STATUS}`", f"tags.`{TAG_VERSION}`"]
+    if primary_metric:
+        columns.insert(2, f"metrics.`{primary_metric}`")
+    return {"selectedColumns": columns}
+
+
+def experiment_tags(project_id: str, primary_metric: str | None = None) -> dict[str, str]:
+    """The tags the platform keeps on a project's MLflow experiment (SPEC §9: opens on the training view)."""
+    state = json.dumps(runs_view_state(primary_metric), separators=(",", ":"))
+    now_ms = int(time.time() * 1000)
+    envelope = {"name": VIEW_NAME, "createdAt": now_ms, "updatedAt": now_ms, "state": state}
+    return {TAG_PROJECT: project_id, TAG_EXPERIMENT_KIND: TRAINING_KIND, TAG_VIEW: json.dumps(envelope, separators=(",", ":"))}
+
+
+def _same_view(stored: str | None, wanted: str) -> bool:
+    """A saved view's state is what counts: its timestamps are not compared."""
+    try:
+        return json.loads(stored)["state"] == json.loads(wanted)["state"] if stored else False
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def mlflow_dataset(version_id: str, digest: str, location: str) -> Any:
+    """A dataset version as an MLflow dataset (mlflow.data.meta_dataset.MetaDataset): named by the
+    version id, its source where the data lives, its digest the platform's. MLflow caps dataset
+    digests at 36 characters: the first 32 are kept here, the full sha256 is the run's
+    `dataops.dataset_digest` tag."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    with warnings.catch_warnings():  # a file:// URI matches two equivalent local source types
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(location)
+    return MetaDataset(source, name=version_id, digest=digest[:MLFLOW_DIGEST_CHARS])
 
 
 def tracking_errors() -> tuple[type[BaseException], ...]:
@@ -89,21 +140,48 @@ class Tracking:
         found = self.client.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")
         return {e.experiment_id: e.name for e in found}
 
-    def project_experiment_id(self, project_id: str) -> str | None:
+    def project_experiment_id(self, project_id: str, primary_metric: str | None = None) -> str | None:
         """The id of the project's own MLflow experiment (`dataops/<project>`), None when it has none yet.
 
-        Only a lookup: unlike `experiment_id` it never creates the experiment."""
+        Never creates the experiment (unlike `experiment_id`); an existing active one gets the
+        platform's experiment tags (training view, saved runs view) when they are missing or stale."""
         existing = self.client.get_experiment_by_name(experiment_name(project_id))
-        return existing.experiment_id if existing is not None and existing.lifecycle_stage == "active" else None
+        if existing is None or existing.lifecycle_stage != "active":
+            return None
+        self._keep_tags(existing, project_id, primary_metric)
+        return existing.experiment_id
 
-    def experiment_id(self, project_id: str) -> str:
-        """The project's MLflow experiment (`dataops/<project>`), created on first use."""
+    def experiment_id(self, project_id: str, primary_metric: str | None = None) -> str:
+        """The project's MLflow experiment (`dataops/<project>`), created on first use with the
+        platform's experiment tags (kept up to date on an existing one)."""
+        from mlflow.exceptions import MlflowException
+
         name = experiment_name(project_id)
         existing = self.client.get_experiment_by_name(name)
         if existing is not None:
+            self._keep_tags(existing, project_id, primary_metric)
             return existing.experiment_id
         location = (self.artifact_root / project_id).as_uri() if self.artifact_root else None
-        return self.client.create_experiment(name, artifact_location=location, tags={TAG_PROJECT: project_id})
+        try:
+            tags = experiment_tags(project_id, primary_metric)
+            return self.client.create_experiment(name, artifact_location=location, tags=tags)
+        except MlflowException as exc:  # another process (a team's training job, the sensor) created it first
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS" or (again := self.client.get_experiment_by_name(name)) is None:
+                raise
+            self._keep_tags(again, project_id, primary_metric)
+            return again.experiment_id
+
+    def _keep_tags(self, experiment: Any, project_id: str, primary_metric: str | None) -> None:
+        """Write the platform's experiment tags that are missing or differ; a saved view that already
+        names a primary metric keeps it when the caller does not know the metric."""
+        wanted = experiment_tags(project_id, primary_metric)
+        stored = experiment.tags or {}
+        if primary_metric is None and stored.get(TAG_VIEW):
+            wanted.pop(TAG_VIEW)
+        for key, value in wanted.items():
+            same = _same_view(stored.get(key), value) if key == TAG_VIEW else stored.get(key) == value
+            if not same:
+                self.client.set_experiment_tag(experiment.experiment_id, key, value)
 
     @contextmanager
     def run(
@@ -119,8 +197,6 @@ class Tracking:
 
         `user` is the MLflow user of the run (its `mlflow.user` tag): the sync records a run only as
         the platform user it maps to (SPEC §9), so a run logged without one is never counted."""
-        from mlflow.data.dataset_source_registry import resolve_dataset_source
-        from mlflow.data.meta_dataset import MetaDataset
         from mlflow.entities import DatasetInput, InputTag, Metric, Param
 
         client = self.client
@@ -135,11 +211,7 @@ class Tracking:
             },
         )
         run_id = run.info.run_id
-        with warnings.catch_warnings():  # a file:// URI matches two equivalent local source types
-            warnings.simplefilter("ignore", UserWarning)
-            source = resolve_dataset_source(version.location)
-        # MLflow caps dataset digests at 36 characters; the full sha256 is the run tag above.
-        dataset = MetaDataset(source, name=version.version_id, digest=version.digest[:MLFLOW_DIGEST_CHARS])
+        dataset = mlflow_dataset(version.version_id, version.digest, version.location)
         client.log_inputs(
             run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "training")])]
         )

@@ -327,11 +327,20 @@ def _forget(platform: Platform, run_ids: set[str]) -> None:
             _put_ignored(session, {k: v for k, v in document.items() if k not in run_ids})
 
 
+def _primary_metrics(session: Session) -> dict[str, str]:
+    """project -> the primary metric its regression rule names: the column of the MLflow runs view."""
+    try:
+        return {project: rule.primary_metric for project, rule in governance_policy(session).regression.items()}
+    except InvalidInput:  # no spec applied yet: no rule, so no metric to show
+        return {}
+
+
 def _sync_into(report: SyncReport, platform: Platform, tracking: tc.Tracking) -> None:
     with platform.store.read() as session:
         actor = system_actor(session)
         remembered = _ignored_document(session)
         cursor = _cursor_ms(session, remembered)
+        primary = _primary_metrics(session)
     fresh = tracking.finished_runs(cursor)
     fresh_ids = {r.info.run_id for r in fresh}
     again = tracking.finished_runs_by_id([r for r in remembered if r not in fresh_ids])
@@ -343,7 +352,7 @@ def _sync_into(report: SyncReport, platform: Platform, tracking: tc.Tracking) ->
 
     def own(project_id: str) -> str | None:
         if project_id not in own_experiment:
-            own_experiment[project_id] = tracking.project_experiment_id(project_id)
+            own_experiment[project_id] = tracking.project_experiment_id(project_id, primary.get(project_id))
         return own_experiment[project_id]
 
     for run in sorted([*again, *fresh], key=lambda r: (_ended_ms(r), r.info.run_id)):
