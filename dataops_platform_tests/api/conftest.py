@@ -194,16 +194,17 @@ class Req:
 
 
 def route_cases(
-    ids: ProjectIds, *, inbox_file: str, upload: bytes, spec_text: str, expires_at: str
+    ids: ProjectIds, *, inbox_file: str, upload: bytes, spec_text: str, expires_at: str, token_user: str = "omar"
 ) -> dict[tuple[str, str], Req]:
     """A well-formed request for every route, aimed at the objects of `ids.project`.
 
     Keyed by (method, path template) exactly as `route_table` lists them, so a test can prove it
-    covers every route the app serves.
+    covers every route the app serves. Token routes are about identity, not a project: `token_user`
+    is whom the create request names (tokens/test_tokens_http.py tests their rules).
     """
     p = ids.project
     octet = {"Content-Type": "application/octet-stream"}
-    text = {"Content-Type": "text/plain"}
+    text = {"Content-Type": "application/yaml"}
     cases = {
         ("GET", "alerts"): Req("GET", "alerts", {"params": {"project": p}}),
         ("POST", "alerts"): Req(
@@ -232,6 +233,13 @@ def route_cases(
         ("GET", "experiments"): Req("GET", "experiments", {"params": {"project": p}}),
         ("POST", "experiments/sync"): Req("POST", "experiments/sync"),
         ("GET", "lineage/impact"): Req("GET", "lineage/impact", {"params": {"ref": f"version:{ids.v_r2}"}}),
+        ("GET", "lineage/export"): Req("GET", "lineage/export", {"params": {"project": p, "openlineage": "true"}}),
+        ("GET", "projects/{project}/rollbacks"): Req("GET", f"projects/{p}/rollbacks"),
+        ("GET", "versions/{version_id}/source"): Req("GET", f"versions/{ids.v_r2}/source"),
+        ("GET", "versions/{version_id}/data"): Req("GET", f"versions/{ids.v_r2}/data"),
+        ("POST", "tokens"): Req("POST", "tokens", {"json": {"user": token_user}}),
+        ("GET", "tokens"): Req("GET", "tokens"),
+        ("DELETE", "tokens/{token_id}"): Req("DELETE", "tokens/tok_999"),
         ("GET", "metrics"): Req("GET", "metrics"),
         ("POST", "projects/{project}/rollback"): Req(
             "POST", f"projects/{p}/rollback", {"json": {"to": ids.v_r1, "reason": "probe"}}
