@@ -29,14 +29,17 @@ TAG_MLFLOW_USER = "mlflow.user"  # MLflow's own tag for who logged the run (mlfl
 MLFLOW_UNKNOWN_USER = "unknown"  # what MlflowClient.create_run stores as user_id when no mlflow.user tag is given
 MLFLOW_DIGEST_CHARS = 32
 EXPERIMENT_PREFIX = "dataops/"
-# MLflow 3's UI opens an experiment on the view its kind names (the GenAI "Traces" page when unset or
-# inferred so); the value the UI's kind selector writes for the classic training-runs view.
+# MLflow 3's experiment kind: the value its UI's kind selector writes for the training-runs view. The
+# 3.17 UI reads it only when its global "GenAI | Model training" switch is off; with the switch (the
+# default build) the browser's choice (localStorage `mlflow.workflowType`, default genai) or the URL's
+# `workflowType=machine_learning` decides, so links into MLflow carry that parameter (docs/mlflow.md).
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
 # The runs table's columns are chosen in the browser (MLflow's defaults are hard-coded in its UI: Source,
 # Models, Dataset) and kept in its local storage; the only server-side view is a saved view, an
-# experiment tag `mlflow.sharedViewState.<key>` listed in the runs page's view menu and opened by
-# `#/experiments/<id>/runs?viewStateShareKey=<key>` (read from MLflow 3.17's UI bundle).
+# experiment tag `mlflow.sharedViewState.<key>` listed in the runs page's Views menu and opened by
+# `#/experiments/<id>/runs?workflowType=machine_learning&viewStateShareKey=<key>` (read from MLflow
+# 3.17's UI bundle, checked in Chromium against `mlflow server`).
 VIEW_KEY = "dataops"
 TAG_VIEW = f"mlflow.sharedViewState.{VIEW_KEY}"
 VIEW_NAME = "DataOps: verdict and primary metric"
