@@ -250,6 +250,11 @@ def _parse_json(text: str) -> Any:
 
 # -- canonical form -------------------------------------------------------------------------------
 def _canonical(value: Any, depth: int = 1) -> Any:
+    kind = type(value)
+    if kind is str and value and value[0] not in "{[":  # the common cases first: plain text, integers
+        return value
+    if kind is int:
+        return str(value)
     if value is None:
         return None
     if isinstance(value, dict):
@@ -326,6 +331,8 @@ def _accepted(record: dict[str, Any], where: str, label: str) -> dict[str, Any]:
             field=f"{where}: id",
             value=shown(raw_id),
         )
+    if type(record) is _PlainJSON:
+        return canonical  # its text can hold neither NUL nor a lone surrogate
     for key, value in canonical.items():
         if problem := text_problem(key):
             raise InvalidInput(
@@ -402,6 +409,12 @@ def _lines(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[int,
         yield lineno, text
 
 
+class _PlainJSON(dict):
+    """A JSONL record whose line holds no \\u escape. The line is strict UTF-8 (no lone surrogate) and
+    JSON refuses raw control characters in strings, so only an escape could bring NUL or a lone
+    surrogate into its text (nested JSON text included): the text checks can be skipped."""
+
+
 def _read_jsonl(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
     count = 0
     for lineno, line in _lines(fh, label, limits):
@@ -430,7 +443,7 @@ def _read_jsonl(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple
         count += 1
         if count > limits.max_rows:
             raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
-        yield f"line {lineno}", record
+        yield f"line {lineno}", (_PlainJSON(record) if "\\u" not in line else record)
 
 
 def _read_csv(fh: IO[bytes], label: str, limits: ReadLimits) -> Iterator[tuple[str, Any]]:
@@ -507,6 +520,7 @@ class _CsvLayout:
     header: list[str]
     records: int  # data records (blank lines not counted)
     start_lines: Any  # numpy int64: the physical line each data record starts on, or None when it is record + 2
+    chunks: list[tuple[int, int, int]]  # (first byte, end byte, records): whole records, about _CSV_BLOCK bytes each
 
 
 def _csv_layout(fh: IO[bytes], limits: ReadLimits) -> _CsvLayout | None:
@@ -602,60 +616,61 @@ def _csv_layout(fh: IO[bytes], limits: ReadLimits) -> _CsvLayout | None:
     start_lines = None
     if quoted_newline or len(present) != len(start):
         start_lines = np.searchsorted(np.concatenate(newlines), start[rows]) + 1
-    return _CsvLayout(header, len(rows), start_lines)
+    row_starts, chunks, k = start[rows], [], 0
+    while k < len(row_starts):
+        following = max(int(np.searchsorted(row_starts, row_starts[k] + _CSV_BLOCK)), k + 1)
+        stop = int(row_starts[following]) if following < len(row_starts) else position
+        chunks.append((int(row_starts[k]), stop, following - k))
+        k = following
+    return _CsvLayout(header, len(rows), start_lines, chunks)
 
 
 def _read_csv_batches(fh: IO[bytes], layout: _CsvLayout, label: str, limits: ReadLimits) -> Iterator[tuple[str, Any]]:
     """(where, ArrowBatch) over a plain RFC 4180 file, every column read as text (as the row path
-    reads cells); a batch the vectorised path declines names its rows by their lines."""
+    reads cells), a chunk of whole records at a time; a batch the vectorised path declines names its
+    rows by their lines."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     def unreadable(exc: Exception) -> InvalidInput:
         detail = " ".join(str(exc).split())[:200]
-        return InvalidInput(
-            f"{label}: not readable as CSV ({type(exc).__name__}: {detail})", field="DATAFILE", value=shown(label)
-        )
+        problem = f"not readable as CSV ({type(exc).__name__}: {detail})"
+        return InvalidInput(f"{label}: {problem}", field="DATAFILE", value=shown(label))
 
-    try:
-        reader = pacsv.open_csv(
-            fh,
-            read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in layout.header}, strings_can_be_null=False
-            ),
-        )
-    except Exception as exc:  # noqa: BLE001 - the scan said plain CSV: a reader error is a bad file
-        raise unreadable(exc) from None
-    if reader.schema.names != layout.header:  # never seen; the row path then reads the file
-        fh.seek(0)
-        yield from _read_csv_rows(fh, label, limits)
-        return
+    # Each chunk is parsed from bytes in memory, synchronously: Arrow's streaming reader would read
+    # the file from its own threads, which may still touch it after a refusal has closed it.
+    options = {
+        "read_options": pacsv.ReadOptions(column_names=layout.header, use_threads=False, block_size=_CSV_BLOCK + 1),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in layout.header}, strings_can_be_null=False
+        ),
+    }
     seen = 0
-    while True:
+    for begin, end, records in layout.chunks:
+        fh.seek(begin)
         try:
-            batch = next(reader, None)
-        except StopIteration:
-            batch = None
-        except Exception as exc:  # noqa: BLE001
+            # A blank first line (skipped) keeps Arrow from taking a row's leading U+FEFF for a BOM.
+            table = pacsv.read_csv(pa.py_buffer(b"\n" + fh.read(end - begin)), **options)
+        except Exception as exc:  # noqa: BLE001 - the scan said plain CSV: a reader error is a bad file
             raise unreadable(exc) from None
-        if batch is None:
-            return
-        if not batch.num_rows:
-            continue
-        first = seen
-        seen += batch.num_rows
-        if seen > limits.max_rows:
-            raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
-        item = ArrowBatch(batch, first, unreadable)
-        item.unit = "line"
-        item.line_numbers = (
-            list(range(first + 2, first + 2 + batch.num_rows))
-            if layout.start_lines is None
-            else layout.start_lines[first : first + batch.num_rows].tolist()
-        )
-        yield f"line {item.line_numbers[0]}", item
+        if table.num_rows != records:
+            raise unreadable(ValueError(f"{table.num_rows} records where the scan found {records}"))
+        for batch in table.to_batches():
+            if not batch.num_rows:
+                continue
+            first = seen
+            seen += batch.num_rows
+            if seen > limits.max_rows:
+                raise _too_many_rows(label, limits, f"more than {limits.max_rows:,}")
+            item = ArrowBatch(batch, first, unreadable)
+            item.unit = "line"
+            item.line_numbers = (
+                list(range(first + 2, first + 2 + batch.num_rows))
+                if layout.start_lines is None
+                else layout.start_lines[first : first + batch.num_rows].tolist()
+            )
+            yield f"line {item.line_numbers[0]}", item
 
 
 def _type_depth(arrow_type: Any) -> int:
@@ -775,6 +790,8 @@ class DatasetProfile:
 
 
 def _value_type(value: Any) -> str:
+    if type(value) is str and value and value[0] not in "{[":
+        return "string"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
     if isinstance(value, bool):
@@ -1028,8 +1045,7 @@ def _read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
             if close is not None:
                 close()  # in this thread, which ran the generator: its cleanup runs where it ran
 
-    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="dataops-read-ahead", daemon=True)
-    worker.start()
+    worker = _pool("read-ahead").submit(contextvars.copy_context().run, run)
     try:
         while True:
             item, error = slots.get()
@@ -1040,7 +1056,22 @@ def _read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        worker.result()  # run() never raises: this waits until it has closed `items`
+
+
+_POOLS: dict[str, Any] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(name: str) -> Any:
+    """A long-lived thread pool (threads are reused, never started and stopped per read): read-ahead
+    producers only ever wait for their own consumer, so a busy pool delays a read, never deadlocks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _POOLS_LOCK:
+        if name not in _POOLS:
+            _POOLS[name] = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"dataops-{name}")
+        return _POOLS[name]
 
 
 def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProfile:
@@ -1054,12 +1085,13 @@ def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProf
 
     limits = limits or ReadLimits.default()
     hasher = RowHasher()
-    for item in canonical_stream(source, limits, signals=True):
-        if isinstance(item, BatchLines):
-            hasher.add_lines(item)
-        else:
-            for record, canonical in item:
-                hasher.add(record, canonical)
+    with closing(canonical_stream(source, limits, signals=True)) as stream:  # closed at once, even on an error: its thread stops
+        for item in stream:
+            if isinstance(item, BatchLines):
+                hasher.add_lines(item)
+            else:
+                for record, canonical in item:
+                    hasher.add(record, canonical)
     label = source.label
     if not hasher.count:
         raise InvalidInput(f"{label}: the source holds no records", field="DATAFILE", value=shown(label))
@@ -1078,12 +1110,13 @@ def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProf
     if repeated:  # rare: a second pass (the ids only) names them
         seen: set[str] = set()
         wanted = np.array(sorted(repeated), dtype="<i8")
-        for item in canonical_stream(source, limits, columns={"id"}):
-            ids = item.ids.to_pylist() if isinstance(item, BatchLines) else [c.get("id") for _, c in item]
-            hashes = np.frombuffer(_id_hashes(ids), dtype="<i8")
-            for index in np.flatnonzero(np.isin(hashes, wanted)).tolist():
-                if len(seen) < 10_000:
-                    seen.add(str(ids[index]))
+        with closing(canonical_stream(source, limits, columns={"id"})) as stream:
+            for item in stream:
+                ids = item.ids.to_pylist() if isinstance(item, BatchLines) else [c.get("id") for _, c in item]
+                hashes = np.frombuffer(_id_hashes(ids), dtype="<i8")
+                for index in np.flatnonzero(np.isin(hashes, wanted)).tolist():
+                    if len(seen) < 10_000:
+                        seen.add(str(ids[index]))
         duplicate_ids = sorted(seen)[:20]
     signals: dict[str, Any] = {
         "duplicate_id_rate": round(duplicates / n, 6),
@@ -1162,7 +1195,8 @@ EXAMPLES = 5
 class RowIndex:
     """One row hash per distinct id (the id's rows, sorted and hashed together when it repeats), in
     id-hash order: 24 bytes per row (id hash, the first 8 bytes of the row's sha256, its position)
-    plus the ids as Arrow string arrays, never the records."""
+    plus the ids as Arrow string arrays, never the records. A changed row looks unchanged only if
+    its old and new lines share 64 bits of sha256."""
 
     id_hashes: Any  # numpy int64, sorted, unique
     row_hashes: Any  # numpy uint64 (the row sha256's first 8 bytes), aligned
@@ -1178,43 +1212,58 @@ def row_index(source: Any, limits: ReadLimits | None = None, columns: set[str] |
     import pyarrow as pa
 
     limits = limits or ReadLimits.default()
-    rows = bytearray()
+    rows = bytearray()  # the first 8 bytes of each row's sha256: enough to tell a changed row
     idhs = bytearray()
     chunks: list[Any] = []
-    for item in canonical_stream(source, limits, columns):
-        if isinstance(item, BatchLines):
-            rows += _hash_lines(item.lines)
-            idhs += _id_hashes(item.ids)
-            chunks.append(item.ids)
-            continue
-        lines, ids = [], []
-        for _, canonical in item:
-            if columns is not None:
-                canonical = {k: v for k, v in canonical.items() if k in columns}
-            lines.append(_ENCODER.encode(canonical))
-            ids.append(canonical.get("id"))
-        rows += b"".join([hashlib.sha256(line.encode()).digest() for line in lines])
-        idhs += _id_hashes(ids)
-        chunks.append(pa.array(ids, pa.string()))
+    with closing(canonical_stream(source, limits, columns)) as stream:  # closed at once, even on an error: its thread stops
+        for item in stream:
+            if isinstance(item, BatchLines):
+                rows += _first_8(_hash_lines(item.lines))
+                idhs += _id_hashes(item.ids)
+                chunks.append(item.ids)
+                continue
+            lines, ids = [], []
+            for _, canonical in item:
+                if columns is not None:
+                    canonical = {k: v for k, v in canonical.items() if k in columns}
+                lines.append(_ENCODER.encode(canonical))
+                ids.append(canonical.get("id"))
+            rows += _first_8(b"".join([hashlib.sha256(line.encode()).digest() for line in lines]))
+            idhs += _id_hashes(ids)
+            chunks.append(pa.array(ids, pa.string()))
     ids_all = pa.chunked_array(chunks, pa.string())
-    full = np.frombuffer(rows, dtype="S32")
     idh = np.frombuffer(idhs, dtype="<i8")
     order = np.argsort(idh)
     idh = idh[order]
-    short = np.frombuffer(rows, dtype="<u8").reshape(-1, 4)[:, 0][order]  # 8 of the 32 bytes decide "changed"
+    short = np.frombuffer(rows, dtype="<u8")[order]
+    del rows
     count = len(idh)
     if count:
         starts = np.flatnonzero(np.concatenate(([True], idh[1:] != idh[:-1])))
         ends = np.append(starts[1:], count)
         merged = short[starts]
         for group in np.flatnonzero(ends - starts > 1).tolist():  # an id on several rows: the multiset of its rows
-            members = np.sort(full[order[starts[group] : ends[group]]])
+            members = np.sort(short[starts[group] : ends[group]])
             merged[group] = int.from_bytes(hashlib.sha256(members.tobytes()).digest()[:8], "little")
         idh, short, positions = idh[starts], merged, order[starts]
     else:
         positions = order
-    del full, rows
     return RowIndex(idh, short, positions, ids_all, count)
+
+
+def row_indexes(sources: list[Any], limits: ReadLimits | None = None, columns: set[str] | None = None) -> list[RowIndex]:
+    """`row_index` of each source, read at the same time (a diff's two sides): each side's Arrow
+    work runs in its own threads, so two sides keep both cores busy where one leaves the hashing
+    thread waiting on its reader. A refusal from either side is raised here."""
+    futures = [_pool("diff-side").submit(contextvars.copy_context().run, row_index, s, limits, columns) for s in sources]
+    return [f.result() for f in futures]
+
+
+def _first_8(digests: bytes) -> bytes:
+    """The first 8 bytes of each 32-byte digest, concatenated."""
+    import numpy as np
+
+    return np.frombuffer(digests, dtype="<u8")[::4].tobytes()
 
 
 def _examples(ids: Any, positions: Any) -> list[str]:

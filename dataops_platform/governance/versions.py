@@ -410,7 +410,7 @@ def diff_versions(platform: Platform, actor: str, old_id: str, new_id: str) -> d
     old, new = rows
     limits = ReadLimits.from_settings(platform.settings)
     shared = set(_types(old)) & set(_types(new))  # rows compare on the columns both have
-    indexes = [datasets.row_index(version_data_source(platform, v), limits, shared) for v in rows]
+    indexes = datasets.row_indexes([version_data_source(platform, v) for v in rows], limits, shared)
     return (
         {"from": old.version_id, "to": new.version_id}
         | datasets.diff_rows(*indexes)
