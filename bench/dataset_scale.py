@@ -139,7 +139,7 @@ elif kind == "count":
         import pyarrow.dataset as ds
         out["rows"], out["engine"] = ds.dataset(arg1).count_rows(), "pyarrow"
     else:
-        out["rows"] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{arg1}')").fetchone()[0]
+        out["rows"] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{arg1}')").fetchall()[0][0]
         out["engine"] = f"duckdb {duckdb.__version__}"
 elif kind == "legacy":
     from dataops_platform.governance.datasets import ReadLimits, legacy_digest
