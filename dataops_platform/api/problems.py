@@ -103,10 +103,14 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
     for err in exc.errors()[:20]:
         item = {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))[:300], "type": err.get("type")}
         if err.get("type") == "json_invalid" and isinstance(err.get("ctx"), dict):
-            item["msg"] = f"JSON decode error: {err['ctx'].get('error', '')}"[:300]
+            # FastAPI puts the character position where a field name goes: the field is the body
+            item["msg"] = f"JSON decode error at character {item['loc'][-1]}: {err['ctx'].get('error', '')}"[:300]
+            item["loc"] = ["body"]
         errors.append(item)
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     field = ".".join(part for part in first["loc"] if part not in ("body", "query", "path")) or None
+    if field is None and first["loc"] == ["body"]:
+        field = "body"  # the body as a whole (not JSON, or missing)
     detail = f"invalid request: {'.'.join(first['loc']) or 'body'}: {first['msg']}"
     return problem(400, None, detail, title="invalid_input", field=field, errors=errors)
 
