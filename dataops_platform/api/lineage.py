@@ -41,7 +41,7 @@ class LineageEdge(BaseModel):
 class LineageGraph(BaseModel):
     """Every object of the caller's projects as a node, every typed edge in the order recorded."""
 
-    format: Literal["graph"] = "graph"
+    format: Literal["graph"]
     projects: list[str]
     nodes: list[LineageNode]
     edges: list[LineageEdge]
@@ -50,7 +50,7 @@ class LineageGraph(BaseModel):
 class OpenLineageExport(BaseModel):
     """OpenLineage run events (https://openlineage.io/spec), one per governed operation, in order."""
 
-    format: Literal["openlineage"] = "openlineage"
+    format: Literal["openlineage"]
     projects: list[str]
     events: list[dict[str, Any]] = Field(description="OpenLineage RunEvent objects, as the OpenLineage client serialises them")
 
