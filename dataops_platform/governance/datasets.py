@@ -893,6 +893,28 @@ class RowHasher:
             self.has_label = True
         _count_category(self.labels, str(canonical.get(LABEL_FIELD)))
 
+    def add_rows(self, rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        """`add` for each (raw, canonical) of a chunk, the per-row bookkeeping done a chunk at a time."""
+        canonicals = [canonical for _, canonical in rows]
+        lines = [_ENCODER.encode(canonical) for canonical in canonicals]
+        sha256 = hashlib.sha256
+        self.row_hashes += b"".join([sha256(line.encode()).digest() for line in lines])
+        self.id_hashes += _id_hashes([canonical.get("id") for canonical in canonicals])
+        self.count += len(rows)
+        if len(self.samples) < SAMPLE_LINES:
+            self.samples += lines[: SAMPLE_LINES - len(self.samples)]
+        seen = {(key, _value_type(value)) for record, _ in rows for key, value in record.items()}
+        for key, kind in seen:
+            self.fields.setdefault(str(key), set()).add(kind)
+        for name in REQUIRED_FIELDS:
+            self.nulls[name] += sum(1 for canonical in canonicals if canonical.get(name) in (None, {}, []))
+        for value, count in Counter(str(canonical.get("split_or_stage")) for canonical in canonicals).items():
+            _count_category_n(self.splits, value, count)
+        if any(LABEL_FIELD in canonical for canonical in canonicals):
+            self.has_label = True
+        for value, count in Counter(str(canonical.get(LABEL_FIELD)) for canonical in canonicals).items():
+            _count_category_n(self.labels, value, count)
+
     def add_lines(self, item: BatchLines) -> None:
         """A whole batch's canonical lines (see `canonical_lines`, with its signals)."""
         self.row_hashes += _hash_lines(item.lines)
@@ -1090,8 +1112,7 @@ def profile_source(source: Any, limits: ReadLimits | None = None) -> DatasetProf
             if isinstance(item, BatchLines):
                 hasher.add_lines(item)
             else:
-                for record, canonical in item:
-                    hasher.add(record, canonical)
+                hasher.add_rows(item)
     label = source.label
     if not hasher.count:
         raise InvalidInput(f"{label}: the source holds no records", field="DATAFILE", value=shown(label))
@@ -1509,12 +1530,13 @@ def _string_column(array: Any, depth: int) -> _Column:
     starts = offsets[:-1][full] - base
     first, last = data[starts], data[offsets[1:][full] - base - 1]
     brace, bracket = first == ord("{"), first == ord("[")
+    closed = (last == ord("}")) | (last == ord("]"))  # the row path types a text by its brackets, parsed or not
     kinds: set[str] = set()
-    if len(first) > int((brace | bracket).sum()) or (brace & (last != ord("}"))).any() or (bracket & (last != ord("]"))).any():
-        kinds.add("string")  # the row path types a text by its brackets, parsed or not
-    if (brace & (last == ord("}"))).any():
+    if len(first) > int(((brace | bracket) & closed).sum()):
+        kinds.add("string")
+    if (brace & closed).any():
         kinds.add("object")
-    if (bracket & (last == ord("]"))).any():
+    if (bracket & closed).any():
         kinds.add("list")
     if len(first) < n:
         kinds.add("null")

@@ -43,7 +43,7 @@ EDGE_FLOATS = [
 ]  # fmt: skip
 JSONISH = [
     '{"a": 1}', '[1, 2.50, "x"]', "{", "[1", '{"b": {"c": null}}', "[]", "{}", '{"a": NaN}', "[1e999]",
-    '{"z": 1, "a": [true, {"q": "\\n"}]}', "[" * 40 + "]" * 40, '{"k": "\\u0000"}', "{ }", "[-0.0, 1.0, 1e400]",
+    '{"z": 1, "a": [true, {"q": "\\n"}]}', "[" * 40 + "]" * 40, '{"k": "\\u0000"}', "{ }", "[-0.0, 1.0, 1e400]", "{x]", "[y}",
 ]  # fmt: skip
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), max_codepoint=0x2FF), max_size=12)
 floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(EDGE_FLOATS))
@@ -198,3 +198,29 @@ def test_a_plain_csv_file_is_read_by_arrow_and_names_lines_when_it_refuses(tmp_p
     status, message = _batch_path(path)
     assert status == "refused" and "line 12" in message and "nested more than" in message
     assert (status, message) == _row_path(path)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(st.dictionaries(st.sampled_from(["id", "split_or_stage", "label", "x"]), JSON_VALUES), max_size=12))
+def test_rows_added_a_chunk_at_a_time_equal_rows_added_one_by_one(records: list[dict]) -> None:
+    accepted = []
+    for record in records:
+        try:
+            accepted.append((record, _accepted(record, "line 1", "t")))
+        except InvalidInput:
+            continue
+    one, chunk = RowHasher(), RowHasher()
+    for record, canonical in accepted:
+        one.add(record, canonical)
+    chunk.add_rows(accepted)
+    assert (chunk.row_hashes, chunk.id_hashes, chunk.count) == (one.row_hashes, one.id_hashes, one.count)
+    assert chunk.samples == one.samples
+    assert (chunk.fields, chunk.splits, chunk.labels, chunk.has_label) == (one.fields, one.splits, one.labels, one.has_label)
+    assert {k: v for k, v in chunk.nulls.items() if v} == {k: v for k, v in one.nulls.items() if v}
