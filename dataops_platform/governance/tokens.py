@@ -63,11 +63,12 @@ def create_token(platform: Platform, actor: str, user: str, expires_at: datetime
         raise InvalidInput(
             f"--expires {expires_at.isoformat()} is not in the future", field="expires", value=expires_at.isoformat()
         )
-    with platform.store.read() as session:
-        if session.get(User, user) is None:
-            raise InvalidInput(f"user {user!r} does not exist", field="user", value=user)
 
     def change(session: Session, at: datetime) -> tuple[ApiToken, str]:
+        # Asked only once the caller may manage `user`'s tokens: whether a user exists is not
+        # something anyone else can learn from the answer (a stranger is denied either way).
+        if session.get(User, user) is None:
+            raise InvalidInput(f"user {user!r} does not exist", field="user", value=user)
         counter = session.get(IdCounter, "token") or IdCounter(kind="token", last=0)
         session.add(counter)
         counter.last += 1
