@@ -125,6 +125,12 @@ class RegressionRule(StrictModel):
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
     tolerance: float = Field(ge=0)
     guards: dict[str, GuardMetric] = Field(default_factory=dict)
+    config_params: list[Annotated[str, Field(min_length=1, max_length=250)]] | None = Field(
+        default=None,
+        max_length=200,
+        description="the params that are the training configuration (regression attribution); "
+        "unset: every param both runs logged, provenance excluded",
+    )
 
 
 class SlaTarget(StrictModel):

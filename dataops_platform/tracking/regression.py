@@ -9,11 +9,15 @@ float), so a value of that size is read as the infinity it stands for.
 Which kind of regression (SPEC §5, docs/findings.md): a regressed run whose **training
 configuration** equals its baseline's is a data regression (same model, worse on this data: it
 blocks the version); one whose configuration differs is a model-candidate regression (a worse
-model, not worse data: it blocks nothing). The training configuration is every param the run
-logged, compared as MLflow stores it (text), except provenance params that say who or what logged
-the run rather than how it trains (`PROVENANCE_PARAMS`, and names under the `dataops.` and
-`mlflow.` namespaces). A regression with no baseline to compare (a guard breached on a project's
-first run) cannot be blamed on the model: it is a data regression.
+model, not worse data: it blocks nothing). The training configuration is the project's
+`config_params` when its regression rule names them; otherwise every param **both** runs logged,
+except provenance params that say who or what logged the run rather than how it trains
+(`PROVENANCE_PARAMS`, and names under the `dataops.` and `mlflow.` namespaces). A param only one
+of the two runs logged (a git sha, a date, a path) is bookkeeping, not a different model: calling
+it one would switch the gate off for a data regression, so the doubt goes to the blocking side.
+Values compare as numbers when both read as numbers (`1`, `1.0` and `1e0` are one `C`), else as
+trimmed text. A regression with no baseline to compare (a guard breached on a project's first
+run) cannot be blamed on the model: it is a data regression.
 """
 
 from __future__ import annotations
@@ -31,30 +35,50 @@ PROVENANCE_PARAMS = frozenset({"logged_by"})  # who logged a run is not how it t
 PROVENANCE_PREFIXES = ("dataops.", "mlflow.")
 
 
-def training_config(params: dict[str, Any] | None) -> dict[str, str]:
-    """The params that make up a run's training configuration, as text (MLflow stores params as text)."""
+def training_config(params: dict[str, Any] | None, names: list[str] | None = None) -> dict[str, str]:
+    """The params that make up a run's training configuration (all but provenance, or exactly `names`)."""
     return {
         str(k): str(v)
         for k, v in (params or {}).items()
-        if k not in PROVENANCE_PARAMS and not str(k).startswith(PROVENANCE_PREFIXES)
+        if (k in names if names is not None else k not in PROVENANCE_PARAMS and not str(k).startswith(PROVENANCE_PREFIXES))
     }
 
 
-def regression_kind(params: dict[str, Any] | None, baseline_params: dict[str, Any] | None) -> str:
+def _same_value(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    a, b = a.strip(), b.strip()
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return a == b
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
+def _compared(
+    params: dict[str, Any] | None, baseline_params: dict[str, Any] | None, rule: RegressionRule | None
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    names = rule.config_params if rule is not None else None
+    mine, theirs = training_config(params, names), training_config(baseline_params, names)
+    keys = sorted(set(mine) | set(theirs)) if names is not None else sorted(set(mine) & set(theirs))
+    return mine, theirs, keys
+
+
+def regression_kind(
+    params: dict[str, Any] | None, baseline_params: dict[str, Any] | None, rule: RegressionRule | None = None
+) -> str:
     """`data` when the run trains like its baseline (or there is no baseline), else `model_candidate`."""
     if baseline_params is None:
         return DATA_REGRESSION
-    return DATA_REGRESSION if training_config(params) == training_config(baseline_params) else MODEL_CANDIDATE
+    return MODEL_CANDIDATE if config_differences(params, baseline_params, rule) else DATA_REGRESSION
 
 
-def config_differences(params: dict[str, Any] | None, baseline_params: dict[str, Any] | None) -> list[str]:
+def config_differences(
+    params: dict[str, Any] | None, baseline_params: dict[str, Any] | None, rule: RegressionRule | None = None
+) -> list[str]:
     """`name: baseline -> run` for each configuration param that differs (for alert titles and tags)."""
-    mine, theirs = training_config(params), training_config(baseline_params)
-    return [
-        f"{k}: {theirs.get(k, '-')} -> {mine.get(k, '-')}"
-        for k in sorted(set(mine) | set(theirs))
-        if mine.get(k) != theirs.get(k)
-    ]
+    mine, theirs, keys = _compared(params, baseline_params, rule)
+    return [f"{k}: {theirs.get(k, '-')} -> {mine.get(k, '-')}" for k in keys if not _same_value(mine.get(k), theirs.get(k))]
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,8 @@ def gate_alert_title(session: Session, experiment: Experiment, now: datetime) ->
     remedy = ""
     baseline = session.get(Experiment, experiment.baseline_ref) if experiment.baseline_ref else None
     if experiment.status == "regressed" and experiment.regression_kind == MODEL_CANDIDATE:
-        changed = "; ".join(config_differences(experiment.params, baseline.params if baseline else None))
+        rule = governance_policy(session).regression.get(experiment.project_id)
+        changed = "; ".join(config_differences(experiment.params, baseline.params if baseline else None, rule))
         versus = f"vs baseline {experiment.baseline_ref}"
         head += f" (model-candidate regression: {changed or 'other params'} {versus}; version not blocked)"
     elif experiment.status == "regressed":
@@ -566,7 +567,7 @@ def _sync_one(
         status, deltas, error = "failed", {}, tags.get(tc.TAG_ERROR, f"MLflow run status {run.info.status}")
     if status == "failed":
         baseline = None  # nothing was compared
-    kind = regression_kind(run.data.params, baseline.params if baseline else None) if status == "regressed" else None
+    kind = regression_kind(run.data.params, baseline.params if baseline else None, rule) if status == "regressed" else None
     try:
         experiment = record_experiment(
             platform,

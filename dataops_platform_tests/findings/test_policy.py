@@ -19,8 +19,9 @@ from dataops_platform.rules.checks import (
     release_gate_respected,
     rollback_events_valid,
 )
+from dataops_platform.spec.models import RegressionRule
 from dataops_platform.store import migrate
-from dataops_platform.tracking.regression import regression_kind, training_config
+from dataops_platform.tracking.regression import config_differences, regression_kind, training_config
 from dataops_platform_tests.services.steps import PROJECT, validated
 
 T = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -39,9 +40,26 @@ def test_the_training_configuration_leaves_out_who_logged_the_run() -> None:
     baseline = {"C": "4.0", "max_iter": "300", "logged_by": "dan"}
     assert regression_kind(params, baseline) == "data"  # same configuration, another person
     assert regression_kind({**params, "C": "0.001"}, baseline) == "model_candidate"
-    assert regression_kind({**params, "penalty": "l1"}, baseline) == "model_candidate"  # a param added
     assert regression_kind({"C": 4.0, "max_iter": 300}, baseline) == "data"  # compared as MLflow's text
     assert regression_kind(params, None) == "data"  # nothing to compare: the model cannot be blamed
+
+
+def test_bookkeeping_params_and_number_spellings_do_not_switch_the_gate_off() -> None:
+    """A newcomer's trial: a data regression logged with an extra `git_sha`, or with `C` written `1`
+    instead of `1.0`, was judged a model candidate, so the degraded version released. A param only
+    one run logged is bookkeeping (the doubt goes to the blocking side); numbers compare as numbers;
+    a project that wants a param added to count names its configuration in `config_params`."""
+    baseline = {"C": "1.0", "max_iter": "300"}
+    assert regression_kind({**baseline, "git_sha": "3f9c2e1"}, baseline) == "data"
+    assert regression_kind({"C": "1", "max_iter": "3e2"}, baseline) == "data"
+    assert regression_kind({"C": " 1.0 ", "max_iter": "300"}, baseline) == "data"
+    assert regression_kind({"C": "0.001", "max_iter": "300", "git_sha": "x"}, baseline) == "model_candidate"
+    other_solver = {"C": "1.0", "max_iter": "300", "solver": "lbfgs"}
+    assert regression_kind(other_solver, {**baseline, "solver": "saga"}) == "model_candidate"
+    rule = RegressionRule(primary_metric="f1", tolerance=0.02, config_params=["C", "penalty"])
+    assert regression_kind({**baseline, "penalty": "l1"}, baseline, rule) == "model_candidate"  # declared: an added one counts
+    assert regression_kind({**baseline, "max_iter": "10", "git_sha": "y"}, baseline, rule) == "data"  # undeclared: ignored
+    assert config_differences({"C": "2", "max_iter": "300"}, baseline) == ["C: 1.0 -> 2"]
 
 
 def test_what_blocks_a_release() -> None:
