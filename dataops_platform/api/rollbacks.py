@@ -43,7 +43,7 @@ class RollbackResult(BaseModel):
 def rollback_execute(plat: Plat, user: Actor, project: ObjectId, body: RollbackRequest) -> Any:
     """Return the project's current release to `to` (an earlier release); `dry_run` only shows the impact."""
     if body.dry_run:
-        return {"dry_run": True} | rollback.preview_rollback(plat, user, project, body.to).as_dict()
+        return {"dry_run": True} | rollback.preview_rollback(plat, user, project, body.to, body.trigger).as_dict()
     event, plan = rollback.execute_rollback(plat, user, project, body.to, body.reason, body.trigger)
     return {"dry_run": False, "rollback": row(event)} | plan.as_dict()
 

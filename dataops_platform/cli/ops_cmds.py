@@ -47,7 +47,7 @@ def rollback(
 
     st = state(ctx)
     platform, actor = st.platform(), st.actor()
-    plan = preview_rollback(platform, actor, project, to)
+    plan = preview_rollback(platform, actor, project, to, trigger)
     if not st.json:
         table(
             f"impact: {project} {plan.from_version} -> {plan.to_version}",

@@ -82,10 +82,19 @@ def plan_rollback(session: Session, project_id: str, to_version: str) -> Rollbac
     return RollbackPlan(project_id, current.version_id, to_version, impact, releases)
 
 
-def preview_rollback(platform: Platform, actor: str, project_id: str, to_version: str) -> RollbackPlan:
-    """The dry run: same checks and impact, nothing written (needs rollback.execute; not audited)."""
+def _check_trigger(session: Session, project_id: str, trigger: str | None) -> None:
+    if trigger is not None and refs.project_of(session, trigger, "--trigger") != project_id:
+        raise InvalidInput(f"--trigger {trigger!r}: no such object in project {project_id}", field="trigger", value=trigger)
+
+
+def preview_rollback(
+    platform: Platform, actor: str, project_id: str, to_version: str, trigger: str | None = None
+) -> RollbackPlan:
+    """The dry run: same checks (the trigger too) and impact, nothing written (needs rollback.execute; not audited)."""
     with platform.view(actor, "rollback.execute", project=project_id) as session:
-        return plan_rollback(session, project_id, to_version)
+        plan = plan_rollback(session, project_id, to_version)
+        _check_trigger(session, project_id, trigger)
+        return plan
 
 
 def execute_rollback(
@@ -103,8 +112,7 @@ def execute_rollback(
     with platform.act(actor, "rollback.execute", project=project_id) as op:
         session = op.session
         plan = plan_rollback(session, project_id, to_version)
-        if trigger is not None and refs.project_of(session, trigger, "--trigger") != project_id:
-            raise InvalidInput(f"--trigger {trigger!r}: no such object in project {project_id}", field="trigger", value=trigger)
+        _check_trigger(session, project_id, trigger)
         abandoned = session.get(DatasetVersion, plan.from_version)
         require_transition(abandoned, "rollback")
         event = RollbackEvent(

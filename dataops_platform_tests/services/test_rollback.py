@@ -118,6 +118,18 @@ def test_dry_run_writes_nothing(platform: Platform, history: dict) -> None:
     assert snapshot(platform) == before and audit_count(platform) == count
 
 
+def test_dry_run_checks_the_trigger_like_the_real_run(platform: Platform, history: dict) -> None:
+    """A newcomer's trial: `--dry-run --trigger alert:...999` said yes, the real run then exit 2."""
+    before = snapshot(platform)
+    with pytest.raises(InvalidInput, match="--trigger 'alert:t01_retail.alert_999': no such object") as bad:
+        preview_rollback(platform, "omar", PROJECT, history["v1"].version_id, trigger="alert:t01_retail.alert_999")
+    assert bad.value.field == "trigger"
+    trigger = f"alert:{history['a1'].alert_id}"
+    plan = preview_rollback(platform, "omar", PROJECT, history["v1"].version_id, trigger=trigger)
+    assert plan.to_version == history["v1"].version_id
+    assert snapshot(platform) == before
+
+
 def test_every_object_counted_once(platform: Platform, history: dict) -> None:
     with platform.store.read() as session:
         assert len(session.scalars(select(Experiment)).all()) == 2
