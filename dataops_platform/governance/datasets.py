@@ -2,8 +2,10 @@
 
 A version's identity is its content, not its file: records are brought to a canonical form
 (nested keys sorted, scalars as text, blanks as null, JSON text in CSV cells parsed) and the
-digest is sha256 over the sorted canonical lines. The same records therefore give the same
-digest whether they arrive as JSONL, CSV or Parquet, in any key order.
+digest (`rowset-sha256/v1`, docs/datasets.md) is sha256 over the sorted sha256 of each canonical
+line. The same records therefore give the same digest whether they arrive as JSONL, CSV, Parquet
+or a table, in any row or key order. The row-by-row form (`canonical_record`) is the
+specification; Arrow batches are canonicalised with Arrow kernels to the very same bytes.
 
 Every file is hostile until read: whatever a file holds, reading it either gives a profile or
 raises `InvalidInput` (`TooLarge` over a limit) naming the file, the line or row, the field and
