@@ -58,3 +58,9 @@ def check_text(value: Any, field: str) -> None:
     if found is not None:
         where, problem = found
         raise InvalidInput(f"{where} {problem}; send UTF-8 text without NUL characters", field=where, value=None)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 experiment`, `3 experiments` (`many` for irregular plurals), counts over 999 with separators:
+    one wording for every count the CLI and the report print."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"

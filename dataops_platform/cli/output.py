@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dataops_platform.text import plural  # noqa: F401 - the commands print counts through it
+
 # Piped output is read by people and by grep: never let Rich fold it to 80 columns. Markup is off:
 # every text the CLI prints holds values (reasons, ids, paths, titles) in which `[...]` is data, e.g.
 # `null_rate[quality_signals] 1.0 > 0.0`; the few styled words go through `labelled`.
@@ -18,9 +20,6 @@ console = Console(width=None if sys.stdout.isatty() else 200, markup=False)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200, markup=False)
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """`1 rule`, `2 rules`: every count the CLI prints reads right."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def labelled(label: str, style: str, text: str = "") -> Text:

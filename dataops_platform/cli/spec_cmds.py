@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, labelled, table
+from dataops_platform.cli.output import console, emit_json, labelled, plural, table
 from dataops_platform.cli.state import state
 
 app = typer.Typer(help="Validate and apply the declarative platform spec.", no_args_is_help=True)
@@ -25,7 +25,7 @@ def validate(ctx: typer.Context, file: FileArg) -> None:
     if state(ctx).json:
         emit_json(summary)
     else:
-        counts = ", ".join(f"{v} {k}" for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool))
+        counts = ", ".join(plural(v, k[:-1], k) for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool))
         console.print(f"{file}: valid for {summary['organisation']} ({counts})")
         overridden = ", ".join(summary["overrides"]) or "nothing"
         console.print(f"  from the platform's code: {', '.join(summary['from_code'])} (overridden: {overridden})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from dataops_platform.text import plural  # noqa: F401 - the report's wording helpers live here too
+
 # Rows a table lists before it says how many more there are: the report stays a report (and
 # renders in seconds) when the home holds 100k objects; the counts above each table cover all.
 LIST_LIMIT = 40
@@ -35,11 +37,6 @@ def rate(value: Any) -> str:
 def quoted(value: Any) -> str:
     """A metric exactly as p8_metrics.json holds it: the KPI table rule 13 reads back."""
     return "n/a" if value is None else str(value)
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """`1 experiment`, `3 experiments` (`many` for irregular plurals); counts over 999 with separators."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def were(count: int) -> str:

@@ -90,6 +90,18 @@ def test_validate_shows_the_effective_counts_and_the_defaults(spec_file: Path, t
     assert "from the platform's code: architecture, apis, task_queues, ui_panels (overridden: nothing)" in text
 
 
+def test_validate_counts_read_right_for_one(spec_file: Path, tmp_path: Path) -> None:
+    """A newcomer's trial read "1 projects" and "1 meetings"."""
+    import yaml
+
+    document = yaml.safe_load(spec_file.read_text())
+    document["projects"] = document["projects"][:1]
+    one = tmp_path / "one_project.yaml"
+    one.write_text(yaml.safe_dump(document))
+    text = " ".join(ok(dataops(tmp_path / "unused", "spec", "validate", one, user=None, as_json=False)).stdout.split())
+    assert "2 tenants, 1 project, 5 users" in text and "1 projects" not in text
+
+
 def test_minimal_spec_reaches_13_of_13_empty_and_populated(spec_file: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     ok(dataops(home, "init", "--admin", ADMIN))
