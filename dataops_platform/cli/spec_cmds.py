@@ -45,6 +45,11 @@ def apply(ctx: typer.Context, file: FileArg) -> None:
     if st.json:
         emit_json(report.as_dict() | {"noop": report.is_noop, "pool_limits": pools})
         return
+    if report.kept:
+        console.print(
+            f"kept, not in {file}: {', '.join(report.kept)} (apply never deletes what has history; "
+            "remove a project's members to close it to everyone)"
+        )
     if report.is_noop:
         console.print(f"{file}: nothing to change ({len(report.unchanged)} objects already as declared).")
         return

@@ -55,13 +55,14 @@ class ApplyReport:
     created: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # in the store, not in the spec: never deleted by apply
 
     @property
     def is_noop(self) -> bool:
         return not self.created and not self.changed
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {"created": self.created, "changed": self.changed, "unchanged": self.unchanged}
+        return {"created": self.created, "changed": self.changed, "unchanged": self.unchanged, "kept": self.kept}
 
 
 def _upsert(session: Session, model: type, key: Any, values: dict[str, Any], ref: str, report: ApplyReport) -> None:
@@ -186,6 +187,16 @@ def apply_spec_rows(session: Session, spec: PlatformSpec) -> ApplyReport:
     mlflow_users = _checked_mlflow_users(session, spec)
     key = MLFLOW_USERS_KEY
     _upsert(session, PlatformConfig, key, {"key": key, "value": mlflow_users}, f"config:{key}", report)
+    # A tenant, project or user the spec no longer names keeps its history (versions, audit records
+    # and lineage refer to it); apply says so instead of leaving it silently in place.
+    platform_team = {spec.system_actor.id, *session.scalars(select(PlatformMembership.user_id))}
+    for kind, model, declared in (
+        ("tenant", Tenant, {t.id for t in spec.tenants}),
+        ("project", Project, {p.id for p in spec.projects}),
+        ("user", User, {u.id for u in spec.users} | platform_team),
+    ):
+        key_column = model.__mapper__.primary_key[0]
+        report.kept += [f"{kind}:{i}" for i in session.scalars(select(key_column).order_by(key_column)) if i not in declared]
     session.flush()
     return report
 
@@ -251,5 +262,6 @@ def apply_spec(platform: Platform, actor: str, spec: PlatformSpec, source: str) 
             "created": report.created,
             "changed": report.changed,
             "unchanged_count": len(report.unchanged),
+            "kept_not_in_spec": report.kept,
         }
     return report

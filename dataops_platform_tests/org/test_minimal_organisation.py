@@ -102,6 +102,24 @@ def test_validate_counts_read_right_for_one(spec_file: Path, tmp_path: Path) -> 
     assert "2 tenants, 1 project, 5 users" in text and "1 projects" not in text
 
 
+def test_a_project_left_out_of_the_spec_is_kept_and_said(spec_file: Path, tmp_path: Path) -> None:
+    """A newcomer's trial: removing a project from the spec applied silently ('0 created, 1 changed')
+    while the project and its data stayed. Apply never deletes what has history; it names it."""
+    import yaml
+
+    home = tmp_path / "home"
+    ok(dataops(home, "init", "--admin", ADMIN, user=None))
+    ok(dataops(home, "spec", "apply", spec_file))
+    document = yaml.safe_load(spec_file.read_text())
+    dropped = document["projects"].pop()["id"]
+    less = tmp_path / "less.yaml"
+    less.write_text(yaml.safe_dump(document))
+    assert ok(dataops(home, "spec", "apply", less)).json["kept"] == [f"project:{dropped}"]
+    text = " ".join(ok(dataops(home, "spec", "apply", less, as_json=False)).stdout.split())
+    assert f"kept, not in {less}: project:{dropped}" in text
+    assert ok(dataops(home, "spec", "apply", spec_file)).json["kept"] == []
+
+
 def test_minimal_spec_reaches_13_of_13_empty_and_populated(spec_file: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     ok(dataops(home, "init", "--admin", ADMIN))
