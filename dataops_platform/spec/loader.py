@@ -407,6 +407,64 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
+def _model_at(loc: tuple[Any, ...]) -> Any:
+    """The pydantic model whose mapping holds the key at `loc` (None when the walk leaves the models)."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    kind: Any = PlatformSpec
+    for part in loc[:-1]:
+        while True:  # unwrap Annotated / Optional / list / dict down to what `part` indexes
+            origin, args = typing.get_origin(kind), typing.get_args(kind)
+            if origin is typing.Annotated:
+                kind = args[0]
+            elif origin in (typing.Union, types.UnionType):
+                models = [a for a in args if a is not type(None)]
+                if len(models) != 1:
+                    return None
+                kind = models[0]
+            else:
+                break
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(part, str) and part in kind.model_fields:
+            kind = kind.model_fields[part].annotation
+        elif origin is list and args and isinstance(part, int):
+            kind = args[0]
+        elif origin is dict and len(args) == 2:
+            kind = args[1]
+        else:
+            return None
+    while typing.get_origin(kind) is typing.Annotated:
+        kind = typing.get_args(kind)[0]
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _validation_problems(data: Any, errors: list[dict[str, Any]]) -> list[SpecProblem]:
+    """Pydantic's errors as spec problems, with the fix for a mistyped key: `domian` gets "did you mean
+    `domain`?" (and the "domain: Field required" it caused is folded into that one problem)."""
+    import difflib
+
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    folded: set[tuple[Any, ...]] = set()
+    problems = []
+    for err in errors:
+        loc, message = tuple(err["loc"]), err["msg"]
+        if err["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+            model = _model_at(loc)
+            if model is not None:
+                allowed = sorted(model.model_fields)
+                close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+                message = f"unknown key `{loc[-1]}`" + (
+                    f"; did you mean `{close[0]}`?" if close else f"; allowed here: {', '.join(allowed)}"
+                )
+                if close and (*loc[:-1], close[0]) in missing:
+                    folded.add((*loc[:-1], close[0]))
+        problems.append((loc, SpecProblem(_loc_to_path(loc), _value_at(data, loc), message)))
+    return [problem for loc, problem in problems if loc not in folded]
+
+
 def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
     for part in loc:
         try:
@@ -658,8 +716,7 @@ def parse_spec(raw: str, file: str = "<spec>") -> PlatformSpec:
     try:
         spec = PlatformSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [SpecProblem(_loc_to_path(err["loc"]), _value_at(data, err["loc"]), err["msg"]) for err in exc.errors()]
-        raise SpecInvalid(file, retired + problems) from None
+        raise SpecInvalid(file, retired + _validation_problems(data, exc.errors())) from None
     if retired:
         raise SpecInvalid(file, retired + cross_check(spec))
     problems = cross_check(spec)

@@ -100,7 +100,7 @@ HOSTILE = {
     "unknown_panel": ("ui_panels: {billing: {title: Money}}\n", "ui_panels.billing", "its panels are platform_overview"),
     "queue_limit_zero": ("task_queues: {version_ops: {limit: 0}}\n", "task_queues.version_ops.limit", "equal to 1"),
     "queue_limit_text": ("task_queues: {version_ops: {limit: many}}\n", "task_queues.version_ops.limit", "valid integer"),
-    "queue_title_field": ("task_queues: {version_ops: {title: X}}\n", "task_queues.version_ops.title", "Extra inputs"),
+    "queue_title_field": ("task_queues: {version_ops: {title: X}}\n", "task_queues.version_ops.title", "allowed here: limit"),
     "panel_title_control": ('ui_panels: {alerts_and_sla: {title: "a\\u0007b"}}\n', "ui_panels.alerts_and_sla.title", "U+0007"),
     "queues_as_a_list": (
         "task_queues:\n  - {id: version_ops, limit: 2, description: x}\n", "task_queues", "mapping of overrides by queue id",
