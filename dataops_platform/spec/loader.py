@@ -407,26 +407,33 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
+def _unwrapped(kind: Any) -> Any:
+    """`kind` without Annotated and Optional (None when a union holds more than one real type)."""
+    import types
+    import typing
+
+    while True:
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if origin is typing.Annotated:
+            kind = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            real = [a for a in args if a is not type(None)]
+            if len(real) != 1:
+                return None
+            kind = real[0]
+        else:
+            return kind
+
+
 def _model_at(loc: tuple[Any, ...]) -> Any:
     """The pydantic model whose mapping holds the key at `loc` (None when the walk leaves the models)."""
-    import types
     import typing
 
     from pydantic import BaseModel
 
     kind: Any = PlatformSpec
     for part in loc[:-1]:
-        while True:  # unwrap Annotated / Optional / list / dict down to what `part` indexes
-            origin, args = typing.get_origin(kind), typing.get_args(kind)
-            if origin is typing.Annotated:
-                kind = args[0]
-            elif origin in (typing.Union, types.UnionType):
-                models = [a for a in args if a is not type(None)]
-                if len(models) != 1:
-                    return None
-                kind = models[0]
-            else:
-                break
+        kind = _unwrapped(kind)
         origin, args = typing.get_origin(kind), typing.get_args(kind)
         if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(part, str) and part in kind.model_fields:
             kind = kind.model_fields[part].annotation
@@ -436,8 +443,7 @@ def _model_at(loc: tuple[Any, ...]) -> Any:
             kind = args[1]
         else:
             return None
-    while typing.get_origin(kind) is typing.Annotated:
-        kind = typing.get_args(kind)[0]
+    kind = _unwrapped(kind)
     return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
 
 
@@ -457,7 +463,7 @@ def _validation_problems(data: Any, errors: list[dict[str, Any]]) -> list[SpecPr
                 allowed = sorted(model.model_fields)
                 close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
                 message = f"unknown key `{loc[-1]}`" + (
-                    f"; did you mean `{close[0]}`?" if close else f"; allowed here: {', '.join(allowed)}"
+                    f"; did you mean `{close[0]}`?" if close else f"; allowed: {', '.join(allowed)}"
                 )
                 if close and (*loc[:-1], close[0]) in missing:
                     folded.add((*loc[:-1], close[0]))

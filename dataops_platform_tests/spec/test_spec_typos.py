@@ -40,7 +40,7 @@ def test_a_typo_names_the_key_it_meant_and_folds_the_missing_field() -> None:
 
 def test_an_unknown_key_with_no_near_match_lists_what_is_allowed() -> None:
     found = problems(BASE.format(org="", domain="domain").replace("    owner: ingrid\n", "    owner: ingrid\n    colour: blue\n"))
-    assert len(found) == 1 and found[0].startswith("projects[0].colour = 'blue': unknown key `colour`; allowed here: ")
+    assert len(found) == 1 and found[0].startswith("projects[0].colour = 'blue': unknown key `colour`; allowed: ")
     assert "domain" in found[0] and "members" in found[0]
 
 
