@@ -60,4 +60,31 @@ def hoist_global_options(root: Any, argv: Sequence[str]) -> list[str]:
         else:
             out.append(token)
         i += 1
+    _refuse_conflicting_globals(globals_, head + hoisted)
     return head + hoisted + tail
+
+
+def _refuse_conflicting_globals(globals_: dict[str, Any], tokens: list[str]) -> None:
+    """A global option given twice with two values (`--as kari ... --as odd`) is refused: acting as
+    whoever came last, silently, is how a careless command line acts as the wrong person."""
+    from dataops_platform.errors import InvalidInput
+
+    seen: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        name, has_value, value = tokens[i].partition("=")
+        param = globals_.get(name)
+        if param is None or not _takes_value(param):
+            i += 1
+            continue
+        if not has_value:
+            value = tokens[i + 1] if i + 1 < len(tokens) else ""
+        canonical = param.opts[0] if getattr(param, "opts", None) else name
+        if canonical in seen and seen[canonical] != value:
+            raise InvalidInput(
+                f"{canonical} given twice ({seen[canonical]!r}, then {value!r}): give it once",
+                field=canonical,
+                value=value,
+            )
+        seen[canonical] = value
+        i += 1 if has_value else 2

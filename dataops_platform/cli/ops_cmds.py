@@ -30,7 +30,7 @@ def experiment_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
         st.json,
         "experiments",
         list_experiments(st.platform(), st.actor(), project),
-        ["experiment_id", "project_id", "dataset_version", "status", "metric_summary", "mlflow_run_id"],
+        ["experiment_id", "project_id", "dataset_version", "status", "regression_kind", "metric_summary", "mlflow_run_id"],
     )
 
 

@@ -208,3 +208,23 @@ def test_the_rest_api_refuses_an_owner_outside_the_project(home: Path) -> None:
     assert refused.status_code == 400, refused.text
     assert "'dan'" in refused.text and P02 in refused.text and "relabel" in refused.text
     assert accepted.status_code == 201, accepted.text
+
+
+# ---------------------------------------------------------------------------------------------
+# A newcomer's trial: `--as kari version list --as odd` acted as odd without a word
+# ---------------------------------------------------------------------------------------------
+def test_a_global_option_given_twice_with_two_values_is_refused(demo_home: tuple[Settings, object]) -> None:
+    settings, _ = demo_home
+    home = settings.home
+    twice = run_cli_inprocess(None, "--home", str(home), "--as", "dan", "version", "list", "--as", "lena")
+    assert twice.code == 2 and "--as given twice ('dan', then 'lena'): give it once" in twice.stderr
+    other_home = run_cli_inprocess(None, "--home", str(home), "version", "list", "--home=/elsewhere", user="dan")
+    assert other_home.code == 2 and "--home given twice" in other_home.stderr
+    same = run_cli_inprocess(None, "--home", str(home), "--as", "dan", "version", "list", "--as", "dan", "--json")
+    assert same.code == 0 and json.loads(same.stdout)  # the same value twice is no conflict
+
+
+def test_experiment_list_shows_the_regression_kind(demo_home: tuple[Settings, object]) -> None:
+    settings, _ = demo_home
+    listed = run_cli_inprocess(settings.home, "experiment", "list", user="alice")
+    assert listed.code == 0 and "regression_kind" in listed.stdout and "data" in listed.stdout
