@@ -21,6 +21,7 @@ import typer
 from dataops_platform.artifacts.files import Artifacts
 from dataops_platform.cli.app import app
 from dataops_platform.cli.argv import hoist_global_options
+from dataops_platform.errors import InvalidInput
 from dataops_platform.rules import evaluate
 from dataops_platform.settings import Settings
 from dataops_platform_tests.helpers import CliResult, run_cli_inprocess
@@ -223,10 +224,12 @@ def test_an_option_value_is_not_taken_for_a_global_option(demo_home: tuple[Setti
 def test_hoisting_walks_the_real_command_tree() -> None:
     root = typer.main.get_command(app)
     assert hoist_global_options(root, ["experiment", "list", "--json"]) == ["--json", "experiment", "list"]
-    # The later --home still wins.
-    assert hoist_global_options(root, ["--home", "A", "version", "list", "--home", "B", "--project", "p"]) == [
-        "--home", "A", "--home", "B", "version", "list", "--project", "p",
+    # The same value twice is kept; two different values are refused (the last one no longer wins silently).
+    assert hoist_global_options(root, ["--home", "A", "version", "list", "--home", "A", "--project", "p"]) == [
+        "--home", "A", "--home", "A", "version", "list", "--project", "p",
     ]  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"--home given twice \('A', then 'B'\)"):
+        hoist_global_options(root, ["--home", "A", "version", "list", "--home", "B"])
     assert hoist_global_options(root, ["version", "register", "p", "f", "--summary", "--json", "--as=dan"]) == [
         "--as=dan", "version", "register", "p", "f", "--summary", "--json",
     ]  # fmt: skip
