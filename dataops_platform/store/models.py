@@ -140,6 +140,9 @@ class DatasetVersion(Base):
     parent_diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     verified_at: Mapped[datetime | None]
     verify_status: Mapped[str | None] = mapped_column(String(16))
+    # Who produced the data outside the platform (issue 14): a team's Dagster run and asset,
+    # `{"dagster_run_id", "dagster_asset_key", "dagster_code_location"}` (governance/provenance.py).
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Experiment(Base):
