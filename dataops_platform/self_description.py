@@ -192,6 +192,7 @@ LAYERS: tuple[Layer, ...] = (
             "dataops_platform.openlineage",
             "dataops_platform.notify",
             "dataops_platform.mlflow",  # the integration a team's training code uses (SPEC §9, §15)
+            "dataops_platform.client",  # the typed REST client: the remote CLI and the integrations use it
         ),
     ),
     Layer(

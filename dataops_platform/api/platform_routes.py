@@ -5,7 +5,7 @@ from typing import Any
 
 import anyio
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dataops_platform.api.common import Actor, Conf, Plat, noun_router, require_platform
 from dataops_platform.api.guard import MAX_BODY_BYTES
@@ -63,6 +63,7 @@ class SpecApplyReport(BaseModel):
     created: list[str]
     changed: list[str]
     unchanged: list[str]
+    kept: list[str] = Field(default_factory=list, description="in the store, not in the spec: kept (apply never deletes)")
     noop: bool
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, emit_rows
+from dataops_platform.cli.output import as_data, console, emit_json, emit_rows
 from dataops_platform.cli.state import parse_time, state
 
 token_app = typer.Typer(help="REST API bearer tokens (only a hash is stored).", no_args_is_help=True)
@@ -26,6 +26,7 @@ def serve(
     from dataops_platform.api.app import create_app
 
     st = state(ctx)
+    st.local_only("serve")
     app = create_app(st.settings(), st.platform())
     if dispatch:
         from dataops_platform.notify.dispatch import start_dispatcher_thread
@@ -42,33 +43,29 @@ def token_create(
     expires: Annotated[str | None, typer.Option(help="ISO-8601 expiry (default: none).")] = None,
 ) -> None:
     """Create a token for USER (yourself, or anyone if you are a platform admin); printed once."""
-    from dataops_platform.governance.tokens import create_token
-
     st = state(ctx)
-    row, secret = create_token(st.platform(), st.actor(), user, parse_time(expires, "--expires"))
+    made = st.client().token_create(user, parse_time(expires, "--expires"))
     if st.json:
-        emit_json({"token_id": row.token_id, "user": row.user_id, "token": secret, "expires_at": row.expires_at})
+        data = as_data(made)
+        emit_json({k: data[k] for k in ("token_id", "token", "expires_at")} | {"user": data["user_id"]})
     else:
-        console.print(f"{row.token_id} for {row.user_id}. Store it now; it is not shown again:\n{secret}")
+        console.print(f"{made.token_id} for {made.user_id}. Store it now; it is not shown again:\n{made.token}")
 
 
 @token_app.command("list")
 def token_list(ctx: typer.Context) -> None:
     """Your tokens (a platform admin sees all); never the secrets."""
-    from dataops_platform.governance.tokens import list_tokens
-
     st = state(ctx)
-    rows = list_tokens(st.platform(), st.actor())
-    for r in rows:
-        r.token_hash = "(hidden)"  # detached rows: display only
+    rows = st.client().token_list()
     emit_rows(st.json, "API tokens", rows, ["token_id", "user_id", "created_by", "created_at", "expires_at", "revoked_at"])
 
 
 @token_app.command("revoke")
 def token_revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Revoke a token at once."""
-    from dataops_platform.governance.tokens import revoke_token
-
     st = state(ctx)
-    row = revoke_token(st.platform(), st.actor(), token_id)
-    console.print(f"{row.token_id} revoked at {row.revoked_at}.")
+    revoked = as_data(st.client().token_revoke(token_id))
+    if st.json:
+        emit_json(revoked)
+    else:
+        console.print(f"{revoked['token_id']} revoked at {revoked['revoked_at']}.")

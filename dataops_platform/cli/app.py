@@ -11,11 +11,15 @@ import typer
 from dataops_platform.cli import api_cmds, audit_cmds, notify_cmds, ops_cmds, platform_cmds, spec_cmds, stack_cmds, version_cmds
 from dataops_platform.cli.output import console, emit_json, error
 from dataops_platform.cli.state import CliState, state
+from dataops_platform.errors import InvalidInput
 
 app = typer.Typer(
     name="dataops",
     help="Governance plane for data and ML teams: versions, experiments, lineage, releases, audit.\n\n"
-    "Global options (--home, --as, --json, --verbose) go before or after the command.\n\n"
+    "Global options (--home, --as, --server, --json, --verbose) go before or after the command.\n\n"
+    "On the platform's host the CLI acts on the local store as --as; everyone else uses it with --server URL "
+    "(or DATAOPS_SERVER) and a token (DATAOPS_TOKEN, or `dataops login URL`): every command then goes through "
+    "the REST API as the token's user, with the same output and exit codes.\n\n"
     "Exit codes: 0 success; 2 invalid input; 3 permission denied; 4 refused by a gate or an illegal transition "
     "(a quality-gate rejection included); 1 anything else. materialize, report and demo: 0 when every integrity "
     "rule holds (governance findings are printed, not fatal), 1 when integrity is broken or the run failed.",
@@ -52,9 +56,33 @@ def global_options(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Stream Dagster's event log to stderr (it always goes to a log file too).")
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", metavar="URL", help="Run the command through this platform's REST API ($DATAOPS_SERVER)."),
+    ] = None,
 ) -> None:
     """Global options, taken before or after the command (cli/argv.py moves them in front)."""
-    ctx.obj = CliState(home=home, user=user, json=as_json, verbose=verbose)
+    import os
+
+    from dataops_platform.client.config import ENV_SERVER, normalise_server
+
+    server = server if server is not None else (os.environ.get(ENV_SERVER) or None)
+    if server is not None:
+        server = normalise_server(server, "--server")
+        if user is not None:
+            raise InvalidInput(
+                f"--as {user!r} is refused with --server: the server acts as the user your token belongs to "
+                "(DATAOPS_TOKEN or `dataops login`); drop --as, or use that user's token",
+                field="--as",
+                value=user,
+            )
+        if home is not None:
+            raise InvalidInput(
+                f"--home {str(home)!r} names a local platform home; with --server the server's home is used: drop one",
+                field="--home",
+                value=str(home),
+            )
+    ctx.obj = CliState(home=home, user=user, json=as_json, verbose=verbose, server=server)
 
 
 @app.command()
@@ -67,6 +95,7 @@ def init(
     from dataops_platform.governance.platform import Platform
 
     st = state(ctx)
+    st.local_only("init")
     settings = st.settings()
     settings.ensure_home()
     result = initialize(Platform(settings), admin)

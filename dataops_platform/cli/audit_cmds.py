@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, labelled, table
+from dataops_platform.cli.output import as_data, console, emit_json, labelled, table
 from dataops_platform.cli.state import parse_time, state
 
 app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
@@ -23,11 +23,8 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
 ) -> None:
     """Audit records you may read (audit.read), newest first."""
-    from dataops_platform.governance.audit_service import AuditFilter, list_records
-
     st = state(ctx)
-    flt = AuditFilter(project, actor, action, parse_time(since, "--since"), parse_time(until, "--until"), limit)
-    records = list_records(st.platform(), st.actor(), flt)
+    records = st.client().audit_list(project, actor, action, parse_time(since, "--since"), parse_time(until, "--until"), limit)
     fields = ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "hash")
     if st.json:
         emit_json([{f: getattr(r, f) for f in fields} for r in records])
@@ -42,29 +39,19 @@ def list_(
 @app.command("verify")
 def verify(ctx: typer.Context) -> None:
     """Recompute the hash chain; exit 1 naming the first bad record if anything was tampered with."""
-    from dataops_platform.governance.audit_service import verify_chain
-
     st = state(ctx)
-    result = verify_chain(st.platform(), st.actor())
+    result = st.client().audit_verify()
     if st.json:
-        emit_json(
-            {
-                "ok": result.ok,
-                "checked": result.checked,
-                "head_seq": result.head.seq,
-                "bad_seq": result.bad_seq,
-                "reason": result.reason,
-            }
-        )
+        emit_json(as_data(result))
     elif result.ok:
-        console.print(f"audit chain intact: {result.checked} records, head seq {result.head.seq}.")
+        console.print(f"audit chain intact: {result.checked} records, head seq {result.head_seq}.")
     elif result.bad_seq is None:  # the records hold together, but no anchor vouches for the tail
         console.print(labelled("audit chain broken", "bold red", f": {result.reason}"), highlight=False)
     else:
         console.print(labelled("audit chain broken", "bold red", f" at seq {result.bad_seq}: {result.reason}"), highlight=False)
     if not result.ok:
-        if not st.json and result.problems:
-            for location in st.platform().anchor.locations:  # the CLI runs on the server: paths may be shown
+        if not st.json and not st.remote and result.bad_seq is None:  # an anchor finding, not a broken record
+            for location in st.platform().anchor.locations:  # on the platform's host: its paths may be shown
                 console.print(f"  {location.label}: {location.where}", highlight=False)
         raise typer.Exit(1)
 
@@ -79,6 +66,7 @@ def reanchor(
     from dataops_platform.governance.audit_service import reanchor as reanchor_chain
 
     st = state(ctx)
+    st.local_only("audit reanchor")
     result = reanchor_chain(st.platform(), st.actor(), reason)
     previous = {"seq": result.previous.seq, "hash": result.previous.hash} if result.previous else None
     if st.json:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, table
+from dataops_platform.cli.output import as_data, console, emit_json, table
 from dataops_platform.cli.state import state
 
 app = typer.Typer(help="Notifications: deliveries of the outbox, the dispatcher, channel tests.", no_args_is_help=True)
@@ -14,7 +14,8 @@ app = typer.Typer(help="Notifications: deliveries of the outbox, the dispatcher,
 COLUMNS = ["id", "event_type", "subject", "project", "channel", "status", "attempts", "last_error"]
 
 
-def _show(as_json: bool, title: str, rows: list[dict]) -> None:
+def _show(as_json: bool, title: str, rows: list) -> None:  # noqa: ANN001 - the clients' Delivery records
+    rows = [as_data(r) for r in rows]
     if as_json:
         emit_json(rows)
     else:
@@ -29,11 +30,8 @@ def notify_list(
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 200,
 ) -> None:
     """Deliveries you may see (platform admins: all; ops: their projects'), with status, attempts and last error."""
-    from dataops_platform.notify.service import delivery_dict, list_deliveries
-
     st = state(ctx)
-    rows = [delivery_dict(r) for r in list_deliveries(st.platform(), st.actor(), project, status, limit)]
-    _show(st.json, "notification deliveries", rows)
+    _show(st.json, "notification deliveries", st.client().notify_list(project, status, limit))
 
 
 @app.command("dispatch")
@@ -49,6 +47,7 @@ def notify_dispatch(
     from dataops_platform.notify.dispatch import dispatch_until_idle
 
     st = state(ctx)
+    st.local_only("notify dispatch")
     platform = st.platform()
     while True:
         report = dispatch_until_idle(platform, limit=limit)
@@ -68,19 +67,15 @@ def notify_dispatch(
 @app.command("retry")
 def notify_retry(ctx: typer.Context, delivery_id: Annotated[int, typer.Argument(metavar="ID", help="Delivery id.")]) -> None:
     """Make a delivery due now (platform admins, or ops of its project); audited. `notify dispatch` sends it."""
-    from dataops_platform.notify.service import delivery_dict, retry_delivery
-
     st = state(ctx)
-    _show(st.json, "retry", [delivery_dict(retry_delivery(st.platform(), st.actor(), delivery_id))])
+    _show(st.json, "retry", [st.client().notify_retry(delivery_id)])
 
 
 @app.command("test")
 def notify_test(ctx: typer.Context, channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="Channel id.")]) -> None:
     """Send a test event through one channel now and show the outcome (platform admins); audited."""
-    from dataops_platform.notify.service import delivery_dict, test_channel
-
     st = state(ctx)
-    row = delivery_dict(test_channel(st.platform(), st.actor(), channel))
+    row = as_data(st.client().notify_test(channel))
     _show(st.json, f"test of {channel}", [row])
     if row["status"] != "delivered":
         raise typer.Exit(1)

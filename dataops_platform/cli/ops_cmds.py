@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows, table
+from dataops_platform.cli.output import as_data, console, emit_json, emit_object, emit_rows, table
 from dataops_platform.cli.state import parse_time, state
 
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="Only this project.")]
@@ -23,13 +23,11 @@ lineage_app = typer.Typer(help="Lineage: impact analysis and export.", no_args_i
 @experiment_app.command("list")
 def experiment_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
     """Experiments you may read."""
-    from dataops_platform.governance.experiments import list_experiments
-
     st = state(ctx)
     emit_rows(
         st.json,
         "experiments",
-        list_experiments(st.platform(), st.actor(), project),
+        st.client().experiment_list(project),
         ["experiment_id", "project_id", "dataset_version", "status", "regression_kind", "metric_summary", "mlflow_run_id"],
     )
 
@@ -43,25 +41,24 @@ def rollback(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the impact, change nothing.")] = False,
 ) -> None:
     """Return a project's current release to an earlier release; the impact is shown first."""
-    from dataops_platform.governance.rollback import execute_rollback, preview_rollback
-
     st = state(ctx)
-    platform, actor = st.platform(), st.actor()
-    plan = preview_rollback(platform, actor, project, to, trigger)
+    client = st.client()
+    plan = client.rollback_execute(project, to, reason, trigger, dry_run=True)
     if not st.json:
         table(
             f"impact: {project} {plan.from_version} -> {plan.to_version}",
             ["kind", "objects below the abandoned version"],
-            [(k, ", ".join(v)) for k, v in plan.impact.items() if v] + [("releases", ", ".join(plan.releases))],
+            [(k, ", ".join(v)) for k, v in plan.impact.items() if v] + [("releases", ", ".join(plan.releases_below))],
         )
     if dry_run:
         if st.json:
-            emit_json({"dry_run": True, **plan.as_dict()})
+            emit_json(as_data(plan))
         return
-    event, _ = execute_rollback(platform, actor, project, to, reason, trigger)
+    done = client.rollback_execute(project, to, reason, trigger)
     if st.json:
-        emit_json({"dry_run": False, "rollback_id": event.rollback_id, **event.impact})
+        emit_json(as_data(done))
     else:
+        event = done.rollback
         console.print(f"{event.rollback_id}: {project} rolled back from {event.from_version} to {event.to_version}.")
 
 
@@ -72,13 +69,11 @@ def alert_list(
     status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved.")] = None,
 ) -> None:
     """Alerts you may read."""
-    from dataops_platform.governance.alerts import list_alerts
-
     st = state(ctx)
     emit_rows(
         st.json,
         "alerts",
-        list_alerts(st.platform(), st.actor(), project, status),
+        st.client().alert_list(project, status),
         ["alert_id", "project_id", "severity", "category", "related_object", "status", "opened_at"],
     )
 
@@ -92,20 +87,16 @@ def alert_open(
     title: Annotated[str, typer.Option(help="One line for people.")],
 ) -> None:
     """Open an alert (needs alert.open)."""
-    from dataops_platform.governance.alerts import open_alert
-
     st = state(ctx)
-    alert = open_alert(st.platform(), st.actor(), related, severity, category, title)
+    alert = st.client().alert_open(related, severity, category, title)
     emit_object(st.json, alert.alert_id, alert)
 
 
 @alert_app.command("ack")
 def alert_ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Acknowledge an open alert (needs alert.ack)."""
-    from dataops_platform.governance.alerts import acknowledge_alert
-
     st = state(ctx)
-    emit_object(st.json, alert_id, acknowledge_alert(st.platform(), st.actor(), alert_id))
+    emit_object(st.json, alert_id, st.client().alert_ack(alert_id))
 
 
 @alert_app.command("resolve")
@@ -115,19 +106,15 @@ def alert_resolve(
     note: Annotated[str, typer.Option(help="How it was resolved.")],
 ) -> None:
     """Resolve an alert with a note (needs alert.resolve)."""
-    from dataops_platform.governance.alerts import resolve_alert
-
     st = state(ctx)
-    emit_object(st.json, alert_id, resolve_alert(st.platform(), st.actor(), alert_id, note))
+    emit_object(st.json, alert_id, st.client().alert_resolve(alert_id, note))
 
 
 @alert_app.command("sla")
 def alert_sla(ctx: typer.Context, project: ProjectOpt = None) -> None:
     """SLA compliance, mean time to acknowledge and recover, breaches and open risks."""
-    from dataops_platform.governance.alerts import sla_status
-
     st = state(ctx)
-    report = sla_status(st.platform(), st.actor(), project)
+    report = as_data(st.client().alert_sla(project))
     if st.json:
         emit_json(report)
         return
@@ -160,33 +147,23 @@ def exception_request(
     follow_up: Annotated[str | None, typer.Option(help="What will be done before it expires.")] = None,
 ) -> None:
     """Request an exception (needs exception.request)."""
-    from dataops_platform.governance.exceptions import request_exception
-
     st = state(ctx)
-    exc = request_exception(st.platform(), st.actor(), version, rule, reason, parse_time(expires, "--expires"), follow_up)
+    exc = st.client().exception_request(version, rule, reason, parse_time(expires, "--expires"), follow_up)
     emit_object(st.json, exc.exception_id, exc)
 
 
 @exception_app.command("approve")
 def exception_approve(ctx: typer.Context, exception_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Approve an exception (needs exception.approve; never your own request)."""
-    from dataops_platform.governance.exceptions import approve_exception
-
     st = state(ctx)
-    emit_object(st.json, exception_id, approve_exception(st.platform(), st.actor(), exception_id))
+    emit_object(st.json, exception_id, st.client().exception_approve(exception_id))
 
 
 @exception_app.command("list")
 def exception_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
     """Exceptions you may read, with their effective status (expired ones read as expired)."""
-    from dataops_platform.governance.exceptions import effective_status, list_exceptions
-
     st = state(ctx)
-    platform = st.platform()
-    rows = list_exceptions(platform, st.actor(), project)
-    now = platform.clock.now()
-    for row in rows:
-        row.status = effective_status(row, now)  # display only; the session is closed, nothing is written
+    rows = st.client().exception_list(project)
     emit_rows(
         st.json, "exceptions", rows, ["exception_id", "version_id", "rule", "status", "requested_by", "approved_by", "expires_at"]
     )
@@ -205,7 +182,7 @@ def review_add(
     fix: Annotated[list[str] | None, typer.Option(help="'description|owner|YYYY-MM-DD' (repeatable).")] = None,
 ) -> None:
     """Write an incident review (needs review.write)."""
-    from dataops_platform.governance.reviews import FixItem, ReviewInput, add_review
+    from dataops_platform.governance.reviews import FixItem
 
     st = state(ctx)
     related = (
@@ -213,21 +190,20 @@ def review_add(
         + [f"rollback:{r}" for r in rollback_id or []]
         + [f"version:{v}" for v in version or []]
     )
-    review = ReviewInput(related, symptom, impact, root_cause, mitigation, tuple(FixItem.parse(f) for f in fix or []))
-    row = add_review(st.platform(), st.actor(), review)
-    emit_object(st.json, row.review_id, row)
+    items = [FixItem.parse(f) for f in fix or []]  # 'description|owner|date' refused here, naming --fix, in both modes
+    fixes = [i.as_dict() for i in items]
+    review = st.client().review_add(related, symptom, impact, root_cause, mitigation, fixes)
+    emit_object(st.json, review.review_id, review)
 
 
 @review_app.command("list")
 def review_list(ctx: typer.Context, project: ProjectOpt = None) -> None:
     """Incident reviews you may read."""
-    from dataops_platform.governance.reviews import list_reviews
-
     st = state(ctx)
     emit_rows(
         st.json,
         "incident reviews",
-        list_reviews(st.platform(), st.actor(), project),
+        st.client().review_list(project),
         ["review_id", "project_id", "related_refs", "root_cause", "author", "created_at"],
     )
 
@@ -244,10 +220,8 @@ def lineage_impact(
     """What hangs below (or above) an object, by a recursive query in the store, with each object's distance in hops.
 
     A bare id is taken when exactly one object you may read matches it; several are refused naming them."""
-    from dataops_platform.governance.lineage import impact
-
     st = state(ctx)
-    rows = impact(st.platform(), st.actor(), ref, depth, upstream)
+    rows = st.client().lineage_impact(ref, depth, upstream).items
     if st.json:
         emit_json([{"ref": r.ref, "depth": r.depth} for r in rows])
     else:
@@ -278,23 +252,22 @@ def lineage_export(
         if not openlineage:
             raise InvalidInput(f"--push {push!r} sends OpenLineage run events: add --openlineage", field="push", value=push)
         lineage_endpoint(push)  # a bad URL is refused before the store is read
-    platform, actor = st.platform(), st.actor()
+    client = st.client()
     if not openlineage:
         import json
 
-        from dataops_platform.openlineage.graph import export_graph
-
-        graph = export_graph(platform, actor, project)
+        graph = as_data(client.lineage_export(project))
+        graph.pop("format", None)
         _export_output(json.dumps(graph, indent=2, sort_keys=True) + "\n", out)
         if out is not None:
             counts = {"nodes": len(graph["nodes"]), "edges": len(graph["edges"])}
             _export_summary(st.json, {"out": str(out), "projects": graph["projects"], **counts})
         return
-    from dataops_platform.openlineage.events import export_run_events
+    from openlineage.client.serde import Serde
 
-    export = export_run_events(platform, actor, project)
-    if out is not None or push is None:
-        _export_output(export.json_lines(), out)
+    export = client.lineage_export(project, openlineage=True)
+    if out is not None or push is None:  # one event a line, serialised as the OpenLineage client sends it
+        _export_output("".join(Serde.to_json(event) + "\n" for event in export.events), out)
     summary = {"out": str(out) if out else None, "projects": export.projects, "events": len(export.events)}
     if push is not None:
         from dataops_platform.openlineage.push import push_events

@@ -53,27 +53,31 @@ def error(exc: Exception, as_json: bool) -> int:
     return code
 
 
-def row_dict(obj: Any) -> dict[str, Any]:
-    """An ORM row as a plain dict of its columns, for --json output."""
-    return {column.key: getattr(obj, column.key) for column in obj.__mapper__.column_attrs}
+def as_data(obj: Any) -> dict[str, Any]:
+    """A record as plain JSON data: an API model (what both the local and the remote client answer),
+    or a dict already."""
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json", by_alias=True)
+    return dict(obj)
 
 
 def emit_rows(as_json: bool, title: str, rows: Sequence[Any], columns: Sequence[str]) -> None:
-    """A list of ORM rows: every column as JSON, or the named columns as a table."""
-    if as_json:
-        emit_json([row_dict(r) for r in rows])
-    else:
-        table(title, columns, [[getattr(r, c) for c in columns] for r in rows])
-
-
-def emit_object(as_json: bool, title: str, obj: Any, extra: dict[str, Any] | None = None) -> None:
-    """One ORM row (plus extra facts) as JSON, or as a two-column table."""
-    data = row_dict(obj) | (extra or {})
+    """A list of records: every field as JSON, or the named columns as a table."""
+    data = [as_data(r) for r in rows]
     if as_json:
         emit_json(data)
     else:
-        table(
-            title,
-            ["field", "value"],
-            [(k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v) for k, v in data.items()],
-        )
+        table(title, columns, [[_cell(r.get(c)) for c in columns] for r in data])
+
+
+def emit_object(as_json: bool, title: str, obj: Any, extra: dict[str, Any] | None = None) -> None:
+    """One record (plus extra facts) as JSON, or as a two-column table."""
+    data = as_data(obj) | (extra or {})
+    if as_json:
+        emit_json(data)
+    else:
+        table(title, ["field", "value"], [(k, _cell(v)) for k, v in data.items()])
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, default=str) if isinstance(value, (dict, list)) else value

@@ -20,14 +20,10 @@ def experiment_sync(ctx: typer.Context) -> None:
     ignored and audited. With --as (or DATAOPS_USER) the caller needs experiment.log in some
     project and sees only the projects they may read; without, the system actor sees everything.
     """
-    from dataops_platform.tracking.client import Tracking
-    from dataops_platform.tracking.sync import sync_for_caller
+    from dataops_platform.cli.output import as_data
 
     st = state(ctx)
-    platform = st.platform()
-    caller = st.user or st.settings().user
-    tracking = Tracking(platform.settings.tracking_uri, platform.settings.mlflow_artifact_root)
-    report = sync_for_caller(platform, tracking, caller)
+    report = as_data(st.client().experiment_sync())
     if st.json:
         emit_json(report)
         return
@@ -56,6 +52,7 @@ def materialize(ctx: typer.Context) -> None:
     from dataops_platform.demo.materialize import materialize_all
 
     st = state(ctx)
+    st.local_only("materialize")
     with _working(st, "materialising the governance assets and checks"):
         outcome = materialize_all(st.settings(), verbose=st.verbose)
     if st.json:
@@ -80,6 +77,10 @@ def metrics(ctx: typer.Context) -> None:
     from dataops_platform.demo.materialize import last_run
 
     st = state(ctx)
+    if st.remote:  # the server's last materialisation (platform admins)
+        data = st.client().metrics()
+        emit_json(data) if st.json else table("platform metrics", ["metric", "value"], sorted(data.items()))
+        return
     settings = st.settings()
     path = settings.artifacts_dir / "reports" / "p8_metrics.json"
     run = last_run(settings)
@@ -155,6 +156,7 @@ def report(ctx: typer.Context) -> None:
     from dataops_platform.demo.materialize import materialize_all
 
     st = state(ctx)
+    st.local_only("report")
     settings = st.settings()
     paths = {name: settings.artifacts_dir / "reports" / file for name, file in REPORT_FILES.items()}
     # Compared with the files' stamps afterwards: a report a failed run did not rewrite is not news.
@@ -197,6 +199,7 @@ def demo(
     from dataops_platform.cli.output import err_console
 
     st = state(ctx)
+    st.local_only("demo")
     settings = st.settings()
     if keep and settings.home_dir.exists():
         from dataops_platform.errors import InvalidInput

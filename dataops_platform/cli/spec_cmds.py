@@ -39,23 +39,29 @@ def apply(ctx: typer.Context, file: FileArg) -> None:
     from dataops_platform.spec.loader import load_spec
 
     st = state(ctx)
-    spec = load_spec(file)
-    report = apply_spec(st.platform(), st.actor(), spec, str(file))
-    pools = _sync_pools(st.settings())
+    spec = load_spec(file)  # checked here first in both modes: problems name this file's lines
+    if st.remote:
+        answer = st.client().spec_apply(file.read_text(encoding="utf-8"))
+        report, pools = answer.model_dump(exclude={"noop"}), {}  # the server's pool limits are its own
+    else:
+        report, pools = apply_spec(st.platform(), st.actor(), spec, str(file)).as_dict(), _sync_pools(st.settings())
+    noop = not report["created"] and not report["changed"]
     if st.json:
-        emit_json(report.as_dict() | {"noop": report.is_noop, "pool_limits": pools})
+        emit_json(report | {"noop": noop, "pool_limits": pools})
         return
-    if report.kept:
+    if report["kept"]:
         console.print(
-            f"kept, not in {file}: {', '.join(report.kept)} (apply never deletes what has history; "
+            f"kept, not in {file}: {', '.join(report['kept'])} (apply never deletes what has history; "
             "remove a project's members to close it to everyone)"
         )
-    if report.is_noop:
-        console.print(f"{file}: nothing to change ({len(report.unchanged)} objects already as declared).")
+    if noop:
+        console.print(f"{file}: nothing to change ({len(report['unchanged'])} objects already as declared).")
         return
-    rows = [("created", ref) for ref in report.created] + [("changed", ref) for ref in report.changed]
+    rows = [("created", ref) for ref in report["created"]] + [("changed", ref) for ref in report["changed"]]
     table(f"spec apply {file}", ["change", "object"], rows)
-    console.print(f"{len(report.created)} created, {len(report.changed)} changed, {len(report.unchanged)} left as they were.")
+    console.print(
+        f"{len(report['created'])} created, {len(report['changed'])} changed, {len(report['unchanged'])} left as they were."
+    )
     if pools:
         console.print(f"pool limits on the deployment's Dagster instance: {pools}")
 

@@ -25,6 +25,7 @@ def up(
     from dataops_platform.stack.services import stack_up
 
     st = state(ctx)
+    st.local_only("stack up")
     home = st.settings().home_dir
     with console.status("starting the stack") as status:
         result = stack_up(home, postgres, progress=lambda msg: status.update(msg) or console.print(f"  {msg}"), timeout=timeout)
@@ -44,6 +45,7 @@ def down(
     from dataops_platform.stack.services import load_state, stack_down
 
     st = state(ctx)
+    st.local_only("stack down")
     home = st.settings().home_dir
     if load_state(home) is None:
         console.print(f"no stack for {home}; nothing to stop.")
@@ -62,6 +64,7 @@ def status(ctx: typer.Context) -> None:
     from dataops_platform.stack.services import health, load_state
 
     st = state(ctx)
+    st.local_only("stack status")
     home = st.settings().home_dir
     current = load_state(home)
     if current is None or current.manager_pid is None:
@@ -85,6 +88,7 @@ def env(ctx: typer.Context) -> None:
     from dataops_platform.stack.services import running_state
 
     st = state(ctx)
+    st.local_only("stack env")
     home = st.settings().home_dir
     for key, value in running_state(home).env(home).items():
         typer.echo(f"export {key}='{value}'")
@@ -103,6 +107,7 @@ def config(
     from dataops_platform.store.engine import has_schema
 
     st = state(ctx)
+    st.local_only("stack config")
     settings = st.settings()
     files = write_stack_config(settings, out)
     limits = {}

@@ -17,7 +17,36 @@ class CliState:
     user: str | None = None
     json: bool = False
     verbose: bool = False
+    server: str | None = None  # --server or DATAOPS_SERVER: every command goes through the REST client
     _platform: object | None = field(default=None, repr=False)
+    _client: object | None = field(default=None, repr=False)
+
+    @property
+    def remote(self) -> bool:
+        return self.server is not None
+
+    def client(self):  # noqa: ANN201 - DataOpsClient | LocalClient: the same calls, the same typed answers
+        """The platform to talk to: over REST as the token's user (--server), or in this process as --as."""
+        if self._client is None:
+            if self.remote:
+                from dataops_platform.client import DataOpsClient
+
+                self._client = DataOpsClient(self.server)
+            else:
+                from dataops_platform.cli.local import LocalClient
+
+                self._client = LocalClient(self.platform(), self.user or self.settings().user)
+        return self._client
+
+    def local_only(self, command: str) -> None:
+        """Refuse a command that only makes sense on the platform's host when the CLI is remote."""
+        if self.remote:
+            raise InvalidInput(
+                f"`dataops {command}` runs on the platform's host (it needs the store, Dagster or MLflow there), "
+                f"not through --server {self.server}; run it there, or unset --server / DATAOPS_SERVER",
+                field="--server",
+                value=self.server,
+            )
 
     def settings(self):  # noqa: ANN201
         from dataops_platform.settings import load_settings
@@ -26,6 +55,8 @@ class CliState:
 
     def platform(self):  # noqa: ANN201
         """The Platform over an initialised home; a clear error when `dataops init` has not run."""
+        if self.remote:  # nothing reaches a local store while the CLI is remote
+            self.local_only(_command_path())
         if self._platform is None:
             from dataops_platform.governance.platform import Platform
             from dataops_platform.store.engine import Store, expected_revision, schema_revision
@@ -63,6 +94,13 @@ class CliState:
         if not user:
             raise InvalidInput("no acting user: pass --as USER or set DATAOPS_USER", field="--as", value=None)
         return user
+
+
+def _command_path() -> str:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path.partition(" ")[2] if ctx is not None and " " in ctx.command_path else "this command"
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli.output import console, emit_json, emit_object, emit_rows, err_console, labelled
+from dataops_platform.cli.output import as_data, console, emit_json, emit_object, emit_rows, err_console, labelled
 from dataops_platform.cli.state import state
 
 app = typer.Typer(help="Dataset versions: register real data, validate, release, deprecate.", no_args_is_help=True)
 LIST_COLUMNS = ["version_id", "project_id", "status", "parent_version", "row_count", "content_digest", "created_by"]
 
 
-def _done(ctx: typer.Context, version, verb: str) -> None:  # noqa: ANN001
+def _done(ctx: typer.Context, version, verb: str) -> None:  # noqa: ANN001 - a client's Version
     st = state(ctx)
     if st.json:
         emit_object(True, version.version_id, version)
@@ -47,17 +47,16 @@ def register(
 
     Data the project has registered before (same digest) is registered again, with a warning naming the earlier versions.
 
+    With --server, a local file is uploaded (and kept); s3://, iceberg: and inbox paths are read by the server.
+
     Permission is decided before the file is opened; a file the readers cannot take (bad text,
     ragged CSV rows, non-scalar ids, nesting over 32 levels, over a size limit, not a regular
     file) exits 2 naming the file, the line or row and the field, and is audited as failed."""
-    from dataops_platform.governance.versions import register_version, same_content_as
-
     st = state(ctx)
-    # The path is the user's own: messages quote it as typed (register_version resolves it).
-    version = register_version(st.platform(), st.actor(), project, datafile, parent, summary, label=str(datafile), copy=copy)
-    same = same_content_as(st.platform(), version)
+    version = st.client().version_register(project, datafile, parent, summary, copy)
+    same = version.same_content_as
     if st.json:
-        emit_object(True, version.version_id, version, {"same_content_as": same})
+        emit_object(True, version.version_id, version)
         return
     _done(ctx, version, f"registered ({version.row_count} rows, digest {version.content_digest[:12]})")
     if same:
@@ -73,10 +72,8 @@ def validate(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Ve
     """Run the quality gate (needs version.validate): validated, or rejected naming each failed threshold.
 
     Exits 4 when the gate rejects the version (the rejection is recorded; each failed condition is printed)."""
-    from dataops_platform.governance.versions import validate_version
-
     st = state(ctx)
-    result = validate_version(st.platform(), st.actor(), version)
+    result = st.client().version_validate(version)
     rejected = result.status == "rejected"
     _done(ctx, result, "rejected by the quality gate" if rejected else "validated")
     if not st.json:
@@ -89,38 +86,27 @@ def validate(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Ve
 @app.command("release")
 def release(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version id.")]) -> None:
     """Release through the gate (needs version.release); a refusal names every failed condition."""
-    from dataops_platform.governance.versions import release_version
-
-    st = state(ctx)
-    _done(ctx, release_version(st.platform(), st.actor(), version), "released")
+    _done(ctx, state(ctx).client().version_release(version), "released")
 
 
 @app.command("deprecate")
 def deprecate(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version id.")]) -> None:
     """Deprecate a released version that is not the current release (needs version.deprecate)."""
-    from dataops_platform.governance.versions import deprecate_version
-
-    st = state(ctx)
-    _done(ctx, deprecate_version(st.platform(), st.actor(), version), "deprecated")
+    _done(ctx, state(ctx).client().version_deprecate(version), "deprecated")
 
 
 @app.command("list")
 def list_(ctx: typer.Context, project: Annotated[str | None, typer.Option(help="Only this project.")] = None) -> None:
     """Versions you may read."""
-    from dataops_platform.governance.versions import list_versions
-
     st = state(ctx)
-    emit_rows(st.json, "dataset versions", list_versions(st.platform(), st.actor(), project), LIST_COLUMNS)
+    emit_rows(st.json, "dataset versions", st.client().version_list(project), LIST_COLUMNS)
 
 
 @app.command("show")
 def show(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version id.")]) -> None:
     """Everything recorded about one version."""
-    from dataops_platform.governance.versions import show_version
-
     st = state(ctx)
-    row, current = show_version(st.platform(), st.actor(), version)
-    emit_object(st.json, version, row, {"is_current_release": current})
+    emit_object(st.json, version, st.client().version_show(version))
 
 
 @app.command("diff")
@@ -130,10 +116,8 @@ def diff(
     new: Annotated[str, typer.Argument(help="The later version id.")],
 ) -> None:
     """What changed from OLD to NEW: rows added, removed and changed by id; columns added, removed, retyped."""
-    from dataops_platform.governance.versions import diff_versions
-
     st = state(ctx)
-    result = diff_versions(st.platform(), st.actor(), old, new)
+    result = as_data(st.client().version_diff(old, new))
     if st.json:
         emit_json(result)
         return
@@ -155,10 +139,8 @@ def verify(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Vers
     """Re-read the version's source and compare pin and digest; a released version that changed raises data_drift.
 
     Exits 4 when the data drifted or cannot be read (the facts are printed), 0 when it is intact."""
-    from dataops_platform.governance.versions import verify_version
-
     st = state(ctx)
-    result = verify_version(st.platform(), st.actor(), version)
+    result = as_data(st.client().version_verify(version))
     if st.json:
         emit_json(result)
     else:

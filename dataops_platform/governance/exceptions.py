@@ -102,4 +102,10 @@ def approve_exception(platform: Platform, actor: str, exception_id: str) -> Exce
 
 
 def list_exceptions(platform: Platform, actor: str, project_id: str | None = None) -> list[ExceptionApproval]:
-    return list_visible(platform, actor, ExceptionApproval, project_id)
+    """The exceptions `actor` may read, each with its effective status (an approved one past its
+    expiry reads `expired`): the rows are detached, the store keeps what was recorded."""
+    rows = list_visible(platform, actor, ExceptionApproval, project_id)
+    now = platform.clock.now()
+    for exc in rows:
+        exc.status = effective_status(exc, now)
+    return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from openlineage.client.event_v2 import RunEvent
@@ -53,7 +54,7 @@ class PushResult:
     pushed: int
 
 
-def push_events(events: Sequence[RunEvent], url: str, timeout: float = 10.0) -> PushResult:
+def push_events(events: Sequence[RunEvent | dict[str, Any]], url: str, timeout: float = 10.0) -> PushResult:
     """POST every event to the endpoint of `url`, waiting at most `timeout` seconds for each.
 
     All or a clear error: DataOpsError (exit 1) naming the endpoint, the HTTP status or connection
@@ -106,11 +107,16 @@ def push_events(events: Sequence[RunEvent], url: str, timeout: float = 10.0) -> 
     return PushResult(endpoint, pushed)
 
 
-def _failure(endpoint: str, event: RunEvent, pushed: int, total: int, what: str, status: int | None) -> DataOpsError:
-    state = event.eventType.value if event.eventType else "?"
+def _failure(
+    endpoint: str, event: RunEvent | dict[str, Any], pushed: int, total: int, what: str, status: int | None
+) -> DataOpsError:
+    from openlineage.client.serde import Serde
+
+    plain = Serde.to_dict(event)  # a RunEvent, or the same event as JSON data (what the REST export answers)
+    state, job, run = plain.get("eventType") or "?", plain.get("job", {}).get("name"), plain.get("run", {}).get("runId")
     return DataOpsError(
         f"push to {endpoint} failed: {what}. {pushed} of {total} events were accepted; event {pushed + 1} "
-        f"({state} of job {event.job.name}, run {event.run.runId}) was not. "
+        f"({state} of job {job}, run {run}) was not. "
         "Check that an OpenLineage server (e.g. Marquez) answers at that URL, then run the export again: "
         "it re-sends every event with the same run ids.",
         url=endpoint,
