@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from dataops_platform.cli import api_cmds, audit_cmds, notify_cmds, ops_cmds, platform_cmds, spec_cmds, stack_cmds, version_cmds
+from dataops_platform.cli import (
+    api_cmds,
+    audit_cmds,
+    login_cmds,
+    notify_cmds,
+    ops_cmds,
+    platform_cmds,
+    spec_cmds,
+    stack_cmds,
+    version_cmds,
+)
 from dataops_platform.cli.output import console, emit_json, error
 from dataops_platform.cli.state import CliState, state
 from dataops_platform.errors import InvalidInput
@@ -43,6 +53,8 @@ app.command("report")(platform_cmds.report)
 app.command("demo")(platform_cmds.demo)
 app.command("serve")(api_cmds.serve)
 app.add_typer(api_cmds.token_app, name="token")
+app.command("login")(login_cmds.login)
+app.command("logout")(login_cmds.logout)
 app.add_typer(stack_cmds.app, name="stack")
 app.add_typer(notify_cmds.app, name="notify")
 
