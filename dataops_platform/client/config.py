@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping
@@ -71,11 +72,13 @@ def check_token(token: str, field: str = "token") -> str:
     return token
 
 
+TOKEN_ID = re.compile(r"dop_(tok_\d+)_")  # the secret after it may hold '_' (URL-safe base64)
+
+
 def token_id_of(token: str) -> str | None:
     """The token's id (`dop_<id>_<secret>`), which the server lists: to tell who a token is."""
-    body = token[len(TOKEN_PREFIX) :]
-    head, sep, _ = body.rpartition("_")
-    return head if sep else None
+    match = TOKEN_ID.match(token)
+    return match.group(1) if match else None
 
 
 def _refuse_open_file(path: Path) -> None:
