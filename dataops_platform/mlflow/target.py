@@ -8,8 +8,8 @@ The platform is not asked here: whether the project exists, the version belongs 
 MLflow user may log there is decided by `dataops experiment sync` (SPEC §9), which ignores and
 audits a run that fails any of it. What can be told locally -- an empty or malformed id, a digest
 that is no sha256, text the platform refuses -- is refused here, before a run starts.
-`dataset_facts` is the one place the digest and source come from; the REST client
-(`dataops_platform.client`, issue 14 part 2) will answer it from the platform by version id.
+`dataset_facts` is the one place the digest and source come from: the environment, or the
+platform itself through the REST client when DATAOPS_SERVER is set.
 """
 
 from __future__ import annotations
@@ -65,10 +65,28 @@ def _checked_id(value: str | None, field: str, env: str, example: str) -> str:
     return value
 
 
-def dataset_facts(dataset_version: str, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(digest, source) of a version when nobody passed them: from DATAOPS_DATASET_DIGEST /
-    DATAOPS_DATASET_SOURCE today; the REST client will look the version up here."""
-    return environ.get(ENV_DIGEST) or None, environ.get(ENV_SOURCE) or None
+def dataset_facts(dataset_version: str, environ: Mapping[str, str], *, strict: bool = True) -> tuple[str | None, str | None]:
+    """(digest, source) of a version when nobody passed them: DATAOPS_DATASET_DIGEST /
+    DATAOPS_DATASET_SOURCE, else -- when DATAOPS_SERVER names the platform -- asked of the platform
+    through the REST client (the version's content digest and source URI, as its token may read).
+
+    `strict` (the helper): a failed lookup raises the client's error (not found, no token, server
+    down). Not strict (the run-context plugin, inside a plain `mlflow.start_run()`): the run goes on
+    with the platform's tags and without the digest; the sync still judges it by its tags."""
+    digest, source = environ.get(ENV_DIGEST) or None, environ.get(ENV_SOURCE) or None
+    if digest is not None or source is not None or not environ.get("DATAOPS_SERVER"):
+        return digest, source
+    from dataops_platform.client import DataOpsClient
+    from dataops_platform.errors import DataOpsError
+
+    try:
+        with DataOpsClient(environ=environ, timeout=30) as platform:
+            found = platform.version_source(dataset_version)
+    except DataOpsError:
+        if strict:
+            raise
+        return None, None
+    return found.content_digest, found.source_uri
 
 
 def run_target(
@@ -77,6 +95,8 @@ def run_target(
     digest: str | None = None,
     source: str | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    strict: bool = True,
 ) -> RunTarget:
     """The checked target of a run: arguments first, then DATAOPS_PROJECT / DATAOPS_DATASET_VERSION
     (and the digest and source from `dataset_facts`). InvalidInput names the field, value and fix."""
@@ -85,7 +105,7 @@ def run_target(
     version = dataset_version if dataset_version is not None else env.get(ENV_VERSION)
     version = _checked_id(version, "dataset_version", ENV_VERSION, "t02_legal.ds_v002")
     if digest is None and source is None:
-        digest, source = dataset_facts(version, env)
+        digest, source = dataset_facts(version, env, strict=strict)
     if (digest is None) != (source is None):
         missing, given = ("source", "digest") if source is None else ("digest", "source")
         raise InvalidInput(

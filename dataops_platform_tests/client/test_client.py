@@ -158,3 +158,22 @@ def test_uploads_refuse_what_cannot_be_uploaded_before_sending(tmp_path: Path, s
             ana.version_register("churn_model", data / "good.jsonl", copy=False)
         with pytest.raises(InvalidInput, match="inbox/nowhere/at/all.csv"):  # not a local file: the server's inbox path
             ana.version_register("churn_model", "nowhere/at/all.csv")
+
+
+def test_the_mlflow_helper_asks_the_platform_for_the_digest_and_source(served) -> None:  # noqa: ANN001
+    from dataops_platform.mlflow.target import run_target
+
+    server, tokens, data = served
+    with client(server, tokens["ana"]) as ana:
+        made = ana.version_register("churn_model", data / "good.jsonl")
+    env = {"DATAOPS_SERVER": server.url, "DATAOPS_TOKEN": tokens["ana"]}
+    target = run_target("churn_model", made.version_id, environ=env)
+    assert (target.digest, target.source) == (made.content_digest, made.source_uri)
+    assert target.tags()["dataops.dataset_digest"] == made.content_digest
+    with pytest.raises(NotFound):  # the helper: a version the token cannot read is an error before any run
+        run_target("churn_model", made.version_id, environ=env | {"DATAOPS_TOKEN": tokens["zed"]})
+    lenient = run_target("churn_model", made.version_id, environ=env | {"DATAOPS_SERVER": "http://127.0.0.1:9"}, strict=False)
+    assert (lenient.digest, lenient.source) == (None, None)  # the plugin: the run keeps its tags
+    given = run_target("churn_model", made.version_id, environ=env | {"DATAOPS_DATASET_DIGEST": "a" * 64,
+                                                                      "DATAOPS_DATASET_SOURCE": "s3://b/k"})  # fmt: skip
+    assert given.digest == "a" * 64  # what the team set wins; the platform is not asked
