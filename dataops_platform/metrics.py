@@ -17,9 +17,10 @@ import re
 from collections import Counter
 from typing import Any
 
+from dataops_platform.artifacts.files import PARSED
 from dataops_platform.rules import evaluate
 from dataops_platform.rules.checks import review_missing
-from dataops_platform.rules.registry import MetricsSource, provide_metrics
+from dataops_platform.rules.registry import CANNOT_EVALUATE, MetricsSource, provide_metrics
 
 CONTENT_RULES = set(range(2, 13))
 # The figures of the P08 table (SPEC §12): the demo's summary and the report's first page.
@@ -63,28 +64,40 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 1.0
 
 
-def content_rule_results(a: Any) -> list[Any]:
-    """`evaluate(a, CONTENT_RULES)`, once per set of artifacts.
+# Computed from the content rules' results (the metrics, the report and its PDF, the test report):
+# no content rule reads them, so a new one of these does not re-evaluate the rules.
+RULE_OUTPUTS = frozenset({"platform_metrics", "report_md", "report_pdf", "test_results", "test_report_md"})
+_memo: list[Any] = []  # [(names, values, problems or None, results)]: the last evaluation
 
-    The metrics, the report and the test report (whose rule 13 recomputes the metrics) all need
-    these results; on an `Artifacts` object they are kept, keyed by the identity of every artifact
-    it holds (artifacts are read, never changed in place), so replacing one re-evaluates. A plain
-    dict is evaluated on every call."""
-    memo = getattr(a, "__dict__", None)
-    if memo is None:
+
+def content_rule_results(a: Any) -> list[Any]:
+    """`evaluate(a, CONTENT_RULES)`, once per set of artifacts in this process.
+
+    The checks, the metrics, the report and the test report (whose rule 13 recomputes the metrics)
+    all need these results. On an `Artifacts` object (or a view of one, like the report's) the
+    last results are kept, keyed by the identity of every artifact the rules may read (artifacts
+    are read, never changed in place, and `Artifacts` shares each unchanged file's parsed value),
+    so the report's and the test report's `Artifacts` reuse the metrics' evaluation while
+    replacing any input re-evaluates. The problems only matter to a rule that could not be
+    evaluated (its message lists them): then they are part of the key. A plain dict is evaluated
+    on every call."""
+    if getattr(a, "__dict__", None) is None:
         return evaluate(a, CONTENT_RULES)
-    # The artifacts themselves (and the problems), compared by identity: kept alive by the key.
-    key = ([*a.keys()], [*a.values()], getattr(a, "problems", None))
-    cached = memo.get("_content_rule_results")
-    if (
-        cached is not None
-        and cached[0][0] == key[0]
-        and cached[0][2] is key[2]
-        and all(x is y for x, y in zip(cached[0][1], key[1], strict=True))
-    ):
-        return cached[1]
+    names = [n for n in a if n not in RULE_OUTPUTS]
+    values = [a[n] for n in names]
+    problems = dict(getattr(a, "problems", None) or {})
+    if _memo:
+        m_names, m_values, m_problems, results = _memo[0]
+        if (
+            m_names == names
+            and all(x is y for x, y in zip(m_values, values, strict=True))
+            and (m_problems is None or m_problems == problems)
+        ):
+            return results
+    _memo.clear()  # the previous artifacts are not kept alive while these are evaluated
     results = evaluate(a, CONTENT_RULES)
-    memo["_content_rule_results"] = (key, results)
+    depends_on_problems = any(r.violations and r.violations[0].startswith(CANNOT_EVALUATE) for r in results)
+    _memo.append((names, values, problems if depends_on_problems else None, results))
     return results
 
 
@@ -170,3 +183,4 @@ def quoted_metrics(markdown: str) -> dict[str, str]:
 
 
 provide_metrics(MetricsSource(compute=compute_metrics, quoted=quoted_metrics))
+PARSED.on_clear(_memo.clear)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +44,24 @@ def _dump(value: Any) -> str:
 def write_artifact(root: Path, name: str, value: Any) -> Path:
     """Write one artifact: JSONL for lists of records, JSON, Markdown or PDF bytes otherwise.
 
-    On a local disk through a temporary file and a rename, so a reader never sees half a file;
+    On a local disk through a temporary file and a rename, so a reader never sees half a file, and
+    a JSONL artifact record by record (a million-record artifact is never one string in memory);
     on an object store (a `universal_pathlib` root) one PUT, which is atomic there already."""
     path = root / ARTIFACT_FILES[name]
     path.parent.mkdir(parents=True, exist_ok=True)
+    local = isinstance(path, Path)
+    if local and path.suffix == ".jsonl":
+        target = path.with_suffix(path.suffix + ".tmp")
+        with target.open("w", encoding="utf-8") as out:
+            out.writelines(_jsonl_lines(value))
+        target.replace(path)
+        return path
     if path.suffix == ".jsonl":
-        data: str | bytes = "".join(json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n" for r in value)
+        data: str | bytes = "".join(_jsonl_lines(value))
     elif path.suffix == ".json":
         data = _dump(value) + "\n"
     else:
         data = value if isinstance(value, bytes) else str(value)
-    local = isinstance(path, Path)
     target = path.with_suffix(path.suffix + ".tmp") if local else path
     if isinstance(data, bytes):
         target.write_bytes(data)
@@ -59,6 +70,12 @@ def write_artifact(root: Path, name: str, value: Any) -> Path:
     if local:
         target.replace(path)
     return path
+
+
+def _jsonl_lines(records: Any) -> Iterator[str]:
+    dumps = json.dumps
+    for r in records:
+        yield dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n"
 
 
 def read_artifact(path: Path) -> Any:
@@ -74,8 +91,96 @@ def read_artifact(path: Path) -> Any:
     return path.read_text()
 
 
+class ParseCache:
+    """Each artifact file parsed once per process while it is unchanged.
+
+    One materialisation runs every check, the metrics, the report and the test report in one
+    process (in-process executor), and each of them reads the artifacts: without this every file
+    was parsed about 15 times a run. An entry is keyed by the file's (inode, size, mtime_ns);
+    `write_artifact` renames a new file into place, so a rewrite changes the inode. A file changed
+    in place (an editor, a test corrupting it) keeps its inode, and file times are coarse (a
+    kernel tick), so, as git does with its index, an entry whose file was modified within
+    `RACY_SECONDS` of being read is "racy": until it is older, a hit is confirmed against the
+    content's digest. Callers only read what they get: the parsed values are shared."""
+
+    RACY_SECONDS = 2.0
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[int, int, int], bytes | None, Any]] = {}
+        self._scope: str | None = None
+        self._on_clear: list[Callable[[], None]] = []
+
+    def begin(self, scope: str) -> None:
+        """Entering a run: a long-lived process (a Celery worker) keeps one run's artifacts, not every run's."""
+        if scope != self._scope:
+            self.clear()
+            self._scope = scope
+
+    def on_clear(self, forget: Callable[[], None]) -> None:
+        """Also call `forget` on clearing: results memoised from the values this cache shares."""
+        self._on_clear.append(forget)
+
+    def read(self, path: Path) -> Any:
+        if type(path) not in _LOCAL_PATHS:  # an object store: no cheap signature, parse every time
+            return read_artifact(path)
+        key = str(path)
+        st = path.stat()
+        signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == signature:
+            digest = entry[1]
+            if digest is None:
+                return entry[2]
+            content = path.read_bytes()
+            if hashlib.blake2b(content, digest_size=16).digest() == digest:
+                self._entries[key] = (signature, self._digest_if_racy(st, content), entry[2])
+                return entry[2]
+        self._entries.pop(key, None)  # the old value is not kept alive while the new one parses
+        content = path.read_bytes()
+        value = _parse(path, content)
+        self._entries[key] = (signature, self._digest_if_racy(st, content), value)
+        return value
+
+    def _digest_if_racy(self, st: os.stat_result, content: bytes) -> bytes | None:
+        if time.time_ns() - st.st_mtime_ns > self.RACY_SECONDS * 1e9:
+            return None
+        return hashlib.blake2b(content, digest_size=16).digest()
+
+    def clear(self) -> None:
+        self._entries.clear()
+        for forget in self._on_clear:
+            forget()
+
+
+_LOCAL_PATHS = (type(Path()),)
+
+
+def _parse(path: Path, content: bytes) -> Any:
+    """`read_artifact` on bytes already read (the same decoding, the same errors)."""
+    if path.suffix == ".pdf":
+        if not content.startswith(b"%PDF-"):
+            raise ValueError("not a PDF file")
+        return content
+    text = content.decode()
+    if "\r" in text:  # what read_text's universal newlines make of it
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if path.suffix == ".jsonl":
+        loads = json.loads
+        return [loads(line) for line in text.splitlines() if line.strip()]
+    if path.suffix == ".json":
+        return json.loads(text)
+    return text
+
+
+PARSED = ParseCache()
+
+
 class Artifacts(dict):
-    """Parsed artifacts by name; `problems` names files that are missing or do not parse."""
+    """Parsed artifacts by name; `problems` names files that are missing or do not parse.
+
+    Parsed through the process's `PARSED` cache: a file unchanged since the last `Artifacts`
+    is not parsed again, and its value is the same object (so results memoised by the identity of
+    the artifacts they read are shared too). Read-only: never change a value in place."""
 
     def __init__(self, root: Path) -> None:
         super().__init__()
@@ -87,6 +192,8 @@ class Artifacts(dict):
                 self.problems[name] = f"{relative} is missing"
                 continue
             try:
-                self[name] = read_artifact(path)
+                self[name] = PARSED.read(path)
             except (ValueError, UnicodeDecodeError) as exc:
                 self.problems[name] = f"{relative} does not parse: {exc}"
+            except FileNotFoundError:  # removed between exists() and the read
+                self.problems[name] = f"{relative} is missing"

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from dataops_platform.artifacts import build
-from dataops_platform.artifacts.files import TEST_REPORT_OUTPUTS, Artifacts, write_artifact
+from dataops_platform.artifacts.files import PARSED, TEST_REPORT_OUTPUTS, Artifacts, write_artifact
 from dataops_platform.artifacts.interfaces import collect_interface_tables
 from dataops_platform.clock import SystemClock
 from dataops_platform.defs.graph import AUDIT, FRESH_WITHIN, GRAPH, OWNER, AssetRow
@@ -179,6 +179,7 @@ def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=FRESH_WITHIN[row.name]) if row.name in FRESH_WITHIN else None,
     )
     def _asset(context: dg.AssetExecutionContext, governance: GovernanceResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        PARSED.begin(context.run.run_id)
         documents = build_documents(row.name, governance, mlflow)
         metadata: dict[str, Any] = {}
         for artifact, value in documents.items():

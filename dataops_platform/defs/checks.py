@@ -8,7 +8,7 @@ result carries the offending ids and the figures worth a trend in the UI.
 import dagster as dg
 
 import dataops_platform.metrics  # noqa: F401 - provides rule 13 with the metrics computation
-from dataops_platform.artifacts.files import Artifacts
+from dataops_platform.artifacts.files import PARSED, Artifacts
 from dataops_platform.defs.graph import ROWS
 from dataops_platform.defs.resources import GovernanceResource
 from dataops_platform.rules import RULES, Rule
@@ -28,7 +28,8 @@ def _make_check(rule: Rule) -> dg.AssetChecksDefinition:
         blocking=True,
         additional_deps=extra,
     )
-    def _check(governance: GovernanceResource) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext, governance: GovernanceResource) -> dg.AssetCheckResult:
+        PARSED.begin(context.run.run_id)
         result = rule.fn(Artifacts(governance.artifacts_dir))
         offending = "\n".join(f"- {v}" for v in result.violations[:200]) or "none"
         findings = "\n".join(f"- {f}" for f in result.findings[:200]) or "none"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PASSED, FINDING, FAILED = "passed", "finding", "failed"
+CANNOT_EVALUATE = "cannot evaluate"  # how the violation of a rule whose input is missing or malformed starts
 
 
 @dataclass
@@ -68,7 +69,7 @@ def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = 
             except (KeyError, TypeError, ValueError) as exc:  # an input artifact is missing or malformed
                 problems = getattr(artifacts, "problems", {})
                 detail = f"; {'; '.join(problems.values())}" if problems else ""
-                return RuleResult(fn.__name__, False, 0, [f"cannot evaluate: input {exc!r} missing or malformed{detail}"])
+                return RuleResult(fn.__name__, False, 0, [f"{CANNOT_EVALUATE}: input {exc!r} missing or malformed{detail}"])
             findings = list(rest[0]) if rest else []
             return RuleResult(fn.__name__, not violations and not findings, checked, list(violations), findings)
 

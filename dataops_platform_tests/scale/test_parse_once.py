@@ -1,0 +1,138 @@
+"""Each artifact is parsed once per process while it is unchanged (issue 17), and a change is
+never missed: a rewrite, an in-place edit of the same size inside the file-time tick, a file
+removed or broken. The rules evaluated on shared values give the results a fresh evaluation gives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, read_artifact, write_artifact
+from dataops_platform.metrics import CONTENT_RULES, compute_metrics, content_rule_results
+from dataops_platform.report.render import ReportView
+from dataops_platform.rules import evaluate
+from dataops_platform.settings import Settings
+
+ALERTS = [{"alert_id": f"t01.alert_{i:03d}", "status": "open", "note": "é ü"} for i in range(50)]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    PARSED.clear()
+
+
+def test_an_unchanged_file_is_parsed_once_and_shared(tmp_path: Path) -> None:
+    write_artifact(tmp_path, "alerts", ALERTS)
+    first, second = Artifacts(tmp_path), Artifacts(tmp_path)
+    assert first["alerts"] == ALERTS
+    assert first["alerts"] is second["alerts"], "the second Artifacts reuses the parsed value"
+
+
+def test_a_rewrite_is_read_again(tmp_path: Path) -> None:
+    write_artifact(tmp_path, "alerts", ALERTS)
+    before = Artifacts(tmp_path)["alerts"]
+    write_artifact(tmp_path, "alerts", ALERTS[:3])
+    after = Artifacts(tmp_path)["alerts"]
+    assert after == ALERTS[:3] and after is not before
+
+
+def test_an_in_place_edit_of_the_same_size_and_time_is_seen(tmp_path: Path) -> None:
+    """The case file times alone miss: same inode, same size, the modification time put back."""
+    path = write_artifact(tmp_path, "alerts", ALERTS)
+    assert Artifacts(tmp_path)["alerts"][7]["status"] == "open"
+    st = path.stat()
+    text = path.read_text(encoding="utf-8")
+    edited = text.replace('"status": "open"', '"status": "shut"', 8)
+    assert len(edited) == len(text)
+    path.write_text(edited, encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_ino == st.st_ino
+    assert Artifacts(tmp_path)["alerts"][7]["status"] == "shut"
+
+
+def test_a_broken_or_removed_file_is_a_problem_again_and_again(tmp_path: Path) -> None:
+    path = write_artifact(tmp_path, "alerts", ALERTS)
+    Artifacts(tmp_path)
+    path.write_text('{"alert_id": "x"\n', encoding="utf-8")
+    for _ in range(2):
+        a = Artifacts(tmp_path)
+        assert "alerts" not in a and a.problems["alerts"].startswith("processed/alerts.jsonl does not parse")
+    path.unlink()
+    assert Artifacts(tmp_path).problems["alerts"] == "processed/alerts.jsonl is missing"
+    write_artifact(tmp_path, "alerts", ALERTS)
+    assert Artifacts(tmp_path)["alerts"] == ALERTS
+
+
+def test_parsed_values_equal_a_plain_read(tmp_path: Path) -> None:
+    write_artifact(tmp_path, "alerts", ALERTS)
+    write_artifact(tmp_path, "sla_report", {"b": [1, 2], "a": "ü"})
+    write_artifact(tmp_path, "report_md", "# title\r\nline\rend\n")
+    a = Artifacts(tmp_path)
+    for name in ("alerts", "sla_report", "report_md"):
+        assert a[name] == read_artifact(tmp_path / ARTIFACT_FILES[name]), name
+
+
+def test_a_jsonl_artifact_is_written_record_by_record_as_before(tmp_path: Path) -> None:
+    rows = [{"b": 1, "a": "ü", "at": Path("/x")}, {"z": None}]
+    path = write_artifact(tmp_path, "alerts", rows)
+    old = "".join(json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n" for r in rows)
+    assert path.read_text(encoding="utf-8") == old
+    assert not path.with_suffix(".jsonl.tmp").exists()
+
+
+def test_a_new_run_forgets_the_previous_runs_values(tmp_path: Path) -> None:
+    write_artifact(tmp_path, "alerts", ALERTS)
+    PARSED.begin("run-1")
+    first = Artifacts(tmp_path)["alerts"]
+    PARSED.begin("run-1")
+    assert Artifacts(tmp_path)["alerts"] is first, "the same run keeps its values"
+    PARSED.begin("run-2")
+    assert Artifacts(tmp_path)["alerts"] is not first, "a long-lived worker keeps one run's artifacts, not every run's"
+
+
+# -- the rules on shared values ------------------------------------------------------------------
+@pytest.fixture
+def demo_artifacts(demo_home: tuple[Settings, object], tmp_path: Path) -> Path:
+    settings, _ = demo_home
+    root = tmp_path / "artifacts"
+    shutil.copytree(settings.artifacts_dir, root)
+    return root
+
+
+def test_the_content_rules_are_evaluated_once_for_unchanged_artifacts(demo_artifacts: Path) -> None:
+    a = Artifacts(demo_artifacts)
+    results = content_rule_results(a)
+    assert content_rule_results(Artifacts(demo_artifacts)) is results, "a second Artifacts of the same files"
+    assert content_rule_results(ReportView(a, "| tenants | 3 |")) is results, "the report's view of them"
+    fresh = evaluate(dict(a), CONTENT_RULES)
+    assert [r.as_dict() for r in results] == [r.as_dict() for r in fresh]
+
+
+def test_a_changed_input_is_evaluated_again(demo_artifacts: Path) -> None:
+    before = content_rule_results(Artifacts(demo_artifacts))
+    path = demo_artifacts / ARTIFACT_FILES["alerts"]
+    rows = read_artifact(path)
+    rows[0]["related_object"] = "version:nowhere"
+    write_artifact(demo_artifacts, "alerts", rows)
+    a = Artifacts(demo_artifacts)
+    after = content_rule_results(a)
+    assert after is not before
+    rule10 = next(r for r in after if r.name == "alerts_linked_and_closed")
+    assert any("references missing version:nowhere" in v for v in rule10.violations)
+    assert [r.as_dict() for r in after] == [r.as_dict() for r in evaluate(dict(a), CONTENT_RULES)]
+    assert compute_metrics(a)["checks_failed"] == ["alerts_linked_and_closed"]
+
+
+def test_a_rule_that_cannot_be_evaluated_names_the_problems_of_its_own_call(demo_artifacts: Path) -> None:
+    (demo_artifacts / ARTIFACT_FILES["sla_report"]).unlink()
+    first = content_rule_results(Artifacts(demo_artifacts))
+    assert any("sla_report.json is missing" in v for r in first for v in r.violations)
+    (demo_artifacts / ARTIFACT_FILES["operating_model"]).unlink()  # read by no content rule
+    second = content_rule_results(Artifacts(demo_artifacts))
+    assert second is not first, "the messages list the problems, so a new problem re-evaluates"
+    assert any("operating_model.json is missing" in v for r in second for v in r.violations)
