@@ -131,6 +131,9 @@ def record_experiment(
         lineage.add_edge(
             op.session, project_id, ref("version", dataset_version), ref("experiment", experiment.experiment_id), "used", op.now
         )
+        if mlflow_run_id is not None:  # recorded by `experiment sync` from that MLflow run (issue 14)
+            run = ref("mlflow_run", mlflow_run_id)
+            lineage.add_edge(op.session, project_id, run, ref("experiment", experiment.experiment_id), "recorded", op.now)
         op.object_ref = ref("experiment", experiment.experiment_id)
         op.details = {"status": status, "dataset_version": dataset_version, "mlflow_run_id": mlflow_run_id} | (
             {"regression_kind": regression_kind} if regression_kind else {}

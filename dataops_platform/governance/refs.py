@@ -1,5 +1,8 @@
 """Object references (`version:ds_v005`, `experiment:exp_007`): parsing and resolving to a project.
 
+External references (`dagster_run:<run id>`, `mlflow_run:<run id>`) name runs that live outside
+the platform and appear only in lineage: they have no row and no project of their own (`EXTERNAL_KINDS`).
+
 A bare id is accepted where a reference is expected (`resolve`): its prefix names the kind
 (`ds_v001` is a version, `t01_retail.exp_002` an experiment), and an id without its tenant tag
 is looked up in the tenants; exactly one readable match is taken, several are refused naming them.
@@ -7,6 +10,7 @@ is looked up in the tenants; exactly one readable match is taken, several are re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +50,12 @@ ID_PREFIXES: dict[str, str] = {
 }
 
 
+# Runs outside the platform that lineage names: a team's Dagster run that produced a version, the
+# MLflow run an experiment was recorded from. Their ids are Dagster's and MLflow's run ids.
+EXTERNAL_KINDS = ("dagster_run", "mlflow_run")
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def ref(kind: str, object_id: str) -> str:
     return f"{kind}:{object_id}"
 
@@ -58,6 +68,20 @@ def parse_ref(value: str, field: str = "REF") -> tuple[str, str]:
             "(e.g. version:ds_v001)",
             field=field,
             value=value,
+        )
+    return kind, object_id
+
+
+def parse_external(value: str, field: str = "REF") -> tuple[str, str] | None:
+    """(kind, run id) of an external reference, None for any other value; a malformed run id is refused."""
+    kind, sep, object_id = value.partition(":")
+    if not sep or kind not in EXTERNAL_KINDS:
+        return None
+    if not EXTERNAL_ID.fullmatch(object_id):
+        raise InvalidInput(
+            f"{field} {value!r}: a {kind} id is 1-64 letters, digits, '_' or '-' (e.g. {kind}:4f9c0e2a-1b7d)",
+            field=field,
+            value=value[:100],
         )
     return kind, object_id
 

@@ -20,6 +20,7 @@ from dataops_platform.governance.gate import release_conditions
 from dataops_platform.governance.listing import list_visible
 from dataops_platform.governance.platform import Platform, _denial, tenant_counter
 from dataops_platform.governance.policy import governance_policy, quality_thresholds
+from dataops_platform.governance.provenance import Provenance, as_record, parse_provenance
 from dataops_platform.governance.refs import ref
 from dataops_platform.notify.events import version_payload
 from dataops_platform.spec.models import QualityThresholds
@@ -101,17 +102,22 @@ def _check_quota(session: Session, project_id: str) -> None:
 CREATE = "version.create"
 
 
-def check_can_register(platform: Platform, actor: str, project_id: str, parent: str | None = None) -> None:
-    """Permission, visibility, parent and quota, decided in a read session before any data is touched:
+def check_can_register(
+    platform: Platform, actor: str, project_id: str, parent: str | None = None, provenance: Provenance | dict | None = None
+) -> Provenance | None:
+    """Permission, visibility, provenance, parent and quota, decided in a read session before any data is touched:
     a caller who may not register (or may not see the project) never makes the platform read a byte.
     A denial is audited and raised exactly as `Platform.act` does (NotFound for another tenant), a
     bad parent or a full quota audited as failed; an allowed caller leaves no record here (the
-    registration itself is audited). An upload route calls it before taking in the body."""
+    registration itself is audited). An upload route calls it before taking in the body.
+    Returns the provenance, parsed (`provenance.parse_provenance`)."""
     problem: DataOpsError | None = None
+    parsed: Provenance | None = None
     with platform.store.read() as session:
         decision = decide(session, actor, CREATE, project_id)
         if decision.allowed:
             try:
+                parsed = parse_provenance(provenance)
                 _check_parent(session, project_id, parent)
                 _check_quota(session, project_id)
             except DataOpsError as exc:
@@ -122,6 +128,7 @@ def check_can_register(platform: Platform, actor: str, project_id: str, parent: 
         platform.refuse(actor, CREATE, project=project_id, error=_denial(decision, None))
     if problem is not None:
         platform.refuse(actor, CREATE, project=project_id, error=problem)
+    return parsed
 
 
 def profile_file(source: Any, limits: ReadLimits) -> DatasetProfile:
@@ -140,6 +147,7 @@ def register_version(
     root: Path | None = None,
     label: str | None = None,
     copy: bool | None = None,
+    provenance: Provenance | dict | None = None,
 ) -> DatasetVersion:
     """Register data where it lives as a new draft version (needs version.create).
 
@@ -153,13 +161,17 @@ def register_version(
     original bytes, content-addressed. Every refusal is audited: denied (PermissionDenied, NotFound)
     or failed (InvalidInput, TooLarge, GateRefused); an unexpected error while reading is audited as
     failed, then raised.
+
+    `provenance` (a team's Dagster run and asset, `governance/provenance.py`) is checked right
+    after permission; it is kept on the version and in the audit record, and lineage gains the edge
+    `dagster_run:<run id> -produced-> version:<id>`.
     """
     from dataops_platform.sources import open_source
 
     text = str(data_file)
     if label is None:
         label = f"{root.name}/{text}" if root is not None and not Path(text).is_absolute() else text
-    check_can_register(platform, actor, project_id, parent)
+    produced_by = check_can_register(platform, actor, project_id, parent, provenance)
     limits = ReadLimits.from_settings(platform.settings)
     try:
         source = open_source(text, root=root, label=label, settings=platform.settings)
@@ -215,6 +227,7 @@ def register_version(
             source_pin=pin,
             copy_location=copied,
             parent_diff=parent_diff,
+            provenance=as_record(produced_by),
             created_by=actor,
             created_at=op.now,
         )
@@ -224,15 +237,22 @@ def register_version(
             lineage.add_edge(
                 session, project_id, ref("version", parent), ref("version", version.version_id), "derived_from", op.now
             )
+        if produced_by is not None:
+            run = ref("dagster_run", produced_by.dagster_run_id)
+            lineage.add_edge(session, project_id, run, ref("version", version.version_id), "produced", op.now)
         op.object_ref = ref("version", version.version_id)
-        op.details = {
-            "digest": profile.digest,
-            "rows": profile.row_count,
-            "parent": parent,
-            "format": profile.source_format,
-            "source": source.uri,
-            "copied": copied is not None,
-        } | ({"same_content_as": same} if same else {})
+        op.details = (
+            {
+                "digest": profile.digest,
+                "rows": profile.row_count,
+                "parent": parent,
+                "format": profile.source_format,
+                "source": source.uri,
+                "copied": copied is not None,
+            }
+            | ({"same_content_as": same} if same else {})
+            | ({"provenance": as_record(produced_by)} if produced_by else {})
+        )
     return version
 
 

@@ -146,9 +146,10 @@ def test_second_organisation_metrics_match_a_hand_count(tmp_path: Path) -> None:
         "mean_time_to_recovery_minutes": 40.0,
         "rollback_usability": 1.0,
         # v1->v2 derived_from and supersedes; v1->e1, v2->e2, v2->e3 used; e3->alert1, v3->alert2 triggered;
-        # v2->rb rolled_back_from, v1->rb restored_to, alert1->rb triggered; alert1->ir, rb->ir reviews
-        "lineage_edges": 12,
-        "lineage_nodes": 10,
+        # v2->rb rolled_back_from, v1->rb restored_to, alert1->rb triggered; alert1->ir, rb->ir reviews;
+        # mlflow_run:r1->e1, r2->e2, r3->e3 recorded (each experiment synced from its MLflow run, issue 14)
+        "lineage_edges": 15,
+        "lineage_nodes": 13,
         "lineage_coverage": 1.0,
         "version_traceability": 1.0,
         "experiment_record_completeness": 1.0,
