@@ -193,6 +193,7 @@ LAYERS: tuple[Layer, ...] = (
             "dataops_platform.notify",
             "dataops_platform.mlflow",  # the integration a team's training code uses (SPEC §9, §15)
             "dataops_platform.client",  # the typed REST client: the remote CLI and the integrations use it
+            "dataops_platform.dagster",  # the Dagster integration for a team's own code location (SPEC §15)
         ),
     ),
     Layer(

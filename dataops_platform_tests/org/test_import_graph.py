@@ -23,8 +23,8 @@ PACKAGE = Path(dataops_platform.__file__).parent
 ROOT = "dataops_platform"
 
 # Where each package and top-level module sits. A new one must be placed here (the test names it).
-# mlflow: the integration, over tracking; client: the REST client, over the api models
-INTERFACES = {"cli", "api", "defs", "definitions", "demo", "stack", "mlflow", "client"}
+# mlflow: the integration, over tracking; client: the REST client, over the api models; dagster: over the client
+INTERFACES = {"cli", "api", "defs", "definitions", "demo", "stack", "mlflow", "client", "dagster"}
 SERVICES = {
     "governance", "tracking", "rules", "metrics", "report", "artifacts", "spec",
     "notify", "openlineage", "sources",

@@ -1,0 +1,1 @@
+"""Fjord Freight's late-delivery pipeline, governed by the DataOps platform (README.md)."""
