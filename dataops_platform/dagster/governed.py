@@ -105,7 +105,6 @@ def governed_dataset_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         required_resource_keys={resource_key},
         default_status=dg.DefaultSensorStatus.RUNNING,
-        asset_selection=[governed_dataset_key(p, key_prefix) for p in watched],
         description="Observes the platform's current release of each project (data version = the platform's digest).",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:

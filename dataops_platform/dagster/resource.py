@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import Field
@@ -52,6 +53,13 @@ class DataOpsResource(dg.ConfigurableResource):
                 "base URL, e.g. http://127.0.0.1:8000",
                 field="server",
                 value=self.server if isinstance(self.server, str) else None,
+            )
+        if "@" in urlsplit(self.server.strip()).netloc:  # checked first: the client's own refusal quotes the URL whole
+            raise InvalidInput(
+                f"{RESOURCE_NAME}.server carries a user or password: give the platform's base URL only, and the "
+                "token in DATAOPS_TOKEN",
+                field=f"{RESOURCE_NAME}.server",
+                value=None,
             )
         server = normalise_server(self.server.strip(), field=f"{RESOURCE_NAME}.server")
         if not isinstance(self.token, str) or not self.token.strip():

@@ -124,3 +124,14 @@ def test_the_user_project_reaches_the_platform_only_through_the_integrations() -
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             used |= {n for n in names if n.split(".")[0] == "dataops_platform"}
     assert used and used <= allowed, used - allowed
+
+
+def test_the_code_location_loads_with_its_checks_and_the_governed_dataset(user_project: Any) -> None:
+    defs = user_project.defs
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert {DATASET, MODEL, dg.AssetKey("raw_shipments"), dg.AssetKey(["dataops", PROJECT])} <= set(graph.get_all_asset_keys())
+    assert not graph.get(dg.AssetKey(["dataops", PROJECT])).is_executable  # the platform produces it; a sensor observes it
+    checks_by_asset = {(k.asset_key, k.name) for k in graph.asset_check_keys}
+    assert checks_by_asset == {(DATASET, "dataops_quality_gate"), (MODEL, "dataops_releasable")}
+    assert defs.resolve_sensor_def("dataops_governed_datasets").minimum_interval_seconds == 300
