@@ -60,6 +60,8 @@ def lineage_impact(
     plat: Plat, user: Actor, ref: Annotated[str, Query(max_length=128)],
     depth: Annotated[int | None, Query(ge=1, le=100)] = None, upstream: bool = False,
 ) -> Any:  # fmt: skip
+    """What hangs below (or with `upstream`, above) `ref`: KIND:ID, a bare id, or a run outside the
+    platform (`dagster_run:ID`, `mlflow_run:ID`), seen through the edges of the projects the caller reads."""
     rows = lineage.impact(plat, user, ref, depth, upstream)
     return {"ref": ref, "upstream": upstream, "items": [{"ref": r.ref, "depth": r.depth} for r in rows]}
 

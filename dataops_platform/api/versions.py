@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from dataops_platform.api import version_data as data_files
 from dataops_platform.api.common import Actor, Conf, Input, Limit, ObjectId, Offset, Page, Plat, ProjectFilter, noun_router, page
@@ -16,6 +16,7 @@ from dataops_platform.api.guard import MAX_UPLOAD_BYTES
 from dataops_platform.api.records import record_model
 from dataops_platform.artifacts.build import row
 from dataops_platform.governance import versions
+from dataops_platform.governance.provenance import Provenance
 from dataops_platform.store.models import DatasetVersion
 
 router = noun_router("versions")
@@ -24,8 +25,18 @@ Version = record_model(
     DatasetVersion,
     "Version",
     "A dataset version: its data (digest, source, pin, kept copy), profile, quality and lifecycle.",
-    types={"change_summary": list[str], "schema_fields": list[str], "quality_failures": list[str]},
-)
+    types={
+        "change_summary": list[str], "schema_fields": list[str], "quality_failures": list[str], "provenance": Provenance | None,
+    },
+)  # fmt: skip
+# The body documents the Provenance schema but takes any JSON: the service checks it after the
+# permission check, so a bad value is refused naming its field and audited like any other refusal.
+ProvenanceBody = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [{"$ref": "#/components/schemas/Provenance"}, {"type": "null"}]}),
+    Field(description="the team's Dagster run and asset that produced the data (recorded and linked in lineage)"),
+]
+DEFAULT_UPLOAD_SUMMARY = ["uploaded through the API"]
 
 
 class VersionPage(Page[Version]):  # type: ignore[valid-type]
@@ -54,6 +65,7 @@ class RegisterByPath(Input):
         alias="copy",
         description="keep a content-addressed copy of the original bytes (the CLI's --copy); default: the project's policy",
     )
+    provenance: ProvenanceBody = None
 
 
 class RowExamples(BaseModel):
@@ -135,7 +147,7 @@ def version_register(plat: Plat, settings: Conf, user: Actor, body: RegisterByPa
     """Register a file (or directory, or Delta table) under $DATAOPS_HOME/inbox as a draft version."""
     # Permission first, then the path (confined to the inbox, named relative to it), then the file.
     registered = versions.register_version(plat, user, body.project, body.path, body.parent, body.summary,
-                                           root=settings.inbox_dir, copy=body.copy_data)  # fmt: skip
+                                           root=settings.inbox_dir, copy=body.copy_data, provenance=body.provenance)  # fmt: skip
     return _registered(plat, registered)
 
 
@@ -144,11 +156,20 @@ async def version_upload(
     plat: Plat, settings: Conf, user: Actor, project: ObjectId, request: Request,
     filename: Annotated[str, Query(max_length=200, pattern=r"^[\w.-]+\.(jsonl|ndjson|csv|parquet)$")],
     parent: Annotated[str | None, Query(max_length=64)] = None,
+    summary: Annotated[list[str] | None, Query(max_length=50, description="the change summary, one line per value "
+                                               f"(default: {DEFAULT_UPLOAD_SUMMARY[0]!r})")] = None,
+    dagster_run_id: Annotated[str | None, Query(description="provenance: the Dagster run that produced the data")] = None,
+    dagster_asset_key: Annotated[str | None, Query(description="provenance: the asset key, e.g. team/raw/orders")] = None,
+    dagster_code_location: Annotated[str | None, Query(description="provenance: the Dagster code location")] = None,
 ) -> Any:  # fmt: skip
-    """Register the request body (a data file's bytes) as a draft version; its bytes are always kept."""
-    # Permission and visibility first: a caller who may not create versions there (or cannot
-    # see the project) is answered before one byte of the upload is read.
-    await anyio.to_thread.run_sync(versions.check_can_register, plat, user, project, parent)
+    """Register the request body (a data file's bytes) as a draft version; its bytes are always kept.
+    The `dagster_*` parameters record its provenance (`dagster_run_id` and `dagster_asset_key` go together)."""
+    given = (("dagster_run_id", dagster_run_id), ("dagster_asset_key", dagster_asset_key),
+             ("dagster_code_location", dagster_code_location))  # fmt: skip
+    provenance = {k: v for k, v in given if v is not None} or None
+    # Permission and visibility first (a caller who may not create versions there, or cannot see
+    # the project, is answered before one byte of the upload is read), then the provenance.
+    await anyio.to_thread.run_sync(versions.check_can_register, plat, user, project, parent, provenance)
     uploads = settings.home_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=uploads) as tmp:
@@ -159,7 +180,15 @@ async def version_upload(
         registered = await anyio.to_thread.run_sync(
             # An upload has no place of its own to live: its original bytes are always kept (copy).
             lambda: versions.register_version(
-                plat, user, project, path, parent, ["uploaded through the API"], label=filename, copy=True
+                plat,
+                user,
+                project,
+                path,
+                parent,
+                summary or DEFAULT_UPLOAD_SUMMARY,
+                label=filename,
+                copy=True,
+                provenance=provenance,
             )
         )
         return await anyio.to_thread.run_sync(_registered, plat, registered)

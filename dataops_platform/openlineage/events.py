@@ -6,7 +6,10 @@ Mapping (namespace `dataops://<tenant>/<project>` for the datasets and jobs of a
             version (the content digest), documentation (change summary), dataops_datasetVersion;
             dataops_lifecycle on the version an operation moved, with the status it moved to
   job/run   one job per governed operation, named `<action>:<object id>` after the SPEC §4 action:
-            version.create:V     inputs: parent version (derived_from)   outputs: V (draft, CREATE)
+            version.create:V     inputs: parent version (derived_from)   outputs: V (draft, CREATE);
+                                 a version a team's Dagster run produced names it as the run's
+                                 `parent` (namespace `dagster`, job = the asset key; when the run id
+                                 is a UUID, as Dagster's are) and in dataops_operation.details.provenance
             version.validate:V   inputs: V with the quality gate's metrics and assertions
             version.release:V    inputs: the release it superseded        outputs: V (released)
             version.deprecate:V  outputs: V (deprecated)
@@ -36,6 +39,7 @@ from openlineage.client.facet_v2 import (
     error_message_run,
     job_type_job,
     lifecycle_state_change_dataset,
+    parent_run,
     schema_dataset,
 )
 from openlineage.client.generated.base import DatasetFacet, InputDatasetFacet, RunFacet
@@ -107,6 +111,7 @@ class GovernedRun:
     state: RunState = RunState.COMPLETE
     details: dict = field(default_factory=dict)
     result_facets: dict[str, RunFacet] = field(default_factory=dict)  # on the terminal event only
+    run_facets: dict[str, RunFacet] = field(default_factory=dict)  # on both events (e.g. the parent run)
 
     @property
     def sort_key(self) -> tuple:
@@ -139,7 +144,7 @@ class GovernedRun:
                 eventTime=timestamp(self.at),
                 producer=PRODUCER,
                 eventType=state,
-                run=Run(runId=identity, facets={"dataops_operation": operation, **(facets or {})}),
+                run=Run(runId=identity, facets={"dataops_operation": operation, **self.run_facets, **(facets or {})}),
                 job=job,
                 inputs=self.inputs,
                 outputs=self.outputs,
@@ -283,7 +288,9 @@ def _version_runs(
                     },
                 )
             ],
-            details={"parentVersion": v.parent_version, "edge": "derived_from"} if v.parent_version else {},
+            details=({"parentVersion": v.parent_version, "edge": "derived_from"} if v.parent_version else {})
+            | ({"provenance": dict(v.provenance)} if v.provenance else {}),
+            run_facets=_produced_by(v.provenance),
         )
     ]
     if v.validated_at is not None and v.validated_by is not None:
@@ -338,6 +345,19 @@ def _version_runs(
             )
         )
     return runs
+
+
+def _produced_by(provenance: dict | None) -> dict[str, RunFacet]:
+    """The Dagster run that produced a version as the OpenLineage parent of its registration run
+    (OpenLineage run ids are UUIDs: another run id is kept in the details only)."""
+    if not provenance:
+        return {}
+    try:
+        parent_id = str(uuid.UUID(provenance["dagster_run_id"]))
+    except ValueError:
+        return {}
+    job = parent_run.Job(namespace="dagster", name=provenance["dagster_asset_key"])
+    return {"parent": parent_run.ParentRunFacet(run=parent_run.Run(runId=parent_id), job=job, producer=PRODUCER)}
 
 
 def _experiment_run(e: Experiment, ds: _Datasets) -> GovernedRun:

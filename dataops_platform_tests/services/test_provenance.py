@@ -168,3 +168,25 @@ def test_permission_is_decided_before_the_provenance(sqlite_platform: Platform, 
     with pytest.raises(PermissionDenied):  # quinn is QA there: may read, may not register
         register_version(sqlite_platform, "quinn", "p02_legal_sft", data_file(tmp_path), provenance=bad)
     assert (last_audit(sqlite_platform).actor, last_audit(sqlite_platform).outcome) == ("quinn", "denied")
+
+
+def test_openlineage_names_the_dagster_run_as_the_parent(sqlite_platform: Platform, tmp_path: Path) -> None:
+    from dataops_platform.openlineage.events import export_run_events
+
+    produced = register_version(sqlite_platform, "lena", "p02_legal_sft", data_file(tmp_path), provenance=PROVENANCE)
+    short = {"dagster_run_id": "run_7", "dagster_asset_key": "contracts"}
+    other = register_version(sqlite_platform, "lena", "p02_legal_sft", data_file(tmp_path), provenance=short)
+    events = [json.loads(line) for line in export_run_events(sqlite_platform, "quinn", "p02_legal_sft").json_lines().splitlines()]
+
+    def of(version: str) -> list[dict]:
+        return [e for e in events if e["job"]["name"] == f"version.create:{version}"]
+
+    assert [e["eventType"] for e in of(produced.version_id)] == ["START", "COMPLETE"]
+    for event in of(produced.version_id):
+        parent = event["run"]["facets"]["parent"]
+        found = (parent["run"]["runId"], parent["job"]["namespace"], parent["job"]["name"])
+        assert found == (RUN, "dagster", "legal/raw/contracts")
+        assert event["run"]["facets"]["dataops_operation"]["details"]["provenance"] == PROVENANCE
+    for event in of(other.version_id):  # not a UUID: no OpenLineage parent, the details still say it
+        assert "parent" not in event["run"]["facets"]
+        assert event["run"]["facets"]["dataops_operation"]["details"]["provenance"]["dagster_run_id"] == "run_7"
