@@ -234,6 +234,17 @@ def test_the_sensor_reports_the_current_release_with_the_digest_as_data_version(
     assert observation.data_version == release.content_digest
     assert json.loads(first.cursor) == {PROJECT: release.version_id}
 
+    # as the daemon stores it: an asset built on the governed dataset records the digest it read
+    instance.report_runless_asset_event(observation)
+
+    @dg.asset(deps=[governed_dataset_key(PROJECT)])
+    def consumer() -> int:
+        return 1
+
+    built = dg.materialize([consumer, spec], instance=instance, selection=[consumer.key])
+    (made,) = built.get_asset_materialization_events()
+    assert made.materialization.tags[f"dagster/input_data_version/dataops/{PROJECT}"] == release.content_digest
+
     again = tick(first.cursor)
     assert not again.asset_events and again.skip_message is not None  # the cursor: nothing changed, nothing reported
 
