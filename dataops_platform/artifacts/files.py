@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,13 @@ class ParseCache:
             return None
         return hashlib.blake2b(content, digest_size=16).digest()
 
+    def __contains__(self, path: object) -> bool:
+        """Whether the file at `path` has a parsed value kept."""
+        return str(path) in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def clear(self) -> None:
         self._entries.clear()
         for forget in self._on_clear:
@@ -175,25 +182,73 @@ def _parse(path: Path, content: bytes) -> Any:
 PARSED = ParseCache()
 
 
-class Artifacts(dict):
+class Artifacts(MutableMapping):
     """Parsed artifacts by name; `problems` names files that are missing or do not parse.
 
-    Parsed through the process's `PARSED` cache: a file unchanged since the last `Artifacts`
+    Each file is parsed when it is first asked for (a check reads its rule's few artifacts, not
+    every one, so a check early in a refresh no longer parses the big files that are about to be
+    rewritten), through the process's `PARSED` cache: a file unchanged since the last `Artifacts`
     is not parsed again, and its value is the same object (so results memoised by the identity of
-    the artifacts they read are shared too). Read-only: never change a value in place."""
+    the artifacts they read are shared too). Which files exist is taken when it is made; iterating,
+    `len` and `problems` parse every file. Read-only in spirit: never change a value in place."""
 
     def __init__(self, root: Path) -> None:
-        super().__init__()
         self.root = root
-        self.problems: dict[str, str] = {}
+        self._values: dict[str, Any] = {}
+        self._problems: dict[str, str] = {}
+        self._unread: dict[str, Path] = {}
         for name, relative in ARTIFACT_FILES.items():
             path = root / relative
-            if not path.exists():
-                self.problems[name] = f"{relative} is missing"
-                continue
-            try:
-                self[name] = PARSED.read(path)
-            except (ValueError, UnicodeDecodeError) as exc:
-                self.problems[name] = f"{relative} does not parse: {exc}"
-            except FileNotFoundError:  # removed between exists() and the read
-                self.problems[name] = f"{relative} is missing"
+            if path.exists():
+                self._unread[name] = path
+            else:
+                self._problems[name] = f"{relative} is missing"
+
+    def _read(self, name: str) -> None:
+        path = self._unread.pop(name, None)
+        if path is None:
+            return
+        relative = ARTIFACT_FILES[name]
+        try:
+            self._values[name] = PARSED.read(path)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._problems[name] = f"{relative} does not parse: {exc}"
+        except FileNotFoundError:  # removed since it was seen
+            self._problems[name] = f"{relative} is missing"
+
+    def _read_all(self) -> None:
+        for name in list(self._unread):
+            self._read(name)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        self._read_all()
+        return self._problems
+
+    def __getitem__(self, name: str) -> Any:
+        self._read(name)
+        return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self._read(name)
+        return name in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        self._read_all()
+        return iter([n for n in ARTIFACT_FILES if n in self._values] + [n for n in self._values if n not in ARTIFACT_FILES])
+
+    def __len__(self) -> int:
+        self._read_all()
+        return len(self._values)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._unread.pop(name, None)  # a problem found for the file stays listed, as it was found
+        self._values[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        self._read(name)
+        del self._values[name]
+
+    def __repr__(self) -> str:
+        return f"Artifacts({self.root!s}, read={sorted(self._values)}, problems={sorted(self._problems)})"

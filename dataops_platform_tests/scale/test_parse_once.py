@@ -136,3 +136,13 @@ def test_a_rule_that_cannot_be_evaluated_names_the_problems_of_its_own_call(demo
     second = content_rule_results(Artifacts(demo_artifacts))
     assert second is not first, "the messages list the problems, so a new problem re-evaluates"
     assert any("operating_model.json is missing" in v for r in second for v in r.violations)
+
+
+def test_a_check_parses_only_what_its_rule_reads(demo_artifacts: Path) -> None:
+    """A check early in a refresh must not parse the big files that are about to be rewritten."""
+    a = Artifacts(demo_artifacts)
+    spec = a["architecture_spec"]
+    assert spec["layers"] and len(PARSED) == 1 and demo_artifacts / ARTIFACT_FILES["architecture_spec"] in PARSED
+    assert "dataset_versions" in a and len(PARSED) == 2
+    assert a.problems == {} and len(a) == len(ARTIFACT_FILES) and len(PARSED) == len(ARTIFACT_FILES)
+    assert dict(a) == {name: read_artifact(demo_artifacts / relative) for name, relative in ARTIFACT_FILES.items()}
