@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dataops_platform.api.common import Actor, Limit, Offset, Page, Plat, ProjectFilter, noun_router, page
 from dataops_platform.api.records import record_model
@@ -22,12 +22,22 @@ class AuditPage(Page[AuditRecord]):  # type: ignore[valid-type]
     """A page of the audit records the caller may read, newest first."""
 
 
+class AnchorFinding(BaseModel):
+    """Why an anchor location (named by its label, never its path) and the chain disagree."""
+
+    location: str
+    kind: str = Field(description="unreadable, missing, ahead or differs")
+    bad_seq: int | None
+    message: str
+
+
 class AuditVerification(BaseModel):
     ok: bool
     checked: int
     head_seq: int
     bad_seq: int | None
     reason: str | None
+    problems: list[AnchorFinding] = Field(default_factory=list, description="every anchor finding, when the records held")
 
 
 @router.get("", response_model=AuditPage)
@@ -47,4 +57,4 @@ def audit_list(
 def audit_verify(plat: Plat, user: Actor) -> Any:
     result = verify_chain(plat, user)
     return {"ok": result.ok, "checked": result.checked, "head_seq": result.head.seq, "bad_seq": result.bad_seq,
-            "reason": result.reason}  # fmt: skip
+            "reason": result.reason, "problems": [p.as_dict() for p in result.problems]}  # fmt: skip

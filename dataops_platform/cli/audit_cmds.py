@@ -50,7 +50,7 @@ def verify(ctx: typer.Context) -> None:
     else:
         console.print(labelled("audit chain broken", "bold red", f" at seq {result.bad_seq}: {result.reason}"), highlight=False)
     if not result.ok:
-        if not st.json and not st.remote and result.bad_seq is None:  # an anchor finding, not a broken record
+        if not st.json and not st.remote and result.problems:  # an anchor finding: where the anchors are, on this host
             for location in st.platform().anchor.locations:  # on the platform's host: its paths may be shown
                 console.print(f"  {location.label}: {location.where}", highlight=False)
         raise typer.Exit(1)
