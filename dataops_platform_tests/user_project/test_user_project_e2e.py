@@ -15,6 +15,10 @@ from the environment a deployment would set (DATAOPS_SERVER, DATAOPS_TOKEN, MLFL
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,7 @@ import pytest
 from mlflow import MlflowClient
 
 from dataops_platform.client import GateRefused
-from dataops_platform_tests.user_project.conftest import MLFLOW_LOGIN, PIPELINE, PM, PROJECT, USER_PROJECT, Server
+from dataops_platform_tests.user_project.conftest import MLFLOW_LOGIN, PIPELINE, PM, PROJECT, USER_PROJECT, Server, clean_env
 
 DEGRADED = {"ops": {"raw_shipments": {"config": {"label_noise": 0.35, "seed": 8}}}}
 REJECTED = {"ops": {"raw_shipments": {"config": {"rows": 60, "seed": 9}}}}  # a truncated export: min_rows is 100
@@ -72,6 +76,7 @@ def test_good_run_releases_degraded_run_regresses_and_its_release_is_refused(
 
     # -- run 2: the degraded export ------------------------------------------------------------------
     degraded = materialise(defs, instance, DEGRADED)
+    assert not degraded.success  # a failed blocking check fails the run: the team's alerting sees it
     assert checks(degraded) == {"dataops_quality_gate": True, "dataops_releasable": False}
     registered2, trained2 = meta(degraded, DATASET), meta(degraded, MODEL)
     v2 = pipeline.version_show(registered2["dataops/version_id"])
@@ -105,6 +110,7 @@ def test_a_rejected_export_materialises_as_rejected_and_its_blocking_check_stops
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = materialise(user_project.defs, instance, REJECTED)
+    assert not result.success
     assert checks(result) == {"dataops_quality_gate": False}  # the model's check never ran: the model was skipped
     registered = meta(result, DATASET)
     version = server.client(PIPELINE).version_show(registered["dataops/version_id"])
@@ -135,3 +141,49 @@ def test_the_code_location_loads_with_its_checks_and_the_governed_dataset(user_p
     checks_by_asset = {(k.asset_key, k.name) for k in graph.asset_check_keys}
     assert checks_by_asset == {(DATASET, "dataops_quality_gate"), (MODEL, "dataops_releasable")}
     assert defs.resolve_sensor_def("dataops_governed_datasets").minimum_interval_seconds == 300
+
+
+
+def test_a_launched_run_of_the_code_location_records_its_name_as_provenance(server: Server, tmp_path: Path) -> None:
+    """`dagster job launch` through the instance's run launcher, as the UI, a schedule or a sensor
+    launches a run of a deployed code location: the version's provenance names the code location."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text(  # launched at once (no daemon dequeuing runs), telemetry off
+        "telemetry:\n  enabled: false\nrun_coordinator:\n  module: dagster.core.run_coordinator\n"
+        "  class: DefaultRunCoordinator\n",
+        encoding="utf-8",
+    )
+    env = clean_env(
+        DAGSTER_HOME=str(dagster_home), DATAOPS_SERVER=server.url, DATAOPS_TOKEN=server.tokens[PIPELINE],
+        MLFLOW_TRACKING_URI=server.tracking_uri, PYTHONPATH=str(USER_PROJECT), USER=MLFLOW_LOGIN, LOGNAME=MLFLOW_LOGIN,
+    )  # fmt: skip
+    config = json.dumps({"ops": {"raw_shipments": {"config": {"data_dir": str(tmp_path / "data"), "seed": 11}}}})
+    workspace = tmp_path / "workspace.yaml"  # how a deployment names its code locations
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: user_project.definitions\n"
+        f"      working_directory: {USER_PROJECT}\n      location_name: user_project\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "job", "launch", "-w", str(workspace), "-j", "nightly_training",
+         "--config-json", config],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        deadline = time.monotonic() + 90
+        while not (runs := instance.get_runs()) or not runs[0].is_finished:
+            assert time.monotonic() < deadline, f"the launched run did not finish: {runs[0].status if runs else 'no run'}"
+            time.sleep(0.5)
+        (run,) = runs
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        event = instance.get_latest_materialization_event(DATASET)
+        version_id = event.asset_materialization.metadata["dataops/version_id"].value
+    finally:
+        instance.dispose()
+    version = server.client(PIPELINE).version_show(version_id)
+    assert version.provenance is not None, version
+    assert (version.provenance.dagster_run_id, version.provenance.dagster_code_location) == (run.run_id, "user_project")
+    assert version.status == "validated"
