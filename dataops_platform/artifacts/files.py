@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -52,8 +53,19 @@ def write_artifact(root: Path, name: str, value: Any) -> Path:
     local = isinstance(path, Path)
     if local and path.suffix == ".jsonl":
         target = path.with_suffix(path.suffix + ".tmp")
+        digest = hashlib.blake2b(digest_size=16)
+        with target.open("wb") as out:
+            for line in _jsonl_lines(value):
+                data = line.encode("utf-8")
+                digest.update(data)
+                out.write(data)
+        target.replace(path)
+        PARSED.wrote(path, digest.digest())
+        return path
+    if local and path.suffix == ".json":
+        target = path.with_suffix(path.suffix + ".tmp")
         with target.open("w", encoding="utf-8") as out:
-            out.writelines(_jsonl_lines(value))
+            out.writelines(_json_chunks(value))
         target.replace(path)
         return path
     if path.suffix == ".jsonl":
@@ -72,6 +84,18 @@ def write_artifact(root: Path, name: str, value: Any) -> Path:
     return path
 
 
+def _json_chunks(value: Any, batch: int = 8192) -> Iterator[str]:
+    """`_dump(value) + "\\n"` in pieces (the same encoder, so the same bytes): a lineage graph of a
+    million objects is never one string in memory."""
+    pieces = _INDENTED.iterencode(value)
+    while chunk := "".join(itertools.islice(pieces, batch)):
+        yield chunk
+    yield "\n"
+
+
+_INDENTED = json.JSONEncoder(indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
 def _jsonl_lines(records: Any) -> Iterator[str]:
     dumps = json.dumps
     for r in records:
@@ -80,7 +104,7 @@ def _jsonl_lines(records: Any) -> Iterator[str]:
 
 def read_artifact(path: Path) -> Any:
     if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
     if path.suffix == ".json":
         return json.loads(path.read_text())
     if path.suffix == ".pdf":
@@ -107,6 +131,7 @@ class ParseCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[int, int, int], bytes | None, Any]] = {}
+        self._written: dict[str, bytes] = {}  # path -> digest of the JSONL content this process wrote there
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
 
@@ -131,20 +156,24 @@ class ParseCache:
             digest = entry[1]
             if digest is None:
                 return entry[2]
-            content = path.read_bytes()
-            if hashlib.blake2b(content, digest_size=16).digest() == digest:
-                self._entries[key] = (signature, self._digest_if_racy(st, content), entry[2])
+            if hashlib.blake2b(path.read_bytes(), digest_size=16).digest() == digest:
+                self._entries[key] = (signature, digest if self._racy(st) else None, entry[2])
                 return entry[2]
         self._entries.pop(key, None)  # the old value is not kept alive while the new one parses
         content = path.read_bytes()
-        value = _parse(path, content)
-        self._entries[key] = (signature, self._digest_if_racy(st, content), value)
+        digest = hashlib.blake2b(content, digest_size=16).digest()
+        written = self._written.pop(key, None)
+        value = _own_jsonl(content) if written == digest and path.suffix == ".jsonl" else _parse(path, content)
+        self._entries[key] = (signature, digest if self._racy(st) else None, value)
         return value
 
-    def _digest_if_racy(self, st: os.stat_result, content: bytes) -> bytes | None:
-        if time.time_ns() - st.st_mtime_ns > self.RACY_SECONDS * 1e9:
-            return None
-        return hashlib.blake2b(content, digest_size=16).digest()
+    def wrote(self, path: Path, digest: bytes) -> None:
+        """`write_artifact` wrote this JSONL content here: read back, while the bytes are still those,
+        it is parsed in one call (one record a line, as written) rather than line by line."""
+        self._written[str(path)] = digest
+
+    def _racy(self, st: os.stat_result) -> bool:
+        return time.time_ns() - st.st_mtime_ns <= self.RACY_SECONDS * 1e9
 
     def __contains__(self, path: object) -> bool:
         """Whether the file at `path` has a parsed value kept."""
@@ -155,6 +184,7 @@ class ParseCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._written.clear()
         for forget in self._on_clear:
             forget()
 
@@ -172,11 +202,20 @@ def _parse(path: Path, content: bytes) -> Any:
     if "\r" in text:  # what read_text's universal newlines make of it
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if path.suffix == ".jsonl":
-        loads = json.loads
-        return [loads(line) for line in text.splitlines() if line.strip()]
+        loads = json.loads  # records are split at "\n" only: a string may hold U+2028, which splitlines() splits at
+        return [loads(line) for line in text.split("\n") if line.strip()]
     if path.suffix == ".json":
         return json.loads(text)
     return text
+
+
+def _own_jsonl(content: bytes) -> list[Any]:
+    """The records of a JSONL file exactly as `write_artifact` wrote it (each line one `json.dumps`
+    of a record, none empty, none holding a raw "\\n"): one `json.loads` of them as an array gives the
+    same records as a parse line by line, faster, and with each key string shared by every record
+    (the decoder's key memo lasts one call), a third less memory for a large artifact."""
+    text = content.decode()
+    return json.loads("[" + text[:-1].replace("\n", ",") + "]") if text else []
 
 
 PARSED = ParseCache()

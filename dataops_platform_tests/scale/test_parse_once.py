@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,41 @@ def test_a_check_parses_only_what_its_rule_reads(demo_artifacts: Path) -> None:
     assert "dataset_versions" in a and len(PARSED) == 2
     assert a.problems == {} and len(a) == len(ARTIFACT_FILES) and len(PARSED) == len(ARTIFACT_FILES)
     assert dict(a) == {name: read_artifact(demo_artifacts / relative) for name, relative in ARTIFACT_FILES.items()}
+
+
+def test_a_json_artifact_is_written_in_pieces_as_before(tmp_path: Path) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)  # written by default=str
+    nodes = [{"ref": f"version:v{i}", "kind": "version", "at": at} for i in range(20_000)]
+    graph = {"nodes": nodes, "edges": [], "meta": {"ü": (1, 2.5, None), "empty": {}}}
+    for value in (graph, "a string", 7, [], {}):
+        path = write_artifact(tmp_path, "lineage_graph", value)
+        old = json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+        assert path.read_text(encoding="utf-8") == old
+
+
+def test_a_record_holding_a_line_separator_reads_back(tmp_path: Path) -> None:
+    """U+2028 and U+0085 are written raw (ensure_ascii=False); str.splitlines() splits at them, so an
+    alert titled with one made the whole artifact unreadable. Records are split at "\\n" only."""
+    rows = [{"title": "pasted\u2028text\u0085here\u2029"}, {"title": "plain"}]
+    path = write_artifact(tmp_path, "alerts", rows)
+    assert read_artifact(path) == rows
+    assert Artifacts(tmp_path)["alerts"] == rows, "read back in one call, as written"
+    PARSED.clear()
+    assert Artifacts(tmp_path)["alerts"] == rows, "parsed line by line, as another process reads it"
+
+
+def test_what_this_process_wrote_reads_back_alike_both_ways(tmp_path: Path) -> None:
+    rows = [{"id": i, "n": float(i) / 3, "tags": ["a", {"b": None}], "s": 'ü\\"q'} for i in range(3000)] + [{}]
+    path = write_artifact(tmp_path, "experiment_runs", rows)
+    fast = Artifacts(tmp_path)["experiment_runs"]
+    PARSED.clear()
+    slow = Artifacts(tmp_path)["experiment_runs"]
+    assert fast == slow == read_artifact(path) == rows
+
+
+def test_a_file_edited_after_it_was_written_is_read_line_by_line(tmp_path: Path) -> None:
+    """Two records on one line parse as an array but not as JSONL: the edit is a parse problem."""
+    path = write_artifact(tmp_path, "alerts", [{"a": 1}, {"b": 2}])
+    path.write_text('{"a": 1}, {"b": 2}\n', encoding="utf-8")
+    a = Artifacts(tmp_path)
+    assert "alerts" not in a and "does not parse" in a.problems["alerts"]
