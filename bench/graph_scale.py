@@ -1,6 +1,6 @@
 """Cost of the whole asset graph (every asset and check) as the governance store grows.
 
-For each size N (default 1,000, 10,000 and 100,000 objects) a fresh SQLite home is initialised
+For each size N (default 100,000, 300,000 and 1,000,000 objects) a fresh SQLite home is initialised
 with examples/platform.yaml and filled with N objects spread over the spec's three projects:
 
   20% dataset versions   lines of versions per project (derived_from, with some forks), statuses
@@ -25,19 +25,29 @@ fails. It is a blocking check on experiment_runs, and a failed blocking check st
 downstream, so its check is left out of the Dagster selection; the rule is still evaluated, with
 all the others, by the test_report asset, and its outcome is printed.
 
-Then, in a fresh subprocess per materialisation (so peak RSS is that run's own), `materialize_all`
-runs every asset and check in process on the home's own Dagster instance, twice: the first run on
-the fresh home, then a re-run over the artifacts the first one wrote. The re-run is the steady state
-of a home materialised on a schedule, and it is slower: every check reads all artifacts, and on the
-first run the early checks find most of them not written yet. For each run the script prints the
-seconds, the peak RSS (getrusage ru_maxrss of that process), the slowest steps and the check
-outcomes, then the 10x scaling ratios. Goals (from the issue): 100k objects in <= 60 s on a 2-core
-machine, 10x more data in <= 11x the time, peak RSS <= 2 GiB; each is judged for both runs.
+Ids are allocated as the services allocate them (`Operation.next_id`): numbered per tenant,
+`t01_retail.ds_v001`, and the id counters are left where a service would go on from.
 
-    python bench/graph_scale.py                          # 1,000, 10,000 and 100,000 objects
+Then, each step in a fresh subprocess (so peak RSS is that step's own):
+
+  ceiling     one raw read of every table of the store with sqlite3, every row kept: the least a
+              materialisation of the whole store has to do, measured in the same run
+  first run   `materialize_all`: every asset and check (but rule 7's) in process on the home's
+              own Dagster instance, on the fresh home
+  refresh     after `--grow` (default 1,000) new objects: 20% draft/validated versions, 60%
+              experiments on them, 20% low/medium alerts resolved inside their SLA, with their
+              lineage edges and audit records (bulk inserts, the chain appended), the same
+              `materialize_all` again: what a scheduled refresh after a busy hour costs
+
+For each run the script prints the seconds, the peak RSS (getrusage ru_maxrss of that process),
+the slowest steps and the check outcomes, then the goals of issue 17 for the largest size: 1M
+objects materialised in <= 120 s at <= 2 GiB peak RSS and <= 10x the raw read's; a 1,000-object
+refresh of a 1M home in <= 10 s; 10x the data in <= 11x the time.
+
+    python bench/graph_scale.py                          # 100,000, 300,000 and 1,000,000 objects
     python bench/graph_scale.py --quick                  # 1,000 and 3,000: a smoke run
-    python bench/graph_scale.py --sizes 1000,10000 --profile /tmp/prof   # cProfile each run
-    python bench/graph_scale.py --no-rerun              # first runs only
+    python bench/graph_scale.py --sizes 100000 --profile /tmp/prof   # cProfile each run
+    python bench/graph_scale.py --sizes 10000,100000 --grow 0        # first runs only
 
 Exit status: 0 when every size materialised every selected asset and check (failed checks and
 missed goals are reported, not failed); 2 when a materialisation did not complete.
@@ -76,6 +86,7 @@ PROJECTS = (
 )
 ROLE_OF = {"dan": "data_engineer", "lena": "data_engineer", "hugo": "data_engineer", "quinn": "qa",
            "priya": "platform_pm", "omar": "ops", SYSTEM: "system"}  # fmt: skip
+TENANT_OF = {p: t for p, t, _, _ in PROJECTS}
 SHARE_VERSIONS, SHARE_EXPERIMENTS = 0.2, 0.6  # alerts: the rest
 VERSION_STATUSES = (("validated", 40), ("released", 30), ("rejected", 12), ("draft", 10), ("deprecated", 8))
 FORK_RATE = 0.1
@@ -86,8 +97,9 @@ UNRESOLVED_ALERTS = 0.06  # open or acknowledged, all recent and low/medium
 LATE_RESOLUTIONS = 0.03  # resolved, but outside the SLA (lowers compliance, breaks no rule)
 BATCH = 10_000
 RULE7_CHECK = "experiments_reference_versions"
-GOAL_SECONDS, GOAL_RATIO, GOAL_RSS = 60.0, 11.0, 2 * 1024**3
-SIZES, QUICK_SIZES = (1_000, 10_000, 100_000), (1_000, 3_000)
+GOAL_SECONDS, GOAL_RATIO, GOAL_RSS, GOAL_RAW_RSS, GOAL_REFRESH = 120.0, 11.0, 2 * 1024**3, 10.0, 10.0
+SIZES, QUICK_SIZES = (100_000, 300_000, 1_000_000), (1_000, 3_000)
+GROW = 1_000  # objects added before the refresh
 
 
 def say(line: str = "") -> None:
@@ -112,6 +124,13 @@ class Data:
     audit: list[tuple[datetime, dict]] = field(default_factory=list)  # (at, AuditEntry kwargs)
     current: dict[str, str] = field(default_factory=dict)  # project -> current release
     releases: int = 0
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, tenant) -> last number
+
+    def new_id(self, kind: str, prefix: str, project: str) -> str:
+        """The id the service would allocate (Operation.next_id): numbered per tenant, `t01_retail.ds_v001`."""
+        tenant = TENANT_OF[project]
+        n = self.counters[(kind, tenant)] = self.counters.get((kind, tenant), 0) + 1
+        return f"{tenant}.{_id(prefix, n)}"
 
 
 def _id(prefix: str, n: int) -> str:
@@ -152,7 +171,7 @@ def generate(n: int, rng: random.Random, now: datetime, data_dir: Path) -> Data:
         digest = f"{rng.getrandbits(256):064x}"
         rows = rng.randint(200, 50_000)
         v = {
-            "version_id": _id("ds_v", i + 1), "project_id": project, "parent_version": parent,
+            "version_id": d.new_id("dataset_version", "ds_v", project), "project_id": project, "parent_version": parent,
             "status": rng.choices(statuses, status_weights)[0], "change_summary": [f"batch {i + 1} of {project}"],
             "data_location": str(data_dir / digest[:2] / f"{digest}.jsonl"), "source_format": "jsonl",
             "content_digest": digest, "row_count": rows,
@@ -206,7 +225,7 @@ def generate(n: int, rng: random.Random, now: datetime, data_dir: Path) -> Data:
         if v["status"] == "released" and rng.random() < EXCEPTION_PER_RELEASE:
             project, at = v["project_id"], v["released_at"]
             x = {
-                "exception_id": _id("exc_", len(d.exceptions) + 1), "project_id": project, "version_id": v["version_id"],
+                "exception_id": d.new_id("exception", "exc_", project), "project_id": project, "version_id": v["version_id"],
                 "rule": "experiment_status", "reason": "known regression on a minority slice, fix scheduled",
                 "follow_up": f"fix the cause of experiment_status on {v['version_id']}", "status": "approved",
                 "requested_by": engineer[project], "requested_at": at - timedelta(minutes=40),
@@ -227,13 +246,14 @@ def generate(n: int, rng: random.Random, now: datetime, data_dir: Path) -> Data:
     for _ in range(n_experiments):
         v = rng.choice(d.versions)
         status = rng.choices(outcomes, outcome_weights)[0]
-        if v["status"] == "released" and v["version_id"] not in waived:
+        if v["released_at"] and v["version_id"] not in waived:  # released, or released then deprecated
             status = "completed"  # the release gate held: nothing regressed/failed ships unwaived
         drafts.append((v["created_at"] + timedelta(minutes=rng.uniform(10, 4 * 24 * 60)), v, status))
     drafts.sort(key=lambda t: t[0])
     last_completed: dict[str, str] = {}
-    for i, (at, v, status) in enumerate(drafts):
-        project, eid = v["project_id"], _id("exp_", i + 1)
+    for at, v, status in drafts:
+        project = v["project_id"]
+        eid = d.new_id("experiment", "exp_", project)
         drop = 0.2 if status == "regressed" else 0.0
         f1 = round(rng.uniform(0.80, 0.93) - drop, 4)
         e = {
@@ -276,7 +296,8 @@ def generate(n: int, rng: random.Random, now: datetime, data_dir: Path) -> Data:
     drafts.sort(key=lambda t: t[0])
     unresolved = max(1, round(len(drafts) * UNRESOLVED_ALERTS)) if drafts else 0
     for i, (opened, kind, obj, ref, category, severity) in enumerate(drafts):
-        project, aid = obj["project_id"], _id("alert_", i + 1)
+        project = obj["project_id"]
+        aid = d.new_id("alert", "alert_", project)
         recent = i >= len(drafts) - unresolved
         if recent and severity in ("critical", "high"):
             severity = "medium"  # still open: only low/medium, and young, so no SLA breach
@@ -306,7 +327,7 @@ def generate(n: int, rng: random.Random, now: datetime, data_dir: Path) -> Data:
         audit(opened, opener, project, "alert.open", f"alert:{aid}",
               {"severity": severity, "category": category, "related_object": ref})  # fmt: skip
         if severity in ("critical", "high"):  # a complete incident review, as rule 12 wants
-            rid = _id("ir_", len(d.reviews) + 1)
+            rid = d.new_id("review", "ir_", project)
             related = [f"alert:{aid}"] + ([ref] if kind == "version" else [])
             at = a["resolved_at"] + timedelta(hours=1)
             d.reviews.append({
@@ -355,12 +376,11 @@ def fill(home: Path, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
 def fill_stores(settings: Any, n: int, seed: int, mlflow_runs: int) -> dict[str, Any]:
     """Initialise the stores `settings` name (SQLite or PostgreSQL, local MLflow or a server), then
     insert N objects, their edges and audit chain."""
-    from sqlalchemy import insert, update
+    from sqlalchemy import update
 
     from dataops_platform.clock import FixedClock
-    from dataops_platform.governance import audit
     from dataops_platform.governance.bootstrap import initialize
-    from dataops_platform.governance.platform import Platform, iso
+    from dataops_platform.governance.platform import Platform
     from dataops_platform.governance.spec_apply import apply_spec
     from dataops_platform.spec.loader import load_spec
     from dataops_platform.store import models
@@ -374,6 +394,152 @@ def fill_stores(settings: Any, n: int, seed: int, mlflow_runs: int) -> dict[str,
     t_runs = time.perf_counter()
     runs = create_mlflow_runs(settings, data, mlflow_runs)
     t_runs = time.perf_counter() - t_runs
+    insert_rows(platform, data)
+    with platform.store.write() as session:
+        for project, version in data.current.items():
+            session.execute(update(models.Project).where(models.Project.id == project).values(current_release=version))
+        write_counters(session, data)
+    last_seq = append_audit(platform, data)
+    platform.close()
+    by_status: dict[str, int] = {}
+    for v in data.versions:
+        by_status[v["status"]] = by_status.get(v["status"], 0) + 1
+    return {
+        "versions": len(data.versions), "experiments": len(data.experiments), "alerts": len(data.alerts),
+        "reviews": len(data.reviews), "exceptions": len(data.exceptions), "edges": len(data.edges),
+        "audit_records": last_seq, "mlflow_runs": runs, "mlflow_seconds": round(t_runs, 2),
+        "version_statuses": by_status, "seconds": round(time.perf_counter() - t0, 2),
+    }  # fmt: skip
+
+
+def write_counters(session: Any, data: Data) -> None:
+    """The id counters the services allocate from (per tenant; release numbers per project)."""
+    from dataops_platform.governance.platform import tenant_counter
+    from dataops_platform.store import models
+
+    last_release: dict[str, int] = {}
+    for v in data.versions:
+        if v["release_seq"]:
+            last_release[v["project_id"]] = max(last_release.get(v["project_id"], 0), v["release_seq"])
+    counters = {tenant_counter(kind, tenant): last for (kind, tenant), last in data.counters.items()}
+    counters |= {tenant_counter("release", project): last for project, last in last_release.items()}
+    for kind, last in counters.items():
+        session.merge(models.IdCounter(kind=kind, last=last))
+
+
+# -- the refresh: new objects after the first materialisation ------------------------------------
+def grow(home: Path, k: int, seed: int) -> dict[str, Any]:
+    """Child process: K new objects (20% versions, 60% experiments, 20% alerts) through bulk inserts
+    with their lineage edges and audit records, as an hour of a busy platform adds them. The new
+    versions are drafts and validated ones (nothing is released, so no gate is judged anew), the
+    experiments are on them, the alerts are low/medium ones resolved inside their SLA."""
+    from sqlalchemy import func, select
+
+    from dataops_platform.clock import FixedClock
+    from dataops_platform.governance.platform import Platform, tenant_counter
+    from dataops_platform.settings import load_settings
+    from dataops_platform.store import models
+
+    t0 = time.perf_counter()
+    rng = random.Random(seed + 1)
+    settings = load_settings(home)
+    now = datetime.now(UTC).replace(microsecond=0)
+    platform = Platform(settings, FixedClock(now))
+    d = Data()
+    with platform.store.read() as session:
+        stored = dict(session.execute(select(models.IdCounter.kind, models.IdCounter.last)).tuples().all())
+        heads = dict(session.execute(select(models.Project.id, models.Project.current_release)).tuples().all())
+        assert session.scalar(select(func.count()).select_from(models.DatasetVersion)) > 0, "fill the home first"
+    for tenant in TENANT_OF.values():  # go on numbering where the fill stopped
+        for kind in ("dataset_version", "experiment", "alert"):
+            d.counters[(kind, tenant)] = stored.get(tenant_counter(kind, tenant), 0)
+    projects = [p for p, _, _, _ in PROJECTS]
+    weights = [w for _, _, w, _ in PROJECTS]
+    engineer = {p: e for p, _, _, e in PROJECTS}
+    n_versions, n_experiments = round(k * SHARE_VERSIONS), round(k * SHARE_EXPERIMENTS)
+    n_alerts = k - n_versions - n_experiments
+    start = now - timedelta(hours=1)
+
+    def audit_entry(at: datetime, actor: str, project: str, action: str, ref: str, details: dict) -> None:
+        d.audit.append((at, {"actor": actor, "role": ROLE_OF[actor], "tenant": TENANT_OF[project], "project": project,
+                             "action": action, "object_ref": ref, "outcome": "allowed", "details": details}))  # fmt: skip
+
+    def edge(project: str, source: str, target: str, edge_type: str, at: datetime) -> None:
+        d.edges.append({"project_id": project, "source_ref": source, "target_ref": target, "edge_type": edge_type,
+                        "created_at": at})  # fmt: skip
+
+    last: dict[str, str] = dict(heads)
+    for i in range(n_versions):
+        project = rng.choices(projects, weights)[0]
+        at = start + timedelta(seconds=3000 * i / max(1, n_versions))
+        digest = f"{rng.getrandbits(256):064x}"
+        rows = rng.randint(200, 50_000)
+        status = rng.choice(("draft", "validated"))
+        v = {
+            "version_id": d.new_id("dataset_version", "ds_v", project), "project_id": project,
+            "parent_version": last[project], "status": status, "change_summary": ["an hour's new batch"],
+            "data_location": str(settings.data_dir / digest[:2] / f"{digest}.jsonl"), "source_format": "jsonl",
+            "content_digest": digest, "row_count": rows,
+            "schema_fields": [{"name": "id", "type": "string"}, {"name": "text", "type": "string"}],
+            "quality_signals": {"rows": rows, "duplicate_id_rate": 0.0, "null_rate": 0.0, "splits": ["train", "test"],
+                                "duplicate_ids": []},
+            "quality_failures": [], "rollback_candidate": False, "created_by": engineer[project], "created_at": at,
+            "validated_by": "quinn" if status == "validated" else None,
+            "validated_at": at + timedelta(minutes=5) if status == "validated" else None,
+            "released_by": None, "released_at": None, "release_seq": None, "retired_at": None,
+        }  # fmt: skip
+        last[project] = v["version_id"]
+        d.versions.append(v)
+        edge(project, f"version:{v['parent_version']}", f"version:{v['version_id']}", "derived_from", at)
+        audit_entry(at, engineer[project], project, "version.create", f"version:{v['version_id']}",
+                    {"digest": digest, "rows": rows, "parent": v["parent_version"], "format": "jsonl"})  # fmt: skip
+    outcomes, outcome_weights = zip(*BAD_EXPERIMENT, strict=True)
+    for _ in range(n_experiments):
+        v = rng.choice(d.versions)
+        project, at = v["project_id"], v["created_at"] + timedelta(minutes=rng.uniform(1, 9))
+        status = rng.choices(outcomes, outcome_weights)[0]
+        eid = d.new_id("experiment", "exp_", project)
+        d.experiments.append({
+            "experiment_id": eid, "project_id": project, "dataset_version": v["version_id"], "mlflow_run_id": None,
+            "params": {"C": 1.0, "max_iter": 300}, "status": status,
+            "metric_summary": {} if status == "failed" else {"f1": round(rng.uniform(0.7, 0.9), 4)},
+            "baseline_ref": None, "deltas": {}, "requires_review": status != "completed", "alert_ids": [],
+            "error": "ValueError: C must be > 0" if status == "failed" else None,
+            "run_ended_at": at - timedelta(seconds=30), "recorded_by": SYSTEM, "recorded_at": at,
+        })  # fmt: skip
+        edge(project, f"version:{v['version_id']}", f"experiment:{eid}", "used", at)
+        audit_entry(at, SYSTEM, project, "experiment.log", f"experiment:{eid}",
+                    {"status": status, "dataset_version": v["version_id"], "mlflow_run_id": None})  # fmt: skip
+    for _ in range(n_alerts):
+        e = rng.choice(d.experiments)
+        project, opened = e["project_id"], e["recorded_at"] + timedelta(minutes=1)
+        severity = rng.choice(("medium", "low"))
+        aid = d.new_id("alert", "alert_", project)
+        ref = f"experiment:{e['experiment_id']}"
+        d.alerts.append({
+            "alert_id": aid, "project_id": project, "severity": severity, "category": "operational",
+            "related_object": ref, "title": f"operational on {ref}", "status": "resolved", "opened_by": "omar",
+            "opened_at": opened, "acknowledged_by": "omar", "acknowledged_at": opened + timedelta(minutes=2),
+            "resolved_by": "omar", "resolved_at": opened + timedelta(minutes=20), "resolution_note": "re-run",
+        })  # fmt: skip
+        edge(project, ref, f"alert:{aid}", "triggered", opened)
+        audit_entry(opened, "omar", project, "alert.open", f"alert:{aid}",
+                    {"severity": severity, "category": "operational", "related_object": ref})  # fmt: skip
+    insert_rows(platform, d)
+    with platform.store.write() as session:
+        write_counters(session, d)
+    head = append_audit(platform, d)
+    platform.close()
+    return {"versions": len(d.versions), "experiments": len(d.experiments), "alerts": len(d.alerts),
+            "edges": len(d.edges), "audit_records": len(d.audit), "audit_head": head,
+            "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
+
+
+def insert_rows(platform: Any, data: Data) -> None:
+    from sqlalchemy import insert
+
+    from dataops_platform.store import models
+
     for model, rows in (
         (models.DatasetVersion, data.versions),
         (models.ExceptionApproval, data.exceptions),
@@ -385,28 +551,35 @@ def fill_stores(settings: Any, n: int, seed: int, mlflow_runs: int) -> dict[str,
         for i in range(0, len(rows), BATCH):
             with platform.store.write() as session:
                 session.execute(insert(model), rows[i : i + BATCH])
-    counters = {"dataset_version": len(data.versions), "experiment": len(data.experiments), "alert": len(data.alerts),
-                "review": len(data.reviews), "exception": len(data.exceptions), "release": data.releases}  # fmt: skip
-    with platform.store.write() as session:
-        for project, version in data.current.items():
-            session.execute(update(models.Project).where(models.Project.id == project).values(current_release=version))
-        for kind, last in counters.items():
-            session.merge(models.IdCounter(kind=kind, last=last))
-    data.audit.sort(key=lambda t: t[0])  # the chain in time order
+
+
+def append_audit(platform: Any, data: Data) -> int:
+    """The entries, in time order, as one real chain (`audit.append` inside `platform.write()`)."""
+    from dataops_platform.governance import audit
+    from dataops_platform.governance.platform import iso
+
+    data.audit.sort(key=lambda t: t[0])
+    seq = 0
     for i in range(0, len(data.audit), BATCH):
         entries = [audit.AuditEntry(at=iso(at), **kw) for at, kw in data.audit[i : i + BATCH]]
         with platform.write() as session:  # moves the audit anchor too
-            head = audit.append(session, entries)
-    platform.close()
-    by_status: dict[str, int] = {}
-    for v in data.versions:
-        by_status[v["status"]] = by_status.get(v["status"], 0) + 1
-    return {
-        "versions": len(data.versions), "experiments": len(data.experiments), "alerts": len(data.alerts),
-        "reviews": len(data.reviews), "exceptions": len(data.exceptions), "edges": len(data.edges),
-        "audit_records": head.seq, "mlflow_runs": runs, "mlflow_seconds": round(t_runs, 2),
-        "version_statuses": by_status, "seconds": round(time.perf_counter() - t0, 2),
-    }  # fmt: skip
+            seq = audit.append(session, entries).seq
+    return seq
+
+
+# -- the ceiling: one raw read of the store -------------------------------------------------------
+def raw_read(home: Path) -> dict[str, Any]:
+    """Child process: every row of every governance table, read with sqlite3 and kept (the least any
+    materialisation of the whole store must do), timed, with this process's peak RSS."""
+    import sqlite3
+
+    t = time.perf_counter()
+    conn = sqlite3.connect(home / "governance.db")
+    tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    kept = {name: conn.execute(f'SELECT * FROM "{name}"').fetchall() for name in tables}
+    conn.close()
+    return {"seconds": round(time.perf_counter() - t, 3), "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "tables": len(kept), "rows": sum(len(r) for r in kept.values())}  # fmt: skip
 
 
 # -- the materialisation -----------------------------------------------------------------------
@@ -416,6 +589,12 @@ def _rss_now() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (user + system): on a shared machine, less noisy than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def materialise(home: Path, profile: Path | None) -> dict[str, Any]:
@@ -437,9 +616,9 @@ def materialise(home: Path, profile: Path | None) -> dict[str, Any]:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu_seconds()
     outcome = materialize_all(settings, selection=selection)  # type: ignore[arg-type] - an AssetSelection works too
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
@@ -461,7 +640,8 @@ def materialise(home: Path, profile: Path | None) -> dict[str, Any]:
         e.asset_key.to_user_string() for e in outcome_events(settings, outcome.run_id)
     }  # fmt: skip
     return {
-        "assets": len(ASSETS), "seconds": round(seconds, 3), "peak_rss": peak, "rss_before": rss_before,
+        "assets": len(ASSETS), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2), "peak_rss": peak,
+        "rss_before": rss_before,
         "success": outcome.success,
         "checks": [{"name": c.name, "passed": c.passed} for c in outcome.checks],
         "materialised": sorted(materialised), "steps": steps, "artifact_bytes": artifact_bytes,
@@ -503,7 +683,8 @@ def print_profile(path: Path, limit: int = 25) -> None:
 
 def report_run(label: str, result: dict[str, Any]) -> None:
     slow = sorted(result["steps"].items(), key=lambda kv: -kv[1])[:6]
-    say(f"    {label}: {result['seconds']:.2f} s, peak RSS {mib(result['peak_rss'])} "
+    cpu = f" ({result['cpu_seconds']:.1f} s CPU)" if "cpu_seconds" in result else ""
+    say(f"    {label}: {result['seconds']:.2f} s{cpu}, peak RSS {mib(result['peak_rss'])} "
         f"(after imports {mib(result['rss_before'])}), artifacts {mib(result['artifact_bytes'])}, "
         f"run {'succeeded' if result['success'] else 'FAILED'}")  # fmt: skip
     say("      slowest steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in slow))
@@ -519,13 +700,15 @@ def report_run(label: str, result: dict[str, Any]) -> None:
 
 
 def bench_size(
-    n: int, seed: int, mlflow_runs: int, keep: Path | None, profile: Path | None, rerun: bool
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Fill a fresh home, materialise it (first run), then materialise it again (re-run)."""
+    n: int, seed: int, mlflow_runs: int, keep: Path | None, profile: Path | None, grow_by: int
+) -> dict[str, dict[str, Any]]:
+    """Fill a fresh home, read it raw (the ceiling), materialise it (first run), then add `grow_by`
+    objects and materialise again (refresh)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"dataops-graph-{n}-")) if keep is None else keep / f"home_{n}"
     home = tmp / "home" if keep is None else tmp
     if keep is not None and home.exists():
         shutil.rmtree(home)
+    out: dict[str, dict[str, Any]] = {}
     try:
         say(f"[{n:,} objects] filling {home} ...")
         filled = run_child(["--child-fill", str(home), str(n), str(seed), str(mlflow_runs)])
@@ -535,15 +718,24 @@ def bench_size(
         say(f"    + {filled['reviews']:,} incident reviews, {filled['exceptions']:,} exceptions, "
             f"{filled['edges']:,} lineage edges, {filled['audit_records']:,} audit records; "
             f"filled in {filled['seconds']:.1f} s, governance.db {mib(filled['db_bytes'])}")  # fmt: skip
-        runs = []
-        for label in ("first run", "re-run") if rerun else ("first run",):
+        out["raw"] = run_child(["--child-raw", str(home)])
+        say(f"    ceiling, one raw read of every table (sqlite3, all {out['raw']['rows']:,} rows kept): "
+            f"{out['raw']['seconds']:.2f} s, peak RSS {mib(out['raw']['peak_rss'])}")  # fmt: skip
+        steps = [("first run", None)] + ([("refresh", grow_by)] if grow_by else [])
+        for label, added in steps:
+            if added:
+                grown = run_child(["--child-grow", str(home), str(added), str(seed)])
+                say(
+                    f"    + {grown['versions']} versions, {grown['experiments']} experiments, {grown['alerts']} alerts, "
+                    f"{grown['edges']} edges, {grown['audit_records']} audit records (bulk inserts, {grown['seconds']:.1f} s)"
+                )
             prof = profile / f"graph_scale_{n}_{label.replace(' ', '_')}.pstats" if profile else None
             result = run_child(["--child-materialise", str(home)] + (["--child-profile", str(prof)] if prof else []))
             report_run(label, result)
             if prof:
                 print_profile(prof)
-            runs.append(result)
-        return runs[0], runs[1] if rerun else None
+            out[label] = result
+        return out
     finally:
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -555,20 +747,29 @@ def verdict(ok: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", help="comma-separated object counts (default 1000,10000,100000)")
+    parser.add_argument("--sizes", help="comma-separated object counts (default 100000,300000,1000000)")
     parser.add_argument("--quick", action="store_true", help="sizes 1000,3000: a smoke run")
     parser.add_argument("--mlflow-runs", type=int, default=10, help="experiments with a real MLflow run (default 10)")
+    parser.add_argument("--grow", type=int, default=GROW, help=f"objects added before the refresh (default {GROW:,}; 0: none)")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="keep the homes under this directory")
     parser.add_argument("--profile", type=Path, help="cProfile each materialisation into this directory")
-    parser.add_argument("--no-rerun", action="store_true", help="materialise each home once (no steady-state re-run)")
     parser.add_argument("--child-fill", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child-grow", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-raw", help=argparse.SUPPRESS)
     parser.add_argument("--child-materialise", help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_fill:
         home, n, seed, runs = args.child_fill
         print(json.dumps(fill(Path(home), int(n), int(seed), int(runs))))
+        return 0
+    if args.child_grow:
+        home, k, seed = args.child_grow
+        print(json.dumps(grow(Path(home), int(k), int(seed))))
+        return 0
+    if args.child_raw:
+        print(json.dumps(raw_read(Path(args.child_raw))))
         return 0
     if args.child_materialise:
         print(json.dumps(materialise(Path(args.child_materialise), args.child_profile)))
@@ -587,46 +788,46 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     say()
-    first: dict[int, dict[str, Any]] = {}
-    again: dict[int, dict[str, Any]] = {}
+    runs: dict[int, dict[str, dict[str, Any]]] = {}
     for n in sizes:
-        first[n], rerun = bench_size(n, args.seed, args.mlflow_runs, args.keep, args.profile, not args.no_rerun)
-        if rerun is not None:
-            again[n] = rerun
+        runs[n] = bench_size(n, args.seed, args.mlflow_runs, args.keep, args.profile, args.grow)
         say()
 
-    say("summary (seconds of materialize_all; peak RSS of the materialising process)")
-    say(f"  {'objects':>9} {'first run':>10} {'x vs prev':>10} {'re-run':>9} {'x vs prev':>10} {'peak RSS':>10}")
+    say("summary (seconds of materialize_all and peak RSS of the materialising process; the ceiling is one raw")
+    say("read of every table of the same store, in a process of its own)")
+    say(f"  {'objects':>9} {'raw read':>9} {'raw RSS':>9} {'first run':>10} {'x vs prev':>9} {'peak RSS':>10} "
+        f"{'x raw RSS':>9} {'refresh':>9} {'peak RSS':>10}")  # fmt: skip
     for i, n in enumerate(sizes):
-        row = f"  {n:>9,} {first[n]['seconds']:>9.2f}s"
-        row += f" {first[n]['seconds'] / first[sizes[i - 1]]['seconds']:>9.2f}x" if i else f" {'':>10}"
-        if n in again:
-            row += f" {again[n]['seconds']:>8.2f}s"
-            row += f" {again[n]['seconds'] / again[sizes[i - 1]]['seconds']:>9.2f}x" if i else f" {'':>10}"
-        else:
-            row += f" {'-':>9} {'':>10}"
-        peak = max(r["peak_rss"] for r in (first[n], again.get(n, first[n])))
-        say(row + f" {mib(peak):>10}")
+        r, first, again = runs[n]["raw"], runs[n]["first run"], runs[n].get("refresh")
+        row = f"  {n:>9,} {r['seconds']:>8.2f}s {mib(r['peak_rss']):>9} {first['seconds']:>9.2f}s"
+        row += f" {first['seconds'] / runs[sizes[i - 1]]['first run']['seconds']:>8.2f}x" if i else f" {'':>9}"
+        row += f" {mib(first['peak_rss']):>10} {first['peak_rss'] / r['peak_rss']:>8.1f}x"
+        row += f" {again['seconds']:>8.2f}s {mib(again['peak_rss']):>10}" if again else f" {'-':>9} {'':>10}"
+        say(row)
     say()
-    say("goals (the first run finds no artifacts yet, so its early checks parse less; the re-run is the")
-    say("steady state of a home materialised on a schedule)")
-    ok = all(r["success"] or _only_expected_failures(r) for r in [*first.values(), *again.values()])
-    for label, runs in (("first run", first), ("re-run", again)):
-        if not runs:
-            continue
-        if 100_000 in runs:
-            s = runs[100_000]["seconds"]
-            say(f"  {label:9} 100k objects in <= {GOAL_SECONDS:g} s:     {s:8.2f} s   {verdict(s <= GOAL_SECONDS)}")
-        else:
-            say(f"  {label:9} 100k objects in <= {GOAL_SECONDS:g} s:     not measured (no size 100000)")
-        pairs = [(small, big) for small in sizes for big in sizes if big == 10 * small]
-        for small, big in pairs:
-            k = runs[big]["seconds"] / runs[small]["seconds"]
-            say(f"  {label:9} {big:,} / {small:,} time <= {GOAL_RATIO:g}x: {k:8.2f}x   {verdict(k <= GOAL_RATIO)}")
-        if not pairs:
-            say(f"  {label:9} 10x data in <= {GOAL_RATIO:g}x time:   not measured (no sizes 10x apart)")
-    peak = max(r["peak_rss"] for r in [*first.values(), *again.values()])
-    say(f"  peak RSS <= 2 GiB:                      {mib(peak):>10}   {verdict(peak <= GOAL_RSS)}")
+    say(
+        f"goals (issue 17, on 2 cores): 1M objects in <= {GOAL_SECONDS:g} s at <= 2 GiB and <= {GOAL_RAW_RSS:g}x the raw "
+        f"read's RSS; a {GROW:,}-object refresh of 1M in <= {GOAL_REFRESH:g} s; 10x the data in <= {GOAL_RATIO:g}x the time"
+    )
+    ok = all(_only_expected_failures(r) for size in runs.values() for k, r in size.items() if k != "raw")
+    big = max(sizes)
+    first, again, raw = runs[big]["first run"], runs[big].get("refresh"), runs[big]["raw"]
+    label = f"{big:,} objects"
+    if big != 1_000_000:
+        say(f"  (the largest size here is {label}, not 1,000,000: the figures below are for it, judged against the 1M goals)")
+    say(f"  {label}: first run {first['seconds']:8.2f} s                  {verdict(first['seconds'] <= GOAL_SECONDS)}")
+    say(f"  {label}: peak RSS {mib(first['peak_rss']):>10} <= 2 GiB          {verdict(first['peak_rss'] <= GOAL_RSS)}")
+    k = first["peak_rss"] / raw["peak_rss"]
+    say(f"  {label}: peak RSS {k:8.1f}x the raw read's          {verdict(k <= GOAL_RAW_RSS)}")
+    if again:
+        say(f"  {label}: refresh after {args.grow:,} new objects {again['seconds']:8.2f} s  "
+            f"{verdict(again['seconds'] <= GOAL_REFRESH)}")  # fmt: skip
+    pairs = [(small, large) for small in sizes for large in sizes if large == 10 * small]
+    for small, large in pairs:
+        k = runs[large]["first run"]["seconds"] / runs[small]["first run"]["seconds"]
+        say(f"  {large:,} / {small:,} first-run time {k:8.2f}x <= {GOAL_RATIO:g}x   {verdict(k <= GOAL_RATIO)}")
+    if not pairs:
+        say(f"  10x data in <= {GOAL_RATIO:g}x time: not measured (no sizes 10x apart)")
     if args.quick:
         say("  (quick run: indicative only)")
     return 0 if ok else 2
