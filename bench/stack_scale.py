@@ -65,7 +65,7 @@ import graph_scale as gs  # noqa: E402 - the workload builders; it puts the repo
 SIZES = (1_000, 10_000)
 RUN_TIMEOUT_S = 3_600.0
 SAMPLE_EVERY_S = 0.5
-OPS_TARGET = "ds_v001"  # graph_scale.generate puts the first version in p01_retail_search, where omar is ops
+OPS_TARGET = "t01_retail.ds_v001"  # graph_scale.generate puts the first version in p01_retail_search, where omar is ops
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 say, mib = gs.say, gs.mib
