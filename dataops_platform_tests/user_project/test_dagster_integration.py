@@ -125,6 +125,24 @@ def test_a_token_the_server_refuses_is_reported_as_the_resources_token(server: S
     assert refused.value.problem["field"] == "token"
 
 
+def test_a_token_without_version_create_is_denied_and_nothing_is_registered(server: Server, team_env: Path) -> None:
+    before = len(server.client(PM).version_list(PROJECT))
+    error = failure(run([registering("checked")], server, token=server.tokens[PM]))  # the PM may release, not register
+    assert "PermissionDenied" in error.cls_name
+    assert f"{PM!r} (role platform_pm) may not version.create in project {PROJECT!r}" in error.message
+    assert len(server.client(PM).version_list(PROJECT)) == before
+
+
+def test_an_unknown_project_is_refused_by_the_platform_naming_it(server: Server, team_env: Path) -> None:
+    @dg.asset(name="checked")
+    def wrong_project(context: dg.AssetExecutionContext, dataops: DataOpsResource) -> dg.MaterializeResult:
+        path = write_records(sample_records(GOOD_ROWS, seed=next(SEEDS)), Path.cwd() / "wrong.jsonl")
+        return dataops.register_output(context, "fj_no_such_project", path)
+
+    error = failure(run([wrong_project], server))
+    assert "NotFound" in error.cls_name and "fj_no_such_project" in error.message
+
+
 # -- register_output: the "latest" parent ---------------------------------------------------------
 
 
@@ -247,6 +265,13 @@ def test_the_sensor_reports_the_current_release_with_the_digest_as_data_version(
 
     again = tick(first.cursor)
     assert not again.asset_events and again.skip_message is not None  # the cursor: nothing changed, nothing reported
+
+
+def test_the_sensor_fails_its_tick_naming_a_project_it_cannot_see(server: Server, team_env: Path) -> None:
+    sensor = governed_dataset_sensor([PROJECT, "fj_no_such_project"])
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources(server)) as context:
+        with pytest.raises(Exception, match="fj_no_such_project"):
+            sensor.evaluate_tick(context)
 
 
 @pytest.mark.parametrize("projects", [[], "fj_late_delivery", ["a", "a"], ["a/b"], [""]])
