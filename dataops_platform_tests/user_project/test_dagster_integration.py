@@ -143,6 +143,24 @@ def test_an_unknown_project_is_refused_by_the_platform_naming_it(server: Server,
     assert "NotFound" in error.cls_name and "fj_no_such_project" in error.message
 
 
+def test_data_where_the_server_reads_it_is_registered_in_place_with_the_same_provenance(server: Server, team_env: Path) -> None:
+    inbox_file = server.home / "inbox" / "nightly" / "shipments.jsonl"  # e.g. a share the platform mounts
+    write_records(sample_records(GOOD_ROWS, seed=next(SEEDS)), inbox_file)
+
+    @dg.asset(name="inbox_line")
+    def in_place(context: dg.AssetExecutionContext, dataops: DataOpsResource) -> dg.MaterializeResult:
+        # not a local file: the server reads it from its inbox, where it lives, and copies nothing
+        return dataops.register_output(context, PROJECT, "nightly/shipments.jsonl", copy=False)
+
+    result = run([in_place], server)
+    assert result.success
+    meta = registered_meta(result, "inbox_line")
+    version = server.client(PM).version_show(meta["dataops/version_id"])
+    assert version.copy_location is None and version.source_uri.endswith("nightly/shipments.jsonl")
+    assert version.provenance.dagster_run_id == result.run_id and version.provenance.dagster_asset_key == "inbox_line"
+    assert meta["dataops/digest"] == version.content_digest and version.status == "validated"
+
+
 # -- register_output: the "latest" parent ---------------------------------------------------------
 
 
