@@ -126,8 +126,10 @@ def dataops_checks(
     key) that fail when the version it registered failed the quality gate or is not releasable.
     `checks` picks among "quality_gate" and "releasable"; `resource_key` names the DataOpsResource."""
     unknown = [c for c in checks if c not in CHECKS]
-    if unknown or not checks:
-        raise InvalidInput(f"checks {list(checks)!r}: choose among {', '.join(CHECKS)}", field="checks", value=list(checks))
+    if unknown or not checks or isinstance(checks, str) or len(set(checks)) != len(checks):
+        raise InvalidInput(
+            f"checks {list(checks)!r}: choose among {', '.join(CHECKS)}, each once", field="checks", value=list(checks)
+        )
     if isinstance(asset, dg.AssetsDefinition):
         if len(asset.keys) != 1:
             raise InvalidInput("asset has several keys: pass the one key to check", field="asset", value=str(sorted(asset.keys)))

@@ -95,6 +95,7 @@ def register_output(
         )
     if isinstance(summary, str):  # a bare string would be split into one line per character
         summary = [summary]
+    lines = list(summary or [f"materialised by {context.asset_key.to_user_string()} in run {context.run.run_id}"])
     with resource.connected() as platform:
         if parent == LATEST:
             parent, rule = latest_parent(platform, project, context.asset_key)
@@ -104,9 +105,7 @@ def register_output(
             project,
             source,
             parent=parent,
-            summary=list(summary)
-            if summary
-            else [f"materialised by {context.asset_key.to_user_string()} in run {context.run.run_id}"],
+            summary=lines,
             copy=copy,
             provenance=provenance_of(resource, context),
         )

@@ -229,7 +229,7 @@ def test_a_check_on_an_asset_that_registered_nothing_fails_saying_so(server: Ser
     assert not evaluation.passed and "has no dataops/version_id in its latest materialisation" in evaluation.description
 
 
-@pytest.mark.parametrize("checks", [["nope"], [], ["quality_gate", "releasable", "release"]])
+@pytest.mark.parametrize("checks", [["nope"], [], ["quality_gate", "releasable", "release"], ["releasable"] * 2, "releasable"])
 def test_the_checks_factory_refuses_unknown_checks(checks: list[str]) -> None:
     with pytest.raises(InvalidInput) as refused:
         dataops_checks("checked", checks=checks)

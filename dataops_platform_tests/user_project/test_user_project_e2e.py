@@ -143,6 +143,7 @@ def test_the_code_location_loads_with_its_checks_and_the_governed_dataset(user_p
     assert defs.resolve_sensor_def("dataops_governed_datasets").minimum_interval_seconds == 300
 
 
+@pytest.mark.slow  # a Dagster gRPC code server and a run worker process
 def test_a_launched_run_of_the_code_location_records_its_name_as_provenance(server: Server, tmp_path: Path) -> None:
     """`dagster job launch` through the instance's run launcher, as the UI, a schedule or a sensor
     launches a run of a deployed code location: the version's provenance names the code location."""
