@@ -91,6 +91,12 @@ def test_a_bad_configuration_is_refused_naming_the_field(server: str, token: str
     assert "hunter2" not in str(refused.value.value) and "me:secret" not in str(refused.value.value)
 
 
+@pytest.mark.parametrize("timeout", [0, -1.5])
+def test_a_timeout_that_is_not_positive_is_refused_naming_it(timeout: float) -> None:
+    with pytest.raises(ValueError, match=r"timeout\s+Input should be greater than 0"):
+        DataOpsResource(server="http://127.0.0.1:1", token="dop_x_y", timeout=timeout)
+
+
 def test_an_empty_environment_variable_fails_the_materialisation_naming_server_and_writes_nothing(
     server: Server, team_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -136,7 +136,17 @@ def test_the_code_location_loads_with_its_checks_and_the_governed_dataset(user_p
     defs = user_project.defs
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    assert {DATASET, MODEL, dg.AssetKey("raw_shipments"), dg.AssetKey(["dataops", PROJECT])} <= set(graph.get_all_asset_keys())
+    nodes = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
+    snapshot = {
+        name: (n.group_name, sorted(n.kinds), list(n.owners), sorted(p.to_user_string() for p in n.parent_keys))
+        for name, n in nodes.items()
+    }  # the whole graph: a silent change to it fails here
+    assert snapshot == {
+        "raw_shipments": ("shipments", ["jsonl", "python"], ["team:fjord-data"], []),
+        "shipments_dataset": ("shipments", ["dataops"], ["team:fjord-data"], ["raw_shipments"]),
+        "late_delivery_model": ("models", ["mlflow", "sklearn"], ["team:fjord-data"], ["shipments_dataset"]),
+        f"dataops/{PROJECT}": ("governed_datasets", ["dataops"], [], []),
+    }
     assert not graph.get(dg.AssetKey(["dataops", PROJECT])).is_executable  # the platform produces it; a sensor observes it
     checks_by_asset = {(k.asset_key, k.name) for k in graph.asset_check_keys}
     assert checks_by_asset == {(DATASET, "dataops_quality_gate"), (MODEL, "dataops_releasable")}
