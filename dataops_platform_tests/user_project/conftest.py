@@ -68,18 +68,32 @@ class Server:
         return DataOpsClient(self.url, self.tokens[user], timeout=120, environ={})
 
 
-def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+def _ready(url: str, process: subprocess.Popen, log: Path) -> bool:
+    """True once the server answers; False when it exited because its port was taken meanwhile."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"dataops serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            text = log.read_text(errors="replace")
+            if "address already in use" in text.lower():
+                return False
+            pytest.fail(f"dataops serve exited with {process.returncode}:\n{text[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/openapi.json", timeout=2) as answer:
                 if answer.status == 200:
-                    return
+                    return True
         except OSError:
             time.sleep(0.2)
-    pytest.fail(f"dataops serve did not answer within 60 s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"dataops serve did not answer within 60 s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and nothing else
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -89,25 +103,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     dataops(home, "--as", ADMIN, "spec", "apply", str(SPEC))
     made = {user: dataops(home, "--as", ADMIN, "--json", "token", "create", user) for user in (PIPELINE, PM)}
     tokens = {user: json.loads(out)["token"] for user, out in made.items()}
-    port = free_port()
     log = home / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "serve", "--port", str(port)],
-            env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process, log)
-        yield Server(url, home, load_settings(home).tracking_uri, tokens, process)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and nothing else
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    for _attempt in range(3):  # the free port is free when picked; another process may take it before serve binds
+        port = free_port()
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "serve", "--port", str(port)],
+                env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if not _ready(url, process, log):
+                continue
+        except BaseException:
+            _stop(process)
+            raise
+        try:
+            yield Server(url, home, load_settings(home).tracking_uri, tokens, process)
+        finally:
+            _stop(process)
+        return
+    pytest.fail(f"dataops serve found no free port in 3 attempts:\n{log.read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture
