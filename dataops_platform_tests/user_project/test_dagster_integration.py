@@ -68,6 +68,17 @@ def failure(result: Any) -> Any:
     return error
 
 
+def test_the_package_named_dagster_imports_the_real_dagster() -> None:
+    """`dataops_platform.dagster` shadows nothing: inside it `import dagster` is Dagster itself."""
+    import dataops_platform
+    from dataops_platform.dagster import checks, governed, metadata, register, resource
+
+    package = Path(dataops_platform.__file__).parent
+    for module in (checks, governed, metadata, register, resource):
+        assert module.dg is dg and module.dg.__name__ == "dagster"
+        assert package not in Path(module.dg.__file__).parents
+
+
 # -- the resource: hostile configuration ---------------------------------------------------------
 
 
