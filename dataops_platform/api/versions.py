@@ -189,6 +189,7 @@ async def version_upload(
                 label=filename,
                 copy=True,
                 provenance=provenance,
+                uploaded=True,  # its source is the kept copy: the request's file is gone afterwards
             )
         )
         return await anyio.to_thread.run_sync(_registered, plat, registered)

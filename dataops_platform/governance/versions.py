@@ -148,6 +148,7 @@ def register_version(
     label: str | None = None,
     copy: bool | None = None,
     provenance: Provenance | dict | None = None,
+    uploaded: bool = False,
 ) -> DatasetVersion:
     """Register data where it lives as a new draft version (needs version.create).
 
@@ -158,7 +159,8 @@ def register_version(
     the deployment's limits (TooLarge over them), then the version is written with the source, its
     pin, digest (`digest_algorithm`), typed schema and the diff against the parent. Nothing is
     copied unless `copy` (or the project's `copy_data_by_project` policy) asks; a copy keeps the
-    original bytes, content-addressed. Every refusal is audited: denied (PermissionDenied, NotFound)
+    original bytes, content-addressed. An `uploaded` file (the REST upload) is always kept, and its
+    kept copy becomes the version's source. Every refusal is audited: denied (PermissionDenied, NotFound)
     or failed (InvalidInput, TooLarge, GateRefused); an unexpected error while reading is audited as
     failed, then raised.
 
@@ -203,7 +205,14 @@ def register_version(
                 field="id",
                 value=duplicate_rate,
             )
-        copied = source.copy_original(platform.settings.data_dir) if keep_copy else None
+        copied = source.copy_original(platform.settings.data_dir) if keep_copy or uploaded else None
+        if uploaded:
+            # An upload's file is gone when the request ends: the version's source is its kept copy
+            # (read-only, content-addressed), so verify, diff and training re-read what was registered.
+            source = _kept_copy_source(platform, copied, label)
+            pin = source.pin() | {"digest": profile.digest, "digest_algorithm": profile.digest_algorithm}
+            if len(pin["files"]) == 1:  # named as uploaded: the name a download is served under
+                pin["files"][0]["name"] = Path(label).name
         # Identical content again is allowed (a re-release of the same data is a legitimate way out),
         # but never silent: the audit record, the CLI and the REST response name the earlier versions.
         same = sorted(session.scalars(_same_content(project_id, profile.digest, profile.digest_algorithm)))
@@ -272,6 +281,13 @@ def same_content_as(platform: Platform, version: DatasetVersion) -> list[str]:
     )
     with platform.store.read() as session:
         return sorted(session.scalars(query))
+
+
+def _kept_copy_source(platform: Platform, copied: str, label: str) -> Any:
+    """The kept copy as a source, opened by its file URI as verify will reopen it."""
+    from dataops_platform.sources.base import open_source
+
+    return open_source((platform.settings.data_dir / copied).resolve().as_uri(), label=label, settings=platform.settings)
 
 
 def _location(platform: Platform, source: Any, profile: DatasetProfile) -> str:
@@ -494,6 +510,9 @@ def _pin_changes(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if recorded.get("files") is not None and now.get("files") is not None:
         old = {f["name"]: f for f in recorded["files"]}
         new = {f["name"]: f for f in now["files"]}
+        if len(old) == len(new) == 1:  # one file: its name is only the label it was read under
+            ((name, was),), ((_, is_),) = old.items(), new.items()
+            old, new = {name: was}, {name: is_}
         changes = [f"file {n} removed" for n in sorted(set(old) - set(new))]
         changes += [f"file {n} added" for n in sorted(set(new) - set(old))]
         changes += [

@@ -177,3 +177,21 @@ def test_the_mlflow_helper_asks_the_platform_for_the_digest_and_source(served) -
     given = run_target("churn_model", made.version_id, environ=env | {"DATAOPS_DATASET_DIGEST": "a" * 64,
                                                                       "DATAOPS_DATASET_SOURCE": "s3://b/k"})  # fmt: skip
     assert given.digest == "a" * 64  # what the team set wins; the platform is not asked
+
+
+def test_an_uploaded_version_verifies_and_diffs_against_its_kept_copy(served) -> None:  # noqa: ANN001
+    """An upload's own file is gone after the request: the version's source is the kept copy, so
+    verify finds it intact (no false data_drift alert on a release) and a child diffs against it."""
+    server, tokens, data = served
+    write_records(sample_records(50, 3, id_prefix="k"), data / "more.csv")
+    with client(server, tokens["ana"]) as ana, client(server, tokens["quentin"]) as qa, client(server, tokens["paula"]) as pm:
+        first = ana.version_register("churn_model", data / "good.jsonl")
+        assert "/uploads/" not in first.source_uri and "/objects/" in first.source_uri, first.source_uri
+        qa.version_validate(first.version_id)
+        pm.version_release(first.version_id)
+        checked = ana.version_verify(first.version_id)
+        assert (checked.status, checked.pin_changes, checked.alert_id) == ("ok", [], None), checked
+        child = ana.version_register("churn_model", data / "more.csv", parent=first.version_id)
+        assert child.parent_diff is not None and child.parent_diff["rows_added"] == 10, child.parent_diff
+        assert ana.version_diff(first.version_id, child.version_id).rows_added == 10
+        assert ana.alert_list("churn_model", "open") == []
