@@ -57,7 +57,7 @@ class RegisteredVersion(Version):  # type: ignore[valid-type, misc]
 
 class RegisterByPath(Input):
     project: str = Field(max_length=64)
-    path: str = Field(max_length=500, description="relative to $DATAOPS_HOME/inbox")
+    path: str = Field(max_length=500, description="relative to your tenant's $DATAOPS_HOME/inbox/<tenant>/, or s3:// iceberg: delta:")
     parent: str | None = Field(default=None, max_length=64)
     summary: list[str] = Field(default_factory=list, max_length=50)
     copy_data: bool | None = Field(
@@ -144,8 +144,8 @@ def version_show(plat: Plat, user: Actor, version_id: ObjectId) -> Any:
 
 @router.post("/versions", status_code=201, response_model=RegisteredVersion)
 def version_register(plat: Plat, settings: Conf, user: Actor, body: RegisterByPath) -> Any:
-    """Register a file (or directory, or Delta table) under $DATAOPS_HOME/inbox as a draft version."""
-    # Permission first, then the path (confined to the inbox, named relative to it), then the file.
+    """Register a file (or directory, or Delta table) under your tenant's $DATAOPS_HOME/inbox/<tenant>/ as a draft version."""
+    # Permission first, then the path (confined to the tenant's inbox, named relative to it), then the file.
     registered = versions.register_version(plat, user, body.project, body.path, body.parent, body.summary,
                                            root=settings.inbox_dir, copy=body.copy_data, provenance=body.provenance)  # fmt: skip
     return _registered(plat, registered)

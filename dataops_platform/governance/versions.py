@@ -6,6 +6,7 @@ Anything else is refused naming the current state and the allowed moves.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -170,13 +171,21 @@ def register_version(
     """
     from dataops_platform.sources import open_source
 
+    produced_by = check_can_register(platform, actor, project_id, parent, provenance)
     text = str(data_file)
+    inbox = None
+    if root is not None:
+        try:
+            inbox, text = tenant_inbox(platform, root, project_id, text)
+        except InvalidInput as bad:
+            platform.refuse(actor, CREATE, project=project_id, error=bad)
     if label is None:
         label = f"{root.name}/{text}" if root is not None and not Path(text).is_absolute() else text
-    produced_by = check_can_register(platform, actor, project_id, parent, provenance)
     limits = ReadLimits.from_settings(platform.settings)
     try:
         source = open_source(text, root=root, label=label, settings=platform.settings)
+        if inbox is not None:
+            _stays_in(source, inbox, label)
         profile: DatasetProfile = profile_file(source, limits)
         pin = source.pin()
         with platform.store.read() as session:
@@ -281,6 +290,48 @@ def same_content_as(platform: Platform, version: DatasetVersion) -> list[str]:
     )
     with platform.store.read() as session:
         return sorted(session.scalars(query))
+
+
+# Paths a REST caller names are relative to their tenant's part of the inbox: `x.csv` is
+# $DATAOPS_HOME/inbox/<tenant>/x.csv, recorded as `inbox:<tenant>/x.csv`.
+REMOTE_SCHEMES = ("s3://", "iceberg:")
+
+
+def tenant_inbox(platform: Platform, root: Path, project_id: str, text: str) -> tuple[Path | None, str]:
+    """(the tenant's inbox directory, the path as the inbox reader takes it) of a path a REST
+    caller names. The inbox is split per tenant, so no tenant reads, or learns of, another's files:
+    a path that leaves `inbox/<tenant>/` lexically is refused before anything is looked at (links
+    are checked once the source is open, `_stays_in`). S3 and Iceberg URIs pass unchanged (None)."""
+    if text.startswith(REMOTE_SCHEMES) or text.startswith("file:") or os.path.isabs(text) or not text:
+        return None, text  # URIs are the readers' to judge; the reader refuses file: and absolute paths naming the rule
+    with platform.store.read() as session:
+        tenant = session.get(Project, project_id).tenant_id
+    scheme = "delta:" if text.startswith("delta:") else ""
+    body = text[len(scheme) :]
+    location, at, version = body.partition("@") if scheme else (body, "", "")
+    normal = os.path.normpath(f"{tenant}/{location}")
+    if normal != tenant and not normal.startswith(f"{tenant}{os.sep}"):
+        raise InvalidInput(
+            f"data file inbox/{tenant}/{location} leaves your tenant's inbox (inbox/{tenant}/); name a path inside it",
+            field="DATAFILE",
+            value=f"inbox/{tenant}/{location}",
+        )
+    return root / tenant, f"{scheme}{tenant}/{location}{at}{version}"
+
+
+def _stays_in(source: Any, inbox: Path, label: str) -> None:
+    """Every file the source reads lies in the tenant's inbox, links resolved: a link to another
+    tenant's file is refused like a path that leaves the inbox."""
+    top = inbox.resolve()
+    paths = [p for p, _ in getattr(source, "files", ())]
+    if getattr(source, "kind", None) == "delta":
+        paths.append(Path(source.location))
+    if any(not Path(p).resolve().is_relative_to(top) for p in paths):
+        raise InvalidInput(
+            f"data file {label} leaves your tenant's inbox (inbox/{inbox.name}/) through a symbolic link",
+            field="DATAFILE",
+            value=label,
+        )
 
 
 def _kept_copy_source(platform: Platform, copied: str, label: str) -> Any:

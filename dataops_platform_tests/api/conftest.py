@@ -277,9 +277,25 @@ def send(api: LiveApi, req: Req, user: str | None, headers: dict[str, str] | Non
 
 
 def inbox_file(settings: Settings) -> str:
-    """A fresh data file in $DATAOPS_HOME/inbox, named relative to it (what POST /versions takes)."""
-    settings.inbox_dir.mkdir(parents=True, exist_ok=True)
-    return data_file(settings.inbox_dir).name
+    """A fresh data file in every tenant's part of $DATAOPS_HOME/inbox (`inbox/<tenant>/`), named
+    relative to it (what POST /versions takes: a caller's path is relative to their tenant's inbox)."""
+    from sqlalchemy import create_engine, select
+
+    from dataops_platform.store.models import Tenant
+
+    engine = create_engine(settings.store_url)
+    try:
+        with engine.connect() as conn:
+            tenants = list(conn.scalars(select(Tenant.id)))
+    finally:
+        engine.dispose()
+    assert tenants, "no tenant: apply a spec first"
+    for tenant in tenants:
+        (settings.inbox_dir / tenant).mkdir(parents=True, exist_ok=True)
+    first = data_file(settings.inbox_dir / tenants[0])
+    for tenant in tenants[1:]:
+        (settings.inbox_dir / tenant / first.name).write_bytes(first.read_bytes())
+    return first.name
 
 
 # --------------------------------------------------------------------------------------------

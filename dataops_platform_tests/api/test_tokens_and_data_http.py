@@ -171,7 +171,7 @@ def test_source_and_data_of_a_local_file(org: Org) -> None:
 
 def test_data_of_a_changed_file_or_several_files_is_not_served(org: Org) -> None:
     live, settings = org.live, org.live.settings
-    inbox = settings.inbox_dir
+    inbox = settings.inbox_dir / "t_a"  # pa's tenant's part of the inbox
     inbox.mkdir(parents=True, exist_ok=True)
     single = data_file(inbox)
     changed = live.call("POST", "versions", CREW_A.de, json={"project": "pa", "path": single.name}).json()["version_id"]

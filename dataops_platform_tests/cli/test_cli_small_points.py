@@ -148,7 +148,7 @@ def test_registering_identical_content_names_the_earlier_versions(home: Path, tm
 
 def test_the_rest_api_names_identical_content_too(home: Path, tmp_path: Path) -> None:
     platform = Platform(load_settings(home), FixedClock(T0))
-    inbox = platform.settings.inbox_dir
+    inbox = platform.settings.inbox_dir / "t01_retail"  # P01's tenant's part of the inbox
     inbox.mkdir(parents=True, exist_ok=True)
     data(inbox, "a.jsonl")
     (inbox / "b.jsonl").write_bytes((inbox / "a.jsonl").read_bytes())

@@ -22,7 +22,7 @@ def test_register_by_path_copies_only_when_asked(sqlite_platform: Platform) -> N
         kept = live.call("POST", "versions", USER, json={"project": "p02_legal_sft", "path": name, "copy": True})
         assert kept.status_code == 201, kept.text
         location = kept.json()["copy_location"]
-        original = (settings.inbox_dir / name).read_bytes()
+        original = (settings.inbox_dir / "t02_legal" / name).read_bytes()
         assert location and hashlib.sha256(original).hexdigest() in location
         assert (settings.data_dir / location).read_bytes() == original
         refused = live.call("POST", "versions", USER, json={"project": "p02_legal_sft", "path": name, "copy": "often"})

@@ -268,13 +268,15 @@ def test_register_from_the_inbox_names_files_relative_to_it(sqlite_platform: Pla
     from dataops_platform_tests.services.steps import last_audit
 
     inbox = sqlite_platform.settings.inbox_dir
-    inbox.mkdir(parents=True, exist_ok=True)
+    mine = inbox / "t02_legal"  # the project's tenant's part of the inbox
+    mine.mkdir(parents=True, exist_ok=True)
     records = sample_records(25, seed=6)
     records[3]["id"] = {"nested": True}
-    write_records(records, inbox / "bad.jsonl")
+    write_records(records, mine / "bad.jsonl")
     for relative, expected in [
-        ("bad.jsonl", "inbox/bad.jsonl: line 4: id must be"),
-        ("../governance.db", "leaves the data inbox"),
+        ("bad.jsonl", "inbox/t02_legal/bad.jsonl: line 4: id must be"),
+        ("../governance.db", "leaves your tenant's inbox"),
+        ("../../governance.db", "leaves your tenant's inbox"),
     ]:
         with pytest.raises(InvalidInput) as err:
             register_version(sqlite_platform, "lena", "p02_legal_sft", relative, root=inbox)
@@ -283,5 +285,41 @@ def test_register_from_the_inbox_names_files_relative_to_it(sqlite_platform: Pla
         record = last_audit(sqlite_platform)
         assert (record.actor, record.outcome) == ("lena", "failed")
         assert str(sqlite_platform.settings.home_dir) not in record.details
-    write_records(sample_records(25, seed=6), inbox / "good.jsonl")
+    write_records(sample_records(25, seed=6), mine / "good.jsonl")
     assert register_version(sqlite_platform, "lena", "p02_legal_sft", "good.jsonl", root=inbox).row_count == 25
+
+
+def test_the_inbox_is_split_per_tenant(sqlite_platform: Platform) -> None:
+    """A REST caller's path is relative to their tenant's part of the inbox: another tenant's file is
+    neither read nor told to exist, whether named by `..` or reached through a symbolic link."""
+    from dataops_platform.governance.versions import register_version
+    from dataops_platform_tests.services.steps import last_audit
+
+    inbox = sqlite_platform.settings.inbox_dir
+    theirs, mine = inbox / "t01_retail", inbox / "t02_legal"
+    for where in (theirs, mine):
+        where.mkdir(parents=True, exist_ok=True)
+    write_records(sample_records(25, seed=8), theirs / "retail_only.jsonl")
+    (mine / "link.jsonl").symlink_to(theirs / "retail_only.jsonl")
+    (mine / "linked_dir").symlink_to(theirs, target_is_directory=True)
+    cases = [
+        ("retail_only.jsonl", "inbox/t02_legal/retail_only.jsonl' does not exist"),  # only in the other tenant's part
+        ("../t01_retail/retail_only.jsonl", "leaves your tenant's inbox"),
+        ("sub/../../t01_retail/retail_only.jsonl", "leaves your tenant's inbox"),
+        ("link.jsonl", "leaves"),
+        ("linked_dir", "leaves"),
+        ("linked_dir/*.jsonl", "leaves"),
+        ("delta:../t01_retail", "leaves your tenant's inbox"),
+    ]
+    for relative, expected in cases:
+        with pytest.raises(InvalidInput) as err:
+            register_version(sqlite_platform, "lena", "p02_legal_sft", relative, root=inbox)
+        assert expected in err.value.message, (relative, err.value.message)
+        assert str(inbox) not in err.value.message
+        assert (last_audit(sqlite_platform).actor, last_audit(sqlite_platform).outcome) == ("lena", "failed")
+    # dan (t01_retail) registers his own file, and it is recorded relative to the inbox with its tenant
+    own = register_version(sqlite_platform, "dan", "p01_retail_search", "retail_only.jsonl", root=inbox)
+    assert own.source_uri == "inbox:t01_retail/retail_only.jsonl" and own.row_count == 25
+    from dataops_platform.governance.versions import verify_version
+
+    assert verify_version(sqlite_platform, "dan", own.version_id)["status"] == "ok"  # reopened where it was recorded

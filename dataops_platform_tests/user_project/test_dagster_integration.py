@@ -161,7 +161,7 @@ def test_an_unknown_project_is_refused_by_the_platform_naming_it(server: Server,
 
 
 def test_data_where_the_server_reads_it_is_registered_in_place_with_the_same_provenance(server: Server, team_env: Path) -> None:
-    inbox_file = server.home / "inbox" / "nightly" / "shipments.jsonl"  # e.g. a share the platform mounts
+    inbox_file = server.home / "inbox" / "fjord" / "nightly" / "shipments.jsonl"  # the tenant's part of the inbox
     write_records(sample_records(GOOD_ROWS, seed=next(SEEDS)), inbox_file)
 
     @dg.asset(name="inbox_line")
