@@ -57,7 +57,7 @@ class RegisteredVersion(Version):  # type: ignore[valid-type, misc]
 
 class RegisterByPath(Input):
     project: str = Field(max_length=64)
-    path: str = Field(max_length=500, description="relative to your tenant's $DATAOPS_HOME/inbox/<tenant>/, or s3:// iceberg: delta:")
+    path: str = Field(max_length=500, description="relative to $DATAOPS_HOME/inbox/<your tenant>/; or s3://, iceberg:, delta:")
     parent: str | None = Field(default=None, max_length=64)
     summary: list[str] = Field(default_factory=list, max_length=50)
     copy_data: bool | None = Field(
