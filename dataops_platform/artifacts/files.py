@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from dataops_platform.artifacts import collector
+
 ARTIFACT_FILES: dict[str, str] = {
     "platform_scope": "processed/platform_scope.json",
     "architecture_spec": "processed/architecture_spec.json",
@@ -163,7 +165,8 @@ class ParseCache:
         content = path.read_bytes()
         digest = hashlib.blake2b(content, digest_size=16).digest()
         written = self._written.pop(key, None)
-        value = _own_jsonl(content) if written == digest and path.suffix == ".jsonl" else _parse(path, content)
+        with collector.paused():
+            value = _own_jsonl(content) if written == digest and path.suffix == ".jsonl" else _parse(path, content)
         self._entries[key] = (signature, digest if self._racy(st) else None, value)
         return value
 

@@ -27,6 +27,7 @@ def serve(
 
     st = state(ctx)
     st.local_only("serve")
+    _check_port_free(host, port)
     app = create_app(st.settings(), st.platform())
     if dispatch:
         from dataops_platform.notify.dispatch import start_dispatcher_thread
@@ -34,6 +35,20 @@ def serve(
         start_dispatcher_thread(st.platform())
     console.print(f"dataops REST API on http://{host}:{port}/api/v1 (OpenAPI: /docs, /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind once before announcing the API: a busy port is exit 1 naming it, not uvicorn's exit 3."""
+    import socket
+
+    from dataops_platform.errors import DataOpsError
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise DataOpsError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or stop what "
+                           "holds it", host=host, port=port) from None  # fmt: skip
 
 
 @token_app.command("create")
@@ -61,7 +76,9 @@ def token_list(ctx: typer.Context) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def token_revoke(
+    ctx: typer.Context, token_id: Annotated[str, typer.Argument(metavar="ID", help="Token id (tok_...), from `token list`.")]
+) -> None:
     """Revoke a token at once."""
     st = state(ctx)
     revoked = as_data(st.client().token_revoke(token_id))

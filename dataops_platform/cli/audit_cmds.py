@@ -34,6 +34,8 @@ def list_(
         ["seq", "at", "actor", "role", "project", "action", "object", "outcome"],
         [(r.seq, r.at[:19], r.actor, r.role, r.project, r.action, r.object_ref, r.outcome) for r in records],
     )
+    if len(records) == limit:
+        console.print(f"the newest {limit} records; older ones may match too (--limit N, or --until / --since)")
 
 
 @app.command("verify")

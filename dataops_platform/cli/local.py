@@ -41,11 +41,25 @@ class LocalClient:
             raise InvalidInput("no acting user: pass --as USER or set DATAOPS_USER", field="--as", value=None)
         return self.actor
 
+    @property
+    def _reader(self) -> str:
+        """The acting user of a listing, who must exist: a mistyped --as would otherwise read an empty
+        platform (an action by an unknown user is refused and audited by the service itself)."""
+        from dataops_platform.errors import InvalidInput
+        from dataops_platform.store.models import User
+
+        user = self._user
+        with self.platform.store.read() as session:
+            known = session.get(User, user) is not None
+        if not known:
+            raise InvalidInput(f"--as {user!r}: no such user in this platform (see the spec's users)", field="--as", value=user)
+        return user
+
     # -- versions ------------------------------------------------------------------------------------
     def version_list(self, project: str | None = None) -> list[m.Version]:
         from dataops_platform.governance.versions import list_versions
 
-        return _rows(m.Version, list_versions(self.platform, self._user, project))
+        return _rows(m.Version, list_versions(self.platform, self._reader, project))
 
     def version_show(self, version_id: str) -> m.VersionDetail:
         from dataops_platform.api.versions import version_show
@@ -104,7 +118,7 @@ class LocalClient:
     def experiment_list(self, project: str | None = None) -> list[m.Experiment]:
         from dataops_platform.governance.experiments import list_experiments
 
-        return _rows(m.Experiment, list_experiments(self.platform, self._user, project))
+        return _rows(m.Experiment, list_experiments(self.platform, self._reader, project))
 
     def experiment_sync(self) -> m.SyncReport:
         from dataops_platform.tracking.client import Tracking
@@ -126,13 +140,13 @@ class LocalClient:
         from dataops_platform.governance.listing import list_visible
         from dataops_platform.store.models import RollbackEvent
 
-        return _rows(m.Rollback, list_visible(self.platform, self._user, RollbackEvent, project))
+        return _rows(m.Rollback, list_visible(self.platform, self._reader, RollbackEvent, project))
 
     # -- alerts, exceptions, reviews ----------------------------------------------------------------
     def alert_list(self, project: str | None = None, status: str | None = None) -> list[m.Alert]:
         from dataops_platform.governance.alerts import list_alerts
 
-        return _rows(m.Alert, list_alerts(self.platform, self._user, project, status))
+        return _rows(m.Alert, list_alerts(self.platform, self._reader, project, status))
 
     def alert_open(self, related_object: str, severity: str, category: str, title: str) -> m.Alert:
         from dataops_platform.governance.alerts import open_alert
@@ -152,12 +166,12 @@ class LocalClient:
     def alert_sla(self, project: str | None = None) -> m.SlaReport:
         from dataops_platform.governance.alerts import sla_status
 
-        return m.SlaReport.model_validate(sla_status(self.platform, self._user, project))
+        return m.SlaReport.model_validate(sla_status(self.platform, self._reader, project))
 
     def exception_list(self, project: str | None = None) -> list[m.ExceptionRecord]:
         from dataops_platform.governance.exceptions import list_exceptions
 
-        return _rows(m.ExceptionRecord, list_exceptions(self.platform, self._user, project))
+        return _rows(m.ExceptionRecord, list_exceptions(self.platform, self._reader, project))
 
     def exception_request(
         self, version: str, rule: str, reason: str, expires_at: datetime, follow_up: str | None = None
@@ -175,7 +189,7 @@ class LocalClient:
     def review_list(self, project: str | None = None) -> list[m.Review]:
         from dataops_platform.governance.reviews import list_reviews
 
-        return _rows(m.Review, list_reviews(self.platform, self._user, project))
+        return _rows(m.Review, list_reviews(self.platform, self._reader, project))
 
     def review_add(
         self,
@@ -216,7 +230,7 @@ class LocalClient:
         from dataops_platform.governance.audit_service import AuditFilter, list_records
 
         flt = AuditFilter(project, actor, action, since, until, limit)
-        return _rows(m.AuditRecord, list_records(self.platform, self._user, flt))
+        return _rows(m.AuditRecord, list_records(self.platform, self._reader, flt))
 
     def audit_verify(self) -> m.AuditVerification:
         from dataops_platform.api.audit import audit_verify
@@ -227,7 +241,7 @@ class LocalClient:
     def token_list(self) -> list[m.Token]:
         from dataops_platform.api.tokens import token_list
 
-        return [m.Token.model_validate(t) for t in token_list(self.platform, self._user)["items"]]
+        return [m.Token.model_validate(t) for t in token_list(self.platform, self._reader)["items"]]
 
     def token_create(self, user: str, expires_at: datetime | None = None) -> m.TokenCreated:
         from dataops_platform.api.tokens import TokenCreate, token_create
@@ -243,7 +257,7 @@ class LocalClient:
     def notify_list(self, project: str | None = None, status: str | None = None, limit: int = 200) -> list[m.Delivery]:
         from dataops_platform.notify.service import delivery_dict, list_deliveries
 
-        rows = list_deliveries(self.platform, self._user, project, status, limit)
+        rows = list_deliveries(self.platform, self._reader, project, status, limit)
         return [m.Delivery.model_validate(delivery_dict(r)) for r in rows]
 
     def notify_retry(self, delivery_id: int) -> m.Delivery:

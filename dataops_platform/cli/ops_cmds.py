@@ -214,7 +214,7 @@ def lineage_impact(
     ref: Annotated[
         str, typer.Argument(metavar="REF", help="KIND:ID (version:t01_retail.ds_v005) or a bare id (ds_v005, t01_retail.ds_v005)")
     ],
-    depth: Annotated[int | None, typer.Option(min=1, help="Hops to follow (default: all).")] = None,
+    depth: Annotated[int | None, typer.Option(min=1, max=100, help="Hops to follow, 1 to 100 (default: all).")] = None,
     upstream: Annotated[bool, typer.Option("--upstream", help="What REF depends on, instead of what depends on it.")] = False,
 ) -> None:
     """What hangs below (or above) an object, by a recursive query in the store, with each object's distance in hops.

@@ -47,7 +47,8 @@ def register(
 
     Data the project has registered before (same digest) is registered again, with a warning naming the earlier versions.
 
-    With --server, a local file is uploaded (and kept); s3://, iceberg: and inbox paths are read by the server.
+    With --server, a local file is uploaded (and kept); s3://, iceberg:, delta: and inbox:PATH (your tenant's part
+    of the server's inbox) are read by the server.
 
     Permission is decided before the file is opened; a file the readers cannot take (bad text,
     ragged CSV rows, non-scalar ids, nesting over 32 levels, over a size limit, not a regular

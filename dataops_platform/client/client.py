@@ -14,6 +14,7 @@ Listings return every item (pages are fetched as needed). Every call may raise `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,14 +29,32 @@ from dataops_platform.client import models as m
 from dataops_platform.client.errors import InvalidInput, ServerError, ServerUnreachable, from_response
 
 API = "/api/v1"
+PROBLEM = "application/problem+json"  # how the platform answers every error
+INBOX = "inbox:"
+SERVER_SCHEMES = ("s3://", "iceberg:", "delta:", INBOX)  # sources the server reads where they live
 PAGE = 500  # the API's largest page
 UPLOAD_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".parquet")
 T = TypeVar("T", bound=BaseModel)
 
 
+def _refused(detail: str, field: str, value: object) -> InvalidInput:
+    """Input the client refuses before sending anything, as the server would (400)."""
+    return InvalidInput(400, {"status": 400, "title": "invalid_input", "detail": detail, "field": field, "value": value})
+
+
 def _seg(value: object) -> str:
     """One path segment: an id is quoted whole, so `a/../b` or `x?y` can never reach another route."""
-    return quote(str(value), safe="")
+    text = str(value)
+    if not text.strip():
+        raise _refused("an id is empty: give the id `dataops ... list` shows", "id", text)
+    return quote(text, safe="")
+
+
+def upload_name(path: Path) -> str:
+    """The name an upload is sent under (only a label on the server): letters, digits, '.', '_'
+    and '-', the suffix in lower case (`My Data.JSONL` -> `My_Data.jsonl`)."""
+    stem = re.sub(r"[^\w.-]", "_", path.stem, flags=re.ASCII).strip(".") or "data"
+    return f"{stem[:150]}{path.suffix.lower()}"
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -95,13 +114,32 @@ class DataOpsClient:
                 "and that `dataops serve` runs there",
                 server=self.server,
             ) from None
+        if response.is_redirect:  # never followed: it would carry the token elsewhere
+            where = response.headers.get("location", "?")
+            raise ServerError(response.status_code, {"detail": f"{self.server} answered a redirect ({response.status_code}) "
+                              f"to {where}: give that server's base URL as --server / DATAOPS_SERVER"})  # fmt: skip
         if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    def _error(self, response: httpx.Response) -> Exception:
+        """The typed error of a problem-details answer; any other error page (a proxy's, another
+        server's) is a ServerError that says so, whatever its status."""
+        if response.headers.get("content-type", "").split(";")[0].strip() == PROBLEM:
             try:
                 body = response.json()
             except ValueError:
                 body = None
-            raise from_response(response.status_code, body, response.text)
-        return response
+            if isinstance(body, dict) and response.status_code == 404 and body.get("detail") == "Not Found":
+                # the server's router, not a service: no route has this path
+                body = body | {"detail": f"{response.request.url.path}: no such route on {self.server} (an id holding '/', "
+                               "or a server URL with a path that is not the platform's)"}  # fmt: skip
+            if body is not None:
+                return from_response(response.status_code, body, response.text)
+        start = " ".join(response.text.split())[:200]
+        return ServerError(response.status_code, {"detail": f"HTTP {response.status_code} from {self.server}, not a dataops "
+                           f"answer ({start!r}); is {self.server} the platform's base URL (what `dataops serve` prints, "
+                           "without /api/v1), and no proxy in the way?"})  # fmt: skip
 
     def _call(self, model: Any, method: str, path: str, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)
@@ -153,22 +191,36 @@ class DataOpsClient:
     ) -> m.RegisteredVersion:
         """Register data as a new draft version of `project` (needs version.create).
 
-        A local file (JSON Lines, CSV or Parquet) is uploaded and kept by the platform. Anything else
-        is read where it lives by the server: `s3://...`, `iceberg:...`, or a path under the
-        server's inbox ($DATAOPS_HOME/inbox: a file, directory, glob or Delta table). Raises
+        A local file (JSON Lines, CSV or Parquet) is uploaded and kept by the platform. Data the
+        server reads where it lives is named by a URI: `s3://...`, `iceberg:...`, `delta:...`, or
+        `inbox:PATH` for a file, directory, glob or Delta table under your tenant's part of the
+        server's inbox ($DATAOPS_HOME/inbox/<tenant>/). A local directory or glob, or a local path
+        that does not exist, is refused naming the choice (nothing is sent). Raises
         PermissionDenied, NotFound (project or parent), InvalidInput (the data), TooLarge."""
         text = str(source)
+        if text.startswith(SERVER_SCHEMES):
+            path = text[len(INBOX) :] if text.startswith(INBOX) else text
+            body = {"project": project, "path": path, "parent": parent, "summary": list(summary or []), "copy": copy}
+            if provenance:
+                body["provenance"] = dict(provenance)
+            return self._call(m.RegisteredVersion, "POST", "/versions", json=body)
         local = Path(text).expanduser()
-        if "://" not in text and ":" not in text.split("/", 1)[0] and local.is_file():
+        if local.is_file():
             if copy is False:
-                raise InvalidInput(400, {"detail": f"{text}: an uploaded file has no place of its own to live, so the "
-                                         "platform always keeps its bytes; drop --no-copy, or put the file in the server's "
-                                         "inbox or an object store", "field": "copy", "value": False})  # fmt: skip
+                raise _refused(f"{text}: an uploaded file has no place of its own to live, so the platform always keeps "
+                               "its bytes; drop --no-copy, or put the file where the server reads it (inbox:PATH, s3://...)",
+                               "copy", False)  # fmt: skip
             return self.version_upload(project, local, parent, summary, provenance)
-        body = {"project": project, "path": text, "parent": parent, "summary": list(summary or []), "copy": copy}
-        if provenance:
-            body["provenance"] = dict(provenance)
-        return self._call(m.RegisteredVersion, "POST", "/versions", json=body)
+        if local.exists():
+            what = "a directory" if local.is_dir() else "not a regular file"
+            why = (f"{text} is {what}: only one local file can be uploaded; upload its files one at a time, or put them "
+                   "where the server reads them and name that (inbox:DIR, s3://bucket/prefix/)")
+            raise _refused(why, "source", text)
+        if any(ch in text for ch in "*?["):
+            raise _refused(f"{text}: a glob cannot be uploaded; upload the files one at a time, or name them where the "
+                           "server reads them (inbox:GLOB)", "source", text)  # fmt: skip
+        raise _refused(f"{text}: no such local file; to register data in your tenant's part of the server's inbox, "
+                       f"write inbox:{text}", "source", text)  # fmt: skip
 
     def version_upload(
         self,
@@ -181,10 +233,9 @@ class DataOpsClient:
         """Upload one local data file (streamed) as a new draft version; its bytes are kept."""
         path = Path(path).expanduser()
         if path.suffix.lower() not in UPLOAD_SUFFIXES:
-            raise InvalidInput(400, {"detail": f"{path}: upload takes {', '.join(UPLOAD_SUFFIXES)} files; for a "
-                                     "directory, glob or table register it where the server can read it",
-                                     "field": "source", "value": str(path)})  # fmt: skip
-        params: list[tuple[str, str]] = [("filename", path.name)]
+            raise _refused(f"{path}: upload takes {', '.join(UPLOAD_SUFFIXES)} files; for a directory, glob or table "
+                           "register it where the server reads it (inbox:PATH, s3://...)", "source", str(path))
+        params: list[tuple[str, str]] = [("filename", upload_name(path))]
         params += [("parent", parent)] if parent else []
         params += [("summary", s) for s in summary or []]
         params += [(k, v) for k, v in (provenance or {}).items() if v is not None]
@@ -197,8 +248,7 @@ class DataOpsClient:
         try:
             size = path.stat().st_size
         except OSError as exc:
-            raise InvalidInput(400, {"detail": f"{path}: cannot read it ({exc.strerror})", "field": "source",
-                                     "value": str(path)}) from None  # fmt: skip
+            raise _refused(f"{path}: cannot read it ({exc.strerror})", "source", str(path)) from None
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
         return self._call(m.RegisteredVersion, "PUT", f"/projects/{_seg(project)}/versions/upload", params=params,
                           content=chunks(), headers=headers)  # fmt: skip
@@ -230,13 +280,10 @@ class DataOpsClient:
         partial = out.with_name(f".{out.name}.partial")
         try:
             with self._http.stream("GET", f"/versions/{_seg(version_id)}/data") as response:
-                if response.status_code >= 400:
+                if response.status_code >= 400 or response.is_redirect:
                     response.read()
-                    try:
-                        body = response.json()
-                    except ValueError:
-                        body = None
-                    raise from_response(response.status_code, body, response.text)
+                    raise self._error(response) if response.status_code >= 400 else ServerError(
+                        response.status_code, {"detail": f"{self.server} answered a redirect: give its target as --server"})
                 with partial.open("wb") as sink:
                     for block in response.iter_bytes():
                         sink.write(block)
@@ -373,7 +420,7 @@ class DataOpsClient:
 
     def notify_list(self, project: str | None = None, status: str | None = None, limit: int = 200) -> list[m.Delivery]:
         params = self._params(project=project, status=status, limit=limit)
-        return self._call(dict[str, list[m.Delivery]], "GET", "/notifications/deliveries", params=params)["items"]
+        return self._call(m.DeliveryList, "GET", "/notifications/deliveries", params=params).items
 
     def notify_retry(self, delivery_id: int) -> m.Delivery:
         return self._call(m.Delivery, "POST", f"/notifications/deliveries/{_seg(delivery_id)}/retry")

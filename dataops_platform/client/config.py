@@ -43,20 +43,30 @@ def normalise_server(url: str, field: str = "server") -> str:
     suffix is accepted and dropped; user:password@, a query or a fragment are refused."""
     fix = "give the platform's base URL, e.g. http://127.0.0.1:8000 (what `dataops serve` prints, without /api/v1)"
     problem = text_problem(url) if isinstance(url, str) else "is not text"
-    if problem is None:
+    shown = str(url)[:200]
+    try:
+        parts = urlsplit(url.strip()) if problem is None else None
+    except ValueError:
+        parts, problem, shown = None, "is not an http(s) URL with a host", shown.rpartition("@")[2]
+    if parts is not None:
+        if "@" in parts.netloc:  # never quote a password back
+            shown = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()[:200]
         try:
-            parts = urlsplit(url.strip())
-            port_ok = parts.port is None or parts.port > 0
+            port_ok = parts.port is None or 0 < parts.port
         except ValueError:
-            parts, port_ok = None, False
-        if parts is None or not port_ok or parts.scheme not in ("http", "https") or not parts.hostname:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             problem = "is not an http(s) URL with a host"
+        elif not port_ok:
+            problem = "has a port that is not a number from 1 to 65535"
         elif parts.username or parts.password:
             problem = "carries a user or password (the token goes in DATAOPS_TOKEN or `dataops login`, never in the URL)"
         elif parts.query or parts.fragment:
             problem = "has a query or fragment"
+        elif not parts.hostname.isascii():
+            problem = "has a host name that is not plain ASCII (write an IDN host in its xn-- form)"
     if problem is not None:
-        raise InvalidInput(f"{field} {str(url)[:200]!r} {problem}; {fix}", field=field, value=str(url)[:200])
+        raise InvalidInput(f"{field} {shown!r} {problem}; {fix}", field=field, value=shown)
     path = parts.path.rstrip("/")
     path = path[: -len("/api/v1")] if path.endswith("/api/v1") else path
     return f"{parts.scheme}://{parts.netloc}{path}"
@@ -86,18 +96,21 @@ def _refuse_open_file(path: Path) -> None:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InvalidInput(
             f"credentials file {path} may be read by others (mode {stat.S_IMODE(mode):o}); "
-            f"run `chmod 600 {path}` (its tokens are passwords), or `dataops login` again",
+            f"run `chmod 600 {path}` (its tokens are passwords; treat them as exposed: revoke and log in again)",
             field="credentials",
             value=str(path),
         )
 
 
-def read_credentials(path: Path) -> dict[str, Any]:
-    """The file's content ({"default": url, "servers": {url: {"token": ...}}}); {} when absent."""
+def read_credentials(path: Path, *, rewriting: bool = False) -> dict[str, Any]:
+    """The file's content ({"default": url, "servers": {url: {"token": ...}}}); {} when absent.
+    A file others may read is refused, except to `dataops login` / `logout` (`rewriting`), which
+    replace it with a 0600 one."""
     try:
         if not path.exists():
             return {}
-        _refuse_open_file(path)
+        if not rewriting:
+            _refuse_open_file(path)
         if path.stat().st_size > MAX_FILE_BYTES:
             raise InvalidInput(f"credentials file {path} is over {MAX_FILE_BYTES} bytes; remove it and log in again",
                                field="credentials", value=str(path))  # fmt: skip
@@ -116,7 +129,7 @@ def read_credentials(path: Path) -> dict[str, Any]:
 
 def write_credentials(path: Path, server: str, token: str) -> None:
     """Store `token` for `server` and make it the default: 0600, replaced whole (temp file + rename)."""
-    data = read_credentials(path)
+    data = read_credentials(path, rewriting=True)
     servers = dict(data.get("servers") or {})
     servers[server] = {"token": token}
     _replace(path, {"default": server, "servers": servers})
@@ -124,7 +137,7 @@ def write_credentials(path: Path, server: str, token: str) -> None:
 
 def forget_credentials(path: Path, server: str) -> bool:
     """Remove `server`'s token; True when there was one."""
-    data = read_credentials(path)
+    data = read_credentials(path, rewriting=True)
     servers = dict(data.get("servers") or {})
     if servers.pop(server, None) is None:
         return False

@@ -7,7 +7,7 @@ from dataops_platform.api.audit import AuditPage, AuditRecord, AuditVerification
 from dataops_platform.api.exceptions import ExceptionRecord
 from dataops_platform.api.experiments import Experiment, SyncReport
 from dataops_platform.api.lineage import Impact, LineageGraph, OpenLineageExport
-from dataops_platform.api.notify_routes import Delivery
+from dataops_platform.api.notify_routes import Delivery, DeliveryList
 from dataops_platform.api.platform_routes import Metrics, SpecApplyReport, SpecValidation
 from dataops_platform.api.reviews import Review
 from dataops_platform.api.rollbacks import Rollback, RollbackResult
@@ -16,8 +16,8 @@ from dataops_platform.api.version_data import VersionSource
 from dataops_platform.api.versions import RegisteredVersion, VerifyResult, Version, VersionDetail, VersionDiff
 
 __all__ = [
-    "Alert", "AuditPage", "AuditRecord", "AuditVerification", "Delivery", "ExceptionRecord", "Experiment", "Impact",
-    "LineageGraph", "Metrics", "OpenLineageExport", "RegisteredVersion", "Review", "Rollback", "RollbackResult",
+    "Alert", "AuditPage", "AuditRecord", "AuditVerification", "Delivery", "DeliveryList", "ExceptionRecord", "Experiment",
+    "Impact", "LineageGraph", "Metrics", "OpenLineageExport", "RegisteredVersion", "Review", "Rollback", "RollbackResult",
     "SlaReport", "SpecApplyReport", "SpecValidation", "SyncReport", "Token", "TokenCreated", "Version", "VersionDetail",
     "VersionDiff", "VersionSource", "VerifyResult",
 ]  # fmt: skip

@@ -81,7 +81,7 @@ def register_output(
     copy: bool | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> dg.MaterializeResult:
-    """Register `source` (a local file, uploaded; or `s3://`, `iceberg:`, an inbox path read by the
+    """Register `source` (a local file, uploaded; or `s3://`, `iceberg:`, `delta:`, `inbox:PATH` read by the
     server) as a new version of `project`, as the resource's token user (needs version.create;
     `validate` needs version.validate too).
 

@@ -148,7 +148,7 @@ def test_verify_intact_store(base_home: Path) -> None:
     machine = cli(base_home, "audit", "verify", user="quinn", as_json=True)  # audit.read via qa
     count = len(all_records(base_home))
     assert machine.code == 0
-    assert machine.json == {"ok": True, "checked": count, "head_seq": count, "bad_seq": None, "reason": None}
+    assert machine.json == {"ok": True, "checked": count, "head_seq": count, "bad_seq": None, "reason": None, "problems": []}
 
 
 VERIFY_EXIT_BUG = (

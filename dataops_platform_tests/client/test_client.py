@@ -156,8 +156,10 @@ def test_uploads_refuse_what_cannot_be_uploaded_before_sending(tmp_path: Path, s
             ana.version_upload("churn_model", tmp_path / "notes.txt")
         with pytest.raises(InvalidInput, match="always keeps"):
             ana.version_register("churn_model", data / "good.jsonl", copy=False)
-        with pytest.raises(InvalidInput, match="inbox/nowhere/at/all.csv"):  # not a local file: the server's inbox path
+        with pytest.raises(InvalidInput, match="write inbox:nowhere/at/all.csv"):  # no silent fallback to the server
             ana.version_register("churn_model", "nowhere/at/all.csv")
+        with pytest.raises(InvalidInput, match="inbox/nw_sales/nowhere/at/all.csv' does not exist"):
+            ana.version_register("churn_model", "inbox:nowhere/at/all.csv")
 
 
 def test_the_mlflow_helper_asks_the_platform_for_the_digest_and_source(served) -> None:  # noqa: ANN001
@@ -195,3 +197,86 @@ def test_an_uploaded_version_verifies_and_diffs_against_its_kept_copy(served) ->
         assert child.parent_diff is not None and child.parent_diff["rows_added"] == 10, child.parent_diff
         assert ana.version_diff(first.version_id, child.version_id).rows_added == 10
         assert ana.alert_list("churn_model", "open") == []
+
+
+def test_local_sources_that_cannot_be_uploaded_are_refused_before_sending(tmp_path: Path, served) -> None:  # noqa: ANN001
+    server, tokens, data = served
+    (tmp_path / "parts").mkdir()
+    write_records(sample_records(20, 4, id_prefix="p"), tmp_path / "parts" / "a.jsonl")
+    with client(server, tokens["ana"]) as ana:
+        before = len(ana.version_list("churn_model"))
+        for source, says in [
+            (tmp_path / "parts", "is a directory"),
+            (str(tmp_path / "parts" / "*.jsonl"), "a glob cannot be uploaded"),
+            (tmp_path / "typo.jsonl", "inbox:"),
+            ("/dev/null", "not a regular file"),
+        ]:
+            with pytest.raises(InvalidInput, match=says) as refused:
+                ana.version_register("churn_model", source)
+            assert refused.value.field == "source"
+        (server.home / "inbox" / "nw_sales").mkdir(parents=True, exist_ok=True)
+        write_records(sample_records(30, 5, id_prefix="i"), server.home / "inbox" / "nw_sales" / "on_server.jsonl")
+        in_place = ana.version_register("churn_model", "inbox:on_server.jsonl")
+        assert in_place.source_uri == "inbox:nw_sales/on_server.jsonl" and in_place.row_count == 30
+        odd = tmp_path / "My Data #1.JSONL"
+        write_records(sample_records(20, 6, id_prefix="o"), tmp_path / "odd.jsonl")
+        (tmp_path / "odd.jsonl").rename(odd)
+        uploaded = ana.version_register("churn_model", odd)  # the name is only a label: made acceptable
+        assert uploaded.row_count == 20 and uploaded.source_pin["files"][0]["name"] == "My_Data__1.jsonl"
+        assert len(ana.version_list("churn_model")) == before + 2
+
+
+def test_answers_that_are_not_the_platform_s_are_server_errors(tmp_path: Path, served) -> None:  # noqa: ANN001
+    """Another server, a proxy's error page, a redirect: exit 1 saying so, never read as the
+    platform's 404 / 403 / 401 (which would mean 'not found' or 'denied')."""
+    import http.server
+    import threading
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", "https://elsewhere.example/")
+                self.end_headers()
+                return
+            code = {"/s403": 403, "/s401": 401}.get(self.path.split("/api")[0], 404)
+            self.send_response(code)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Proxy says no</body></html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    _, tokens, _ = served
+    try:
+        for prefix, status in (("", 404), ("/s403", 403), ("/s401", 401), ("/redirect", 302)):
+            with DataOpsClient(base + prefix, tokens["ana"], environ={}) as c, pytest.raises(errors.DataOpsError) as err:
+                c.version_list()
+            assert type(err.value).__name__ == "ServerError" and err.value.exit_code == 1, (prefix, err.value)
+            assert err.value.status == status
+            assert ("redirect" in str(err.value)) if status == 302 else ("not a dataops answer" in str(err.value))
+        remote = cli_in(None, "--server", base, "version", "list", env={"DATAOPS_TOKEN": tokens["ana"]})
+        assert remote.code == 1 and "not a dataops answer" in remote.stderr, remote
+    finally:
+        httpd.shutdown()
+
+
+def test_notifications_list_remotely(served) -> None:  # noqa: ANN001
+    server, tokens, _ = served
+    with client(server, tokens["root"]) as admin:
+        assert admin.notify_list() == []
+    remote = cli_in(None, "--server", server.url, "notify", "list", "--json", env={"DATAOPS_TOKEN": tokens["root"]})
+    assert remote.code == 0 and json.loads(remote.stdout) == [], remote
+
+
+def test_empty_and_slashed_ids_read_as_not_found_or_invalid(served) -> None:  # noqa: ANN001
+    server, tokens, _ = served
+    with client(server, tokens["ana"]) as ana:
+        with pytest.raises(InvalidInput, match="empty"):
+            ana.version_show("")
+        with pytest.raises(NotFound, match="no such route"):
+            ana.version_show("nw_sales.ds_v001/../../tokens")

@@ -166,8 +166,8 @@ def test_data_where_the_server_reads_it_is_registered_in_place_with_the_same_pro
 
     @dg.asset(name="inbox_line")
     def in_place(context: dg.AssetExecutionContext, dataops: DataOpsResource) -> dg.MaterializeResult:
-        # not a local file: the server reads it from its inbox, where it lives, and copies nothing
-        return dataops.register_output(context, PROJECT, "nightly/shipments.jsonl", copy=False)
+        # inbox:PATH: the server reads it from its inbox, where it lives, and copies nothing
+        return dataops.register_output(context, PROJECT, "inbox:nightly/shipments.jsonl", copy=False)
 
     result = run([in_place], server)
     assert result.success
