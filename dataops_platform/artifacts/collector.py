@@ -1,0 +1,40 @@
+"""Python's cyclic garbage collector paused while an artifact is built, parsed or judged.
+
+Building or parsing a large artifact allocates millions of dicts and lists while the process
+already holds millions more (the artifacts parsed before it). Every time the objects alive grow by
+a quarter the collector walks all of them: at a million objects that made `dataset_versions` and
+`audit_log` three to four times slower (measured: 8.1 s against 2.5 s and 6.4 s against 1.5 s with
+300k objects' artifacts held). None of that work frees anything: records are freed by their
+reference counts, and what they build holds no cycles. So the collector is off inside these
+regions and back on (as it was) when the outermost one ends; a cycle made meanwhile is collected
+later, as usual.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = False
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Collector off for the block; regions nest, and the last one out restores what was before."""
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _was_enabled:
+                gc.enable()
