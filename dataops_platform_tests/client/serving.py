@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -84,33 +85,60 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The test's environment without DATAOPS_* / MLFLOW_* (a server configured by its home only)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DATAOPS_", "MLFLOW_"))} | (extra or {})
+
+
+def _ready(url: str, process: subprocess.Popen, log: Path) -> bool:
+    """True once the server answers; False when it exited because its port was taken meanwhile."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = log.read_text(errors="replace")
+            if "address already in use" in text.lower():
+                return False
+            raise RuntimeError(f"dataops serve exited with {process.returncode}:\n{text[-3000:]}")
+        try:
+            if httpx.get(url + "/openapi.json", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"dataops serve did not answer within 60 s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and nothing else
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 @contextlib.contextmanager
 def serve(home: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`dataops --home HOME serve` on a free loopback port, until the block ends."""
-    port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")} | (env or {})
-    log = (home.parent / f"{home.name}.serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "serve", "--port", str(port)],
-        cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dataops serve did not start: {(home.parent / f'{home.name}.serve.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield Server(url, home, process)
-    finally:
-        process.terminate()
+    """`dataops --home HOME serve` in a child process on a free loopback port, until the block ends.
+    A port taken between picking it and serve binding it is picked again (3 attempts)."""
+    log = home.parent / f"{home.name}.serve.log"
+    for _attempt in range(3):
+        port = free_port()
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "serve", "--port", str(port)],
+                cwd=REPO, env=child_env(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            if not _ready(url, process, log):
+                continue
+        except BaseException:
+            _stop(process)
+            raise
+        try:
+            yield Server(url, home, process)
+        finally:
+            _stop(process)
+        return
+    raise RuntimeError(f"dataops serve found no free port in 3 attempts:\n{log.read_text(errors='replace')[-2000:]}")

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +23,7 @@ import pytest
 
 from dataops_platform.client import DataOpsClient
 from dataops_platform.settings import load_settings
+from dataops_platform_tests.client.serving import child_env, serve
 from dataops_platform_tests.helpers import REPO
 
 USER_PROJECT = REPO / "examples" / "user_project"
@@ -37,8 +34,7 @@ PROJECT = "fj_late_delivery"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATAOPS_", "MLFLOW_"))}
-    return env | extra
+    return child_env(extra)
 
 
 def dataops(home: Path, *args: str) -> str:
@@ -48,12 +44,6 @@ def dataops(home: Path, *args: str) -> str:
     )  # fmt: skip
     assert proc.returncode == 0, f"dataops {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-2000:]}"
     return proc.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -68,34 +58,6 @@ class Server:
         return DataOpsClient(self.url, self.tokens[user], timeout=120, environ={})
 
 
-def _ready(url: str, process: subprocess.Popen, log: Path) -> bool:
-    """True once the server answers; False when it exited because its port was taken meanwhile."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            text = log.read_text(errors="replace")
-            if "address already in use" in text.lower():
-                return False
-            pytest.fail(f"dataops serve exited with {process.returncode}:\n{text[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/openapi.json", timeout=2) as answer:
-                if answer.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"dataops serve did not answer within 60 s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and nothing else
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("fjord_home")
@@ -103,27 +65,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     dataops(home, "--as", ADMIN, "spec", "apply", str(SPEC))
     made = {user: dataops(home, "--as", ADMIN, "--json", "token", "create", user) for user in (PIPELINE, PM)}
     tokens = {user: json.loads(out)["token"] for user, out in made.items()}
-    log = home / "serve.log"
-    for _attempt in range(3):  # the free port is free when picked; another process may take it before serve binds
-        port = free_port()
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dataops_platform.cli.app", "--home", str(home), "serve", "--port", str(port)],
-                env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            if not _ready(url, process, log):
-                continue
-        except BaseException:
-            _stop(process)
-            raise
-        try:
-            yield Server(url, home, load_settings(home).tracking_uri, tokens, process)
-        finally:
-            _stop(process)
-        return
-    pytest.fail(f"dataops serve found no free port in 3 attempts:\n{log.read_text(errors='replace')[-2000:]}")
+    with serve(home) as served:
+        yield Server(served.url, home, load_settings(home).tracking_uri, tokens, served.process)
 
 
 @pytest.fixture
