@@ -27,28 +27,24 @@ class _FromProblem:
         self.status, self.problem = status, problem
 
 
-class InvalidInput(_FromProblem, errors.InvalidInput, ValueError):
+class _FieldProblem(_FromProblem):
+    """A problem about one input: `field` and (when it is safe to quote) `value`."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self._init_from(status, problem)
+        self.field, self.value = problem.get("field"), problem.get("value")
+
+
+class InvalidInput(_FieldProblem, errors.InvalidInput, ValueError):
     """400: the input at fault is `field` (and `value`, when it is safe to quote)."""
 
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self._init_from(status, problem)
-        self.field, self.value = problem.get("field"), problem.get("value")
 
-
-class NotFound(_FromProblem, errors.NotFound, LookupError):
+class NotFound(_FieldProblem, errors.NotFound, LookupError):
     """404: no such object, or one outside your tenants (the two read the same)."""
 
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self._init_from(status, problem)
-        self.field, self.value = problem.get("field"), problem.get("value")
 
-
-class TooLarge(_FromProblem, errors.TooLarge, ValueError):
+class TooLarge(_FieldProblem, errors.TooLarge, ValueError):
     """413: the request is over a limit of the server."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self._init_from(status, problem)
-        self.field, self.value = problem.get("field"), problem.get("value")
 
 
 class PermissionDenied(_FromProblem, errors.PermissionDenied, PermissionError):
