@@ -114,6 +114,24 @@ class LocalClient:
 
         return m.VersionSource.model_validate(version_source(self.platform, self._user, version_id))
 
+    def version_data(self, version_id: str, out: str | Path) -> Path:
+        """The version's bytes copied to `out` (written aside, then renamed), as the data route serves them."""
+        import shutil
+
+        from dataops_platform.api.version_data import servable
+        from dataops_platform.governance.versions import show_version
+
+        version, _ = show_version(self.platform, self._user, version_id)
+        served, out = servable(self.platform, version), Path(out)
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            shutil.copyfile(served.path, partial)
+            partial.replace(out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return out
+
     # -- experiments and rollbacks --------------------------------------------------------------------
     def experiment_list(self, project: str | None = None) -> list[m.Experiment]:
         from dataops_platform.governance.experiments import list_experiments

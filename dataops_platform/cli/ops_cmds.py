@@ -62,6 +62,13 @@ def rollback(
         console.print(f"{event.rollback_id}: {project} rolled back from {event.from_version} to {event.to_version}.")
 
 
+def rollback_list(ctx: typer.Context, project: Annotated[str, typer.Argument(help="Project id.")]) -> None:
+    """A project's rollbacks, oldest first (needs read there); `dataops rollback PROJECT --to V` rolls back."""
+    st = state(ctx)
+    emit_rows(st.json, f"rollbacks of {project}", st.client().rollback_list(project),
+              ["rollback_id", "from_version", "to_version", "reason", "executed_by", "executed_at"])  # fmt: skip
+
+
 @alert_app.command("list")
 def alert_list(
     ctx: typer.Context,

@@ -1,7 +1,8 @@
-"""`dataops version register|validate|release|deprecate|list|show|diff|verify`."""
+"""`dataops version register|validate|release|deprecate|list|show|diff|verify|source|download`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -155,3 +156,34 @@ def verify(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Vers
             console.print(f"  alert {result['alert_id']} (data_drift) opened")
     if result["status"] != "ok":
         raise typer.Exit(4)
+
+
+@app.command("source")
+def source(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version id.")]) -> None:
+    """Where the version's data lives, the pin of its bytes, and whether the platform serves them (`version download`)."""
+    st = state(ctx)
+    emit_object(st.json, version, st.client().version_source(version))
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version id.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Where to write the bytes (replaced whole, never half).")],
+) -> None:
+    """Write the version's original bytes to FILE: its kept copy, or its local source file while still as pinned.
+
+    S3, Delta and Iceberg sources are read where they live (`version source` names them); exits 2 saying so."""
+    from dataops_platform.errors import InvalidInput
+
+    st = state(ctx)
+    if out.is_dir():
+        raise InvalidInput(f"--out {str(out)!r} is a directory; give a file path", field="out", value=str(out))
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out {str(out)!r}: no directory {str(out.parent)!r}", field="out", value=str(out))
+    written = st.client().version_data(version, out)
+    size = written.stat().st_size
+    if st.json:
+        emit_json({"version_id": version, "out": str(written), "bytes": size})
+    else:
+        console.print(f"{version}: {size} bytes written to {written}", highlight=False)

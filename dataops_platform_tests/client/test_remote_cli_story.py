@@ -200,3 +200,20 @@ def test_a_bad_or_missing_token_is_refused_with_the_fix(homes, tmp_path) -> None
     for url in ("ftp://x", "http://user:pw@127.0.0.1:1", "not a url", "http://127.0.0.1:99999"):
         refused = cli_in(None, "--server", url, "version", "list", env={"DATAOPS_TOKEN": tokens["ana"]})
         assert refused.code == 2 and "--server" in refused.stderr, (url, refused)
+
+
+def test_source_download_and_rollbacks_alike_in_both_modes(homes, tmp_path: Path) -> None:  # noqa: ANN001
+    local, server, tokens = homes
+    for user, args in (("ana", ("version", "source", "nw_sales.ds_v002")), ("ana", ("rollbacks", "churn_model"))):
+        here = cli_in(local, *args, user=user, as_json=True)
+        there = cli_in(None, "--server", server.url, *args, as_json=True, env={"DATAOPS_TOKEN": tokens[user]})
+        assert (here.code, there.code) == (0, 0), (args, here, there)
+        assert _normalise(there.stdout) == _normalise(here.stdout), args
+    here = cli_in(local, "version", "download", "nw_sales.ds_v002", "--out", tmp_path / "here.csv", user="ana")
+    there = cli_in(None, "--server", server.url, "version", "download", "nw_sales.ds_v002", "--out", tmp_path / "there.csv",
+                   env={"DATAOPS_TOKEN": tokens["ana"]})  # fmt: skip
+    assert (here.code, there.code) == (0, 0), (here, there)
+    assert (tmp_path / "here.csv").read_bytes() == (tmp_path / "there.csv").read_bytes()  # the registered bytes, both ways
+    denied = cli_in(None, "--server", server.url, "version", "download", "nw_sales.ds_v002", "--out", tmp_path / "z.csv",
+                    env={"DATAOPS_TOKEN": tokens["zed"]})  # fmt: skip
+    assert denied.code == 2 and not (tmp_path / "z.csv").exists() and not list(tmp_path.glob(".z.csv*")), denied
