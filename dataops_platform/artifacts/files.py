@@ -86,16 +86,53 @@ def write_artifact(root: Path, name: str, value: Any) -> Path:
     return path
 
 
+# A JSON artifact holding a list longer than this is written on one line: nobody reads a
+# million-node lineage graph by eye, and indenting goes through the standard library's pure-Python
+# encoder (its C encoder only writes without indentation): seconds at a million objects.
+COMPACT_ABOVE = 10_000
+
+
 def _json_chunks(value: Any, batch: int = 8192) -> Iterator[str]:
-    """`_dump(value) + "\\n"` in pieces (the same encoder, so the same bytes): a lineage graph of a
-    million objects is never one string in memory."""
-    pieces = _INDENTED.iterencode(value)
-    while chunk := "".join(itertools.islice(pieces, batch)):
-        yield chunk
+    """The JSON text of `value` and a newline, in pieces (never one string in memory): indented as
+    `_dump` writes it, or, above `COMPACT_ABOVE` items in a list, exactly what
+    `json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)` writes."""
+    if _longest_list(value) > COMPACT_ABOVE:
+        yield from _compact_chunks(value, batch)
+    else:
+        pieces = _INDENTED.iterencode(value)
+        while chunk := "".join(itertools.islice(pieces, batch)):
+            yield chunk
     yield "\n"
 
 
+def _longest_list(value: Any) -> int:
+    if isinstance(value, dict):
+        return max((_longest_list(v) for v in value.values()), default=0)
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    return 0
+
+
+def _compact_chunks(value: Any, batch: int) -> Iterator[str]:
+    """One-line JSON through the C encoder, a long list `batch` items per call; the separators are
+    the encoder's own (", " and ": "), so the pieces joined are its one-call output."""
+    if isinstance(value, dict) and all(type(k) is str for k in value):
+        yield "{"
+        for i, (key, item) in enumerate(sorted(value.items())):
+            yield (", " if i else "") + _COMPACT.encode(key) + ": "
+            yield from _compact_chunks(item, batch)
+        yield "}"
+    elif isinstance(value, (list, tuple)) and len(value) > batch:
+        yield "["
+        for start in range(0, len(value), batch):
+            yield (", " if start else "") + _COMPACT.encode(list(value[start : start + batch]))[1:-1]
+        yield "]"
+    else:
+        yield _COMPACT.encode(value)
+
+
 _INDENTED = json.JSONEncoder(indent=2, sort_keys=True, default=str, ensure_ascii=False)
+_COMPACT = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
 
 
 def _jsonl_lines(records: Any) -> Iterator[str]:

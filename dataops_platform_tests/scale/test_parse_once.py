@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, read_artifact, write_artifact
+from dataops_platform.artifacts.files import ARTIFACT_FILES, COMPACT_ABOVE, PARSED, Artifacts, read_artifact, write_artifact
 from dataops_platform.metrics import CONTENT_RULES, compute_metrics, content_rule_results
 from dataops_platform.report.render import ReportView
 from dataops_platform.rules import evaluate
@@ -151,12 +151,23 @@ def test_a_check_parses_only_what_its_rule_reads(demo_artifacts: Path) -> None:
 
 def test_a_json_artifact_is_written_in_pieces_as_before(tmp_path: Path) -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)  # written by default=str
-    nodes = [{"ref": f"version:v{i}", "kind": "version", "at": at} for i in range(20_000)]
+    nodes = [{"ref": f"version:v{i}", "kind": "version", "at": at} for i in range(COMPACT_ABOVE)]
     graph = {"nodes": nodes, "edges": [], "meta": {"ü": (1, 2.5, None), "empty": {}}}
     for value in (graph, "a string", 7, [], {}):
         path = write_artifact(tmp_path, "lineage_graph", value)
         old = json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n"
         assert path.read_text(encoding="utf-8") == old
+
+
+def test_a_json_artifact_with_a_long_list_is_written_on_one_line(tmp_path: Path) -> None:
+    """Past COMPACT_ABOVE items the C encoder writes it, in batches: the same text as one call."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    nodes = tuple({"ref": f"version:v{i}", "kind": "ü", "at": at, "n": i / 7} for i in range(3 * 8192 + 5))
+    graph = {"nodes": nodes, "edges": [{"x": [1, {"y": None}]}], "by_number": {1: "one"}, "meta": {}}
+    path = write_artifact(tmp_path, "lineage_graph", graph)
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(graph, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+    assert text.count("\n") == 1 and Artifacts(tmp_path)["lineage_graph"]["nodes"][-1]["ref"] == "version:v24580"
 
 
 def test_a_record_holding_a_line_separator_reads_back(tmp_path: Path) -> None:
