@@ -65,7 +65,8 @@ class CliState:
             if settings.database_url is None and not (settings.home_dir / "governance.db").exists():
                 raise InvalidInput(
                     f"no platform store under {settings.home_dir}; run `dataops init --admin USER` first "
-                    "(or pass --home / set DATAOPS_HOME)",
+                    "(or pass --home / set DATAOPS_HOME); to use a platform server instead, pass --server URL "
+                    "or set DATAOPS_SERVER",
                     field="home",
                     value=str(settings.home_dir),
                 )

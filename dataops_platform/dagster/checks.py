@@ -6,8 +6,11 @@ Both read the version the asset registered (its latest materialisation's `dataop
 - `dataops_quality_gate`: the version passed the quality gate (validated, or released since).
   A rejected version fails with its failed thresholds; a draft fails as not validated yet.
 - `dataops_releasable`: the release gate's conditions that a client can see hold: the version is
-  validated (or is the release) and no experiment on it is `failed` or a data regression without
-  an approved, unexpired exception on that version and rule. The REST API has no dry-run release,
+  validated (or is the release), at least one experiment on it completed (`require_experiment`, the
+  default: a training run that never reached the platform -- the wrong MLflow tracking URI, an
+  MLflow user the platform does not know -- must not read as "nothing against it"), and no
+  experiment on it is `failed` or a data regression without an approved, unexpired exception on
+  that version and rule. The REST API has no dry-run release,
   so the freeze window and the separation of duties (who releases) are not checked here: the
   check's metadata says so, and `version release` still decides.
 
@@ -34,8 +37,8 @@ PASSED_GATE = ("validated", "released")  # a released version passed the gate to
 NOT_CHECKED = "freeze_window and separation_of_duties (decided by `version release`; the REST API has no dry-run release)"
 DESCRIPTIONS = {
     QUALITY_GATE: "The version this asset registered passed the platform's quality gate (validated, not rejected).",
-    RELEASABLE: "The version this asset registered is releasable: validated, and no failed or data-regressed "
-    "experiment on it without an approved exception.",
+    RELEASABLE: "The version this asset registered is releasable: validated, a completed experiment on it, and no "
+    "failed or data-regressed experiment on it without an approved exception.",
 }
 
 
@@ -53,7 +56,7 @@ def quality_gate_result(version: Any) -> tuple[bool, str, dict[str, Any]]:
     return False, f"{version.version_id} is {version.status}: it has not passed the quality gate (validate it first)", facts
 
 
-def release_blockers(platform: DataOpsClient, version: Any) -> list[str]:
+def release_blockers(platform: DataOpsClient, version: Any, require_experiment: bool = True) -> list[str]:
     """The release conditions the client can see failing for `version`, worded as the gate words them."""
     if version.status == "released":
         return []
@@ -64,18 +67,21 @@ def release_blockers(platform: DataOpsClient, version: Any) -> list[str]:
     waived = {
         (x.version_id, x.rule) for x in platform.exception_list(version.project_id) if x.status == "approved"
     }  # the list gives the effective status: an expired approval reads `expired`
-    blocking = [
-        e.experiment_id
-        for e in platform.experiment_list(version.project_id)
-        if e.dataset_version == version.version_id and blocks_release(e.status, e.regression_kind)
-    ]
+    on_version = [e for e in platform.experiment_list(version.project_id) if e.dataset_version == version.version_id]
+    blocking = [e.experiment_id for e in on_version if blocks_release(e.status, e.regression_kind)]
     if blocking and (version.version_id, EXPERIMENT_RULE) not in waived:
         failed.append(f"{EXPERIMENT_RULE}: {', '.join(blocking)} on {version.version_id} with no approved, unexpired exception")
+    if require_experiment and not any(e.status == "completed" for e in on_version):
+        failed.append(
+            f"no completed experiment on {version.version_id} is recorded: a training run the platform never synced "
+            "counts as none (check MLFLOW_TRACKING_URI is the platform's store and that MLflow's user maps to a "
+            "platform user), or pass require_experiment=False for a dataset without training"
+        )
     return failed
 
 
 def _evaluate(
-    kind: str, context: dg.AssetCheckExecutionContext, resource: DataOpsResource, key: dg.AssetKey
+    kind: str, context: dg.AssetCheckExecutionContext, resource: DataOpsResource, key: dg.AssetKey, require_experiment: bool
 ) -> dg.AssetCheckResult:
     try:
         ref = registered_ref(context.instance, key)
@@ -86,7 +92,7 @@ def _evaluate(
         if kind == QUALITY_GATE:
             passed, why, facts = quality_gate_result(version)
         else:
-            blockers = release_blockers(platform, version)
+            blockers = release_blockers(platform, version, require_experiment)
             passed = not blockers
             why = f"{version.version_id} is releasable as far as a client can tell" if passed else "; ".join(blockers)
             facts = {
@@ -98,7 +104,7 @@ def _evaluate(
     return dg.AssetCheckResult(passed=passed, description=why, metadata=metadata)
 
 
-def _one_check(kind: str, key: dg.AssetKey, resource_key: str) -> dg.AssetChecksDefinition:
+def _one_check(kind: str, key: dg.AssetKey, resource_key: str, require_experiment: bool) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=key,
         name=f"dataops_{kind}",
@@ -114,17 +120,18 @@ def _one_check(kind: str, key: dg.AssetKey, resource_key: str) -> dg.AssetChecks
                 field="resource_key",
                 value=resource_key,
             )
-        return _evaluate(kind, context, resource, key)
+        return _evaluate(kind, context, resource, key, require_experiment)
 
     return _check
 
 
 def dataops_checks(
-    asset: Any, *, checks: Sequence[str] = CHECKS, resource_key: str = "dataops"
+    asset: Any, *, checks: Sequence[str] = CHECKS, resource_key: str = "dataops", require_experiment: bool = True
 ) -> list[dg.AssetChecksDefinition]:
     """Blocking ERROR checks on `asset` (a key, a string, an AssetSpec or an asset definition with one
     key) that fail when the version it registered failed the quality gate or is not releasable.
-    `checks` picks among "quality_gate" and "releasable"; `resource_key` names the DataOpsResource."""
+    `checks` picks among "quality_gate" and "releasable"; `resource_key` names the DataOpsResource;
+    `require_experiment` (releasable): a version nobody's training run was synced on is not releasable."""
     unknown = [c for c in checks if c not in CHECKS]
     if unknown or not checks or isinstance(checks, str) or len(set(checks)) != len(checks):
         raise InvalidInput(
@@ -138,4 +145,4 @@ def dataops_checks(
         key = asset.key
     else:
         key = as_key(asset)
-    return [_one_check(kind, key, resource_key) for kind in checks]
+    return [_one_check(kind, key, resource_key, require_experiment) for kind in checks]

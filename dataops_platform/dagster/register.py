@@ -88,13 +88,21 @@ def register_output(
     `parent`: "latest" (the default, see the module's docstring), a version id, or None for a
     root version. A rejected version still materialises the asset (its data was written and is
     on record, status `rejected`): the blocking checks of `dataops_checks` stop what depends on it.
-    Raises the client's typed errors (InvalidInput, PermissionDenied, NotFound, ...)."""
+    Raises the client's typed errors: InvalidInput (the data, or `metadata` keys under `dataops/`,
+    which are the platform's), PermissionDenied, NotFound, GateRefused (the tenant's version quota)."""
     if not isinstance(project, str) or not project.strip():
         raise InvalidInput(
             "project is empty: give the platform project id the version belongs to", field="project", value=project
         )
     if isinstance(summary, str):  # a bare string would be split into one line per character
         summary = [summary]
+    reserved = sorted(k for k in (metadata or {}) if str(k).startswith(md.PREFIX))
+    if reserved:  # the checks and downstream assets trust these keys: a caller may not set them
+        raise InvalidInput(
+            f"metadata keys {reserved} are the platform's ({md.PREFIX}*): name your own keys otherwise",
+            field="metadata",
+            value=reserved,
+        )
     lines = list(summary or [f"materialised by {context.asset_key.to_user_string()} in run {context.run.run_id}"])
     with resource.connected() as platform:
         if parent == LATEST:

@@ -108,11 +108,24 @@ class DataOpsResource(dg.ConfigurableResource):
             self, context, project, source, parent=parent, validate=validate, summary=summary, copy=copy, metadata=metadata
         )
 
-    def registered(self, context: Any, asset: dg.AssetKey | str | list[str]) -> RegisteredRef:
-        """The version `asset` registered at its latest materialisation (for a downstream asset or a check)."""
-        from dataops_platform.dagster.metadata import as_key, registered_ref
+    def registered(self, context: Any, asset: dg.AssetKey | str | list[str], *, passed_gate: bool = True) -> RegisteredRef:
+        """The version `asset` registered at its latest materialisation (for a downstream asset or a check).
 
-        return registered_ref(context.instance, as_key(asset))
+        `passed_gate` (default): the platform is asked now, and a version that has not passed the
+        quality gate (rejected, or still a draft) is refused, GateRefused naming its status and
+        failed thresholds, so no downstream asset trains on data the gate turned away (the blocking
+        check stops it in the same run; this stops it in a later one too)."""
+        from dataops_platform.dagster.checks import quality_gate_result
+        from dataops_platform.dagster.metadata import as_key, registered_ref
+        from dataops_platform.errors import GateRefused
+
+        ref = registered_ref(context.instance, as_key(asset))
+        if passed_gate:
+            passed, why, _ = quality_gate_result(self.version(ref.version_id))
+            if not passed:
+                what = f"{as_key(asset).to_user_string()} registered {ref.version_id}, which downstream work may not use"
+                raise GateRefused(f"{what} (pass passed_gate=False to read it anyway)", [why])
+        return ref
 
     def version(self, version_id: str) -> Version:
         """The version as the platform knows it now (status, quality failures, ...)."""

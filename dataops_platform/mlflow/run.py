@@ -64,6 +64,26 @@ def dataset_input(target: RunTarget) -> Any:
         ) from exc
 
 
+def _warn_on_default_store() -> None:
+    """MLflow with no tracking URI logs to ./mlflow.db in the working directory, a store the
+    platform never syncs: the run would silently count for nothing (a newcomer released degraded
+    data that way). Say so, once per run, before it starts."""
+    import warnings
+
+    try:
+        from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+    except ImportError:  # MLflow moved it: no warning rather than no run
+        return
+    if not is_tracking_uri_set():
+        warnings.warn(
+            f"MLflow has no tracking URI, so this run goes to its default store {mlflow.get_tracking_uri()} in the working "
+            "directory, which the platform does not sync: set MLFLOW_TRACKING_URI (or mlflow.set_tracking_uri) to the "
+            "platform's tracking store",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 @contextmanager
 def start_run(
     project: str | None = None,
@@ -92,6 +112,7 @@ def start_run(
             value=reserved,
         )
     dataset = dataset_input(target) if target.digest is not None else None
+    _warn_on_default_store()
     experiment_id = project_experiment(target.project)
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=run_name, tags={**extra, **target.tags()}, description=description

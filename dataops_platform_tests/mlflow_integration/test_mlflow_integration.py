@@ -322,3 +322,29 @@ def test_hostile_environments_give_runs_the_sync_never_counts(
     assert (outcome, project) == ("denied", None) and "names no project" in ignored[runs["no_such_project"]].reason
     # Outside every dataops/ experiment: not even examined.
     assert runs["bad_text"] not in ignored and runs["no_version"] not in ignored
+
+
+def test_the_helper_warns_when_mlflow_would_log_to_its_default_store(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """No tracking URI: the run lands in ./mlflow.db, which the platform never syncs; said before it starts."""
+    import warnings
+
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    from dataops_platform.mlflow import start_run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(utils, "_tracking_uri", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with start_run(project="p02_legal_sft", dataset_version="t02_legal.ds_v002"):
+            pass
+    assert any("MLflow has no tracking URI" in str(w.message) for w in caught), [str(w.message) for w in caught]
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'set.db'}")
+    with warnings.catch_warnings(record=True) as quiet:
+        warnings.simplefilter("always")
+        with start_run(project="p02_legal_sft", dataset_version="t02_legal.ds_v002"):
+            pass
+    assert not any("MLflow has no tracking URI" in str(w.message) for w in quiet)
+    monkeypatch.setattr(utils, "_tracking_uri", None)
