@@ -44,13 +44,16 @@ def newest(versions: Sequence[Any]) -> Any | None:
 
 def latest_parent(platform: DataOpsClient, project: str, asset_key: dg.AssetKey) -> tuple[str | None, str]:
     """(parent version id or None, the rule that chose it) for a new version of `project` by `asset_key`."""
-    line = [v for v in platform.version_list(project) if v.status not in NOT_IN_LINE]
+    versions = platform.version_list(project)
+    line = [v for v in versions if v.status not in NOT_IN_LINE]
     key = asset_key.to_user_string()
     mine = [v for v in line if v.provenance is not None and v.provenance.dagster_asset_key == key]
     if mine:
         return newest(mine).version_id, f"latest: the newest version asset {key} registered"
+    tried = any(v.provenance is not None and v.provenance.dagster_asset_key == key for v in versions)
+    why = f"{key} had registered none the quality gate passed" if tried else f"{key} had registered none"
     if line:
-        return newest(line).version_id, f"latest: the project's newest version ({key} had registered none)"
+        return newest(line).version_id, f"latest: the project's newest version ({why})"
     return None, "latest: none (the project's first version)"
 
 
