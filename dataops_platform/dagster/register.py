@@ -51,7 +51,7 @@ def latest_parent(platform: DataOpsClient, project: str, asset_key: dg.AssetKey)
     if mine:
         return newest(mine).version_id, f"latest: the newest version asset {key} registered"
     tried = any(v.provenance is not None and v.provenance.dagster_asset_key == key for v in versions)
-    why = f"{key} had registered none the quality gate passed" if tried else f"{key} had registered none"
+    why = f"{key} had registered none that was not rejected" if tried else f"{key} had registered none"
     if line:
         return newest(line).version_id, f"latest: the project's newest version ({why})"
     return None, "latest: none (the project's first version)"
