@@ -67,7 +67,9 @@ def _rate(part: int, whole: int) -> float:
 # Computed from the content rules' results (the metrics, the report and its PDF, the test report):
 # no content rule reads them, so a new one of these does not re-evaluate the rules.
 RULE_OUTPUTS = frozenset({"platform_metrics", "report_md", "report_pdf", "test_results", "test_report_md"})
-_memo: list[Any] = []  # [(names, values, problems or None, results)]: the last evaluation
+# One slot, (names, values, problems or None, results) of the last evaluation or None: read and
+# replaced whole (the parse cache may clear it from its idle timer).
+_memo: list[Any] = [None]
 
 
 def content_rule_results(a: Any) -> list[Any]:
@@ -86,19 +88,24 @@ def content_rule_results(a: Any) -> list[Any]:
     names = [n for n in a if n not in RULE_OUTPUTS]
     values = [a[n] for n in names]
     problems = dict(getattr(a, "problems", None) or {})
-    if _memo:
-        m_names, m_values, m_problems, results = _memo[0]
+    cached = _memo[0]
+    if cached is not None:
+        m_names, m_values, m_problems, results = cached
         if (
             m_names == names
             and all(x is y for x, y in zip(m_values, values, strict=True))
             and (m_problems is None or m_problems == problems)
         ):
             return results
-    _memo.clear()  # the previous artifacts are not kept alive while these are evaluated
+    _forget()  # the previous artifacts are not kept alive while these are evaluated
     results = evaluate(a, CONTENT_RULES)
     depends_on_problems = any(r.violations and r.violations[0].startswith(CANNOT_EVALUATE) for r in results)
-    _memo.append((names, values, problems if depends_on_problems else None, results))
+    _memo[0] = (names, values, problems if depends_on_problems else None, results)
     return results
+
+
+def _forget() -> None:
+    _memo[0] = None
 
 
 def compute_metrics(a: Any) -> dict[str, Any]:
@@ -183,4 +190,4 @@ def quoted_metrics(markdown: str) -> dict[str, str]:
 
 
 provide_metrics(MetricsSource(compute=compute_metrics, quoted=quoted_metrics))
-PARSED.on_clear(_memo.clear)
+PARSED.on_clear(_forget)

@@ -6,8 +6,10 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -167,18 +169,47 @@ class ParseCache:
     content's digest. Callers only read what they get: the parsed values are shared."""
 
     RACY_SECONDS = 2.0
+    IDLE_SECONDS = 30.0  # no step for this long: the values are dropped (an idle worker holds none)
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[int, int, int], bytes | None, Any]] = {}
         self._written: dict[str, bytes] = {}  # path -> digest of the JSONL content this process wrote there
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._active = 0  # steps running in this process
+        self._generation = 0  # bumped by every step that starts
 
     def begin(self, scope: str) -> None:
         """Entering a run: a long-lived process (a Celery worker) keeps one run's artifacts, not every run's."""
         if scope != self._scope:
             self.clear()
             self._scope = scope
+
+    @contextmanager
+    def step(self, scope: str) -> Iterator[None]:
+        """One Dagster step of run `scope`. The values stay for the run's next step in this process
+        (the in-process executor runs them back to back); once no step has started for
+        `IDLE_SECONDS` they are dropped, so a Celery worker does not hold a run's artifacts while idle."""
+        with self._lock:
+            self._active += 1
+            self._generation += 1
+        try:
+            self.begin(scope)
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                generation = self._generation
+            timer = threading.Timer(self.IDLE_SECONDS, self._drop_if_idle, (generation,))
+            timer.daemon = True
+            timer.start()
+
+    def _drop_if_idle(self, generation: int) -> None:
+        with self._lock:
+            if self._active == 0 and self._generation == generation:
+                self.clear()
+                self._scope = None
 
     def on_clear(self, forget: Callable[[], None]) -> None:
         """Also call `forget` on clearing: results memoised from the values this cache shares."""

@@ -179,8 +179,8 @@ def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=FRESH_WITHIN[row.name]) if row.name in FRESH_WITHIN else None,
     )
     def _asset(context: dg.AssetExecutionContext, governance: GovernanceResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        PARSED.begin(context.run.run_id)
-        with collector.paused():  # millions of records built and written: nothing for the cycle collector
+        # millions of records built and written: nothing for the cycle collector
+        with PARSED.step(context.run.run_id), collector.paused():
             documents = build_documents(row.name, governance, mlflow)
             paths = {artifact: write_artifact(governance.artifacts_dir, artifact, value) for artifact, value in documents.items()}
         metadata: dict[str, Any] = {}

@@ -30,8 +30,7 @@ def _make_check(rule: Rule) -> dg.AssetChecksDefinition:
         additional_deps=extra,
     )
     def _check(context: dg.AssetCheckExecutionContext, governance: GovernanceResource) -> dg.AssetCheckResult:
-        PARSED.begin(context.run.run_id)
-        with collector.paused():
+        with PARSED.step(context.run.run_id), collector.paused():
             result = rule.fn(Artifacts(governance.artifacts_dir))
         offending = "\n".join(f"- {v}" for v in result.violations[:200]) or "none"
         findings = "\n".join(f"- {f}" for f in result.findings[:200]) or "none"

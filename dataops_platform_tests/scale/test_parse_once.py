@@ -8,12 +8,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, COMPACT_ABOVE, PARSED, Artifacts, read_artifact, write_artifact
+from dataops_platform.artifacts.files import (
+    ARTIFACT_FILES,
+    COMPACT_ABOVE,
+    PARSED,
+    Artifacts,
+    ParseCache,
+    read_artifact,
+    write_artifact,
+)
 from dataops_platform.metrics import CONTENT_RULES, compute_metrics, content_rule_results
 from dataops_platform.report.render import ReportView
 from dataops_platform.rules import evaluate
@@ -196,3 +205,21 @@ def test_a_file_edited_after_it_was_written_is_read_line_by_line(tmp_path: Path)
     path.write_text('{"a": 1}, {"b": 2}\n', encoding="utf-8")
     a = Artifacts(tmp_path)
     assert "alerts" not in a and "does not parse" in a.problems["alerts"]
+
+
+def test_an_idle_process_drops_the_values(tmp_path: Path) -> None:
+    """The in-process executor runs a run's steps back to back and keeps them; a Celery worker that
+    has run no step for IDLE_SECONDS holds none of them."""
+    cache = ParseCache()
+    cache.IDLE_SECONDS = 0.2
+    path = write_artifact(tmp_path, "alerts", ALERTS)
+    with cache.step("run-1"):
+        first = cache.read(path)
+    with cache.step("run-1"):  # the next step, at once
+        assert cache.read(path) is first
+    time.sleep(0.1)
+    assert path in cache, "not idle long enough yet"
+    time.sleep(0.5)
+    assert len(cache) == 0
+    with cache.step("run-1"):
+        assert cache.read(path) == ALERTS
