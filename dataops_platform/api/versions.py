@@ -127,6 +127,30 @@ UPLOAD_BODY = {
 }
 
 
+UPLOAD_PREFIX = "upload-"
+STALE_UPLOAD_SECONDS = 6 * 3600  # far longer than any upload may take: a younger one may be in flight
+
+
+def sweep_stale_uploads(settings: Any, now: float | None = None) -> list[str]:
+    """Remove what uploads cut short by a killed server left under $DATAOPS_HOME/uploads (an upload's
+    bytes live there only while its request runs: a registered upload is kept under data/). Only
+    directories older than STALE_UPLOAD_SECONDS go: another server process may be taking one in now."""
+    import shutil
+    import time
+
+    root = settings.home_dir / "uploads"
+    cutoff = (time.time() if now is None else now) - STALE_UPLOAD_SECONDS
+    removed = []
+    for entry in root.glob(f"{UPLOAD_PREFIX}*") if root.is_dir() else ():
+        try:
+            if entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry)
+                removed.append(entry.name)
+        except OSError:
+            continue  # another process removed it first, or it is not ours to remove
+    return removed
+
+
 def _registered(plat: Any, version: DatasetVersion) -> dict[str, Any]:
     return row(version) | {"same_content_as": versions.same_content_as(plat, version)}
 
@@ -172,7 +196,7 @@ async def version_upload(
     await anyio.to_thread.run_sync(versions.check_can_register, plat, user, project, parent, provenance)
     uploads = settings.home_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=uploads) as tmp:
+    with tempfile.TemporaryDirectory(dir=uploads, prefix=UPLOAD_PREFIX) as tmp:
         path = Path(tmp) / filename
         with path.open("wb") as out:  # streamed: RequestGuard cuts the stream at MAX_UPLOAD_BYTES
             async for chunk in request.stream():

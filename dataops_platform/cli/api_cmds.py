@@ -28,6 +28,11 @@ def serve(
     st = state(ctx)
     st.local_only("serve")
     _check_port_free(host, port)
+    from dataops_platform.api.versions import sweep_stale_uploads
+
+    swept = sweep_stale_uploads(st.settings())
+    if swept:
+        console.print(f"removed {len(swept)} upload(s) a stopped server left unfinished under uploads/", highlight=False)
     app = create_app(st.settings(), st.platform())
     if dispatch:
         from dataops_platform.notify.dispatch import start_dispatcher_thread

@@ -174,6 +174,10 @@ def main() -> None:
         sys.exit(code if isinstance(code, int) else 0)
     except SystemExit:
         raise
+    except KeyboardInterrupt:
+        # A remote write already sent may still complete on the server; a local one is whole or absent.
+        sys.stderr.write("interrupted; a change the platform had already received may have been made: check before retrying\n")
+        sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence turns errors into exit codes

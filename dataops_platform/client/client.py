@@ -109,9 +109,12 @@ class DataOpsClient:
             why = f"{self.server}: no answer within the timeout ({type(exc).__name__}); raise the client's timeout for large data"
             raise ServerUnreachable(why, server=self.server) from None
         except httpx.TransportError as exc:
+            # A write whose request went out may have been carried out before the connection broke.
+            unknown = "; whether this write was carried out is unknown: look before retrying (e.g. `dataops version list`)"
+            unknown = "" if method == "GET" else unknown
             raise ServerUnreachable(
                 f"cannot reach the platform at {self.server} ({exc}); check --server / DATAOPS_SERVER "
-                "and that `dataops serve` runs there",
+                f"and that `dataops serve` runs there{unknown}",
                 server=self.server,
             ) from None
         if response.is_redirect:  # never followed: it would carry the token elsewhere

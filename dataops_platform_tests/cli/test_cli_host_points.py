@@ -40,3 +40,23 @@ def test_a_full_audit_page_says_older_records_may_match(home: Path) -> None:
     assert full.code == 0 and "the newest 2 records; older ones may match" in full.stdout, full
     everything = cli_in(home, "audit", "list", "--limit", "1000", user="root")
     assert "older ones may match" not in everything.stdout
+
+
+def test_uploads_a_killed_server_left_are_swept_when_old(home: Path) -> None:
+    import os
+    import time
+
+    from dataops_platform.api.versions import STALE_UPLOAD_SECONDS, sweep_stale_uploads
+    from dataops_platform.settings import load_settings
+
+    settings = load_settings(home)
+    uploads = home / "uploads"
+    old, fresh, other = uploads / "upload-old", uploads / "upload-fresh", uploads / "keep-me"
+    for where in (old, fresh, other):
+        where.mkdir(parents=True)
+        (where / "part.jsonl").write_bytes(b"x" * 10)
+    past = time.time() - STALE_UPLOAD_SECONDS - 60
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    assert sweep_stale_uploads(settings) == ["upload-old"]
+    assert not old.exists() and fresh.exists() and other.exists()  # a young one may be in flight; others are not ours
