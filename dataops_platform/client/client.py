@@ -78,6 +78,8 @@ class DataOpsClient:
         environ: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if not (isinstance(timeout, (int, float)) and 0 < timeout <= 86_400):
+            raise _refused(f"timeout {timeout!r} is not a number of seconds from 0 to 86400", "timeout", repr(timeout)[:40])
         conn = config.resolve(server, token, environ)
         self.server, self.token_source = conn.server, conn.source
         self._http = httpx.Client(
@@ -103,15 +105,15 @@ class DataOpsClient:
         return f"DataOpsClient({self.server!r})"  # never the token
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        # A write whose request went out may have been carried out before the connection broke.
+        unknown = "; whether this write was carried out is unknown: look before retrying (e.g. `dataops version list`)"
+        unknown = "" if method == "GET" else unknown
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             why = f"{self.server}: no answer within the timeout ({type(exc).__name__}); raise the client's timeout for large data"
-            raise ServerUnreachable(why, server=self.server) from None
+            raise ServerUnreachable(why + unknown, server=self.server) from None
         except httpx.TransportError as exc:
-            # A write whose request went out may have been carried out before the connection broke.
-            unknown = "; whether this write was carried out is unknown: look before retrying (e.g. `dataops version list`)"
-            unknown = "" if method == "GET" else unknown
             raise ServerUnreachable(
                 f"cannot reach the platform at {self.server} ({exc}); check --server / DATAOPS_SERVER "
                 f"and that `dataops serve` runs there{unknown}",
