@@ -10,9 +10,16 @@ from typing import Annotated
 import typer
 
 from dataops_platform.cli.output import console, emit_json
-from dataops_platform.cli.state import state
+from dataops_platform.cli.state import CliState, state
 
 UrlArg = Annotated[str, typer.Argument(metavar="URL", help="The platform's base URL, e.g. http://127.0.0.1:8000.")]
+
+
+def _no_acting_user(st: CliState, command: str) -> None:
+    from dataops_platform.errors import InvalidInput
+
+    if st.user is not None:
+        raise InvalidInput(f"`dataops {command}` takes no --as: the token decides who you are", field="--as", value=st.user)
 
 
 def _read_token() -> str:
@@ -35,6 +42,7 @@ def login(ctx: typer.Context, url: UrlArg) -> None:
     from dataops_platform.client.config import check_token, credentials_path, normalise_server, write_credentials
 
     st = state(ctx)
+    _no_acting_user(st, "login")
     server = normalise_server(url, "URL")
     token = check_token(_read_token())
     with DataOpsClient(server, token) as client:
@@ -53,6 +61,7 @@ def logout(ctx: typer.Context, url: UrlArg) -> None:
     from dataops_platform.client.config import credentials_path, forget_credentials, normalise_server
 
     st = state(ctx)
+    _no_acting_user(st, "logout")
     server = normalise_server(url, "URL")
     path = credentials_path()
     removed = forget_credentials(path, server)

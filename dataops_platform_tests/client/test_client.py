@@ -280,3 +280,10 @@ def test_empty_and_slashed_ids_read_as_not_found_or_invalid(served) -> None:  # 
             ana.version_show("")
         with pytest.raises(NotFound, match="no such route"):
             ana.version_show("nw_sales.ds_v001/../../tokens")
+
+
+def test_login_takes_no_acting_user(tmp_path: Path, served) -> None:  # noqa: ANN001
+    server, tokens, _ = served
+    env = {"DATAOPS_CREDENTIALS": str(tmp_path / "c.json"), "DATAOPS_TOKEN": tokens["ana"]}
+    refused = cli_in(None, "login", server.url, user="root", env=env)
+    assert refused.code == 2 and "takes no --as" in refused.stderr and not (tmp_path / "c.json").exists(), refused
