@@ -119,13 +119,19 @@ class DataOpsClient:
                 f"and that `dataops serve` runs there{unknown}",
                 server=self.server,
             ) from None
-        if response.is_redirect:  # never followed: it would carry the token elsewhere
+        self._refuse_unless_ok(response)
+        return response
+
+    def _refuse_unless_ok(self, response: httpx.Response) -> None:
+        """Raise for a redirect (never followed: it would carry the token elsewhere) or an error answer;
+        a streamed answer's body is read first, so its problem details can be told."""
+        if response.is_redirect:
             where = response.headers.get("location", "?")
             raise ServerError(response.status_code, {"detail": f"{self.server} answered a redirect ({response.status_code}) "
                               f"to {where}: give that server's base URL as --server / DATAOPS_SERVER"})  # fmt: skip
         if response.status_code >= 400:
+            response.read()
             raise self._error(response)
-        return response
 
     def _error(self, response: httpx.Response) -> Exception:
         """The typed error of a problem-details answer; any other error page (a proxy's, another
@@ -285,10 +291,7 @@ class DataOpsClient:
         partial = out.with_name(f".{out.name}.partial")
         try:
             with self._http.stream("GET", f"/versions/{_seg(version_id)}/data") as response:
-                if response.status_code >= 400 or response.is_redirect:
-                    response.read()
-                    raise self._error(response) if response.status_code >= 400 else ServerError(
-                        response.status_code, {"detail": f"{self.server} answered a redirect: give its target as --server"})
+                self._refuse_unless_ok(response)
                 with partial.open("wb") as sink:
                     for block in response.iter_bytes():
                         sink.write(block)

@@ -187,7 +187,7 @@ def register_version(
         if inbox is not None:
             _stays_in(source, inbox, label)
         profile: DatasetProfile = profile_file(source, limits)
-        pin = source.pin()
+        pin = {} if uploaded else source.pin()  # an upload is pinned by its kept copy, below
         with platform.store.read() as session:
             policy = governance_policy(session)
             parent_row = session.get(DatasetVersion, parent) if parent else None
