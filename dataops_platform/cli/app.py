@@ -96,6 +96,7 @@ def global_options(
                 value=str(home),
             )
     ctx.obj = CliState(home=home, user=user, json=as_json, verbose=verbose, server=server)
+    ctx.call_on_close(ctx.obj.close)  # the store and the HTTP client closed when the command ends, not whenever GC runs
 
 
 @app.command()

@@ -38,6 +38,15 @@ class CliState:
                 self._client = LocalClient(self.platform(), self.user or self.settings().user)
         return self._client
 
+    def close(self) -> None:
+        """Close what the command opened: the REST client's connections, the store's (SQLite folds
+        its write-ahead log back into the database when the last connection closes)."""
+        client, platform, self._client, self._platform = self._client, self._platform, None, None
+        if client is not None and hasattr(client, "close"):
+            client.close()
+        if platform is not None:
+            platform.close()
+
     def local_only(self, command: str) -> None:
         """Refuse a command that only makes sense on the platform's host when the CLI is remote."""
         if self.remote:
