@@ -9,6 +9,7 @@ all their columns so the consistency rules can check them without the database.
 from __future__ import annotations
 
 import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -55,28 +56,36 @@ def _all(session: Session, model: Any) -> list[Any]:
     return list(session.scalars(select(model).order_by(key)))
 
 
-def _column_rows(session: Session, model: Any, order_by: Any = None) -> list[dict[str, Any]]:
-    """`row(obj)` for every object of `model`, in primary-key order (or `order_by`), without building
-    ORM objects: the same columns through the same types, read as plain tuples (many times faster)."""
+def _column_rows(session: Session, model: Any, order_by: Any = None, only: Iterable[Any] | None = None) -> list[dict[str, Any]]:
+    """`row(obj)` for every object of `model` (or those whose primary key is in `only`), in
+    primary-key order (or `order_by`), without building ORM objects: the same columns through the
+    same types, read as plain tuples (many times faster)."""
     attrs = list(model.__mapper__.column_attrs)
     keys = [c.key for c in attrs]
     timestamps = [i for i, c in enumerate(attrs) if any(isinstance(col.type, DateTime) for col in c.columns)]
+    pk = model.__mapper__.primary_key[0]
     statement = select(*(getattr(model, k) for k in keys))
-    statement = statement.order_by(order_by if order_by is not None else model.__mapper__.primary_key[0])
+    statement = statement.order_by(order_by if order_by is not None else pk)
     rows = []
-    for values in session.execute(statement).tuples():
-        record = dict(zip(keys, values, strict=True))
-        for i in timestamps:
-            value = values[i]
-            if isinstance(value, datetime):
-                record[keys[i]] = _plain(value)
-        rows.append(record)
+    for part in _parts(statement, pk, only):
+        for values in session.execute(part).tuples():
+            record = dict(zip(keys, values, strict=True))
+            for i in timestamps:
+                value = values[i]
+                if isinstance(value, datetime):
+                    record[keys[i]] = _plain(value)
+            rows.append(record)
     return rows
 
 
-def _refs_and_projects(session: Session, model: Any, key: str) -> list[tuple[Any, Any]]:
-    """(id, project_id) of every object of `model`, in primary-key order."""
-    return list(session.execute(select(getattr(model, key), model.project_id).order_by(getattr(model, key))).tuples())
+def _parts(statement: Any, column: Any, only: Iterable[Any] | None, size: int = 500) -> Iterator[Any]:
+    """`statement`, or, given `only`, the statement restricted to `column IN` each chunk of them."""
+    if only is None:
+        yield statement
+        return
+    wanted = sorted(set(only))
+    for start in range(0, len(wanted), size):
+        yield statement.where(column.in_(wanted[start : start + size]))
 
 
 def _items(session: Session, key: str) -> list[dict]:
@@ -154,19 +163,24 @@ def operating_model(session: Session, schedules_in_code: list[dict[str, str]]) -
     return {"rhythm": _items(session, "operating_rhythm"), "schedules": schedules_in_code}
 
 
-def dataset_versions(session: Session, now: datetime) -> list[dict[str, Any]]:
+def dataset_versions(session: Session, now: datetime, only: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every version (or those in `only`) with its exceptions, whether it is its project's current
+    release, and what the release gate would say of it now."""
     current = dict(session.execute(select(Project.id, Project.current_release)).tuples().all())
     exceptions: dict[str, list[dict]] = {}
-    for exc in _all(session, ExceptionApproval):
-        exceptions.setdefault(exc.version_id, []).append(row(exc) | {"effective_status": effective_status(exc, now)})
-    versions = _column_rows(session, DatasetVersion)
+    for part in _parts(select(ExceptionApproval).order_by(ExceptionApproval.exception_id), ExceptionApproval.version_id, only):
+        for exc in session.scalars(part):
+            exceptions.setdefault(exc.version_id, []).append(row(exc) | {"effective_status": effective_status(exc, now)})
+    versions = _column_rows(session, DatasetVersion, only=only)
     blocking: dict[str, list[tuple[str, str]]] = {}
-    for eid, vid, estatus in session.execute(
+    blockers = (
         select(Experiment.experiment_id, Experiment.dataset_version, Experiment.status)
         .where(blocks_release_clause())  # what the gate itself counts: not model-candidate regressions
         .order_by(Experiment.experiment_id)
-    ):
-        blocking.setdefault(vid, []).append((eid, estatus))
+    )
+    for part in _parts(blockers, Experiment.dataset_version, only):
+        for eid, vid, estatus in session.execute(part):
+            blocking.setdefault(vid, []).append((eid, estatus))
     freeze_windows = governance_policy(session).freeze_windows
     for v in versions:
         vid = v["version_id"]
@@ -192,52 +206,91 @@ def _started(exception: dict[str, Any], now: datetime) -> bool:
     return starts is None or as_utc(starts if isinstance(starts, datetime) else datetime.fromisoformat(starts)) <= now
 
 
-def experiment_runs(session: Session, run_lookup: Any) -> list[dict[str, Any]]:
-    """Experiments with what MLflow says about their run (None when MLflow has no such run)."""
-    experiments = _column_rows(session, Experiment)
+def experiment_runs(
+    session: Session, runs_facts: Callable[[list[str]], dict[str, Any]], only: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Experiments (or those in `only`) with what MLflow says about their run (None when MLflow has
+    no such run), asked of MLflow for all of them at once."""
+    experiments = _column_rows(session, Experiment, only=only)
+    facts = runs_facts(sorted({e["mlflow_run_id"] for e in experiments if e["mlflow_run_id"]}))
     for e in experiments:
-        e["mlflow_run"] = run_lookup(e["mlflow_run_id"]) if e["mlflow_run_id"] else None
+        e["mlflow_run"] = facts.get(e["mlflow_run_id"]) if e["mlflow_run_id"] else None
     return experiments
 
 
-def simple_rows(session: Session, model: Any) -> list[dict[str, Any]]:
-    return _column_rows(session, model)
+def simple_rows(session: Session, model: Any, only: Iterable[Any] | None = None) -> list[dict[str, Any]]:
+    return _column_rows(session, model, only=only)
 
 
-def audit_log(session: Session) -> list[dict[str, Any]]:
-    return _column_rows(session, AuditRecord, AuditRecord.seq)
+def audit_log(session: Session, only: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    return _column_rows(session, AuditRecord, AuditRecord.seq, only=only)
 
 
 def lineage_graph(session: Session) -> dict[str, Any]:
+    return {"nodes": [n for _, n in lineage_nodes(session)], "edges": [e for _, e in lineage_edges(session)]}
+
+
+def lineage_edges(session: Session, only: Iterable[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(id, edge) of every lineage edge (or those whose id is in `only`), in id order."""
     columns = (
+        LineageEdge.id,
         LineageEdge.source_ref,
         LineageEdge.target_ref,
         LineageEdge.edge_type,
         LineageEdge.project_id,
         LineageEdge.created_at,
     )
-    edges = [
-        {"source": source, "target": target, "type": edge_type, "project_id": project_id, "created_at": _plain(created_at)}
-        for source, target, edge_type, project_id, created_at in session.execute(
-            select(*columns).order_by(LineageEdge.id)
-        ).tuples()
+    return [
+        (edge_id, {"source": src, "target": dst, "type": edge_type, "project_id": project_id, "created_at": _plain(created_at)})
+        for part in _parts(select(*columns).order_by(LineageEdge.id), LineageEdge.id, only)
+        for edge_id, src, dst, edge_type, project_id, created_at in session.execute(part).tuples()
     ]
+
+
+# The kinds of object a lineage ref names, with their model and id column.
+OBJECT_KINDS: dict[str, tuple[Any, str]] = {
+    "version": (DatasetVersion, "version_id"),
+    "experiment": (Experiment, "experiment_id"),
+    "alert": (Alert, "alert_id"),
+    "rollback": (RollbackEvent, "rollback_id"),
+    "exception": (ExceptionApproval, "exception_id"),
+    "review": (IncidentReview, "review_id"),
+}
+
+
+def lineage_nodes(session: Session, only: Iterable[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(ref, node) of every lineage node (or those whose ref is in `only`), in ref order: every
+    object, and every other ref an edge names (with no project)."""
+    wanted: dict[str, set[str]] | None = None
+    if only is not None:
+        wanted = {}
+        for ref in only:
+            kind, _, object_id = ref.partition(":")
+            wanted.setdefault(kind, set()).add(object_id)
     nodes: dict[str, dict[str, Any]] = {}
-    for kind, model, key in (
-        ("version", DatasetVersion, "version_id"),
-        ("experiment", Experiment, "experiment_id"),
-        ("alert", Alert, "alert_id"),
-        ("rollback", RollbackEvent, "rollback_id"),
-        ("exception", ExceptionApproval, "exception_id"),
-        ("review", IncidentReview, "review_id"),
-    ):
-        for object_id, project_id in _refs_and_projects(session, model, key):
-            ref = f"{kind}:{object_id}"
-            nodes[ref] = {"ref": ref, "kind": kind, "project_id": project_id}
-    for edge in edges:
-        for ref in (edge["source"], edge["target"]):
-            nodes.setdefault(ref, {"ref": ref, "kind": ref.partition(":")[0], "project_id": None})
-    return {"nodes": sorted(nodes.values(), key=lambda n: n["ref"]), "edges": edges}
+    for kind, (model, key) in OBJECT_KINDS.items():
+        if wanted is not None and kind not in wanted:
+            continue
+        statement = select(getattr(model, key), model.project_id).order_by(getattr(model, key))
+        for part in _parts(statement, getattr(model, key), None if wanted is None else wanted[kind]):
+            for object_id, project_id in session.execute(part).tuples():
+                ref = f"{kind}:{object_id}"
+                nodes[ref] = {"ref": ref, "kind": kind, "project_id": project_id}
+    if only is None:
+        ends = session.execute(select(LineageEdge.source_ref, LineageEdge.target_ref).order_by(LineageEdge.id)).tuples()
+        for source, target in ends:
+            for ref in (source, target):
+                nodes.setdefault(ref, {"ref": ref, "kind": ref.partition(":")[0], "project_id": None})
+    else:
+        rest = sorted(set(only) - set(nodes))
+        named: set[str] = set()
+        for part in _parts(select(LineageEdge.source_ref), LineageEdge.source_ref, rest):
+            named |= set(session.scalars(part))
+        for part in _parts(select(LineageEdge.target_ref), LineageEdge.target_ref, rest):
+            named |= set(session.scalars(part))
+        for ref in named:
+            nodes[ref] = {"ref": ref, "kind": ref.partition(":")[0], "project_id": None}
+    return sorted(nodes.items())
 
 
 def sla(session: Session, now: datetime) -> dict[str, Any]:

@@ -143,6 +143,45 @@ def _jsonl_lines(records: Any) -> Iterator[str]:
         yield dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n"
 
 
+def jsonl_line(record: Any) -> bytes:
+    """One record's line of a JSONL artifact, as `write_artifact` writes it."""
+    return (json.dumps(record, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def compact_item(value: Any) -> bytes:
+    """One item of a long list in a one-line JSON artifact, as `write_artifact` encodes it, and a newline."""
+    return (_COMPACT.encode(value) + "\n").encode("utf-8")
+
+
+def write_lists(root: Path, name: str, lists: dict[str, tuple[Path, int]]) -> Path:
+    """Write the JSON artifact `name`, an object of lists, from files holding each list's items
+    (`compact_item` lines) and their counts: the same bytes as `write_artifact` of the parsed object.
+    Above `COMPACT_ABOVE` items the file is one line made by streaming the items through; below,
+    the items are parsed and indented as any small artifact."""
+    if max((count for _, count in lists.values()), default=0) <= COMPACT_ABOVE:
+        value = {}
+        for key, (items, _) in lists.items():
+            value[key] = [json.loads(line) for line in items.read_bytes().split(b"\n") if line]
+        return write_artifact(root, name, value)
+    path = root / ARTIFACT_FILES[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_suffix(path.suffix + ".tmp")
+    with target.open("wb") as out:
+        out.write(b"{")
+        for i, (key, (items, _)) in enumerate(sorted(lists.items())):
+            out.write((", " if i else "").encode() + _COMPACT.encode(key).encode("utf-8") + b": [")
+            held = b""  # every item ends with "\n", written as the ", " before the next one
+            with items.open("rb") as source:
+                while chunk := source.read(1 << 22):
+                    data = held + chunk.replace(b"\n", b", ")
+                    out.write(data[:-2])
+                    held = data[-2:]
+            out.write(b"]")
+        out.write(b"}\n")
+    target.replace(path)
+    return path
+
+
 def read_artifact(path: Path) -> Any:
     if path.suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
@@ -173,7 +212,7 @@ class ParseCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[int, int, int], bytes | None, Any]] = {}
-        self._written: dict[str, bytes] = {}  # path -> digest of the JSONL content this process wrote there
+        self._written: dict[str, bytes | tuple[int, int, int]] = {}  # path -> digest or signature of a JSONL file written here
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -233,8 +272,9 @@ class ParseCache:
         content = path.read_bytes()
         digest = hashlib.blake2b(content, digest_size=16).digest()
         written = self._written.pop(key, None)
+        own = written == digest or written == signature
         with collector.paused():
-            value = _own_jsonl(content) if written == digest and path.suffix == ".jsonl" else _parse(path, content)
+            value = _own_jsonl(content) if own and path.suffix == ".jsonl" else _parse(path, content)
         self._entries[key] = (signature, digest if self._racy(st) else None, value)
         return value
 
@@ -242,6 +282,12 @@ class ParseCache:
         """`write_artifact` wrote this JSONL content here: read back, while the bytes are still those,
         it is parsed in one call (one record a line, as written) rather than line by line."""
         self._written[str(path)] = digest
+
+    def wrote_file(self, path: Path) -> None:
+        """The platform wrote the JSONL file now at `path` (`jsonl_line` lines): `wrote` by the
+        file's identity (inode, size, mtime_ns) rather than a digest of bytes it never held."""
+        st = path.stat()
+        self._written[str(path)] = (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _racy(self, st: os.stat_result) -> bool:
         return time.time_ns() - st.st_mtime_ns <= self.RACY_SECONDS * 1e9

@@ -39,8 +39,16 @@ def experiment_sync(ctx: typer.Context) -> None:
         console.print(f"{hidden} more ignored run(s) name projects you may not read.")
 
 
-def materialize(ctx: typer.Context) -> None:
+def materialize(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rebuild every record artifact from the whole store, not from what changed since the last run.")
+    ] = False,
+) -> None:
     """Materialise every governance asset and check on this home's Dagster instance.
+
+    The record artifacts are refreshed from what changed since the last run (the store's change
+    feed); --full rebuilds them from the whole store, as the first run does. Both give the same files.
 
     Prints each rule that did not pass with its offending ids, violations and findings apart (--json: as data).
 
@@ -54,7 +62,7 @@ def materialize(ctx: typer.Context) -> None:
     st = state(ctx)
     st.local_only("materialize")
     with _working(st, "materialising the governance assets and checks"):
-        outcome = materialize_all(st.settings(), verbose=st.verbose)
+        outcome = materialize_all(st.settings(), verbose=st.verbose, full=full)
     if st.json:
         emit_json(run_output.as_data(outcome))
     else:

@@ -6,6 +6,7 @@ Every asset reads the store through the artifact builders and writes its file; n
 governance decision.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +16,13 @@ from typing import Any
 import dagster as dg
 
 from dataops_platform.artifacts import build, collector
-from dataops_platform.artifacts.files import PARSED, TEST_REPORT_OUTPUTS, Artifacts, write_artifact
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, TEST_REPORT_OUTPUTS, Artifacts, write_artifact
+from dataops_platform.artifacts.incremental import Outcome
 from dataops_platform.artifacts.interfaces import collect_interface_tables
+from dataops_platform.artifacts.record_lists import KEYED_ARTIFACTS, refresh_artifact
 from dataops_platform.clock import SystemClock
 from dataops_platform.defs.graph import AUDIT, FRESH_WITHIN, GRAPH, OWNER, AssetRow
 from dataops_platform.defs.resources import GovernanceResource, MlflowResource
-from dataops_platform.store import models
 
 
 def _md_table(rows: list[dict[str, Any]], columns: list[str], limit: int = 20) -> str:
@@ -89,11 +91,7 @@ class BuildContext:
     mlflow: MlflowResource
 
 
-def _rows(model: Any) -> Callable[[BuildContext], Any]:
-    return lambda c: build.simple_rows(c.session, model)
-
-
-def _audit(c: BuildContext) -> dict[str, Any]:
+def _anchor(c: BuildContext) -> dict[str, Any]:
     readings = c.anchor.readings()
     heads = [r.head for r in readings if r.head is not None]
     head = max(heads, key=lambda h: h.seq) if heads else None
@@ -102,7 +100,7 @@ def _audit(c: BuildContext) -> dict[str, Any]:
     unusable = [f"{r.location.label} {'unreadable' if r.error else 'missing'}" for r in readings if r.head is None]
     if unusable:
         anchor["unusable"] = unusable
-    return {"audit_log": build.audit_log(c.session), "audit_anchor": anchor}
+    return {"audit_anchor": anchor}
 
 
 def _metrics(c: BuildContext) -> dict[str, Any]:
@@ -136,34 +134,49 @@ STORE_BUILDERS: dict[str, Callable[[BuildContext], Any]] = {
     "ui_panels": lambda c: build.ui_panels(c.session, _code_pools_and_groups()[1]),
     "operating_model": lambda c: build.operating_model(c.session, _code_schedules(c.session)),
     "governance_policy": lambda c: build.governance_policy_doc(c.session),
-    "dataset_versions": lambda c: build.dataset_versions(c.session, c.now),
-    "experiment_runs": lambda c: build.experiment_runs(c.session, c.mlflow.tracking().run_exists),
-    "rollback_events": _rows(models.RollbackEvent),
-    "alerts": _rows(models.Alert),
-    "incident_reviews": _rows(models.IncidentReview),
     "sla_report": lambda c: build.sla(c.session, c.now),
-    "lineage_graph": lambda c: build.lineage_graph(c.session),
 }
 # Builders that write several artifacts, or read the other artifacts instead of the store.
 MULTI_BUILDERS: dict[str, Callable[[BuildContext], dict[str, Any]]] = {
-    "audit_log": _audit,
+    "audit_log": _anchor,  # and the audit_log itself, a record list
     "platform_metrics": _metrics,
     "platform_report": _report,
     "test_report": _test_report,
 }
 
 
-def build_documents(name: str, governance: GovernanceResource, mlflow: MlflowResource) -> dict[str, Any]:
-    """The documents one asset writes, by artifact name."""
+def build_documents(
+    name: str, governance: GovernanceResource, mlflow: MlflowResource, *, full: bool = False
+) -> tuple[list[Outcome], dict[str, Any]]:
+    """What one asset writes: the record lists it refreshed itself (`artifacts.record_lists`, written
+    already), and the documents left to write, by artifact name."""
     platform = governance.platform()
     try:
         with platform.store.read() as session:
             context = BuildContext(session, governance.artifacts_dir, SystemClock().now(), platform.anchor, mlflow)
+            refreshed: list[Outcome] = []
+            if name in KEYED_ARTIFACTS:
+                tracking = mlflow.tracking() if name == "experiment_runs" else None
+                refreshed = refresh_artifact(name, session, context.root, context.now, tracking, full=full)
             if name in STORE_BUILDERS:
-                return {name: STORE_BUILDERS[name](context)}
-            return MULTI_BUILDERS[name](context)
+                return refreshed, {name: STORE_BUILDERS[name](context)}
+            return refreshed, MULTI_BUILDERS[name](context) if name in MULTI_BUILDERS else {}
     finally:
         platform.close()
+
+
+REFRESH_TAG = "dataops/refresh"  # a run tagged "full" rebuilds every record list from the whole store
+
+
+def _head_lines(path: Path, count: int = PREVIEW_ITEMS) -> list[dict[str, Any]]:
+    """The first records of a JSONL artifact, for a preview, without reading the rest."""
+    out: list[dict[str, Any]] = []
+    with path.open("rb") as fh:
+        for line in fh:
+            out.append(json.loads(line))
+            if len(out) >= count:
+                break
+    return out
 
 
 def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
@@ -180,10 +193,26 @@ def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, governance: GovernanceResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         # millions of records built and written: nothing for the cycle collector
+        full = context.run.tags.get(REFRESH_TAG) == "full"
         with PARSED.step(context.run.run_id), collector.paused():
-            documents = build_documents(row.name, governance, mlflow)
+            refreshed, documents = build_documents(row.name, governance, mlflow, full=full)
             paths = {artifact: write_artifact(governance.artifacts_dir, artifact, value) for artifact, value in documents.items()}
         metadata: dict[str, Any] = {}
+        if refreshed:
+            modes = sorted({o.mode for o in refreshed})
+            metadata[REFRESH_TAG] = dg.MetadataValue.text(", ".join(modes))
+            metadata["refresh_reason"] = dg.MetadataValue.text("; ".join(f"{o.path.name}: {o.reason}" for o in refreshed))
+            metadata["records_rebuilt"] = dg.MetadataValue.int(sum(o.rebuilt for o in refreshed))
+        if row.name in KEYED_ARTIFACTS and row.name != "lineage_graph":
+            path = governance.artifacts_dir / ARTIFACT_FILES[row.name]
+            metadata[f"{row.name}_path"] = dg.MetadataValue.path(str(path))
+            metadata[f"{row.name}_rows"] = dg.MetadataValue.int(refreshed[0].items)
+            metadata[f"{row.name}_preview"] = _preview(_head_lines(path))
+        elif row.name == "lineage_graph":
+            path = governance.artifacts_dir / ARTIFACT_FILES["lineage_graph"]
+            metadata["lineage_graph_path"] = dg.MetadataValue.path(str(path))
+            metadata["lineage_graph_nodes"] = dg.MetadataValue.int(refreshed[1].items)
+            metadata["lineage_graph_edges"] = dg.MetadataValue.int(refreshed[0].items)
         for artifact, value in documents.items():
             path = paths[artifact]
             metadata[f"{artifact}_path"] = dg.MetadataValue.path(str(path))
@@ -191,7 +220,9 @@ def _make_asset(row: AssetRow) -> dg.AssetsDefinition:
                 metadata[f"{artifact}_rows"] = dg.MetadataValue.int(len(value))
             if not isinstance(value, bytes):
                 metadata[f"{artifact}_preview"] = _preview(value)
-        context.log.info(f"{row.name}: wrote {', '.join(documents)}")
+        written = [*([row.name] if refreshed else []), *documents]
+        how = f" ({metadata['refresh_reason'].value})" if refreshed else ""
+        context.log.info(f"{row.name}: wrote {', '.join(written)}{how}")
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset

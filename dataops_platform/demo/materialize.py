@@ -116,8 +116,12 @@ def _file_logger(directory: Path, handlers: list[logging.Handler]):  # noqa: ANN
     return file_logger
 
 
-def materialize_all(settings: Settings, selection: str | None = None, *, verbose: bool = False) -> MaterializeOutcome:
-    """One in-process run of the selected assets (all by default) and their checks."""
+def materialize_all(
+    settings: Settings, selection: str | None = None, *, verbose: bool = False, full: bool = False
+) -> MaterializeOutcome:
+    """One in-process run of the selected assets (all by default) and their checks: the record
+    artifacts refreshed from what changed since the last run, or, with `full`, rebuilt from the
+    whole store (`artifacts.incremental`)."""
     import dagster as dg
 
     from dataops_platform.defs.assets import ASSETS
@@ -143,7 +147,7 @@ def materialize_all(settings: Settings, selection: str | None = None, *, verbose
             run_config={"loggers": run_loggers},
             instance=instance,
             raise_on_error=False,
-            tags={"dataops/trigger": "cli"},
+            tags={"dataops/trigger": "cli", **({"dataops/refresh": "full"} if full else {})},
         )
     finally:
         for handler in handlers:

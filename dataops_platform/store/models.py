@@ -307,3 +307,14 @@ class NotificationDelivery(Base):
     claimed_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class GraphChange(Base):
+    """One row written, as the change feed's triggers saw it (store/feed.py): never written by code."""
+
+    __tablename__ = "graph_changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tbl: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,369 @@
+"""Incremental refresh of a keyed list of records: rebuild what changed since the last build, splice it in.
+
+A keyed list is an artifact's records in key order (a JSONL artifact, or one list of the lineage
+graph), each item one encoded line. Its state, in `<artifacts>/.state/`, is the feed cursor of the
+last build, the item keys in file order with each item's byte offset, and the signature of the file
+written. A refresh reads the change feed past the cursor (`store.feed`), asks the list which keys
+those changes touch, rebuilds only those items from the store and writes the new file by copying
+the unchanged byte ranges of the old one around them (`os.copy_file_range`: no JSON work for
+what did not change). The output is byte-identical to a full build of the same store: the property
+test `dataops_platform_tests/scale/test_incremental_equals_full.py` holds it to that.
+
+A full build instead, when: asked (`full=True`); there is no state, or it is of another format,
+unreadable, or for files that are no longer the ones it describes (deleted, edited by hand,
+replaced); the feed's triggers are missing; a change the list cannot localise (None from
+`dirty`); the list's own time boundary passed (`stale`); or the last full build is older than
+`FULL_EVERY`, which bounds how long anything the feed cannot see (an MLflow run purged) can go
+unnoticed.
+
+Files are recognised by (inode, size, mtime_ns): every write renames a new file into place (a new
+inode), and after writing, the file's mtime is set 2 s into the past, so an edit in place later
+(which stamps the current time) always changes the signature, however coarse the file clock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dataops_platform.store import feed
+
+STATE_DIRNAME = ".state"
+FORMAT = 1  # bump when an item's encoding or a list's content changes: every state is rebuilt in full
+FULL_EVERY = timedelta(hours=24)
+GAP_PATIENCE = timedelta(minutes=15)  # how long a seq missing below the cursor (a transaction still open) is waited for
+_BACKDATE_NS = 2_000_000_000
+
+Key = Any
+
+
+@dataclass
+class KeyedList:
+    """One list of records keyed by an id, built from the store.
+
+    - `tables`: the feed tables whose changes can touch its items;
+    - `dirty(changes, session, extra)`: the keys those changes touch (and whatever changed outside the
+      store since the last build, which the list tracks in `extra`, kept with its state), or None
+      when they cannot be localised; called on every refresh, changes or not;
+    - `snapshot(session)`: the `extra` of a full build;
+    - `items(session, keys)`: `(key, line)` for those keys that exist (every key when None), in key
+      order; a key asked for and not returned is deleted;
+    - `stale(session, built_at, now)`: a reason when time alone changed items since `built_at`."""
+
+    name: str
+    tables: frozenset[str]
+    dirty: Callable[[list[feed.Change], Session, dict[str, Any]], set[Key] | None]
+    items: Callable[[Session, set[Key] | None], list[tuple[Key, bytes]]]
+    snapshot: Callable[[Session], dict[str, Any]] = lambda _s: {}
+    stale: Callable[[Session, datetime, datetime], str | None] = lambda _s, _b, _n: None
+
+
+@dataclass
+class Outcome:
+    mode: str  # "full" | "incremental" | "unchanged"
+    reason: str
+    items: int  # items in the list now
+    rebuilt: int  # items built from the store in this refresh (all of them on a full build)
+    path: Path
+
+
+@dataclass
+class _State:
+    cursor: int
+    built_at: str
+    full_at: str
+    signature: list[int]
+    gaps: dict[str, str] = field(default_factory=dict)  # seq -> when first seen missing
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def state_dir(root: Path) -> Path:
+    return root / STATE_DIRNAME
+
+
+def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: datetime, *, full: bool = False) -> Outcome:
+    """Bring `target` (the list's file) up to the store `session` reads."""
+    head = feed.head(session)
+    state_path, keys_path, offsets_path = _paths(root, lst.name)
+    reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state_path, keys_path, offsets_path)
+    if reason is None:
+        state = _load_state(state_path)
+        changes, gaps = _changes(session, lst, state, head, now)
+        extra = dict(state.extra)
+        dirty = lst.dirty(changes, session, extra)
+        if dirty is None:
+            reason = "a change the list cannot localise"
+        elif not dirty:
+            _save_state(state_path, state, head, gaps, now, target, extra, full_build=False, touch_signature=False)
+            return Outcome("unchanged", "no change touches it", _count(keys_path), 0, target)
+        else:
+            built = dict(lst.items(session, dirty))
+            changed = sorted((k, built.get(k)) for k in dirty)
+            try:
+                total = _splice(target, keys_path, offsets_path, changed)
+            except StateMismatch as exc:
+                reason = str(exc)
+            else:
+                _save_state(state_path, state, head, gaps, now, target, extra, full_build=False)
+                return Outcome("incremental", f"{len(changes)} changes", total, len(built), target)
+    extra = lst.snapshot(session)  # taken before the items: what changes meanwhile is seen again next time
+    items = lst.items(session, None)
+    keys = [k for k, _ in items]
+    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):  # the store's order is not the key order (a collation)
+        items.sort(key=lambda kv: kv[0])
+        keys = [k for k, _ in items]
+    _write_full(target, keys_path, offsets_path, items)
+    _save_state(state_path, None, head, _recent_gaps(session, head, now), now, target, extra, full_build=True)
+    return Outcome("full", reason, len(items), len(items), target)
+
+
+def _paths(root: Path, name: str) -> tuple[Path, Path, Path]:
+    base = state_dir(root)
+    return base / f"{name}.json", base / f"{name}.keys.json", base / f"{name}.offsets"
+
+
+def _why_full(
+    lst: KeyedList, session: Session, target: Path, now: datetime, state_path: Path, keys_path: Path, offsets_path: Path
+) -> str | None:
+    if not isinstance(target, Path) or type(target) is not type(Path()):
+        return "the artifacts are not on a local disk"
+    state = _load_state(state_path)
+    if state is None:
+        return "no previous build"
+    if not target.exists() or not keys_path.exists() or not offsets_path.exists():
+        return "a file of the last build is missing"
+    if _signature(target) != state.signature:
+        return f"{target.name} changed since the platform wrote it"
+    if not feed.feed_installed(session):
+        return "the change feed's triggers are missing"
+    built_at, full_at = _instant(state.built_at), _instant(state.full_at)
+    if built_at is None or full_at is None or built_at > now:
+        return "the last build's time is unreadable or in the future"
+    if now - full_at >= FULL_EVERY:
+        return f"the last full build is older than {FULL_EVERY}"
+    if state.cursor > feed.head(session):
+        return "the change feed is behind the last build (another store?)"
+    return lst.stale(session, built_at, now)
+
+
+def _instant(text: Any) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return value if value.tzinfo else None
+
+
+def _changes(
+    session: Session, lst: KeyedList, state: _State, head: int, now: datetime
+) -> tuple[list[feed.Change], dict[str, str]]:
+    """The changes past the cursor, and those that were missing below it (a transaction that had not
+    committed: PostgreSQL hands out seqs before commit) and have committed since."""
+    changes = list(feed.changes_between(session, state.cursor, head, lst.tables))
+    gaps = dict(state.gaps)
+    if gaps:
+        found = feed.changes_at(session, [int(s) for s in gaps], lst.tables)
+        present = feed.present(session, [int(s) for s in gaps])
+        changes = found + changes
+        gaps = {
+            s: seen for s, seen in gaps.items()
+            if int(s) not in present and now - (_instant(seen) or now) < GAP_PATIENCE
+        }  # fmt: skip
+    if head > state.cursor:
+        seen = feed.present(session, range(state.cursor + 1, head + 1)) if head - state.cursor <= 100_000 else None
+        if seen is not None:
+            gaps |= {str(s): now.isoformat() for s in range(state.cursor + 1, head + 1) if s not in seen}
+    return changes, gaps
+
+
+def _recent_gaps(session: Session, head: int, now: datetime, window: int = 10_000) -> dict[str, str]:
+    """Seqs missing among the newest `window` below `head` at a full build: transactions that may
+    still commit (PostgreSQL); older gaps are rolled-back transactions."""
+    start = max(1, head - window + 1)
+    oldest = feed.oldest(session)
+    if oldest is None:
+        return {}
+    start = max(start, oldest)
+    seen = feed.present(session, range(start, head + 1))
+    return {str(s): now.isoformat() for s in range(start, head + 1) if s not in seen}
+
+
+def _load_state(path: Path) -> _State | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return None
+        state = _State(
+            int(data["cursor"]), str(data["built_at"]), str(data["full_at"]), [int(x) for x in data["signature"]],
+            {str(k): str(v) for k, v in dict(data.get("gaps", {})).items()}, dict(data.get("extra", {})),
+        )  # fmt: skip
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return state if len(state.signature) == 3 else None
+
+
+def _save_state(
+    path: Path, old: _State | None, cursor: int, gaps: dict[str, str], now: datetime, target: Path,
+    extra: dict[str, Any], *, full_build: bool, touch_signature: bool = True,
+) -> None:  # fmt: skip
+    if touch_signature:
+        _backdate(target)
+    data = {
+        "format": FORMAT,
+        "cursor": cursor,
+        "built_at": now.isoformat(),
+        "full_at": now.isoformat() if full_build or old is None else old.full_at,
+        "signature": _signature(target),
+        "gaps": gaps,
+        "extra": extra,
+    }
+    _atomic_write(path, json.dumps(data, sort_keys=True).encode())
+
+
+def _signature(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _backdate(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - _BACKDATE_NS))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _count(keys_path: Path) -> int:
+    return len(_load_keys(keys_path))
+
+
+def _load_keys(keys_path: Path) -> list[Key]:
+    return json.loads(keys_path.read_bytes())
+
+
+def _write_keys(keys_path: Path, keys: list[Key]) -> None:
+    _atomic_write(keys_path, json.dumps(keys, ensure_ascii=False).encode())
+
+
+def _write_offsets(offsets_path: Path, offsets: Iterable[int]) -> None:
+    import numpy as np
+
+    tmp = offsets_path.with_name(offsets_path.name + ".tmp")
+    np.asarray(list(offsets) if not hasattr(offsets, "dtype") else offsets, dtype=np.int64).tofile(tmp)
+    tmp.replace(offsets_path)
+
+
+def _load_offsets(offsets_path: Path) -> Any:
+    import numpy as np
+
+    return np.fromfile(offsets_path, dtype=np.int64)
+
+
+def _write_full(target: Path, keys_path: Path, offsets_path: Path, items: list[tuple[Key, bytes]]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    offsets = [0]
+    with tmp.open("wb") as out:
+        position = 0
+        for _, line in items:
+            out.write(line)
+            position += len(line)
+            offsets.append(position)
+    _write_keys(keys_path, [k for k, _ in items])
+    _write_offsets(offsets_path, offsets)
+    tmp.replace(target)
+
+
+def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tuple[Key, bytes | None]]) -> int:
+    """Write `target` anew: the old items, with each changed key's item replaced, inserted (a key not
+    there before) or left out (None), unchanged byte ranges copied by the kernel."""
+    import numpy as np
+
+    keys = _load_keys(keys_path)
+    offsets = _load_offsets(offsets_path)
+    if len(offsets) != len(keys) + 1 or int(offsets[-1]) != target.stat().st_size:
+        raise StateMismatch(f"{keys_path.name} does not describe {target.name}")
+    tmp = target.with_name(target.name + ".tmp")
+    new_keys: list[Key] = []
+    pieces: list[Any] = []  # offsets of the new file, segment by segment
+    position = 0
+    with target.open("rb") as old, tmp.open("wb") as out:
+        cursor = 0  # the next old item not yet copied or dropped
+        for key, line in changed:
+            at = bisect.bisect_left(keys, key, lo=cursor)
+            position = _copy(old, out, offsets, cursor, at, position, pieces)
+            new_keys += keys[cursor:at]
+            cursor = at + 1 if at < len(keys) and keys[at] == key else at
+            if line is not None:
+                out.write(line)
+                pieces.append(np.array([position], dtype=np.int64))
+                position += len(line)
+                new_keys.append(key)
+        position = _copy(old, out, offsets, cursor, len(keys), position, pieces)
+        new_keys += keys[cursor:]
+    pieces.append(np.array([position], dtype=np.int64))
+    _write_keys(keys_path, new_keys)
+    _write_offsets(offsets_path, np.concatenate(pieces) if pieces else np.array([0], dtype=np.int64))
+    tmp.replace(target)
+    return len(new_keys)
+
+
+def _copy(old: Any, out: Any, offsets: Any, start: int, stop: int, position: int, pieces: list[Any]) -> int:
+    """Copy old items [start, stop) to `out` at `position`; their new offsets go to `pieces`."""
+    if stop <= start:
+        return position
+    begin, end = int(offsets[start]), int(offsets[stop])
+    pieces.append(offsets[start:stop] - begin + position)
+    _copy_range(old, out, begin, end - begin)
+    return position + end - begin
+
+
+def _copy_range(old: Any, out: Any, offset: int, length: int) -> None:
+    out.flush()
+    done = 0
+    try:
+        while done < length:
+            sent = os.copy_file_range(old.fileno(), out.fileno(), length - done, offset + done)
+            if sent == 0:
+                break
+            done += sent
+    except (AttributeError, OSError):  # no copy_file_range here (another OS, another filesystem pair)
+        pass
+    if done < length:
+        old.seek(offset + done)
+        remaining = length - done
+        while remaining:
+            chunk = old.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise StateMismatch("the old file ended before its recorded offsets")
+            out.write(chunk)
+            remaining -= len(chunk)
+    else:
+        out.seek(0, os.SEEK_END)
+
+
+class StateMismatch(RuntimeError):
+    """The state does not describe the file it names: the caller rebuilds in full."""
+
+
+def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,174 @@
+"""The keyed lists the record artifacts are made of, and which changes touch which of their items.
+
+Each list says which feed tables can touch it and, for a batch of changes, which of its keys
+(`artifacts.incremental.KeyedList`). The dependencies are those of the builders in
+`artifacts.build`, read off them:
+
+- a dataset version's record holds its own row, its exceptions (`exception_approvals.version_id`),
+  the experiments that block its gate (`experiments.dataset_version`), whether it is its project's
+  current release (`projects.current_release`, old and new), and, through time alone, the state of
+  its exceptions and freeze windows (a boundary passed since the last build rebuilds the list);
+  the governance policy (`platform_config`) changes every gate at once: a full build;
+- an experiment's record holds its row and what MLflow says of its run: the runs MLflow holds as
+  deleted are compared with those seen last time, so a run deleted, restored or purged in MLflow
+  is asked about again;
+- alerts, rollbacks, reviews and audit records: their own row;
+- the lineage graph's edges: their own row; its nodes: the object a ref names, or else whether
+  an edge still names it (an edge's two ends are its feed links).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataops_platform.artifacts import build
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_lists
+from dataops_platform.artifacts.incremental import KeyedList, Outcome, refresh, state_dir
+from dataops_platform.clock import as_utc
+from dataops_platform.governance.policy import governance_policy
+from dataops_platform.store import feed
+from dataops_platform.store.models import Alert, ExceptionApproval, IncidentReview, RollbackEvent
+
+_KIND_OF_TABLE = {model.__tablename__: kind for kind, (model, _) in build.OBJECT_KINDS.items()}
+
+
+def _own(table: str, parse: Callable[[str], Any] = str) -> Callable[[list[feed.Change], Session, dict], set[Any]]:
+    return lambda changes, _session, _extra: {parse(c.key) for c in changes if c.table == table and c.key is not None}
+
+
+def simple(name: str, model: Any) -> KeyedList:
+    """An artifact of one table's rows, keyed by its primary key."""
+    pk = model.__mapper__.primary_key[0].key
+    table = model.__tablename__
+
+    def items(session: Session, keys: set[Any] | None) -> list[tuple[Any, bytes]]:
+        return [(r[pk], jsonl_line(r)) for r in build.simple_rows(session, model, keys)]
+
+    return KeyedList(name, frozenset({table}), _own(table), items)
+
+
+def audit_log() -> KeyedList:
+    def items(session: Session, keys: set[int] | None) -> list[tuple[int, bytes]]:
+        return [(r["seq"], jsonl_line(r)) for r in build.audit_log(session, keys)]
+
+    return KeyedList("audit_log", frozenset({"audit_records"}), _own("audit_records", int), items)
+
+
+def dataset_versions(now: datetime) -> KeyedList:
+    def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[str] | None:
+        out: set[str] = set()
+        for c in changes:
+            if c.table == "platform_config":
+                return None  # the governance policy: every gate
+            if c.table == "dataset_versions":
+                out.add(c.key)
+            elif c.link is not None:  # an exception's or an experiment's version, a project's current release
+                out.add(c.link)
+        return out
+
+    def items(session: Session, keys: set[str] | None) -> list[tuple[str, bytes]]:
+        return [(v["version_id"], jsonl_line(v)) for v in build.dataset_versions(session, now, keys)]
+
+    def stale(session: Session, built_at: datetime, at: datetime) -> str | None:
+        """A moment between the last build and now at which an exception starts or expires, or a
+        freeze window opens or closes: the gates and exception states it changes are rebuilt."""
+        moments = [
+            m for pair in session.execute(select(ExceptionApproval.effective_from, ExceptionApproval.expires_at)) for m in pair
+        ]
+        for window in governance_policy(session).freeze_windows:
+            moments += [window.start, window.end]
+        passed = [m for m in moments if m is not None and built_at < as_utc(m) <= at]
+        return (
+            f"time passed {min(map(as_utc, passed)).isoformat()}, where an exception or freeze window changes" if passed else None
+        )
+
+    tables = frozenset({"dataset_versions", "exception_approvals", "experiments", "projects", "platform_config"})
+    return KeyedList("dataset_versions", tables, dirty, items, stale=stale)
+
+
+def experiment_runs(runs_facts: Callable[[list[str]], dict[str, Any]], deleted_runs: Callable[[], dict[str, Any]]) -> KeyedList:
+    from dataops_platform.store.models import Experiment
+
+    def snapshot(_session: Session) -> dict[str, Any]:
+        return {"mlflow_deleted": sorted(deleted_runs())}
+
+    def dirty(changes: list[feed.Change], session: Session, extra: dict) -> set[str]:
+        out = {c.key for c in changes if c.table == "experiments" and c.key is not None}
+        now_deleted = set(deleted_runs())
+        moved = now_deleted ^ set(extra.get("mlflow_deleted", []))  # deleted, restored or purged since
+        extra["mlflow_deleted"] = sorted(now_deleted)
+        for start in range(0, len(moved), 500):
+            part = sorted(moved)[start : start + 500]
+            out |= set(session.scalars(select(Experiment.experiment_id).where(Experiment.mlflow_run_id.in_(part))))
+        return out
+
+    def items(session: Session, keys: set[str] | None) -> list[tuple[str, bytes]]:
+        return [(e["experiment_id"], jsonl_line(e)) for e in build.experiment_runs(session, runs_facts, keys)]
+
+    return KeyedList("experiment_runs", frozenset({"experiments"}), dirty, items, snapshot=snapshot)
+
+
+def lineage_edges() -> KeyedList:
+    def items(session: Session, keys: set[int] | None) -> list[tuple[int, bytes]]:
+        return [(i, compact_item(e)) for i, e in build.lineage_edges(session, keys)]
+
+    return KeyedList("lineage_graph.edges", frozenset({"lineage_edges"}), _own("lineage_edges", int), items)
+
+
+def lineage_nodes() -> KeyedList:
+    def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[str]:
+        out: set[str] = set()
+        for c in changes:
+            if c.table == "lineage_edges":
+                if c.link is not None:
+                    out.add(c.link)
+            elif c.key is not None:
+                out.add(f"{_KIND_OF_TABLE[c.table]}:{c.key}")
+        return out
+
+    def items(session: Session, keys: set[str] | None) -> list[tuple[str, bytes]]:
+        return [(ref, compact_item(n)) for ref, n in build.lineage_nodes(session, keys)]
+
+    return KeyedList("lineage_graph.nodes", frozenset({*_KIND_OF_TABLE, "lineage_edges"}), dirty, items)
+
+
+SIMPLE = {"alerts": Alert, "rollback_events": RollbackEvent, "incident_reviews": IncidentReview}
+
+
+KEYED_ARTIFACTS = (
+    "dataset_versions",
+    "experiment_runs",
+    "alerts",
+    "rollback_events",
+    "incident_reviews",
+    "audit_log",
+    "lineage_graph",
+)
+
+
+def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tracking: Any, *, full: bool) -> list[Outcome]:
+    """Bring the artifact `name` up to the store: incrementally where its state allows (`artifacts.incremental`)."""
+    if name == "lineage_graph":
+        parts = {"edges": lineage_edges(), "nodes": lineage_nodes()}
+        outcomes = {
+            key: refresh(lst, session, root, state_dir(root) / f"{lst.name}.items", now, full=full) for key, lst in parts.items()
+        }
+        write_lists(root, "lineage_graph", {key: (o.path, o.items) for key, o in outcomes.items()})
+        return list(outcomes.values())
+    if name == "dataset_versions":
+        lst = dataset_versions(now)
+    elif name == "experiment_runs":
+        lst = experiment_runs(tracking.runs_facts, tracking.deleted_runs)
+    elif name == "audit_log":
+        lst = audit_log()
+    else:
+        lst = simple(name, SIMPLE[name])
+    outcome = refresh(lst, session, root, root / ARTIFACT_FILES[name], now, full=full)
+    PARSED.wrote_file(outcome.path)
+    return [outcome]
