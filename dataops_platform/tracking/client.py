@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,18 @@ TAG_VIEW = f"mlflow.sharedViewState.{VIEW_KEY}"
 VIEW_NAME = "DataOps: verdict and primary metric"
 RUN_ID_BATCH = 100  # run ids per `run_id IN (...)` search
 NO_SUCH_RUN = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # MLflow's error codes for a missing run id
+# The only run ids spliced into a filter string: what MLflow's stores mint (uuid4().hex). Anything else
+# a caller holds is user data and is asked about with get_run (see `Tracking.runs_facts`).
+MINTED_RUN_ID = re.compile(r"[0-9a-f]{32}")
+# Run ids per `attributes.run_id IN (...)` of `runs_facts`. MLflow parses a filter with sqlparse, which
+# refuses a statement of more than 10,000 tokens (sqlparse 0.5+ MAX_GROUPING_TOKENS; each quoted id
+# is 3: string, comma, space), so about 3,300 ids is the ceiling ("Error on parsing filter"); 1,000 is
+# a 36 kB request and 1,000 bound parameters on a SQL store.
+FACTS_BATCH = 1000
+RUN_PAGE = 1000  # max_results of a facts search (one page per batch); MLflow allows up to 50,000
+DELETED_PAGE = 10000  # max_results of a deleted-runs search: whole runs (params, tags, metrics) per page
+EXPERIMENT_PAGE = 1000  # max_results of search_experiments (MLflow's default)
+EXPERIMENT_BATCH = 500  # experiment ids per search_runs: bound parameters on a SQL store, next to the run ids
 
 
 def experiment_name(project_id: str) -> str:
@@ -284,9 +297,78 @@ class Tracking:
             if exc.error_code in NO_SUCH_RUN:
                 return None
             raise
-        return {
-            "run_id": run_id,
-            "status": run.info.status,
-            "experiment_id": run.info.experiment_id,
-            "lifecycle_stage": run.info.lifecycle_stage,
-        }
+        return _facts(run_id, run.info)
+
+    def runs_facts(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """`run_exists` of many runs in a few calls: {run id: what `run_exists` answers for it}.
+
+        Ids MLflow mints (32 lowercase hex) are searched for 1,000 at a time over every experiment,
+        active and deleted, runs active and deleted. Any other id is user data: it never enters a
+        filter string and gets `run_exists`'s own answer (MLflow's client refuses a malformed id
+        without a request; a well-formed foreign one costs a get_run). An id the search did not
+        find is asked once more with get_run, so None is always MLflow's own "no such run": a run
+        a search does not show (a tracking server's permissions hide its experiment) raises there
+        as it does in `run_exists`. Calls: experiment pages + id batches x experiment batches +
+        one per id not found. Failures raise, as in `run_exists`.
+
+        Raises: MlflowException / requests errors when MLflow fails; TypeError for a non-string id."""
+        from mlflow.entities import ViewType
+
+        wanted = list(dict.fromkeys(run_ids))
+        for run_id in wanted:
+            if not isinstance(run_id, str):
+                raise TypeError(f"run ids must be strings, got {type(run_id).__name__} {run_id!r:.80}")
+        minted = [r for r in wanted if MINTED_RUN_ID.fullmatch(r)]
+        found: dict[str, dict[str, Any]] = {}
+        experiments = self._all_experiment_ids() if minted else []
+        for start in range(0, len(minted), FACTS_BATCH):
+            chunk = minted[start : start + FACTS_BATCH]
+            listed = ", ".join(f"'{r}'" for r in chunk)  # minted ids only: hex needs no quoting
+            for run in self._search_all(experiments, f"attributes.run_id IN ({listed})", ViewType.ALL, RUN_PAGE):
+                found[run.info.run_id] = _facts(run.info.run_id, run.info)
+        return {r: found[r] if r in found else self.run_exists(r) for r in wanted}
+
+    def deleted_runs(self) -> dict[str, dict[str, Any]]:
+        """The facts (as `run_exists` gives them) of every run MLflow holds as deleted and has not
+        garbage-collected yet, in every experiment, active or deleted. Paged by offset: a run
+        deleted or restored while the pages are read may be missed or seen in its old state until
+        the next call. Raises as `run_exists` does when MLflow fails."""
+        from mlflow.entities import ViewType
+
+        runs = self._search_all(self._all_experiment_ids(), "", ViewType.DELETED_ONLY, DELETED_PAGE)
+        return {run.info.run_id: _facts(run.info.run_id, run.info) for run in runs}
+
+    def _all_experiment_ids(self) -> list[str]:
+        """Every experiment MLflow holds, active and deleted (a deleted one's runs are still runs)."""
+        from mlflow.entities import ViewType
+
+        ids, token = [], None
+        while True:
+            page = self.client.search_experiments(view_type=ViewType.ALL, max_results=EXPERIMENT_PAGE, page_token=token)
+            ids += [e.experiment_id for e in page]
+            token = page.token
+            if not token:
+                return ids
+
+    def _search_all(self, experiments: list[str], filter_string: str, view_type: int, page_size: int) -> Iterator[Any]:
+        """Every run matching `filter_string` in `experiments`, page after page."""
+        for start in range(0, len(experiments), EXPERIMENT_BATCH):
+            chunk, token = experiments[start : start + EXPERIMENT_BATCH], None
+            while True:
+                page = self.client.search_runs(
+                    chunk, filter_string=filter_string, run_view_type=view_type, max_results=page_size, page_token=token
+                )
+                yield from page
+                token = page.token
+                if not token:
+                    break
+
+
+def _facts(run_id: str, info: Any) -> dict[str, Any]:
+    """What the experiment_runs artifact records of a run (rule 7)."""
+    return {
+        "run_id": run_id,
+        "status": info.status,
+        "experiment_id": info.experiment_id,
+        "lifecycle_stage": info.lifecycle_stage,
+    }
