@@ -1,0 +1,219 @@
+"""Rule 11's verified-prefix cursor: the hash-chain walk costs what was appended, not all history.
+
+After rule 11 walked the `audit_log` artifact without finding a problem, `<artifacts>/.state/audit_chain.json`
+remembers the seq and hash of the last record walked, the byte length of the file that held records
+1..seq and the blake2b digest of those bytes. The next evaluation hashes the file's first `length`
+bytes (one C-speed pass, no JSON): when they are the same bytes, records 1..seq are the records
+already walked, so the walk starts after seq from the remembered hash. Anything else -- the file
+shorter, other bytes, the state missing, unreadable, malformed or naming a seq the records do not
+have there -- and the walk starts at seq 1, exactly as without a cursor. The verdict is the walk's
+either way: the cursor only says where a walk that would pass anyway may begin.
+
+Why the same bytes mean the same records: the state is written only for a file that ends with a
+line end, so its bytes end at a record boundary (a file that grew after them keeps that boundary:
+"\\r" followed by a new "\\n" is still one line end). And the records judged must be the ones
+parsed from the bytes hashed: the cursor is used only for the value the process's `PARSED` cache
+holds for that file, read back unchanged (same inode, size and mtime, or, for a file written
+moments before its parse, the same content digest -- the cache's own test of freshness).
+
+Trust point: the state sits next to the artifacts it vouches for, so whoever can write the
+artifacts directory can also write a state that skips a tampered prefix. It protects nothing the
+artifacts themselves do not: it is a cache of a walk over them. `dataops audit verify` (and its
+sensor) walk the whole chain from the store, with the anchors, whatever this file says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
+from dataops_platform.governance.chain import GENESIS_HASH
+
+STATE_FILE = ".state/audit_chain.json"
+FORMAT = 1
+_STATE_MAX_BYTES = 4096  # a real state is ~250 bytes: anything bigger is not one (and is not read)
+_CHUNK = 1 << 20
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_LOCAL = type(Path())  # an object-store root (universal_pathlib) has no cheap stat: no cursor there
+
+
+def _digest() -> Any:
+    # blake2b-16, as the PARSED cache digests a file, so one pass serves both comparisons.
+    return hashlib.blake2b(digest_size=16)
+
+
+@dataclass(frozen=True)
+class Saved:
+    seq: int
+    hash: str
+    length: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One pass over the audit_log file: its size, content digest, last byte, and the digest of its
+    first `at` bytes (None when the file is shorter)."""
+
+    signature: tuple[int, int, int]
+    size: int
+    digest: bytes
+    ends_with_newline: bool
+    prefix_digest: str | None
+
+
+class ChainCursor:
+    """Where rule 11's walk of these `records` may start, and how to remember a walk that passed."""
+
+    def __init__(self, state_path: Path, records: list, scan: Scan, saved: Saved | None) -> None:
+        self.state_path = state_path
+        self.records = records
+        self.scan = scan
+        self.saved = saved
+
+    @property
+    def start(self) -> tuple[int, str]:
+        """(records already verified, hash of the last of them): (0, genesis) unless the saved prefix holds."""
+        s = self.saved
+        if s is None or self.scan.prefix_digest != s.digest or s.seq > len(self.records):
+            return 0, GENESIS_HASH
+        last = self.records[s.seq - 1]
+        # The prefix holds records 1..seq when the state is true; a state that is not (a seq gap,
+        # another hash) is ignored rather than believed.
+        if type(last) is not dict or type(last.get("seq")) is not int or last["seq"] != s.seq or last.get("hash") != s.hash:
+            return 0, GENESIS_HASH
+        return s.seq, s.hash
+
+    def remember(self) -> None:
+        """The walk over every record passed: the whole file is the verified prefix now. Never raises."""
+        records, scan = self.records, self.scan
+        if not records or not scan.ends_with_newline:
+            return
+        last = records[-1]
+        if not isinstance(last, dict) or type(last.get("seq")) is not int or not isinstance(last.get("hash"), str):
+            return
+        state = Saved(last["seq"], last["hash"], scan.size, scan.digest.hex())
+        if state == self.saved or last["seq"] != len(records) or not _HEX64.fullmatch(state.hash):
+            return
+        _write_state(self.state_path, state)
+
+
+def open_cursor(a: Any, records: Any) -> ChainCursor | None:
+    """The cursor for `records` read from an `Artifacts` root's audit_log file; None for anything
+    else (a plain mapping, an object store, a value not parsed from that file as it is now)."""
+    if not isinstance(a, Artifacts) or type(a.root) is not _LOCAL or not isinstance(records, list):
+        return None
+    path = a.root / ARTIFACT_FILES["audit_log"]
+    state_path = a.root / STATE_FILE
+    saved = load_state(state_path)
+    try:
+        scan = _scan(path, saved.length if saved else None)
+    except OSError:
+        return None
+    if not _parsed_from(path, records, scan):
+        return None
+    return ChainCursor(state_path, records, scan, saved)
+
+
+def _scan(path: Path, at: int | None) -> Scan:
+    whole, prefix_digest, size, last = _digest(), None, 0, b""
+    with path.open("rb") as f:
+        before = os.fstat(f.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if at is not None and at <= before.st_size:
+            size = _feed(f, whole, at)
+            if size == at:
+                prefix_digest = whole.copy().hexdigest()
+        size += _feed(f, whole, None)
+        if size:
+            f.seek(size - 1)
+            last = f.read(1)
+        after = os.fstat(f.fileno())
+    signature = (before.st_ino, before.st_size, before.st_mtime_ns)
+    if signature != (after.st_ino, after.st_size, after.st_mtime_ns) or size != before.st_size:
+        raise OSError(f"{path} changed while it was read")
+    return Scan(signature, size, whole.digest(), last == b"\n", prefix_digest)
+
+
+def _feed(f: Any, digest: Any, limit: int | None) -> int:
+    """Hash up to `limit` bytes (all that is left when None) from `f`; the number of bytes hashed."""
+    done, buffer = 0, bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while limit is None or done < limit:
+        want = _CHUNK if limit is None else min(_CHUNK, limit - done)
+        n = f.readinto(view[:want])
+        if not n:
+            break
+        digest.update(view[:n])
+        done += n
+    return done
+
+
+def _parsed_from(path: Path, records: list, scan: Scan) -> bool:
+    """Whether `records` is the PARSED cache's value for `path` and was parsed from the bytes scanned."""
+    # The cache's entry is (signature, content digest while the file is fresh else None, value);
+    # read here rather than re-parsed, which is the cost this module exists to avoid.
+    entry = PARSED._entries.get(str(path))  # a private read: files.py has no public accessor for it yet
+    if entry is None or entry[2] is not records:
+        return False
+    signature, digest, _ = entry
+    if digest is not None:
+        return digest == scan.digest
+    return signature == scan.signature
+
+
+def load_state(path: Path) -> Saved | None:
+    """The saved cursor, or None when there is none or it is anything but a well-formed state."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO planted there must not block the rule
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, _STATE_MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > _STATE_MAX_BYTES:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, a number too long
+        return None
+    if not isinstance(value, dict) or set(value) != {"format", "seq", "hash", "length", "digest"}:
+        return None
+    if type(value["format"]) is not int or value["format"] != FORMAT:
+        return None
+    seq, head, length, digest = value["seq"], value["hash"], value["length"], value["digest"]
+    if type(seq) is not int or type(length) is not int or not 1 <= seq <= length < 1 << 62:
+        return None
+    if not isinstance(head, str) or not _HEX64.fullmatch(head) or not isinstance(digest, str) or not _HEX32.fullmatch(digest):
+        return None
+    return Saved(seq, head, length, digest)
+
+
+def _write_state(path: Path, state: Saved) -> None:
+    """Atomically (a temporary file renamed over it); a state that cannot be written is skipped."""
+    body = json.dumps({"format": FORMAT, "seq": state.seq, "hash": state.hash, "length": state.length, "digest": state.digest})
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(body + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
