@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dataops_platform.store import feed
+from dataops_platform.text import plural
 
 STATE_DIRNAME = ".state"
 FORMAT = 1  # bump when an item's encoding or a list's content changes: every state is rebuilt in full
@@ -78,6 +79,7 @@ class Outcome:
 @dataclass
 class _State:
     cursor: int
+    items: int
     built_at: str
     full_at: str
     signature: list[int]
@@ -102,8 +104,8 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
         if dirty is None:
             reason = "a change the list cannot localise"
         elif not dirty:
-            _save_state(state_path, state, head, gaps, now, target, extra, full_build=False, touch_signature=False)
-            return Outcome("unchanged", "no change touches it", _count(keys_path), 0, target)
+            _save_state(state_path, state, head, gaps, now, target, extra, state.items, full_build=False, touch_signature=False)
+            return Outcome("unchanged", "no change touches it", state.items, 0, target)
         else:
             built = dict(lst.items(session, dirty))
             changed = sorted((k, built.get(k)) for k in dirty)
@@ -112,8 +114,9 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
             except StateMismatch as exc:
                 reason = str(exc)
             else:
-                _save_state(state_path, state, head, gaps, now, target, extra, full_build=False)
-                return Outcome("incremental", f"{len(changes)} changes", total, len(built), target)
+                _save_state(state_path, state, head, gaps, now, target, extra, total, full_build=False)
+                rows = plural(len({(c.table, c.key) for c in changes}), "changed row")
+                return Outcome("incremental", rows, total, len(built), target)
     extra = lst.snapshot(session)  # taken before the items: what changes meanwhile is seen again next time
     items = lst.items(session, None)
     keys = [k for k, _ in items]
@@ -121,7 +124,7 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
         items.sort(key=lambda kv: kv[0])
         keys = [k for k, _ in items]
     _write_full(target, keys_path, offsets_path, items)
-    _save_state(state_path, None, head, _recent_gaps(session, head, now), now, target, extra, full_build=True)
+    _save_state(state_path, None, head, _recent_gaps(session, head, now), now, target, extra, len(items), full_build=True)
     return Outcome("full", reason, len(items), len(items), target)
 
 
@@ -202,23 +205,29 @@ def _load_state(path: Path) -> _State | None:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
         state = _State(
-            int(data["cursor"]), str(data["built_at"]), str(data["full_at"]), [int(x) for x in data["signature"]],
-            {str(k): str(v) for k, v in dict(data.get("gaps", {})).items()}, dict(data.get("extra", {})),
-        )  # fmt: skip
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            cursor=int(data["cursor"]),
+            items=int(data["items"]),
+            built_at=str(data["built_at"]),
+            full_at=str(data["full_at"]),
+            signature=[int(x) for x in data["signature"]],
+            gaps={str(k): str(v) for k, v in dict(data.get("gaps", {})).items()},
+            extra=dict(data.get("extra", {})),
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):  # a state file nobody should trust
         return None
-    return state if len(state.signature) == 3 else None
+    return state if len(state.signature) == 3 and state.items >= 0 else None
 
 
 def _save_state(
     path: Path, old: _State | None, cursor: int, gaps: dict[str, str], now: datetime, target: Path,
-    extra: dict[str, Any], *, full_build: bool, touch_signature: bool = True,
+    extra: dict[str, Any], items: int, *, full_build: bool, touch_signature: bool = True,
 ) -> None:  # fmt: skip
     if touch_signature:
         _backdate(target)
     data = {
         "format": FORMAT,
         "cursor": cursor,
+        "items": items,
         "built_at": now.isoformat(),
         "full_at": now.isoformat() if full_build or old is None else old.full_at,
         "signature": _signature(target),
@@ -245,12 +254,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _count(keys_path: Path) -> int:
-    return len(_load_keys(keys_path))
-
-
 def _load_keys(keys_path: Path) -> list[Key]:
-    return json.loads(keys_path.read_bytes())
+    try:
+        keys = json.loads(keys_path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise StateMismatch(f"{keys_path.name} is unreadable ({exc.__class__.__name__})") from None
+    if not isinstance(keys, list):
+        raise StateMismatch(f"{keys_path.name} is not a list of keys")
+    return keys
 
 
 def _write_keys(keys_path: Path, keys: list[Key]) -> None:
