@@ -13,6 +13,7 @@ computation (`rules.registry.provide_metrics`) so the rules never import them.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter
 from typing import Any
@@ -67,9 +68,23 @@ def _rate(part: int, whole: int) -> float:
 # Computed from the content rules' results (the metrics, the report and its PDF, the test report):
 # no content rule reads them, so a new one of these does not re-evaluate the rules.
 RULE_OUTPUTS = frozenset({"platform_metrics", "report_md", "report_pdf", "test_results", "test_report_md"})
-# One slot, (names, values, problems or None, results) of the last evaluation or None: read and
-# replaced whole (the parse cache may clear it from its idle timer).
+# One slot, [names, values, problems or None, results, metrics or None] of the last evaluation or
+# None: read and replaced whole (the parse cache may clear it from its idle timer).
 _memo: list[Any] = [None]
+
+
+def _memo_entry(a: Any) -> list[Any] | None:
+    """The memo slot when it was filled from the same artifacts as `a` (see content_rule_results)."""
+    cached = _memo[0]
+    if cached is None or getattr(a, "__dict__", None) is None:
+        return None
+    m_names, m_values, m_problems = cached[:3]
+    names = [n for n in a if n not in RULE_OUTPUTS]
+    if m_names != names or not all(x is a[n] for x, n in zip(m_values, names, strict=True)):
+        return None
+    if m_problems is not None and m_problems != dict(getattr(a, "problems", None) or {}):
+        return None
+    return cached
 
 
 def content_rule_results(a: Any) -> list[Any]:
@@ -85,22 +100,16 @@ def content_rule_results(a: Any) -> list[Any]:
     on every call."""
     if getattr(a, "__dict__", None) is None:
         return evaluate(a, CONTENT_RULES)
+    cached = _memo_entry(a)
+    if cached is not None:
+        return cached[3]
+    _forget()  # the previous artifacts are not kept alive while these are evaluated
     names = [n for n in a if n not in RULE_OUTPUTS]
     values = [a[n] for n in names]
     problems = dict(getattr(a, "problems", None) or {})
-    cached = _memo[0]
-    if cached is not None:
-        m_names, m_values, m_problems, results = cached
-        if (
-            m_names == names
-            and all(x is y for x, y in zip(m_values, values, strict=True))
-            and (m_problems is None or m_problems == problems)
-        ):
-            return results
-    _forget()  # the previous artifacts are not kept alive while these are evaluated
     results = evaluate(a, CONTENT_RULES)
     depends_on_problems = any(r.violations and r.violations[0].startswith(CANNOT_EVALUATE) for r in results)
-    _memo[0] = (names, values, problems if depends_on_problems else None, results)
+    _memo[0] = [names, values, problems if depends_on_problems else None, results, None]
     return results
 
 
@@ -109,37 +118,71 @@ def _forget() -> None:
 
 
 def compute_metrics(a: Any) -> dict[str, Any]:
+    """The metrics of the artifacts `a`: one pass over each artifact they count.
+
+    Computed once per set of artifacts, like the rules' results (the metrics asset, then rule 13 in
+    the report and in the test report, recompute them from the same parsed values): kept in the
+    same slot, so a replaced input recomputes both. A plain dict is computed on every call."""
+    results = content_rule_results(a)
+    cached = _memo_entry(a)
+    if cached is not None and cached[4] is not None:
+        return copy.deepcopy(cached[4])
+    metrics = _compute(a, results)
+    if cached is not None:
+        cached[4] = copy.deepcopy(metrics)
+    return metrics
+
+
+def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
     scope, versions, experiments = a["platform_scope"], a["dataset_versions"], a["experiment_runs"]
     alerts, rollbacks, graph, sla = a["alerts"], a["rollback_events"], a["lineage_graph"], a["sla_report"]
-    audited = {r["object_ref"] for r in a["audit_log"] if r["outcome"] == "allowed"}
-    linked = {e["source"] for e in graph["edges"]} | {e["target"] for e in graph["edges"]}
-    objects = [n["ref"] for n in graph["nodes"] if n.get("project_id")]
-    statuses = Counter(e["status"] for e in experiments)
+    # Versions: ids first (a parent may come after its child), then one pass for the rest. The
+    # audit log is then read once for the versions' refs only (it is the largest artifact).
     version_ids = {v["version_id"] for v in versions}
+    by_status: Counter = Counter()
+    released = 0
+    candidates: list[str] = []  # the refs of the versions traceable but for their audit record, per record
+    for v in versions:
+        by_status[v["status"]] += 1
+        if v["released_at"]:
+            released += 1
+        if (
+            v["content_digest"]
+            and v["data_location"]
+            and v["created_by"]
+            and (v["parent_version"] is None or v["parent_version"] in version_ids)
+        ):
+            candidates.append(f"version:{v['version_id']}")
+    wanted = set(candidates)
+    audited = {r["object_ref"] for r in a["audit_log"] if r["outcome"] == "allowed" and r["object_ref"] in wanted}
+    traceable = sum(1 for ref in candidates if ref in audited)
+    statuses: Counter = Counter()
+    complete = 0
+    for e in experiments:
+        statuses[e["status"]] += 1
+        if (
+            e["dataset_version"] in version_ids
+            and e["mlflow_run"]
+            and (e["metric_summary"] or e["status"] == "failed")
+            and e["params"]
+        ):
+            complete += 1
+    linked: set[str] = set()
+    for e in graph["edges"]:
+        linked.add(e["source"])
+        linked.add(e["target"])
+    objects = linked_objects = 0
+    for n in graph["nodes"]:
+        if n.get("project_id"):
+            objects += 1
+            linked_objects += n["ref"] in linked
     reviews = {r["review_id"]: r for r in a["incident_reviews"]}
-    traceable = [
-        v
-        for v in versions
-        if v["content_digest"]
-        and v["data_location"]
-        and v["created_by"]
-        and (v["parent_version"] is None or v["parent_version"] in version_ids)
-        and f"version:{v['version_id']}" in audited
-    ]
-    complete = [
-        e
-        for e in experiments
-        if e["dataset_version"] in version_ids
-        and e["mlflow_run"]
-        and (e["metric_summary"] or e["status"] == "failed")
-        and e["params"]
-    ]
-    usable = [
-        r
+    usable = sum(
+        1
         for r in rollbacks
         if r["status"] == "completed" and r["review_ref"] in reviews and not review_missing(reviews[r["review_ref"]])
-    ]
-    results = content_rule_results(a)
+    )
+    resolved = sum(1 for x in alerts if x["status"] == "resolved")
     return {
         "tenants": len(scope["tenants"]),
         "projects": len(scope["projects"]),
@@ -149,8 +192,8 @@ def compute_metrics(a: Any) -> dict[str, Any]:
         "queues": len(a["task_queues"]["queues"]),
         "panels": len(a["ui_panels"]["panels"]),
         "dataset_versions": len(versions),
-        "released_versions": sum(1 for v in versions if v["released_at"]),
-        "versions_by_status": dict(sorted(Counter(v["status"] for v in versions).items())),
+        "released_versions": released,
+        "versions_by_status": dict(sorted(by_status.items())),
         "experiments": len(experiments),
         "experiments_completed": statuses.get("completed", 0),
         "experiments_regressed": statuses.get("regressed", 0),
@@ -159,11 +202,11 @@ def compute_metrics(a: Any) -> dict[str, Any]:
         "lineage_edges": len(graph["edges"]),
         "rollbacks": len(rollbacks),
         "alerts": len(alerts),
-        "version_traceability": _rate(len(traceable), len(versions)),
-        "experiment_record_completeness": _rate(len(complete), len(experiments)),
-        "lineage_coverage": _rate(sum(1 for ref in objects if ref in linked), len(objects)),
-        "alert_closure_rate": _rate(sum(1 for x in alerts if x["status"] == "resolved"), len(alerts)),
-        "rollback_usability": _rate(len(usable), len(rollbacks)),
+        "version_traceability": _rate(traceable, len(versions)),
+        "experiment_record_completeness": _rate(complete, len(experiments)),
+        "lineage_coverage": _rate(linked_objects, objects),
+        "alert_closure_rate": _rate(resolved, len(alerts)),
+        "rollback_usability": _rate(usable, len(rollbacks)),
         "check_pass_rate": _rate(sum(r.passed for r in results), len(results)),
         "integrity_pass_rate": _rate(sum(not r.violations for r in results), len(results)),
         "checks_failed": sorted(r.name for r in results if r.violations),

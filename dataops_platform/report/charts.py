@@ -1,27 +1,33 @@
 """The report's charts, each drawn into a given place on a page from a `ReportData` part.
 
 Every chart is aggregated before it is drawn: at most MAX_ROWS bars, events binned over time when
-there are many, and the lineage graph drawn object by object only while it stays readable (a
-per-kind summary above that), so a 100k-object home draws as fast as the demo.
+there are many (with numpy, from data.py's arrays), deltas drawn from histograms data.py binned,
+and the lineage graph drawn object by object only while it stays readable (a per-kind summary
+above that): no chart has a point per object, so a million-object home draws as fast as the demo.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from dataops_platform.report.data import (
+    EVENT_KINDS,
+    EVENTS_DRAWN,
     EXPERIMENT_STATUSES,
     KIND_ORDER,
     AlertTimes,
+    DeltaGroup,
+    EventSeries,
     ExperimentDelta,
-    LifecycleEvent,
     ProjectLifecycle,
 )
 from dataops_platform.report.fmt import num
@@ -29,8 +35,7 @@ from dataops_platform.report.layout import A4, MUTED, axes
 
 MAX_ROWS = 25  # bars a chart draws one by one (projects, experiments, alerts)
 TIMELINE_ROWS = 12  # projects on the lifecycle timeline
-EVENTS_DRAWN = 150  # lifecycle events drawn one by one; above, counted per time bin
-TIME_BINS = 48
+TIME_BINS = 48  # the timeline's bins when it has more than EVENTS_DRAWN events (data.py)
 GRAPH_NODES_DRAWN, GRAPH_EDGES_DRAWN = 80, 200  # above either, the lineage page draws the summary
 
 STATUS_COLORS = {
@@ -138,24 +143,26 @@ def version_status_bars(fig: Figure, rect: tuple[float, float, float, float], pr
 
 
 def lifecycle_timeline(
-    fig: Figure, rect: tuple[float, float, float, float], events: Sequence[LifecycleEvent], projects: Sequence[ProjectLifecycle]
+    fig: Figure, rect: tuple[float, float, float, float], series: EventSeries, projects: Sequence[ProjectLifecycle]
 ) -> None:
     import matplotlib.dates as mdates
 
     x, y, w, h = rect
     ax = axes(fig, x + 1.35, y + BELOW, w - 1.45, h - BELOW - ABOVE)
     shown = {p.project_id for p in _top_projects(projects, TIMELINE_ROWS)[0]}
-    events = [e for e in events if e.project_id in shown]
     order = sorted(shown)
     row = {p: len(order) - 1 - i for i, p in enumerate(order)}
-    binned = len(events) > EVENTS_DRAWN
+    binned = bool(shown & series.crowded)
+    events = [] if binned else [e for p in order for e in series.by_project.get(p, ())]
+    binned = binned or len(events) > EVENTS_DRAWN
+    events.sort(key=lambda e: (e.at, e.project_id, e.kind, e.label))
     ax.set_title(
         "Register, release and rollback events per project"
         + (" (marker size: events per time bin)" if binned else "")
         + (f", the {len(order)} largest of {len(projects)} projects" if len(projects) > len(order) else ""),
         loc="left",
     )
-    if not events:
+    if not events and not binned:
         _empty(ax, "no lifecycle events")
         return
     if not binned:
@@ -196,12 +203,8 @@ def lifecycle_timeline(
                 ha="right" if leftwards else "left",
             )
     else:
-        times = mdates.date2num([e.at for e in events]).tolist()  # one call: per event it was seconds at 1M objects
-        lo, hi = min(times), max(times)
-        step = (hi - lo) / TIME_BINS or 1.0
-        counts: Counter = Counter()
-        for e, t in zip(events, times, strict=True):
-            counts[(e.project_id, e.kind, min(int((t - lo) / step), TIME_BINS - 1))] += 1
+        counts = _binned_events(series, shown, mdates.date2num(datetime(1970, 1, 1, tzinfo=UTC)))
+        lo, step = counts.pop(None)
         biggest = max(counts.values())
         for kind, (marker, color, dy) in EVENT_STYLE.items():
             mine = [(k, n) for k, n in counts.items() if k[1] == kind]
@@ -226,6 +229,26 @@ def lifecycle_timeline(
     ax.set_xlabel("time (UTC)")
     handles = [Line2D([], [], marker=m, color=c, linestyle="none", label=k) for k, (m, c, _) in EVENT_STYLE.items()]
     _legend_below(fig, x + 1.35, y, handles, 3)
+
+
+def _binned_events(series: EventSeries, shown: set[str], epoch: float) -> Counter:
+    """(project, kind, bin) -> events of the shown projects in TIME_BINS bins over their span, with
+    None -> (first bin's start, bin width) in matplotlib date numbers; counted by numpy."""
+    wanted = [i for i, p in enumerate(series.projects) if p in shown]
+    mask = np.isin(series.project, wanted)
+    times = series.seconds[mask] / 86400.0 + epoch
+    lo, hi = float(times.min()), float(times.max())
+    step = (hi - lo) / TIME_BINS or 1.0
+    bins = np.minimum(((times - lo) / step).astype(np.int64), TIME_BINS - 1)
+    keys = (series.project[mask].astype(np.int64) * len(EVENT_KINDS) + series.kind[mask]) * TIME_BINS + bins
+    values, tally = np.unique(keys, return_counts=True)
+    counts: Counter = Counter()
+    for key, n in zip(values.tolist(), tally.tolist(), strict=True):
+        cell, b = divmod(key, TIME_BINS)
+        project, kind = divmod(cell, len(EVENT_KINDS))
+        counts[(series.projects[project], EVENT_KINDS[kind], b)] = n
+    counts[None] = (lo, step)  # type: ignore[assignment]
+    return counts
 
 
 # -- experiments ---------------------------------------------------------------------------------
@@ -257,18 +280,23 @@ def experiment_status_bars(fig: Figure, rect: tuple[float, float, float, float],
     _legend_below(fig, x + 1.35, y, ax.get_legend_handles_labels()[0], 3)
 
 
-def delta_chart(fig: Figure, rect: tuple[float, float, float, float], deltas: Sequence[ExperimentDelta]) -> None:
-    """One bar per judged experiment (worst first) against its tolerance; a histogram when there are many."""
+def delta_chart(
+    fig: Figure,
+    rect: tuple[float, float, float, float],
+    deltas: Sequence[ExperimentDelta],
+    judged: int,
+    groups: Sequence[DeltaGroup],
+) -> None:
+    """One bar per judged experiment (worst first) against its tolerance; histograms per project when
+    there are many (`deltas` then holds the worst few of the `judged`)."""
     x, y, w, h = rect
     ax = axes(fig, x + 1.35, y + BELOW, w - 1.45, h - BELOW - ABOVE)
-    compared = [d for d in deltas if d.worse_by is not None]
-    failed = [d for d in deltas if d.worse_by is None]
-    if not deltas:
+    if not judged:
         ax.set_title("Primary-metric delta against the baseline", loc="left")
         _empty(ax, "no experiment was judged against a baseline")
         return
-    if len(deltas) > MAX_ROWS:
-        _delta_histogram(ax, compared, len(failed))
+    if judged > MAX_ROWS or judged > len(deltas):
+        _delta_histogram(ax, groups, judged - sum(g.compared for g in groups))
         return
     rows = deltas[::-1]  # worst at the top
     labels = [f"{d.experiment_id} ({d.metric})" for d in rows]
@@ -302,23 +330,30 @@ def delta_chart(fig: Figure, rect: tuple[float, float, float, float], deltas: Se
     _legend_below(fig, x + 1.35, y, handles, 4)
 
 
-def _delta_histogram(ax: Any, compared: Sequence[ExperimentDelta], failed: int) -> None:
-    groups: dict[tuple[str, str], list[float]] = {}
-    for d in compared:
-        groups.setdefault((d.project_id, d.metric), []).append(d.delta)  # type: ignore[arg-type]
-    ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:6]
-    for i, ((project, metric), values) in enumerate(ranked):
+def _delta_histogram(ax: Any, groups: Sequence[DeltaGroup], failed: int) -> None:
+    """The six most compared projects' deltas, from the histograms data.py binned (40 bins each)."""
+    ranked = [g for g in groups if g.histogram][:6]
+    for i, g in enumerate(ranked):
+        counts, edges = g.histogram  # type: ignore[misc]
         ax.hist(
-            values, bins=40, histtype="step", linewidth=1.3, color=_other_color(i), label=f"{project} ({metric}, {len(values):,})"
+            edges[:-1],
+            bins=edges,
+            weights=counts,
+            histtype="step",
+            linewidth=1.3,
+            color=_other_color(i),
+            label=f"{g.project_id} ({g.metric}, {g.compared:,})",
         )
-    tolerances = {(d.project_id, d.metric): (d.tolerance, d.direction) for d in compared}
-    for i, (key, _) in enumerate(ranked):
-        tolerance, direction = tolerances[key]
-        if tolerance is not None:
+    for i, g in enumerate(ranked):
+        if g.tolerance is not None:
             ax.axvline(
-                -tolerance if direction == "higher_is_better" else tolerance, color=_other_color(i), linestyle="--", linewidth=0.9
+                -g.tolerance if g.direction == "higher_is_better" else g.tolerance,
+                color=_other_color(i),
+                linestyle="--",
+                linewidth=0.9,
             )
-    ax.set_title(f"Primary-metric deltas of {len(compared):,} runs ({failed:,} failed runs have none)", loc="left")
+    compared = sum(g.compared for g in groups)
+    ax.set_title(f"Primary-metric deltas of {compared:,} runs ({failed:,} failed runs have none)", loc="left")
     ax.set_xlabel("delta (experiment minus baseline); dashed: tolerance")
     ax.set_ylabel("experiments")
     ax.legend(loc="upper left", frameon=False, fontsize=6.5)

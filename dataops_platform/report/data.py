@@ -1,30 +1,50 @@
 """What the platform report shows, gathered from the artifacts.
 
 The Markdown and the PDF both render only a `ReportData`, so they cannot disagree. Every figure in
-it is read from p8_metrics.json or counted from the other artifacts, never typed in; every count is
-one pass over its artifact, so a 100k-object home costs a few linear passes, and the renderings
-decide how much of each list to show.
+it is read from p8_metrics.json or counted from the other artifacts, never typed in.
+
+Its size does not grow with the home: each artifact is read in one pass that keeps counters per
+project, status, severity or day, the few records a table lists (the worst or latest LIST_LIMIT,
+through a heap of that size, never a sort of every record) and, for the charts, compact arrays
+that are binned with numpy (a timeline over a million events is binned, never drawn point by
+point). Per object there is one pass of Python and nothing else.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
 from typing import Any
 
-from dataops_platform.rules.checks import LEGAL_STATUSES
+import numpy as np
+
+from dataops_platform.report.fmt import LIST_LIMIT
+from dataops_platform.rules.checks import LEGAL_STATUSES, review_missing
 
 # Lineage kinds in the order objects flow: a version is used by an experiment, which triggers an
 # alert, which triggers a rollback, which a review reviews. Exceptions waive a version's gate.
 KIND_ORDER = ("version", "exception", "experiment", "alert", "rollback", "review")
 EXPERIMENT_STATUSES = ("completed", "regressed", "failed")
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
+EVENT_KINDS = ("register", "release", "rollback")
+ALERT_STATUSES = ("open", "acknowledged", "resolved")
+EVENTS_DRAWN = 150  # lifecycle events the timeline draws one by one; above, counted per time bin
+HISTOGRAM_BINS = 40
 
 
 def _t(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _seconds(at: datetime) -> float:
+    """POSIX seconds of an artifact time (a time without an offset is UTC, as matplotlib takes it)."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,32 @@ class LifecycleEvent:
 
 
 @dataclass(frozen=True)
+class EventSeries:
+    """Every lifecycle event as parallel arrays (for the binned timeline), and each project's events
+    one by one while it has at most EVENTS_DRAWN of them (for the timeline that draws each)."""
+
+    projects: list[str]  # the project of index i
+    seconds: np.ndarray  # POSIX seconds, float64
+    project: np.ndarray  # index into `projects`
+    kind: np.ndarray  # index into EVENT_KINDS
+    by_project: dict[str, list[LifecycleEvent]]  # oldest first, for each project with at most EVENTS_DRAWN
+    crowded: frozenset[str]  # the projects with more
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+
+@dataclass(frozen=True)
+class EventBucket:
+    """Lifecycle events of one day (or month, when there are more days than a table lists)."""
+
+    bucket: str  # 2026-10-02 or 2026-10
+    register: int
+    release: int
+    rollback: int
+
+
+@dataclass(frozen=True)
 class ExperimentDelta:
     """One experiment judged against a baseline, on its project's primary metric."""
 
@@ -64,9 +110,29 @@ class ExperimentDelta:
     @property
     def worse_by(self) -> float | None:
         """How much worse than the baseline (positive = worse), whatever the metric's direction."""
-        if self.delta is None:
-            return None
-        return -self.delta if self.direction == "higher_is_better" else self.delta
+        return _worse_by(self.delta, self.direction)
+
+
+def _worse_by(delta: float | None, direction: str) -> float | None:
+    if delta is None:
+        return None
+    return -delta if direction == "higher_is_better" else delta
+
+
+@dataclass(frozen=True)
+class DeltaGroup:
+    """The judged experiments of one project on its primary metric, aggregated."""
+
+    project_id: str
+    metric: str
+    judged: int
+    compared: int  # with a delta (the others' runs failed)
+    regressed: int
+    mean_delta: float | None
+    worst_delta: float | None  # the delta of the most-worse run
+    tolerance: float | None
+    direction: str
+    histogram: tuple[list[int], list[float]] | None  # (counts, bin edges) of the deltas; None: no delta
 
 
 @dataclass(frozen=True)
@@ -87,14 +153,20 @@ class AlertTimes:
     @property
     def pressure(self) -> float:
         """The larger share of a target used (1.0 = exactly at the target); orders alerts worst first."""
-        shares = []
-        ack = self.minutes_to_acknowledge if self.minutes_to_acknowledge is not None else self.minutes_open
-        done = self.minutes_to_resolve if self.minutes_to_resolve is not None else self.minutes_open
-        if ack is not None and self.acknowledge_target:
-            shares.append(ack / self.acknowledge_target)
-        if done is not None and self.resolve_target:
-            shares.append(done / self.resolve_target)
-        return max(shares, default=0.0)
+        return _pressure(
+            self.minutes_to_acknowledge, self.minutes_to_resolve, self.minutes_open, self.acknowledge_target, self.resolve_target
+        )
+
+
+def _pressure(ack: float | None, done: float | None, still_open: float | None, ack_target: Any, done_target: Any) -> float:
+    shares = []
+    ack = ack if ack is not None else still_open
+    done = done if done is not None else still_open
+    if ack is not None and ack_target:
+        shares.append(ack / ack_target)
+    if done is not None and done_target:
+        shares.append(done / done_target)
+    return max(shares, default=0.0)
 
 
 @dataclass(frozen=True)
@@ -107,6 +179,14 @@ class SeverityRow:
     mean_minutes_to_resolve: float | None
     acknowledge_target: float | None
     resolve_target: float | None
+
+
+@dataclass(frozen=True)
+class AlertProject:
+    project_id: str
+    alerts: int
+    by_status: dict[str, int]  # ALERT_STATUSES first, then any other status seen
+    outside_sla: int
 
 
 @dataclass(frozen=True)
@@ -144,20 +224,35 @@ NEUTRAL_TITLE = "DataOps platform report"
 @dataclass
 class ReportData:
     metrics: dict[str, Any]
-    projects: list[ProjectLifecycle]
-    events: list[LifecycleEvent]
+    projects: list[ProjectLifecycle]  # every project (a table lists the first LIST_LIMIT)
+    events: list[LifecycleEvent]  # the latest LIST_LIMIT, oldest first
+    events_total: int
+    event_series: EventSeries
+    event_buckets: list[EventBucket]  # the latest LIST_LIMIT days (months when there are more days), oldest first
+    event_buckets_total: int
     experiment_status: dict[str, Counter]  # project -> status -> count
-    deltas: list[ExperimentDelta]  # experiments with a baseline, worst first
+    deltas: list[ExperimentDelta]  # the LIST_LIMIT worst of the experiments with a baseline, worst first
+    judged: int  # experiments with a baseline
+    delta_groups: list[DeltaGroup]  # per project and metric, the most compared first
     nodes_by_kind: Counter
     edges_by_type: Counter
     flows: Counter  # (source kind, edge type, target kind) -> count
     graph: dict[str, Any]  # the lineage artifact itself (the PDF draws it when small)
-    alerts: list[AlertTimes]  # worst first
+    alerts: list[AlertTimes]  # the LIST_LIMIT closest to their targets, worst first
+    alerts_total: int
+    alert_projects: list[AlertProject]  # the most alerted first
     severities: list[SeverityRow]
     sla: dict[str, Any]
-    rollbacks: list[dict[str, Any]]
-    reviews: list[dict[str, Any]]
+    rollbacks: list[dict[str, Any]]  # the latest LIST_LIMIT, oldest first
+    rollbacks_total: int
+    rollback_projects: dict[str, Counter]  # project -> status -> count
+    reviews: list[dict[str, Any]]  # the latest LIST_LIMIT, oldest first
+    reviews_total: int
+    review_projects: dict[str, tuple[int, int]]  # project -> (reviews, complete ones)
     checks: list[CheckRow] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # the first LIST_LIMIT, in rule order
+    findings_total: int = 0
+    findings_by_rule: dict[tuple[int, str], int] = field(default_factory=dict)
     organisation: str | None = None  # platform_scope.organisation.name (the spec's own name)
 
     @property
@@ -173,10 +268,6 @@ class ReportData:
     def integrity_held(self) -> int:
         """Rules that found the records consistent (a finding does not break integrity)."""
         return sum(not c.violations for c in self.checks)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [Finding(c.number, c.name, finding_subject(f), f) for c in self.checks for f in c.findings]
 
 
 _SUBJECT = re.compile(r"^[A-Za-z0-9_.:-]+")
@@ -206,30 +297,65 @@ def _parent_change(v: dict[str, Any]) -> str:
     return text + (f"; columns {' '.join(cols)})" if cols else ")")
 
 
-def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], list[LifecycleEvent]]:
+class _Latest:
+    """The `limit` largest items by key in one pass (a heap of that size), and how many were offered."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.heap: list[tuple[Any, ...]] = []
+        self.total = 0
+        self._seq = count()
+
+    def offer(self, key: tuple[Any, ...], item: Any) -> None:
+        # The sequence number breaks ties as a stable sort would (a later equal item sorts later).
+        entry = (key, next(self._seq), item)
+        self.total += 1
+        if len(self.heap) < self.limit:
+            heapq.heappush(self.heap, entry)
+        elif entry > self.heap[0]:
+            heapq.heapreplace(self.heap, entry)
+
+    def ascending(self) -> list[Any]:
+        return [item for _, _, item in sorted(self.heap)]
+
+
+def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries]:
     tenant_of = {p["id"]: p["tenant_id"] for p in a["platform_scope"]["projects"]}
     counts: dict[str, Counter] = {p: Counter() for p in tenant_of}
     released: Counter = Counter()
     current: dict[str, str] = {}
-    events: list[LifecycleEvent] = []
+    latest = _Latest(LIST_LIMIT)
+    index: dict[str, int] = {}
+    seconds, projects, kinds = array("d"), array("i"), array("b")  # 13 bytes an event
+    by_project: dict[str, list[LifecycleEvent]] = {}
+
+    def event(at: datetime, project: str, kind: int, label: str) -> None:
+        e = LifecycleEvent(at, project, EVENT_KINDS[kind], label)
+        latest.offer((at, project, e.kind, label), e)
+        seconds.append(_seconds(at))
+        projects.append(index.setdefault(project, len(index)))
+        kinds.append(kind)
+        mine = by_project.setdefault(project, [])
+        if len(mine) <= EVENTS_DRAWN:  # one more than drawn: the project is then binned
+            mine.append(e)
+
     for v in a["dataset_versions"]:
         project, vid = v["project_id"], v["version_id"]
         counts.setdefault(project, Counter())[v["status"]] += 1
         if v["is_current_release"]:
             current[project] = vid
         if created := _t(v["created_at"]):
-            events.append(LifecycleEvent(created, project, "register", vid + _parent_change(v)))
+            event(created, project, 0, vid + _parent_change(v))
         if at := _t(v["released_at"]):
             released[project] += 1
-            events.append(LifecycleEvent(at, project, "release", vid))
+            event(at, project, 1, vid)
     rollbacks: Counter = Counter()
     for rb in a["rollback_events"]:
         rollbacks[rb["project_id"]] += 1
         if at := _t(rb["executed_at"]):
-            label = f"{rb['rollback_id']}: {rb['from_version']} -> {rb['to_version']}"
-            events.append(LifecycleEvent(at, rb["project_id"], "rollback", label))
+            event(at, rb["project_id"], 2, f"{rb['rollback_id']}: {rb['from_version']} -> {rb['to_version']}")
     statuses = [*LEGAL_STATUSES, *sorted({s for c in counts.values() for s in c} - set(LEGAL_STATUSES))]
-    projects = [
+    lifecycle = [
         ProjectLifecycle(
             project_id=p,
             tenant_id=tenant_of.get(p, "unknown"),
@@ -241,20 +367,80 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], list[LifecycleEvent]]:
         )
         for p, c in sorted(counts.items())
     ]
-    events.sort(key=lambda e: (e.at, e.project_id, e.kind, e.label))
-    return projects, events
+    order = lambda e: (e.at, e.project_id, e.kind, e.label)  # noqa: E731 - the order of the event list
+    series = EventSeries(
+        projects=list(index),
+        seconds=np.frombuffer(seconds, dtype=np.float64) if seconds else np.zeros(0),
+        project=np.frombuffer(projects, dtype=np.intc) if projects else np.zeros(0, dtype=np.intc),
+        kind=np.frombuffer(kinds, dtype=np.int8) if kinds else np.zeros(0, dtype=np.int8),
+        by_project={p: sorted(es, key=order) for p, es in by_project.items() if len(es) <= EVENTS_DRAWN},
+        crowded=frozenset(p for p, es in by_project.items() if len(es) > EVENTS_DRAWN),
+    )
+    return lifecycle, latest, series
 
 
-def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta]]:
+def _event_buckets(series: EventSeries) -> tuple[list[EventBucket], int]:
+    """Events per UTC day, per month when there are more days than a table lists; the latest LIST_LIMIT."""
+    if not len(series):
+        return [], 0
+    days = np.floor(series.seconds / 86400).astype(np.int64)
+    keys, counts = np.unique(days * len(EVENT_KINDS) + series.kind, return_counts=True)
+    per_day: dict[int, list[int]] = {}
+    for key, n in zip(keys.tolist(), counts.tolist(), strict=True):
+        per_day.setdefault(key // len(EVENT_KINDS), [0] * len(EVENT_KINDS))[key % len(EVENT_KINDS)] += n
+    epoch = date(1970, 1, 1)
+    monthly = len(per_day) > LIST_LIMIT
+    buckets: dict[str, list[int]] = {}
+    for day, row in per_day.items():  # in day order (np.unique sorts)
+        label = (epoch + timedelta(days=day)).isoformat()[: 7 if monthly else 10]
+        into = buckets.setdefault(label, [0] * len(EVENT_KINDS))
+        for i, n in enumerate(row):
+            into[i] += n
+    rows = [EventBucket(label, *row) for label, row in buckets.items()]
+    return rows[-LIST_LIMIT:], len(rows)
+
+
+def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int, list[DeltaGroup]]:
     rules = a["governance_policy"].get("regression", {})
     status: dict[str, Counter] = {}
-    deltas: list[ExperimentDelta] = []
-    for e in a["experiment_runs"]:
-        status.setdefault(e["project_id"], Counter())[e["status"]] += 1
-        if not e["baseline_ref"]:
-            continue
-        rule = rules.get(e["project_id"]) or {}
-        metric = rule.get("primary_metric", "")
+    per_project: dict[str, tuple[str, Any, str]] = {}  # project -> (metric, tolerance, direction)
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def judged() -> Iterator[tuple[tuple[Any, ...], int, dict[str, Any]]]:
+        for i, e in enumerate(a["experiment_runs"]):
+            project = e["project_id"]
+            status.setdefault(project, Counter())[e["status"]] += 1
+            if not e["baseline_ref"]:
+                continue
+            if project not in per_project:
+                rule = rules.get(project) or {}
+                per_project[project] = (
+                    rule.get("primary_metric", ""),
+                    rule.get("tolerance"),
+                    rule.get("direction", "higher_is_better"),
+                )
+            metric, tolerance, direction = per_project[project]
+            delta = (e["deltas"] or {}).get(metric)
+            worse = _worse_by(delta, direction)
+            # Worst first; failed runs (nothing to compare) after the compared ones, which they would
+            # otherwise crowd out of a bounded table.
+            key = (worse is None, -(worse or 0.0), e["experiment_id"])
+            g = groups.get((project, metric))
+            if g is None:
+                g = groups[(project, metric)] = {"judged": 0, "regressed": 0, "deltas": [], "worst": None, "first": None}
+                g["rule"] = (tolerance, direction)
+            g["judged"] += 1
+            g["regressed"] += e["status"] == "regressed"
+            if delta is not None:
+                g["deltas"].append(delta)
+                if g["first"] is None or key < g["first"]:
+                    g["first"], g["worst"] = key, delta
+            yield key, i, e
+
+    top = heapq.nsmallest(LIST_LIMIT, judged())
+    deltas = []
+    for _, _, e in top:
+        metric, tolerance, direction = per_project[e["project_id"]]
         deltas.append(
             ExperimentDelta(
                 experiment_id=e["experiment_id"],
@@ -265,109 +451,213 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta]]:
                 metric=metric,
                 value=(e["metric_summary"] or {}).get(metric),
                 delta=(e["deltas"] or {}).get(metric),
-                tolerance=rule.get("tolerance"),
-                direction=rule.get("direction", "higher_is_better"),
+                tolerance=tolerance,
+                direction=direction,
             )
         )
-    # Worst first; failed runs (nothing to compare) after the compared ones, which they would
-    # otherwise crowd out of a bounded table.
-    deltas.sort(key=lambda d: (d.worse_by is None, -(d.worse_by or 0.0), d.experiment_id))
-    return dict(sorted(status.items())), deltas
+    out = []
+    for (project, metric), g in groups.items():
+        values = np.array(g["deltas"], dtype=np.float64)
+        histogram = None
+        if len(values):
+            counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+            histogram = (counts.tolist(), edges.tolist())
+        out.append(
+            (
+                (-len(values), g["first"] or (True,)),  # the most compared first, then the one with the worst run
+                DeltaGroup(
+                    project_id=project,
+                    metric=metric,
+                    judged=g["judged"],
+                    compared=len(values),
+                    regressed=g["regressed"],
+                    mean_delta=round(float(values.mean()), 6) if len(values) else None,
+                    worst_delta=g["worst"],
+                    tolerance=g["rule"][0],
+                    direction=g["rule"][1],
+                    histogram=histogram,
+                ),
+            )
+        )
+    out.sort(key=lambda kv: kv[0])
+    total = sum(g["judged"] for g in groups.values())
+    return dict(sorted(status.items())), deltas, total, [g for _, g in out]
 
 
 def _lineage(graph: dict[str, Any]) -> tuple[Counter, Counter, Counter]:
-    kind_of = {}
+    # A node's kind is its ref's prefix (`version:...`) but for the odd one, which alone is kept:
+    # no map of every ref is built for a graph of millions.
+    odd: dict[str, str] = {}
     nodes: Counter = Counter()
     for n in graph["nodes"]:
-        kind_of[n["ref"]] = n["kind"]
-        nodes[n["kind"]] += 1
+        ref, kind = n["ref"], n["kind"]
+        nodes[kind] += 1
+        if ref.partition(":")[0] == kind:
+            if odd:
+                odd.pop(ref, None)  # a ref listed twice takes its last kind
+        else:
+            odd[ref] = kind
     types: Counter = Counter()
     flows: Counter = Counter()
     for e in graph["edges"]:
-        types[e["type"]] += 1
-        source = kind_of.get(e["source"], e["source"].partition(":")[0])
-        target = kind_of.get(e["target"], e["target"].partition(":")[0])
-        flows[(source, e["type"], target)] += 1
+        kind, source, target = e["type"], e["source"], e["target"]
+        types[kind] += 1
+        s, t = source.partition(":")[0], target.partition(":")[0]
+        if odd:
+            s, t = odd.get(source, s), odd.get(target, t)
+        flows[(s, kind, t)] += 1
     return nodes, types, flows
 
 
-def _alerts(a: Any) -> tuple[list[AlertTimes], list[SeverityRow]]:
+def _alerts(a: Any) -> tuple[list[AlertTimes], int, list[SeverityRow], list[AlertProject]]:
     sla = a["sla_report"]
     targets = sla["targets"]
     timed = {r["alert_id"]: r for r in sla["alerts"]}
     computed_at = _t(sla.get("generated_at"))
-    out = []
-    for al in a["alerts"]:
-        row = timed.get(al["alert_id"], {})
-        target = targets.get(al["severity"]) or {}
-        opened = _t(al["opened_at"])
-        still_open = None
-        if al["resolved_at"] is None and opened and computed_at:
-            still_open = round((computed_at - opened).total_seconds() / 60, 2)
-        out.append(
-            AlertTimes(
-                alert_id=al["alert_id"],
-                project_id=al["project_id"],
-                severity=al["severity"],
-                status=al["status"],
-                related_object=al["related_object"],
-                opened_at=al["opened_at"],
-                minutes_to_acknowledge=row.get("minutes_to_acknowledge"),
-                minutes_to_resolve=row.get("minutes_to_resolve"),
-                minutes_open=still_open,
-                acknowledge_target=target.get("acknowledge_minutes"),
-                resolve_target=target.get("resolve_minutes"),
-                within_sla=bool(row.get("within_sla", False)),
-            )
+    # severity -> [alerts, resolved, within SLA, sum and count to acknowledge, sum to resolve]
+    per_severity: dict[str, list[float]] = {}
+    per_project: dict[str, Counter] = {}
+
+    def rows() -> Iterator[tuple[float, str, int, AlertTimes | tuple[Any, ...]]]:
+        for i, al in enumerate(a["alerts"]):
+            row = timed.get(al["alert_id"], {})
+            target = targets.get(al["severity"]) or {}
+            still_open = None
+            if al["resolved_at"] is None and computed_at:
+                opened = _t(al["opened_at"])
+                if opened:
+                    still_open = round((computed_at - opened).total_seconds() / 60, 2)
+            ack, fix = row.get("minutes_to_acknowledge"), row.get("minutes_to_resolve")
+            within = bool(row.get("within_sla", False))
+            ack_target, fix_target = target.get("acknowledge_minutes"), target.get("resolve_minutes")
+            acc = per_severity.setdefault(al["severity"], [0, 0, 0, 0.0, 0, 0.0])
+            acc[0] += 1
+            acc[2] += within
+            if ack is not None:
+                acc[3] += ack
+                acc[4] += 1
+            if fix is not None:
+                acc[1] += 1
+                acc[5] += fix
+            mine = per_project.setdefault(al["project_id"], Counter())
+            mine[al["status"]] += 1
+            mine[None] += not within  # outside its SLA
+            fields = (al, ack, fix, still_open, ack_target, fix_target, within)
+            yield -_pressure(ack, fix, still_open, ack_target, fix_target), al["alert_id"], i, fields
+
+    top = heapq.nsmallest(LIST_LIMIT, rows())
+    alerts = [
+        AlertTimes(
+            alert_id=al["alert_id"],
+            project_id=al["project_id"],
+            severity=al["severity"],
+            status=al["status"],
+            related_object=al["related_object"],
+            opened_at=al["opened_at"],
+            minutes_to_acknowledge=ack,
+            minutes_to_resolve=fix,
+            minutes_open=still_open,
+            acknowledge_target=ack_target,
+            resolve_target=fix_target,
+            within_sla=within,
         )
-    out.sort(key=lambda x: (-x.pressure, x.alert_id))
-    by_severity: dict[str, list[AlertTimes]] = {}
-    for x in out:
-        by_severity.setdefault(x.severity, []).append(x)
-    order = [s for s in SEVERITY_ORDER if s in by_severity or s in targets]
-    order += sorted(set(by_severity) - set(order))
+        for *_, (al, ack, fix, still_open, ack_target, fix_target, within) in top
+    ]
+    order = [s for s in SEVERITY_ORDER if s in per_severity or s in targets]
+    order += sorted(set(per_severity) - set(order))
     severities = []
     for sev in order:
-        group = by_severity.get(sev, [])
-        acks = [x.minutes_to_acknowledge for x in group if x.minutes_to_acknowledge is not None]
-        fixes = [x.minutes_to_resolve for x in group if x.minutes_to_resolve is not None]
+        n, resolved, within, ack_sum, acked, fix_sum = per_severity.get(sev, [0, 0, 0, 0.0, 0, 0.0])
         target = targets.get(sev) or {}
         severities.append(
             SeverityRow(
                 severity=sev,
-                alerts=len(group),
-                resolved=len(fixes),
-                within_sla=sum(x.within_sla for x in group),
-                mean_minutes_to_acknowledge=round(sum(acks) / len(acks), 2) if acks else None,
-                mean_minutes_to_resolve=round(sum(fixes) / len(fixes), 2) if fixes else None,
+                alerts=int(n),
+                resolved=int(resolved),
+                within_sla=int(within),
+                mean_minutes_to_acknowledge=round(ack_sum / acked, 2) if acked else None,
+                mean_minutes_to_resolve=round(fix_sum / resolved, 2) if resolved else None,
                 acknowledge_target=target.get("acknowledge_minutes"),
                 resolve_target=target.get("resolve_minutes"),
             )
         )
-    return out, severities
+    seen = {s for c in per_project.values() for s in c if s is not None}
+    statuses = [*ALERT_STATUSES, *sorted(seen - set(ALERT_STATUSES))]
+    projects = [
+        AlertProject(p, sum(n for s, n in c.items() if s is not None), {s: c.get(s, 0) for s in statuses}, c[None])
+        for p, c in per_project.items()
+    ]
+    projects.sort(key=lambda p: (-p.alerts, p.project_id))
+    return alerts, sum(p.alerts for p in projects), severities, projects
+
+
+def _latest(records: Any, at: str, key: str) -> tuple[list[dict[str, Any]], int]:
+    """The latest LIST_LIMIT records by (`at`, `key`), oldest first, and how many there are."""
+    latest = _Latest(LIST_LIMIT)
+    for r in records:
+        latest.offer((r[at] or "", r[key]), r)
+    return latest.ascending(), latest.total
+
+
+def _findings(checks: list[CheckRow]) -> tuple[list[Finding], int, dict[tuple[int, str], int]]:
+    shown: list[Finding] = []
+    by_rule: dict[tuple[int, str], int] = {}
+    for c in checks:
+        if c.findings:
+            by_rule[(c.number, c.name)] = len(c.findings)
+        for f in c.findings[: LIST_LIMIT - len(shown)]:
+            shown.append(Finding(c.number, c.name, finding_subject(f), f))
+    return shown, sum(by_rule.values()), dict(sorted(by_rule.items()))
 
 
 def gather(a: Any, checks: list[CheckRow]) -> ReportData:
     """Everything the report shows, from the artifacts `a` and the rule results `checks`."""
-    projects, events = _lifecycle(a)
-    status, deltas = _experiments(a)
+    projects, latest, series = _lifecycle(a)
+    buckets, buckets_total = _event_buckets(series)
+    status, deltas, judged, groups = _experiments(a)
     nodes, types, flows = _lineage(a["lineage_graph"])
-    alerts, severities = _alerts(a)
+    alerts, alerts_total, severities, alert_projects = _alerts(a)
+    rollbacks, rollbacks_total = _latest(a["rollback_events"], "executed_at", "rollback_id")
+    rollback_projects: dict[str, Counter] = {}
+    for r in a["rollback_events"]:
+        rollback_projects.setdefault(r["project_id"], Counter())[r["status"]] += 1
+    reviews, reviews_total = _latest(a["incident_reviews"], "created_at", "review_id")
+    review_projects: dict[str, list[int]] = {}
+    for r in a["incident_reviews"]:
+        mine = review_projects.setdefault(r["project_id"], [0, 0])
+        mine[0] += 1
+        mine[1] += not review_missing(r)
+    findings, findings_total, by_rule = _findings(checks)
     return ReportData(
         metrics=a["platform_metrics"],
         projects=projects,
-        events=events,
+        events=latest.ascending(),
+        events_total=latest.total,
+        event_series=series,
+        event_buckets=buckets,
+        event_buckets_total=buckets_total,
         experiment_status=status,
         deltas=deltas,
+        judged=judged,
+        delta_groups=groups,
         nodes_by_kind=nodes,
         edges_by_type=types,
         flows=flows,
         graph=a["lineage_graph"],
         alerts=alerts,
+        alerts_total=alerts_total,
+        alert_projects=alert_projects,
         severities=severities,
         sla=a["sla_report"],
-        rollbacks=sorted(a["rollback_events"], key=lambda r: (r["executed_at"] or "", r["rollback_id"])),
-        reviews=sorted(a["incident_reviews"], key=lambda r: (r["created_at"] or "", r["review_id"])),
+        rollbacks=rollbacks,
+        rollbacks_total=rollbacks_total,
+        rollback_projects=dict(sorted(rollback_projects.items())),
+        reviews=reviews,
+        reviews_total=reviews_total,
+        review_projects={p: (n, done) for p, (n, done) in sorted(review_projects.items())},
         checks=checks,
+        findings=findings,
+        findings_total=findings_total,
+        findings_by_rule=by_rule,
         organisation=organisation_name(a),
     )

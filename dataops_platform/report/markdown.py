@@ -77,7 +77,7 @@ def _overview(d: ReportData) -> list[str]:
         kpi_section(m),
         f"Content rules failing when the metrics were computed: {', '.join(failed) if failed else 'none'}. "
         f"The 13 rules as evaluated with this report: {d.checks_passed}/{len(d.checks)} pass, integrity holds on "
-        f"{d.integrity_held}/{len(d.checks)} (section 8); {plural(len(d.findings), 'open governance finding')} (section 7).",
+        f"{d.integrity_held}/{len(d.checks)} (section 8); {plural(d.findings_total, 'open governance finding')} (section 7).",
     ]
 
 
@@ -103,12 +103,25 @@ def _lifecycle(d: ReportData) -> list[str]:
     ]
     if tail := more(len(d.projects), len(rows), "project"):
         out.append(tail)
-    shown = d.events[-LIST_LIMIT:]
+    shown = d.events
     out += [
         "### Register, release and rollback events",
-        "Oldest first" + (f"; the latest {len(shown)} of {len(d.events):,}." if len(shown) < len(d.events) else "."),
+        "Oldest first" + (f"; the latest {len(shown)} of {d.events_total:,}." if len(shown) < d.events_total else "."),
         table(["time (UTC)", "project", "event", "what"], [[when(e.at), e.project_id, e.kind, e.label] for e in shown]),
     ]
+    if d.events_total > len(shown):
+        out += event_buckets(d)
+    return out
+
+
+def event_buckets(d: ReportData) -> list[str]:
+    """Every event counted per UTC day (per month when there are more days than a table lists)."""
+    unit = "month" if d.event_buckets and len(d.event_buckets[0].bucket) == 7 else "day"
+    rows = [[b.bucket, b.register, b.release, b.rollback, b.register + b.release + b.rollback] for b in d.event_buckets]
+    header = [unit, "register", "release", "rollback", "total"]
+    out = [f"### Events per {unit} (UTC), all {d.events_total:,}", table(header, rows)]
+    if tail := more(d.event_buckets_total, len(rows), unit, " (the latest are listed)"):
+        out.append(tail)
     return out
 
 
@@ -119,19 +132,40 @@ def _experiments(d: ReportData) -> list[str]:
     rows.append(["**all projects**", *totals.values(), sum(totals.values())])
     deltas = d.deltas[:LIST_LIMIT]
     delta_rows = [[_code(x.experiment_id), *delta_cells(x)] for x in deltas]
+    judged = d.judged
     out = [
         SECTION_TITLES[2],
         "### Status distribution",
         table(["project", *EXPERIMENT_STATUSES, "total"], rows),
         "### Primary-metric deltas against the baseline",
-        f"{len(d.deltas)} of {_count(d.metrics.get('experiments'), 'experiment')} {were(len(d.deltas))} judged against a "
+        f"{judged} of {_count(d.metrics.get('experiments'), 'experiment')} {were(judged)} judged against a "
         "baseline run of their project (the others had no baseline to compare with). An experiment is regressed when its "
         "primary metric is worse than the baseline's by more than the project's tolerance. Worst first.",
         table(["experiment", "project", "version", "status", "baseline", "metric", "value", "delta", "tolerance"], delta_rows),
     ]
-    if tail := more(len(d.deltas), len(deltas), "judged experiment"):
+    if tail := more(judged, len(deltas), "judged experiment"):
         out.append(tail)
+        out += [f"### Every judged experiment, per project ({judged:,})", table(*delta_groups(d))]
     return out
+
+
+def delta_groups(d: ReportData) -> tuple[list[str], list[list[object]]]:
+    """The judged experiments aggregated per project and primary metric (the PDF prints it too)."""
+    header = ["project", "metric", "judged", "regressed", "failed runs", "mean delta", "worst delta", "tolerance"]
+    rows: list[list[object]] = [
+        [
+            _code(g.project_id),
+            g.metric,
+            g.judged,
+            g.regressed,
+            g.judged - g.compared,
+            num(g.mean_delta, signed=True) if g.mean_delta is not None else "n/a",
+            num(g.worst_delta, signed=True) if g.worst_delta is not None else "n/a",
+            num(g.tolerance),
+        ]
+        for g in d.delta_groups[:LIST_LIMIT]
+    ]
+    return header, rows
 
 
 def _lineage(d: ReportData) -> list[str]:
@@ -224,13 +258,39 @@ def _alerts(d: ReportData) -> list[str]:
             rows,
         ),
     ]
-    if tail := more(len(d.alerts), len(shown), "alert"):
+    if tail := more(d.alerts_total, len(shown), "alert"):
         out.append(tail)
+        header, project_rows = alert_projects(d)
+        out += ["### Alerts per project and status", table(header, [[_code(r[0]), *r[1:]] for r in project_rows])]
+        if tail := more(len(d.alert_projects), len(project_rows), "project"):
+            out.append(tail)
     if sla["breaches"]:
         out.append(
             "Breaches: " + "; ".join(f"{b['alert_id']} ({', '.join(b['problems'])})" for b in sla["breaches"][:LIST_LIMIT])
         )
     return out
+
+
+def alert_projects(d: ReportData) -> tuple[list[str], list[list[object]]]:
+    """Every alert counted per project (the most alerted first) and status."""
+    statuses = list(d.alert_projects[0].by_status) if d.alert_projects else []
+    rows: list[list[object]] = [
+        [p.project_id, p.alerts, *p.by_status.values(), p.outside_sla] for p in d.alert_projects[:LIST_LIMIT]
+    ]
+    return ["project", "alerts", *statuses, "outside SLA"], rows
+
+
+def rollback_projects(d: ReportData) -> tuple[list[str], list[list[object]]]:
+    statuses = sorted({s for c in d.rollback_projects.values() for s in c})
+    rows: list[list[object]] = [
+        [p, sum(c.values()), *(c.get(s, 0) for s in statuses)] for p, c in list(d.rollback_projects.items())[:LIST_LIMIT]
+    ]
+    return ["project", "rollbacks", *statuses], rows
+
+
+def review_projects(d: ReportData) -> tuple[list[str], list[list[object]]]:
+    rows: list[list[object]] = [[p, n, done, n - done] for p, (n, done) in list(d.review_projects.items())[:LIST_LIMIT]]
+    return ["project", "reviews", "complete", "incomplete"], rows
 
 
 def _reviews(d: ReportData) -> list[str]:
@@ -251,14 +311,16 @@ def _reviews(d: ReportData) -> list[str]:
     out = [
         SECTION_TITLES[5],
         f"{_count(d.metrics.get('rollbacks'), 'rollback')} (rollback usability {rate(d.metrics.get('rollback_usability'))}: "
-        f"completed, with a complete review); {plural(len(d.reviews), 'incident review')}.",
+        f"completed, with a complete review); {plural(d.reviews_total, 'incident review')}.",
         "### Rollbacks",
         table(["rollback", "project", "from -> to", "executed (UTC)", "by", "trigger", "reason", "review"], rows)
         if rows
         else "No rollbacks.",
     ]
-    if tail := more(len(d.rollbacks), len(rollbacks), "rollback", " (the latest are listed)"):
+    if tail := more(d.rollbacks_total, len(rollbacks), "rollback", " (the latest are listed)"):
         out.append(tail)
+        header, rows = rollback_projects(d)
+        out += ["Every rollback, per project and status:", table(header, [[_code(r[0]), *r[1:]] for r in rows])]
     out.append("### Incident reviews")
     reviews = d.reviews[-LIST_LIMIT:]
     for r in reviews:
@@ -271,26 +333,29 @@ def _reviews(d: ReportData) -> list[str]:
         )
     if not reviews:
         out.append("No incident reviews.")
-    if tail := more(len(d.reviews), len(reviews), "review", " (the latest are listed)"):
+    if tail := more(d.reviews_total, len(reviews), "review", " (the latest are listed)"):
         out.append(tail)
+        header, rows = review_projects(d)
+        out += ["Every review, per project:", table(header, [[_code(r[0]), *r[1:]] for r in rows])]
     return out
 
 
 def _findings(d: ReportData) -> list[str]:
-    findings = d.findings
-    if not findings:
+    if not d.findings_total:
         return [SECTION_TITLES[6], "No open governance findings: every rule that looks for one found none."]
-    shown = findings[:LIST_LIMIT]
-    rules = sorted({(f.number, f.rule) for f in findings})
+    shown = d.findings[:LIST_LIMIT]
+    rules = list(d.findings_by_rule)
     out = [
         SECTION_TITLES[6],
         FINDINGS_NOTE,
-        f"{plural(len(findings), 'open finding')} from {plural(len(rules), 'rule')} "
+        f"{plural(d.findings_total, 'open finding')} from {plural(len(rules), 'rule')} "
         f"({', '.join(f'{n} {name}' for n, name in rules)}).",
         table(["on", "rule", "finding and its remedy"], [[_code(f.on or "-"), f"{f.number} {f.rule}", f.text] for f in shown]),
     ]
-    if tail := more(len(findings), len(shown), "finding", " (`dataops materialize --json` lists them all)"):
+    if tail := more(d.findings_total, len(shown), "finding", " (`dataops materialize --json` lists them all)"):
         out.append(tail)
+        rows = [[n, rule, k] for (n, rule), k in d.findings_by_rule.items()]
+        out += ["### Findings per rule", table(["#", "rule", "findings"], rows)]
     return out
 
 

@@ -16,7 +16,17 @@ from dataops_platform.report import charts
 from dataops_platform.report.data import ReportData
 from dataops_platform.report.fmt import LIST_LIMIT, delta_cells, more, num, plural, quoted, rate, were, when
 from dataops_platform.report.layout import A4, INK, LEFT, MUTED, RC, WIDTH, Flow, text_width
-from dataops_platform.report.markdown import CHECKS_NOTE, FINDINGS_NOTE, SECTION_TITLES, checks_summary, edge_readings
+from dataops_platform.report.markdown import (
+    CHECKS_NOTE,
+    FINDINGS_NOTE,
+    SECTION_TITLES,
+    alert_projects,
+    checks_summary,
+    delta_groups,
+    edge_readings,
+    review_projects,
+    rollback_projects,
+)
 
 PASS, FAIL, WARN = "#2f9e5a", "#c0392b", "#b7791f"
 REVIEWS_IN_FULL = 8  # reviews the PDF prints whole; each takes a block of the page
@@ -49,7 +59,7 @@ def _tiles(flow: Flow, d: ReportData) -> None:
         ("Mean time to recovery", f"{num(m.get('mean_time_to_recovery_minutes'))} min", "opened -> resolved"),
         ("Lineage", f"{num(m.get('lineage_nodes'))} / {num(m.get('lineage_edges'))}", "nodes / typed edges"),
         ("Consistency rules", f"{d.checks_passed}/{len(d.checks)}", "pass with this report (section 8)"),
-        ("Open findings", f"{len(d.findings):,}", "governance, not blocking (section 7)"),
+        ("Open findings", f"{d.findings_total:,}", "governance, not blocking (section 7)"),
     ]
     columns, gap, height = 4, 0.12, 0.82
     tile_w = (WIDTH - gap * (columns - 1)) / columns
@@ -59,7 +69,7 @@ def _tiles(flow: Flow, d: ReportData) -> None:
             x = LEFT + i * (tile_w + gap)
             alarm = (
                 (label == "Consistency rules" and d.integrity_held < len(d.checks))
-                or (label == "Open findings" and bool(d.findings))
+                or (label == "Open findings" and d.findings_total > 0)
                 or (label == "SLA compliance" and m.get("sla_compliance_rate") != 1.0)
             )
             fig.add_artist(
@@ -156,7 +166,7 @@ def _lifecycle(flow: Flow, d: ReportData) -> None:
     charts.version_status_bars(fig, place, d.projects)
     flow.space(0.15)
     fig, place = _chart(flow, min(len(d.projects), charts.TIMELINE_ROWS), 0.5, base=1.5, cap=4.5)
-    charts.lifecycle_timeline(fig, place, d.events, d.projects)
+    charts.lifecycle_timeline(fig, place, d.event_series, d.projects)
 
 
 def _experiments(flow: Flow, d: ReportData) -> None:
@@ -172,11 +182,11 @@ def _experiments(flow: Flow, d: ReportData) -> None:
     charts.experiment_status_bars(fig, place, d.experiment_status)
     flow.space(0.1)
     flow.text(
-        f"{plural(len(d.deltas), 'experiment')} {were(len(d.deltas))} judged against a baseline run of their project. An "
+        f"{plural(d.judged, 'experiment')} {were(d.judged)} judged against a baseline run of their project. An "
         "experiment is regressed when its primary metric is worse than the baseline's by more than the project's tolerance."
     )
-    fig, place = _chart(flow, len(d.deltas) if len(d.deltas) <= charts.MAX_ROWS else 6, 0.36, cap=5.0)
-    charts.delta_chart(fig, place, d.deltas)
+    fig, place = _chart(flow, d.judged if d.judged <= charts.MAX_ROWS else 6, 0.36, cap=5.0)
+    charts.delta_chart(fig, place, d.deltas, d.judged, d.delta_groups)
     shown = d.deltas[:LIST_LIMIT]
     flow.table(
         ["experiment", "project", "version", "status", "baseline", "metric", "value", "delta", "tolerance"],
@@ -184,8 +194,11 @@ def _experiments(flow: Flow, d: ReportData) -> None:
         align="llllllrrr",
         tint=lambda i: {"regressed": WARN, "failed": FAIL}.get(shown[i].status),
     )
-    if tail := more(len(d.deltas), len(shown), "judged experiment"):
+    if tail := more(d.judged, len(shown), "judged experiment"):
         flow.text(tail, size=7, color=MUTED)
+        header, rows = delta_groups(d)
+        flow.text(f"Every judged experiment, per project ({d.judged:,})", size=8.5, bold=True, gap=0.04)
+        flow.table(header, [[str(r[0]).strip("`"), *r[1:]] for r in rows], align="llrrrrrr")
 
 
 def _lineage(flow: Flow, d: ReportData) -> None:
@@ -247,8 +260,8 @@ def _alerts(flow: Flow, d: ReportData) -> None:
         f"{plural(len(sla['open_risks']), 'open alert')} at risk (sla_report.json, computed at "
         f"{when(sla.get('generated_at'))} UTC)."
     )
-    fig, place = _chart(flow, min(len(d.alerts), charts.MAX_ROWS), 0.4)
-    charts.alert_chart(fig, place, d.alerts, len(d.alerts))
+    fig, place = _chart(flow, min(d.alerts_total, charts.MAX_ROWS), 0.4)
+    charts.alert_chart(fig, place, d.alerts, d.alerts_total)
     flow.space(0.1)
     flow.text("By severity (minutes)", size=8.5, bold=True, gap=0.04)
     flow.table(
@@ -297,8 +310,13 @@ def _alerts(flow: Flow, d: ReportData) -> None:
         align="lllllrrl",
         tint=lambda i: FAIL if not shown[i].within_sla else None,
     )
-    if tail := more(len(d.alerts), len(shown), "alert"):
+    if tail := more(d.alerts_total, len(shown), "alert"):
         flow.text(tail, size=7, color=MUTED)
+        header, rows = alert_projects(d)
+        flow.text("Alerts per project and status", size=8.5, bold=True, gap=0.04)
+        flow.table(header, rows, align="l" + "r" * (len(header) - 1))
+        if tail := more(len(d.alert_projects), len(rows), "project"):
+            flow.text(tail, size=7, color=MUTED)
 
 
 def _reviews(flow: Flow, d: ReportData) -> None:
@@ -307,7 +325,7 @@ def _reviews(flow: Flow, d: ReportData) -> None:
     flow.heading(_title(SECTION_TITLES[5]))
     flow.text(
         f"{plural(m.get('rollbacks') or 0, 'rollback')} (rollback usability {rate(m.get('rollback_usability'))}: completed, "
-        f"with a complete review); {plural(len(d.reviews), 'incident review')}."
+        f"with a complete review); {plural(d.reviews_total, 'incident review')}."
     )
     flow.text("Rollbacks", size=10, bold=True, gap=0.04)
     rollbacks = d.rollbacks[-LIST_LIMIT:]
@@ -330,8 +348,11 @@ def _reviews(flow: Flow, d: ReportData) -> None:
         )
     else:
         flow.text("No rollbacks.", color=MUTED)
-    if tail := more(len(d.rollbacks), len(rollbacks), "rollback", " (the latest are listed)"):
+    if tail := more(d.rollbacks_total, len(rollbacks), "rollback", " (the latest are listed)"):
         flow.text(tail, size=7, color=MUTED)
+        header, rows = rollback_projects(d)
+        flow.text("Every rollback, per project and status:", size=8, gap=0.04)
+        flow.table(header, rows, align="l" + "r" * (len(header) - 1))
     flow.text("Incident reviews", size=10, bold=True, gap=0.04)
     reviews = d.reviews[-REVIEWS_IN_FULL:]
     for r in reviews:
@@ -360,13 +381,17 @@ def _reviews(flow: Flow, d: ReportData) -> None:
         )
     if not reviews:
         flow.text("No incident reviews.", color=MUTED)
-    if len(d.reviews) > len(reviews):
+    if d.reviews_total > len(reviews):
         flow.text(
-            f"… and {plural(len(d.reviews) - len(reviews), 'earlier review')} (p8_report.md lists the latest "
-            f"{min(len(d.reviews), LIST_LIMIT)}).",
+            f"… and {plural(d.reviews_total - len(reviews), 'earlier review')} (p8_report.md lists the latest "
+            f"{min(d.reviews_total, LIST_LIMIT)}).",
             size=7,
             color=MUTED,
         )
+    if d.reviews_total > LIST_LIMIT:
+        header, rows = review_projects(d)
+        flow.text("Every review, per project:", size=8, gap=0.04)
+        flow.table(header, rows, align="lrrr")
 
 
 def _violations(violations: list[str], shown: int = 3) -> str:
@@ -380,13 +405,13 @@ def _findings(flow: Flow, d: ReportData) -> None:
     flow.new_page()
     flow.heading(_title(SECTION_TITLES[6]))
     findings = d.findings
-    if not findings:
+    if not d.findings_total:
         flow.text("No open governance findings: every rule that looks for one found none.", color=MUTED)
         return
-    rules = sorted({(f.number, f.rule) for f in findings})
+    rules = list(d.findings_by_rule)
     flow.text(FINDINGS_NOTE.replace("`", ""), size=8)
     flow.text(
-        f"{plural(len(findings), 'open finding')} from {plural(len(rules), 'rule')} "
+        f"{plural(d.findings_total, 'open finding')} from {plural(len(rules), 'rule')} "
         f"({', '.join(f'{n} {name}' for n, name in rules)}).",
         bold=True,
         color=WARN,
@@ -399,8 +424,10 @@ def _findings(flow: Flow, d: ReportData) -> None:
         size=6.8,
         max_lines=6,
     )
-    if tail := more(len(findings), len(shown), "finding", " (dataops materialize --json lists them all)"):
+    if tail := more(d.findings_total, len(shown), "finding", " (dataops materialize --json lists them all)"):
         flow.text(tail, size=7, color=MUTED)
+        flow.text("Findings per rule", size=8.5, bold=True, gap=0.04)
+        flow.table(["#", "rule", "findings"], [[n, rule, k] for (n, rule), k in d.findings_by_rule.items()], align="rlr")
 
 
 def _checks(flow: Flow, d: ReportData) -> None:
