@@ -272,6 +272,25 @@ def test_a_value_not_read_from_the_file_gets_no_cursor(root: Path) -> None:
     assert open_cursor(arts, records) is None
     plain = {"audit_log": records}
     assert open_cursor(plain, records) is None
+    tampered = [dict(r) for r in records]
+    tampered[4]["actor"] = "mallory"
+    arts["audit_log"] = tampered  # the file, and its cursor, still vouch for the untampered records
+    assert checks.audit_trail_intact(arts).violations[0] == "audit seq 5 content does not match its hash"
+
+
+def test_a_malformed_record_is_reported_as_the_walk_meets_it(root: Path) -> None:
+    """The allowed set is built while the file is hashed, but its error is raised where the walk
+    would have met one first: the message names what the walk found missing."""
+    records = records_of(root)
+    del records[2]["seq"], records[2]["outcome"]
+    write_artifact(root, "audit_log", records)
+    through_cursor, full = judge(root)
+    assert through_cursor == full and full["violations"][0].startswith(f"{CANNOT_EVALUATE}: input KeyError('seq')")
+    records = records_of(root)
+    records[1]["actor"] = "mallory"  # the walk stops here now: the missing outcome is what is raised
+    write_artifact(root, "audit_log", records)
+    through_cursor, full = judge(root)
+    assert through_cursor == full and full["violations"][0].startswith(f"{CANNOT_EVALUATE}: input KeyError('outcome')")
 
 
 def test_an_old_file_is_bound_by_its_signature(root: Path) -> None:
