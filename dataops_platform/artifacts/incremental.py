@@ -154,6 +154,9 @@ def _why_full(
         return f"the last full build is older than {FULL_EVERY}"
     if state.cursor > feed.head(session):
         return "the change feed is behind the last build (another store?)"
+    oldest = feed.oldest(session)
+    if oldest is not None and oldest > state.cursor + 1:  # pruned past this cursor (another artifacts directory did)
+        return "the change feed no longer holds every change since the last build"
     return lst.stale(session, built_at, now)
 
 
@@ -185,6 +188,21 @@ def _changes(
         if seen is not None:
             gaps |= {str(s): now.isoformat() for s in range(state.cursor + 1, head + 1) if s not in seen}
     return changes, gaps
+
+
+def prunable(root: Path, names: Iterable[str]) -> int | None:
+    """The seq every list of `names` that has a state here has read past, and waits for nothing
+    below: the feed may forget changes up to it. None when there is no state, or one is unreadable."""
+    through = []
+    for name in names:
+        path = _paths(root, name)[0]
+        if not path.exists():
+            continue  # never built here: its first build is a full one
+        state = _load_state(path)
+        if state is None:
+            return None
+        through.append(min([state.cursor, *(int(s) - 1 for s in state.gaps)]))
+    return min(through) if through else None
 
 
 def _recent_gaps(session: Session, head: int, now: datetime, window: int = 10_000) -> dict[str, str]:

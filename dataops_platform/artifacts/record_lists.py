@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from dataops_platform.artifacts import build
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_lists
-from dataops_platform.artifacts.incremental import KeyedList, Outcome, refresh, state_dir
+from dataops_platform.artifacts.incremental import KeyedList, Outcome, prunable, refresh, state_dir
 from dataops_platform.clock import as_utc
 from dataops_platform.governance.policy import governance_policy
 from dataops_platform.store import feed
@@ -150,6 +150,18 @@ KEYED_ARTIFACTS = (
     "audit_log",
     "lineage_graph",
 )
+
+
+LIST_NAMES = (*KEYED_ARTIFACTS[:-1], "lineage_graph.edges", "lineage_graph.nodes")
+
+
+def prune_feed(store: Any, root: Path) -> int:
+    """Forget the changes every record list here has read (at most 100,000 a call)."""
+    through = prunable(root, LIST_NAMES)
+    if through is None or through <= 0:
+        return 0
+    with store.write() as session:
+        return feed.prune(session, through)
 
 
 def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tracking: Any, *, full: bool) -> list[Outcome]:

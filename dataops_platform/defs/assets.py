@@ -19,7 +19,7 @@ from dataops_platform.artifacts import build, collector
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, TEST_REPORT_OUTPUTS, Artifacts, write_artifact
 from dataops_platform.artifacts.incremental import Outcome
 from dataops_platform.artifacts.interfaces import collect_interface_tables
-from dataops_platform.artifacts.record_lists import KEYED_ARTIFACTS, refresh_artifact
+from dataops_platform.artifacts.record_lists import KEYED_ARTIFACTS, prune_feed, refresh_artifact
 from dataops_platform.clock import SystemClock
 from dataops_platform.defs.graph import AUDIT, FRESH_WITHIN, GRAPH, OWNER, AssetRow
 from dataops_platform.defs.resources import GovernanceResource, MlflowResource
@@ -159,8 +159,12 @@ def build_documents(
                 tracking = mlflow.tracking() if name == "experiment_runs" else None
                 refreshed = refresh_artifact(name, session, context.root, context.now, tracking, full=full)
             if name in STORE_BUILDERS:
-                return refreshed, {name: STORE_BUILDERS[name](context)}
-            return refreshed, MULTI_BUILDERS[name](context) if name in MULTI_BUILDERS else {}
+                documents = {name: STORE_BUILDERS[name](context)}
+            else:
+                documents = MULTI_BUILDERS[name](context) if name in MULTI_BUILDERS else {}
+        if refreshed:
+            prune_feed(platform.store, governance.artifacts_dir)
+        return refreshed, documents
     finally:
         platform.close()
 

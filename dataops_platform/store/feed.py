@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from dataops_platform.store.models import GraphChange
@@ -156,3 +156,14 @@ def present(session: Session, seqs: Iterable[int]) -> set[int]:
     for start in range(0, len(wanted), 500):
         found |= set(session.execute(select(GraphChange.seq).where(GraphChange.seq.in_(wanted[start : start + 500]))).scalars())
     return found
+
+
+def prune(session: Session, through: int, limit: int = 100_000) -> int:
+    """Delete up to `limit` of the oldest changes with seq <= `through` (every consumer's cursor is
+    past them): bookkeeping, not a governed object, so no audit record. Bounded, so the store's write
+    lock is held briefly; what is left goes on the next refresh. The newest change is always kept:
+    `head` is the newest seq there is, and must not go back to 0 when every change was read."""
+    through = min(through, head(session) - 1)
+    doomed = select(GraphChange.seq).where(GraphChange.seq <= through).order_by(GraphChange.seq).limit(limit)
+    result = session.execute(delete(GraphChange).where(GraphChange.seq.in_(doomed.scalar_subquery())))
+    return result.rowcount or 0

@@ -69,7 +69,7 @@ def _full_copy(settings: Settings, tmp_path: Path) -> dict[str, bytes]:
 def test_raw_sql_writes_are_in_the_feed_with_old_and_new_links(demo_copy: Settings) -> None:
     engine = make_engine(f"sqlite:///{demo_copy.home_dir / 'governance.db'}")
     with engine.connect() as conn:
-        before = conn.execute(text("SELECT max(seq) FROM graph_changes")).scalar_one()
+        before = conn.execute(text("SELECT coalesce(max(seq), 0) FROM graph_changes")).scalar_one()
     _sql(demo_copy, "UPDATE experiments SET dataset_version = 't01_retail.ds_v002' WHERE experiment_id = 't01_retail.exp_001'")
     _sql(demo_copy, "DELETE FROM lineage_edges WHERE id = 1")
     _sql(demo_copy, "UPDATE audit_records SET actor = 'mallory' WHERE seq = 5")
@@ -185,3 +185,34 @@ def test_state_files_are_plain_json(demo_copy: Settings) -> None:
     _refresh(demo_copy, ["alerts"])
     state = json.loads((demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json").read_text())
     assert state["format"] == 1 and state["cursor"] > 0 and len(state["signature"]) == 3
+
+
+def test_the_feed_forgets_what_every_list_has_read_and_a_lagging_reader_rebuilds(demo_copy: Settings, tmp_path: Path) -> None:
+    _refresh(demo_copy)
+    engine = make_engine(f"sqlite:///{demo_copy.home_dir / 'governance.db'}")
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT count(*) FROM graph_changes")).scalar_one()
+    finally:
+        engine.dispose()
+    assert left == 1, "every list read every change: only the newest is kept (it carries the feed's head)"
+    # A reader whose cursor is behind what the feed still holds (another artifacts directory on the
+    # same store, pruned past by this one) cannot know what it missed.
+    state_path = demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json"
+    state = json.loads(state_path.read_text())
+    state["cursor"] -= 5
+    state_path.write_text(json.dumps(state))
+    _sql(demo_copy, "UPDATE alerts SET title = 'two' WHERE alert_id = 't01_retail.alert_001'")
+    outcome = _refresh(demo_copy, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "no longer holds every change" in outcome["reason"], outcome
+    assert _files(demo_copy)["alerts"] == _full_copy(demo_copy, tmp_path)["alerts"]
+
+
+def test_a_copied_home_rebuilds_in_full_once(demo_copy: Settings, tmp_path: Path) -> None:
+    """A backup restored, a home copied: new files (new inodes) are not the ones the state describes."""
+    _refresh(demo_copy, ["alerts"])
+    target = tmp_path / "restored"
+    shutil.copytree(demo_copy.home_dir, target)
+    restored = load_settings(target)
+    assert _refresh(restored, ["alerts"])["alerts"]["mode"] == "full"
+    assert _refresh(restored, ["alerts"])["alerts"]["mode"] == "unchanged"
