@@ -58,6 +58,11 @@ HOSTILE = [
     "é" * 32,
     "日本語",
     "\U0001f600",
+    "\ud800",  # a lone surrogate: not encodable as UTF-8
+    "a\ud800",
+    "a" * 256,  # the longest id MLflow's client lets through to the store
+    "a" * 257,
+    "a" + "é" * 255,  # \w is unicode in MLflow's run id pattern: sent to the store, found nowhere
     "x" * 10_000,
     "é" * 5_000,
     "no-such-run",  # well-formed for MLflow's client, not minted by it
@@ -266,6 +271,19 @@ def test_a_full_batch_parses_and_costs_one_search(tmp_path: Path) -> None:
     assert [c[0] for c in recorder.calls] == ["search_experiments", "search_runs", "search_runs"]
     expected = {i: {"run_id": i, "status": "RUNNING", "experiment_id": experiment, "lifecycle_stage": "active"} for i in ids}
     assert facts == expected
+
+
+def test_a_search_mlflow_refuses_raises_instead_of_reading_as_missing_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Past sqlparse's token ceiling MLflow answers INVALID_PARAMETER_VALUE, the code get_run uses for
+    a malformed id: from a search it must raise, not read as 3,400 runs that vanished."""
+    tracking, recorder = recorded(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr(tc, "FACTS_BATCH", 3400)
+    with pytest.raises(MlflowException, match="Error on parsing filter") as raised:
+        tracking.runs_facts([uuid.uuid4().hex for _ in range(3400)])
+    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert recorder.named("get_run") == []
 
 
 def test_no_ids_no_calls_and_a_non_string_id_is_refused(tmp_path: Path) -> None:
