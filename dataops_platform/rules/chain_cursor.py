@@ -30,7 +30,6 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,29 +105,6 @@ class ChainCursor:
         if state == self.saved or last["seq"] != len(records) or not _HEX64.fullmatch(state.hash):
             return
         _write_state(self.state_path, state)
-
-
-def begin_cursor(a: Any, records: Any) -> Callable[[], ChainCursor | None]:
-    """`open_cursor` on another thread (reading and hashing release the GIL, so rule 11 builds its
-    other sets meanwhile); the function returned waits for it. No thread for a plain mapping."""
-    if not isinstance(a, Artifacts):
-        return lambda: None
-    result: list[ChainCursor | None] = [None]
-
-    def run() -> None:
-        try:
-            result[0] = open_cursor(a, records)
-        except Exception:  # noqa: BLE001 -- a cursor that cannot be opened is no cursor: the full walk
-            result[0] = None
-
-    worker = threading.Thread(target=run, name="audit-chain-cursor", daemon=True)
-    worker.start()
-
-    def wait() -> ChainCursor | None:
-        worker.join()
-        return result[0]
-
-    return wait
 
 
 def open_cursor(a: Any, records: Any) -> ChainCursor | None:

@@ -22,7 +22,7 @@ from dataops_platform.governance.gate import (
     rollback_candidate,
     waiver_valid_at,
 )
-from dataops_platform.rules.chain_cursor import begin_cursor
+from dataops_platform.rules.chain_cursor import open_cursor
 from dataops_platform.rules.registry import metrics_source, rule
 
 FIVE_ROLES = ("admin", "platform_pm", "data_engineer", "qa", "ops")
@@ -427,19 +427,11 @@ def audit_trail_intact(a: Any) -> tuple[int, list[str]]:
     # On an `Artifacts` root the walk may start after the prefix a previous clean walk verified
     # (chain_cursor: whoever can write the artifacts can write that state too); a plain mapping,
     # or any doubt about the state, walks from seq 1. Only a clean result moves the cursor.
-    # The file is hashed on another thread while the allowed set is built; an error building it is
-    # raised after the walk, which is where it was met before.
-    pending = begin_cursor(a, records)
-    try:
-        allowed, deferred = allowed_audited(records), None
-    except (KeyError, TypeError, ValueError) as exc:
-        allowed, deferred = set(), exc
-    cursor = pending()
+    cursor = open_cursor(a, records)
     out = chain_problems(records, a.get("audit_anchor"), cursor.start if cursor else (0, GENESIS_HASH))
     if cursor is not None and not out:
         cursor.remember()
-    if deferred is not None:
-        raise deferred
+    allowed = allowed_audited(records)
     objects = _objects(a)
     for ref in objects:
         kind = ref.partition(":")[0]

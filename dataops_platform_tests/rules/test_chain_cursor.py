@@ -279,8 +279,8 @@ def test_a_value_not_read_from_the_file_gets_no_cursor(root: Path) -> None:
 
 
 def test_a_malformed_record_is_reported_as_the_walk_meets_it(root: Path) -> None:
-    """The allowed set is built while the file is hashed, but its error is raised where the walk
-    would have met one first: the message names what the walk found missing."""
+    """The walk meets a malformed record before the allowed set does, with or without a cursor: the
+    message names what the walk found missing, or, when the walk stopped earlier, what the set did."""
     records = records_of(root)
     del records[2]["seq"], records[2]["outcome"]
     write_artifact(root, "audit_log", records)
