@@ -11,9 +11,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES
+from dataops_platform.artifacts.files import ARTIFACT_FILES, compact_item, jsonl_line
 from dataops_platform.artifacts.incremental import STATE_DIRNAME
 from dataops_platform.artifacts.record_lists import KEYED_ARTIFACTS
 from dataops_platform.defs.assets import ASSETS, REFRESH_TAG
@@ -216,3 +219,18 @@ def test_a_copied_home_rebuilds_in_full_once(demo_copy: Settings, tmp_path: Path
     restored = load_settings(target)
     assert _refresh(restored, ["alerts"])["alerts"]["mode"] == "full"
     assert _refresh(restored, ["alerts"])["alerts"]["mode"] == "unchanged"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_one_item_encoding_is_what_the_full_writer_writes(value: object) -> None:
+    """A spliced item is encoded by one reused C encoder: byte for byte json.dumps, NaN and U+2028 included."""
+    assert jsonl_line(value) == (json.dumps(value, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode()
+    assert compact_item(value) == (json.dumps(value, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode()
