@@ -42,7 +42,7 @@ from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, 
 from dataops_platform.governance.audit import canonical_details  # noqa: E402
 from dataops_platform.governance.chain import GENESIS_HASH, canonical_payload  # noqa: E402
 from dataops_platform.rules import checks  # noqa: E402
-from dataops_platform.rules.chain_cursor import STATE_FILE, open_cursor  # noqa: E402
+from dataops_platform.rules.chain_cursor import STATE_FILE, _scan, open_cursor  # noqa: E402
 
 ACTIONS = ("version.create", "experiment.log", "alert.open", "version.validate", "version.release", "alert.acknowledge")
 ACTORS = (("lena", "data_engineer"), ("quinn", "qa"), ("omar", "ops"), ("pat", "platform_pm"))
@@ -108,7 +108,7 @@ def main() -> int:
 
         parse_s, records = timed(Artifacts(root).__getitem__, "audit_log")
         full_s, full = timed(checks.chain_problems, records, anchor)
-        first_s, first = timed(_cursor_walk, root, records, anchor)
+        first_s, first = _cursor_walk(root, records, anchor)
         state_written = (root / STATE_FILE).exists()
         ok &= full == first == [] and state_written
         print(f"parse {parse_s:.2f} s | full walk {full_s:.2f} s | first cursor evaluation {first_s:.2f} s "
@@ -122,12 +122,14 @@ def main() -> int:
         PARSED.clear()
         parse2_s, records = timed(Artifacts(root).__getitem__, "audit_log")
         full2_s, full2 = timed(checks.chain_problems, records, anchor)
-        cursor_s, cursor = timed(_cursor_walk, root, records, anchor)
-        again_s, again = timed(_cursor_walk, root, records, anchor)
+        cursor_s, cursor = _cursor_walk(root, records, anchor)
+        again_s, again = _cursor_walk(root, records, anchor)
         ok &= full2 == cursor == again == []
         print(f"after appending {args.append:,}: parse {parse2_s:.2f} s | full walk {full2_s:.2f} s | "
               f"cursor walk {cursor_s:.3f} s | unchanged file again {again_s:.3f} s")  # fmt: skip
-        print(f"ratio full walk / cursor walk: {full2_s / cursor_s:.1f}x")
+        hash_s, _ = timed(_scan, root / ARTIFACT_FILES["audit_log"], size)
+        print(f"ratio full walk / cursor walk: {full2_s / cursor_s:.1f}x "
+              f"(of the cursor walk, hashing the {size / 1e6:,.0f} MB prefix alone: {hash_s:.3f} s)")  # fmt: skip
 
         old_s, old = timed(allowed_old, records)
         now_s, now = timed(allowed_now, records)
@@ -138,6 +140,7 @@ def main() -> int:
         plain_s, plain = timed(checks.audit_trail_intact, a_plain)
         arts = Artifacts(root)
         arts["dataset_versions"] = []
+        arts["audit_log"], arts["audit_anchor"]  # read (a PARSED hit) before the clock starts, as for the mapping
         rule_s, ruled = timed(checks.audit_trail_intact, arts)
         ok &= plain.as_dict() == ruled.as_dict() and plain.passed
         print(f"rule 11 (audit_trail_intact): plain mapping {plain_s:.2f} s, Artifacts root with cursor {rule_s:.2f} s "
@@ -150,7 +153,7 @@ def main() -> int:
         PARSED.clear()
         tampered = Artifacts(root)["audit_log"]
         want = [f"audit seq {middle} content does not match its hash"]
-        got_full, got_cursor = checks.chain_problems(tampered, anchor), _cursor_walk(root, tampered, anchor)
+        got_full, got_cursor = checks.chain_problems(tampered, anchor), _cursor_walk(root, tampered, anchor)[1]
         ok &= got_full == got_cursor == want
         print(f"tamper at seq {middle:,}: full walk {got_full} | cursor {got_cursor}")
     finally:
@@ -160,10 +163,15 @@ def main() -> int:
     return 0 if ok else 2
 
 
-def _cursor_walk(root: Path, records: list, anchor: dict) -> list[str]:
-    """What rule 11 does on an `Artifacts` root: open the cursor, walk from it, remember a clean walk."""
+def _cursor_walk(root: Path, records: list, anchor: dict) -> tuple[float, list[str]]:
+    """What rule 11 does on an `Artifacts` root: open the cursor, walk from it, remember a clean walk
+    (timed from the cursor on: reading the artifact, a PARSED cache hit, is not part of the walk)."""
     arts = Artifacts(root)
     assert arts["audit_log"] is records  # the PARSED cache's value: the cursor applies to it
+    return timed(_walk_from_cursor, arts, records, anchor)
+
+
+def _walk_from_cursor(arts: Artifacts, records: list, anchor: dict) -> list[str]:
     cursor = open_cursor(arts, records)
     out = checks.chain_problems(records, anchor, cursor.start if cursor else (0, GENESIS_HASH))
     if cursor is not None and not out:
