@@ -14,7 +14,9 @@ line end, so its bytes end at a record boundary (a file that grew after them kee
 "\\r" followed by a new "\\n" is still one line end). And the records judged must be the ones
 parsed from the bytes hashed: the cursor is used only for the value the process's `PARSED` cache
 holds for that file, read back unchanged (same inode, size and mtime, or, for a file written
-moments before its parse, the same content digest -- the cache's own test of freshness).
+moments before its parse, the same content digest -- the cache's own test of freshness). Within
+one process, a value the cache parsed from bytes a clean walk already covered is not hashed again
+(a refresh evaluates rule 11 in its check and again for the metrics).
 
 Trust point: the state sits next to the artifacts it vouches for, so whoever can write the
 artifacts directory can also write a state that skips a tampered prefix. It protects nothing the
@@ -74,17 +76,18 @@ class Scan:
 class ChainCursor:
     """Where rule 11's walk of these `records` may start, and how to remember a walk that passed."""
 
-    def __init__(self, state_path: Path, records: list, scan: Scan, saved: Saved | None) -> None:
+    def __init__(self, state_path: Path, records: list, entry: tuple, scan: Scan | None, saved: Saved | None) -> None:
         self.state_path = state_path
         self.records = records
-        self.scan = scan
+        self.entry = entry  # the PARSED cache's (signature, digest or None) for the records
+        self.scan = scan  # None: this process already walked these very bytes (`_WALKED`)
         self.saved = saved
 
     @property
     def start(self) -> tuple[int, str]:
         """(records already verified, hash of the last of them): (0, genesis) unless the saved prefix holds."""
         s = self.saved
-        if s is None or self.scan.prefix_digest != s.digest or s.seq > len(self.records):
+        if s is None or (self.scan is not None and self.scan.prefix_digest != s.digest) or s.seq > len(self.records):
             return 0, GENESIS_HASH
         last = self.records[s.seq - 1]
         # The prefix holds records 1..seq when the state is true; a state that is not (a seq gap,
@@ -96,15 +99,36 @@ class ChainCursor:
     def remember(self) -> None:
         """The walk over every record passed: the whole file is the verified prefix now. Never raises."""
         records, scan = self.records, self.scan
-        if not records or not scan.ends_with_newline:
+        if scan is None or not records or not scan.ends_with_newline:
             return
         last = records[-1]
         if not isinstance(last, dict) or type(last.get("seq")) is not int or not isinstance(last.get("hash"), str):
             return
         state = Saved(last["seq"], last["hash"], scan.size, scan.digest.hex())
-        if state == self.saved or last["seq"] != len(records) or not _HEX64.fullmatch(state.hash):
+        if last["seq"] != len(records) or not _HEX64.fullmatch(state.hash):
             return
-        _write_state(self.state_path, state)
+        _WALKED[str(self.state_path)] = (self.entry[0], self.entry[1], scan.digest, state)
+        if state != self.saved:
+            _write_state(self.state_path, state)
+
+
+# What this process's clean walks covered, by state path: (the PARSED entry's signature and digest
+# then, the content's digest, the state). A later evaluation of a value the cache parsed from the
+# same bytes needs no hashing: the same digest (an entry for a file written moments before its
+# parse keeps one), or, for an entry with none both then and now, the same (inode, size, mtime) --
+# the cache's own test that a file is unchanged. Small tuples only, dropped with the cache.
+_WALKED: dict[str, tuple[tuple[int, int, int], bytes | None, bytes, Saved]] = {}
+PARSED.on_clear(_WALKED.clear)
+
+
+def _walked_before(key: str, entry: tuple) -> Saved | None:
+    walked = _WALKED.get(key)
+    if walked is None:
+        return None
+    signature, cache_digest, content_digest, state = walked
+    if entry[1] is not None:
+        return state if entry[1] == content_digest else None
+    return state if cache_digest is None and entry[0] == signature else None
 
 
 def open_cursor(a: Any, records: Any) -> ChainCursor | None:
@@ -114,14 +138,22 @@ def open_cursor(a: Any, records: Any) -> ChainCursor | None:
         return None
     path = a.root / ARTIFACT_FILES["audit_log"]
     state_path = a.root / STATE_FILE
+    # The cache's entry is (signature, content digest while the file is fresh else None, value):
+    # it says which bytes `records` were parsed from, without parsing them again.
+    entry = PARSED._entries.get(str(path))  # a private read: files.py has no public accessor for it yet
+    if entry is None or entry[2] is not records:
+        return None
+    walked = _walked_before(str(state_path), entry)
+    if walked is not None:
+        return ChainCursor(state_path, records, entry, None, walked)
     saved = load_state(state_path)
     try:
         scan = _scan(path, saved.length if saved else None)
     except OSError:
         return None
-    if not _parsed_from(path, records, scan):
+    if not _bound(entry, scan):
         return None
-    return ChainCursor(state_path, records, scan, saved)
+    return ChainCursor(state_path, records, entry, scan, saved)
 
 
 def _scan(path: Path, at: int | None) -> Scan:
@@ -159,13 +191,8 @@ def _feed(f: Any, digest: Any, limit: int | None) -> int:
     return done
 
 
-def _parsed_from(path: Path, records: list, scan: Scan) -> bool:
-    """Whether `records` is the PARSED cache's value for `path` and was parsed from the bytes scanned."""
-    # The cache's entry is (signature, content digest while the file is fresh else None, value);
-    # read here rather than re-parsed, which is the cost this module exists to avoid.
-    entry = PARSED._entries.get(str(path))  # a private read: files.py has no public accessor for it yet
-    if entry is None or entry[2] is not records:
-        return False
+def _bound(entry: tuple, scan: Scan) -> bool:
+    """Whether the value of the PARSED cache's `entry` was parsed from the bytes scanned."""
     signature, digest, _ = entry
     if digest is not None:
         return digest == scan.digest

@@ -28,7 +28,7 @@ from dataops_platform.demo.materialize import MaterializeOutcome
 from dataops_platform.governance.audit import canonical_details
 from dataops_platform.governance.chain import GENESIS_HASH, chain_hash
 from dataops_platform.governance.platform import Platform
-from dataops_platform.rules import checks
+from dataops_platform.rules import chain_cursor, checks
 from dataops_platform.rules.chain_cursor import STATE_FILE, load_state, open_cursor
 from dataops_platform.rules.registry import CANNOT_EVALUATE
 from dataops_platform.settings import Settings
@@ -255,6 +255,7 @@ def test_no_trailing_newline_leaves_no_cursor_and_an_append_still_verifies(root:
 
 def test_a_file_changed_after_it_was_parsed_gets_no_cursor(root: Path) -> None:
     judge(root)
+    PARSED.clear()  # another process: it knows only the state file
     arts = Artifacts(root)
     records = arts["audit_log"]
     path = root / AUDIT_LOG
@@ -262,6 +263,9 @@ def test_a_file_changed_after_it_was_parsed_gets_no_cursor(root: Path) -> None:
     data[10:11] = b" " if data[10:11] != b" " else b"\t"
     path.write_bytes(bytes(data))  # in place: the parsed value no longer is this file
     assert open_cursor(arts, records) is None
+    before = state_of(root)
+    assert checks.audit_trail_intact(arts).passed  # the records parsed are judged, from seq 1
+    assert state_of(root) == before  # and no state is written for bytes they were not parsed from
 
 
 def test_a_value_not_read_from_the_file_gets_no_cursor(root: Path) -> None:
@@ -305,9 +309,42 @@ def test_an_old_file_is_bound_by_its_signature(root: Path) -> None:
     assert through_cursor == full and full["passed"]
 
 
+def test_a_second_evaluation_in_the_process_hashes_nothing(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = records_of(root)
+    first = judge(root)
+
+    def no_scan(*_: object) -> None:
+        raise AssertionError("the file was hashed again")
+
+    monkeypatch.setattr(chain_cursor, "_scan", no_scan)
+    assert cursor_start(root) == (len(records), records[-1]["hash"])
+    assert judge(root) == first and first[0]["passed"]
+
+
+def test_bytes_changed_under_the_same_signature_are_walked_again(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file edited in place with its size and mtime kept: the cache's digest of a fresh file sees it
+    (and parses it again); the process's memory of a clean walk is of the old bytes, so it is not used."""
+    path = root / AUDIT_LOG
+    write_bytes(root, path.read_bytes())  # fresh: the cache keeps the content's digest
+    judge(root)
+    before = path.stat()
+    records = records_of(root)
+    records[4]["actor"] = "m" * len(records[4]["actor"])  # another actor, the same size
+    data = jsonl(records)
+    assert len(data) == before.st_size
+    with path.open("r+b") as f:
+        f.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_ino == before.st_ino and path.stat().st_mtime_ns == before.st_mtime_ns
+    monkeypatch.setattr(PARSED, "RACY_SECONDS", 0.0)  # parsed again, the entry keeps no digest this time
+    through_cursor, full = judge(root)
+    assert through_cursor == full and full["violations"][0] == "audit seq 5 content does not match its hash"
+
+
 # -- the state ----------------------------------------------------------------------------------
 def _good(root: Path) -> dict:
     judge(root)
+    PARSED.clear()  # what follows is the next process: it knows only the state file
     return state_of(root)
 
 
