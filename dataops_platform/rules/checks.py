@@ -405,8 +405,8 @@ def chain_problems(records: list[dict], anchor: dict | None, verified: tuple[int
     return []
 
 
-# The only (action, object_ref) pairs rule 11 asks about: a set of just those is a fraction of one
-# of every allowed record's pair (bench/audit_chain_cursor.py measures both).
+# The only (action, object_ref) pairs rule 11 asks about: records of every other action (validations,
+# acknowledgements, reads...) are not put in the set (bench/audit_chain_cursor.py measures both ways).
 _AUDITED_ACTIONS = frozenset((*CREATING_ACTION.values(), "version.release"))
 
 
