@@ -136,26 +136,24 @@ def compute_metrics(a: Any) -> dict[str, Any]:
 def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
     scope, versions, experiments = a["platform_scope"], a["dataset_versions"], a["experiment_runs"]
     alerts, rollbacks, graph, sla = a["alerts"], a["rollback_events"], a["lineage_graph"], a["sla_report"]
-    # Versions: ids first (a parent may come after its child), then one pass for the rest. The
-    # audit log is then read once for the versions' refs only (it is the largest artifact).
-    version_ids = {v["version_id"] for v in versions}
+    # One pass over the versions; a parent may come after its child, so the parents of the versions
+    # that are otherwise traceable are looked up once every id is known. The audit log (the largest
+    # artifact) is then read once, for those versions' refs only.
+    version_ids: set[str] = set()
     by_status: Counter = Counter()
     released = 0
-    candidates: list[str] = []  # the refs of the versions traceable but for their audit record, per record
+    candidates: list[tuple[str, str | None]] = []  # (ref, parent) per version record traceable but for those two
     for v in versions:
+        version_ids.add(v["version_id"])
         by_status[v["status"]] += 1
         if v["released_at"]:
             released += 1
-        if (
-            v["content_digest"]
-            and v["data_location"]
-            and v["created_by"]
-            and (v["parent_version"] is None or v["parent_version"] in version_ids)
-        ):
-            candidates.append(f"version:{v['version_id']}")
-    wanted = set(candidates)
+        if v["content_digest"] and v["data_location"] and v["created_by"]:
+            candidates.append((f"version:{v['version_id']}", v["parent_version"]))
+    linked_refs = [ref for ref, parent in candidates if parent is None or parent in version_ids]
+    wanted = set(linked_refs)
     audited = {r["object_ref"] for r in a["audit_log"] if r["outcome"] == "allowed" and r["object_ref"] in wanted}
-    traceable = sum(1 for ref in candidates if ref in audited)
+    traceable = sum(1 for ref in linked_refs if ref in audited)
     statuses: Counter = Counter()
     complete = 0
     for e in experiments:

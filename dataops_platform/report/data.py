@@ -319,7 +319,7 @@ class _Latest:
         return [item for _, _, item in sorted(self.heap)]
 
 
-def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries]:
+def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries, _Latest, dict[str, Counter]]:
     tenant_of = {p["id"]: p["tenant_id"] for p in a["platform_scope"]["projects"]}
     counts: dict[str, Counter] = {p: Counter() for p in tenant_of}
     released: Counter = Counter()
@@ -350,8 +350,12 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries]:
             released[project] += 1
             event(at, project, 1, vid)
     rollbacks: Counter = Counter()
+    latest_rollbacks = _Latest(LIST_LIMIT)
+    rollback_status: dict[str, Counter] = {}
     for rb in a["rollback_events"]:
         rollbacks[rb["project_id"]] += 1
+        latest_rollbacks.offer((rb["executed_at"] or "", rb["rollback_id"]), rb)
+        rollback_status.setdefault(rb["project_id"], Counter())[rb["status"]] += 1
         if at := _t(rb["executed_at"]):
             event(at, rb["project_id"], 2, f"{rb['rollback_id']}: {rb['from_version']} -> {rb['to_version']}")
     statuses = [*LEGAL_STATUSES, *sorted({s for c in counts.values() for s in c} - set(LEGAL_STATUSES))]
@@ -376,7 +380,7 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries]:
         by_project={p: sorted(es, key=order) for p, es in by_project.items() if len(es) <= EVENTS_DRAWN},
         crowded=frozenset(p for p, es in by_project.items() if len(es) > EVENTS_DRAWN),
     )
-    return lifecycle, latest, series
+    return lifecycle, latest, series, latest_rollbacks, dict(sorted(rollback_status.items()))
 
 
 def _event_buckets(series: EventSeries) -> tuple[list[EventBucket], int]:
@@ -591,12 +595,16 @@ def _alerts(a: Any) -> tuple[list[AlertTimes], int, list[SeverityRow], list[Aler
     return alerts, sum(p.alerts for p in projects), severities, projects
 
 
-def _latest(records: Any, at: str, key: str) -> tuple[list[dict[str, Any]], int]:
-    """The latest LIST_LIMIT records by (`at`, `key`), oldest first, and how many there are."""
+def _reviews(a: Any) -> tuple[_Latest, dict[str, tuple[int, int]]]:
+    """The latest LIST_LIMIT reviews, and per project (reviews, complete ones)."""
     latest = _Latest(LIST_LIMIT)
-    for r in records:
-        latest.offer((r[at] or "", r[key]), r)
-    return latest.ascending(), latest.total
+    per_project: dict[str, list[int]] = {}
+    for r in a["incident_reviews"]:
+        latest.offer((r["created_at"] or "", r["review_id"]), r)
+        mine = per_project.setdefault(r["project_id"], [0, 0])
+        mine[0] += 1
+        mine[1] += not review_missing(r)
+    return latest, {p: (n, done) for p, (n, done) in sorted(per_project.items())}
 
 
 def _findings(checks: list[CheckRow]) -> tuple[list[Finding], int, dict[tuple[int, str], int]]:
@@ -612,21 +620,12 @@ def _findings(checks: list[CheckRow]) -> tuple[list[Finding], int, dict[tuple[in
 
 def gather(a: Any, checks: list[CheckRow]) -> ReportData:
     """Everything the report shows, from the artifacts `a` and the rule results `checks`."""
-    projects, latest, series = _lifecycle(a)
+    projects, latest, series, rollbacks, rollback_projects = _lifecycle(a)
     buckets, buckets_total = _event_buckets(series)
     status, deltas, judged, groups = _experiments(a)
     nodes, types, flows = _lineage(a["lineage_graph"])
     alerts, alerts_total, severities, alert_projects = _alerts(a)
-    rollbacks, rollbacks_total = _latest(a["rollback_events"], "executed_at", "rollback_id")
-    rollback_projects: dict[str, Counter] = {}
-    for r in a["rollback_events"]:
-        rollback_projects.setdefault(r["project_id"], Counter())[r["status"]] += 1
-    reviews, reviews_total = _latest(a["incident_reviews"], "created_at", "review_id")
-    review_projects: dict[str, list[int]] = {}
-    for r in a["incident_reviews"]:
-        mine = review_projects.setdefault(r["project_id"], [0, 0])
-        mine[0] += 1
-        mine[1] += not review_missing(r)
+    reviews, review_projects = _reviews(a)
     findings, findings_total, by_rule = _findings(checks)
     return ReportData(
         metrics=a["platform_metrics"],
@@ -649,12 +648,12 @@ def gather(a: Any, checks: list[CheckRow]) -> ReportData:
         alert_projects=alert_projects,
         severities=severities,
         sla=a["sla_report"],
-        rollbacks=rollbacks,
-        rollbacks_total=rollbacks_total,
-        rollback_projects=dict(sorted(rollback_projects.items())),
-        reviews=reviews,
-        reviews_total=reviews_total,
-        review_projects={p: (n, done) for p, (n, done) in sorted(review_projects.items())},
+        rollbacks=rollbacks.ascending(),
+        rollbacks_total=rollbacks.total,
+        rollback_projects=rollback_projects,
+        reviews=reviews.ascending(),
+        reviews_total=reviews.total,
+        review_projects=review_projects,
         checks=checks,
         findings=findings,
         findings_total=findings_total,

@@ -95,13 +95,15 @@ def _lifecycle(d: ReportData) -> list[str]:
         ]
         for p in d.projects[:LIST_LIMIT]
     ]
+    if len(d.projects) > LIST_LIMIT:
+        rows.append([f"**all {len(d.projects):,} projects**", *project_totals(d, statuses)])
     out = [
         SECTION_TITLES[1],
         f"{_count(d.metrics.get('dataset_versions'), 'dataset version')}, {num(d.metrics.get('released_versions'))} of them "
         f"released at some point, over {plural(len(d.projects), 'project')}.",
         table(["project", "tenant", "versions", *statuses, "ever released", "current release", "rollbacks"], rows),
     ]
-    if tail := more(len(d.projects), len(rows), "project"):
+    if tail := more(len(d.projects), min(len(d.projects), LIST_LIMIT), "project", " (summed in the last row)"):
         out.append(tail)
     shown = d.events
     out += [
@@ -112,6 +114,18 @@ def _lifecycle(d: ReportData) -> list[str]:
     if d.events_total > len(shown):
         out += event_buckets(d)
     return out
+
+
+def project_totals(d: ReportData, statuses: Sequence[str]) -> list[object]:
+    """The cells after the project of the row that sums every project (when the table is cut)."""
+    return [
+        "",
+        sum(p.total for p in d.projects),
+        *(sum(p.by_status.get(s, 0) for p in d.projects) for s in statuses),
+        sum(p.ever_released for p in d.projects),
+        "",
+        sum(p.rollbacks for p in d.projects),
+    ]
 
 
 def event_buckets(d: ReportData) -> list[str]:
@@ -266,7 +280,9 @@ def _alerts(d: ReportData) -> list[str]:
             out.append(tail)
     if sla["breaches"]:
         out.append(
-            "Breaches: " + "; ".join(f"{b['alert_id']} ({', '.join(b['problems'])})" for b in sla["breaches"][:LIST_LIMIT])
+            "Breaches: "
+            + "; ".join(f"{b['alert_id']} ({', '.join(b['problems'])})" for b in sla["breaches"][:LIST_LIMIT])
+            + (f"; … and {len(sla['breaches']) - LIST_LIMIT:,} more." if len(sla["breaches"]) > LIST_LIMIT else "")
         )
     return out
 

@@ -24,6 +24,7 @@ from dataops_platform.report.markdown import (
     checks_summary,
     delta_groups,
     edge_readings,
+    project_totals,
     review_projects,
     rollback_projects,
 )
@@ -156,11 +157,12 @@ def _lifecycle(flow: Flow, d: ReportData) -> None:
                 p.rollbacks,
             ]
             for p in shown
-        ],
+        ]
+        + ([[f"all {len(d.projects):,} projects", *project_totals(d, statuses)]] if len(d.projects) > len(shown) else []),
         align="llr" + "r" * len(statuses) + "rlr",
         size=6.8,
     )
-    if tail := more(len(d.projects), len(shown), "project"):
+    if tail := more(len(d.projects), len(shown), "project", " (summed in the last row)"):
         flow.text(tail, size=7, color=MUTED)
     fig, place = _chart(flow, min(len(d.projects), charts.MAX_ROWS), 0.32, cap=4.5)
     charts.version_status_bars(fig, place, d.projects)

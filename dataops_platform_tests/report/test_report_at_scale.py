@@ -385,3 +385,24 @@ def test_the_timeline_draws_each_event_while_there_are_few(demo: dict[str, Any])
     drawn = sum(len(c.get_offsets()) for c in fig.axes[0].collections)
     assert drawn == data.events_total == len(data.events) and drawn <= charts.EVENTS_DRAWN
     assert "per time bin" not in fig.axes[0].get_title(loc="left")
+
+
+def test_a_cut_project_table_ends_with_the_sum_of_every_project(demo: dict[str, Any]) -> None:
+    a = dict(demo)
+    copies = 20  # 60 projects
+    versions = demo["dataset_versions"]
+    a["dataset_versions"] = [v | {"project_id": f"{v['project_id']}_{k}"} for k in range(copies) for v in versions]
+    scope = demo["platform_scope"]
+    a["platform_scope"] = scope | {"projects": [p | {"id": f"{p['id']}_{k}"} for k in range(copies) for p in scope["projects"]]}
+    markdown, pdf = render_report(a)
+    lifecycle = section(markdown, SECTIONS[1])
+    rows = table_rows(lifecycle, "| project |")
+    projects = len(a["platform_scope"]["projects"])
+    assert len(rows) == LIST_LIMIT + 1 and rows[-1][0] == f"**all {projects} projects**"
+    header = re.search(r"^\| project \|.*$", lifecycle, re.MULTILINE).group(0)
+    total = dict(zip([c.strip() for c in header.strip("|").split(" | ")], rows[-1], strict=True))
+    assert int(total["versions"]) == len(a["dataset_versions"]) == copies * len(versions)
+    assert int(total["released"]) == sum(v["status"] == "released" for v in a["dataset_versions"]) > 0
+    assert int(total["ever released"]) == sum(bool(v["released_at"]) for v in a["dataset_versions"])
+    assert f"… and {projects - LIST_LIMIT} more projects (summed in the last row)" in lifecycle
+    assert f"all {projects} projects" in "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
