@@ -138,9 +138,8 @@ _COMPACT = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
 
 
 def _jsonl_lines(records: Any) -> Iterator[str]:
-    dumps = json.dumps
     for r in records:
-        yield dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+        yield _encode_one(r) + "\n"
 
 
 def _one_item_encoder() -> Callable[[Any], str]:

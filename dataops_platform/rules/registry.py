@@ -11,9 +11,11 @@ A rule reports two kinds of problems (issue 15):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from dataops_platform.artifacts.files import PARSED, Artifacts
 
 PASSED, FINDING, FAILED = "passed", "finding", "failed"
 CANNOT_EVALUATE = "cannot evaluate"  # how the violation of a rule whose input is missing or malformed starts
@@ -63,7 +65,7 @@ def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = 
     """Register a rule function returning (checked, violations) or (checked, violations, findings)."""
 
     def register(fn: Callable[..., tuple]) -> Callable[..., RuleResult]:
-        def run(artifacts: Any) -> RuleResult:
+        def judge(artifacts: Any) -> RuleResult:
             try:
                 checked, violations, *rest = fn(artifacts)
             except (KeyError, TypeError, ValueError) as exc:  # an input artifact is missing or malformed
@@ -73,12 +75,97 @@ def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = 
             findings = list(rest[0]) if rest else []
             return RuleResult(fn.__name__, not violations and not findings, checked, list(violations), findings)
 
+        def run(artifacts: Any) -> RuleResult:
+            return _remembered(fn.__name__, judge, artifacts)
+
         run.__name__ = fn.__name__
         RULES.append(Rule(number, fn.__name__, asset, description, run, reads))
         RULES.sort(key=lambda r: r.number)
         return run
 
     return register
+
+
+_ABSENT = object()
+# rule name -> (the artifacts it read, by name, each the very value it read, or _ABSENT; its result)
+_results: dict[str, tuple[dict[str, Any], RuleResult]] = {}
+
+
+class _Reading(Mapping):
+    """The artifacts as one rule sees them, noting which it reads (and whether it looked at anything
+    else: the problems, the list of names). Its attribute dict is the artifacts' own, so what a rule
+    keeps on the artifacts between rules (`checks._objects`) is shared with the next rule."""
+
+    __slots__ = ("__dict__", "_inner", "read", "wider")
+
+    def __init__(self, inner: Any) -> None:
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "read", {})
+        object.__setattr__(self, "wider", False)
+        self.__dict__ = inner.__dict__
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            value = self._inner[name]
+        except KeyError:
+            self.read[name] = _ABSENT
+            raise
+        self.read[name] = value
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def __contains__(self, name: object) -> bool:
+        present = name in self._inner
+        self.read[name] = self._inner[name] if present else _ABSENT
+        return present
+
+    def __iter__(self) -> Iterator[str]:
+        object.__setattr__(self, "wider", True)
+        return iter(self._inner)
+
+    def __len__(self) -> int:
+        object.__setattr__(self, "wider", True)
+        return len(self._inner)
+
+    def __getattr__(self, name: str) -> Any:  # `problems`, and anything else the artifacts offer
+        object.__setattr__(self, "wider", True)
+        return getattr(self._inner, name)
+
+
+Artifacts.register(_Reading)  # what reads an `Artifacts` (the audit chain's cursor) reads the view the same way
+
+
+def _remembered(name: str, judge: Callable[[Any], RuleResult], artifacts: Any) -> RuleResult:
+    """`judge(artifacts)`, or the result it gave on the very same inputs earlier in this process.
+
+    One run evaluates each content rule in its check, then again for the metrics, the report and
+    the test report, each on its own `Artifacts`, whose parsed values the parse cache shares
+    (`artifacts.files.PARSED`): a rule is judged again only when an artifact it read is not the
+    same value any more (identity: artifacts are never changed in place). A plain dict, and an
+    evaluation that looked at more than artifacts by name (rule 1 reads the problems), is judged
+    every time."""
+    if not isinstance(artifacts, Artifacts):
+        return judge(artifacts)
+    seen = _results.get(name)
+    if seen is not None and all(
+        (artifacts[n] if n in artifacts else _ABSENT) is value for n, value in seen[0].items()
+    ):  # fmt: skip
+        return _copy(seen[1])
+    _results.pop(name, None)  # the old inputs are not kept alive while these are judged
+    view = _Reading(artifacts)
+    result = judge(view)
+    if not view.wider:
+        _results[name] = (dict(view.read), result)
+    return _copy(result)
+
+
+def _copy(result: RuleResult) -> RuleResult:
+    return replace(result, violations=list(result.violations), findings=list(result.findings))
+
+
+PARSED.on_clear(_results.clear)
 
 
 def evaluate(artifacts: Any, numbers: set[int] | None = None) -> list[RuleResult]:
