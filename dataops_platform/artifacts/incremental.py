@@ -55,14 +55,15 @@ class KeyedList:
       store since the last build, which the list tracks in `extra`, kept with its state), or None
       when they cannot be localised; called on every refresh, changes or not;
     - `snapshot(session)`: the `extra` of a full build;
-    - `items(session, keys)`: `(key, line)` for those keys that exist (every key when None), in key
-      order; a key asked for and not returned is deleted;
+    - `items(session, keys, extra)`: `(key, line)` for those keys that exist (every key when None),
+      in key order (a key asked for and not returned is deleted), noting in `extra` what it must
+      watch outside the store;
     - `stale(session, built_at, now)`: a reason when time alone changed items since `built_at`."""
 
     name: str
     tables: frozenset[str]
     dirty: Callable[[list[feed.Change], Session, dict[str, Any]], set[Key] | None]
-    items: Callable[[Session, set[Key] | None], list[tuple[Key, bytes]]]
+    items: Callable[[Session, set[Key] | None, dict[str, Any]], list[tuple[Key, bytes]]]
     snapshot: Callable[[Session], dict[str, Any]] = lambda _s: {}
     stale: Callable[[Session, datetime, datetime], str | None] = lambda _s, _b, _n: None
 
@@ -107,7 +108,7 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
             _save_state(state_path, state, head, gaps, now, target, extra, state.items, full_build=False, touch_signature=False)
             return Outcome("unchanged", "no change touches it", state.items, 0, target)
         else:
-            built = dict(lst.items(session, dirty))
+            built = dict(lst.items(session, dirty, extra))
             changed = sorted((k, built.get(k)) for k in dirty)
             try:
                 total = _splice(target, keys_path, offsets_path, changed)
@@ -118,7 +119,7 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
                 rows = plural(len({(c.table, c.key) for c in changes}), "changed row")
                 return Outcome("incremental", rows, total, len(built), target)
     extra = lst.snapshot(session)  # taken before the items: what changes meanwhile is seen again next time
-    items = lst.items(session, None)
+    items = lst.items(session, None, extra)
     keys = [k for k, _ in items]
     if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):  # the store's order is not the key order (a collation)
         items.sort(key=lambda kv: kv[0])

@@ -47,14 +47,14 @@ def simple(name: str, model: Any) -> KeyedList:
     pk = model.__mapper__.primary_key[0].key
     table = model.__tablename__
 
-    def items(session: Session, keys: set[Any] | None) -> list[tuple[Any, bytes]]:
+    def items(session: Session, keys: set[Any] | None, _extra: dict) -> list[tuple[Any, bytes]]:
         return [(r[pk], jsonl_line(r)) for r in build.simple_rows(session, model, keys)]
 
     return KeyedList(name, frozenset({table}), _own(table), items)
 
 
 def audit_log() -> KeyedList:
-    def items(session: Session, keys: set[int] | None) -> list[tuple[int, bytes]]:
+    def items(session: Session, keys: set[int] | None, _extra: dict) -> list[tuple[int, bytes]]:
         return [(r["seq"], jsonl_line(r)) for r in build.audit_log(session, keys)]
 
     return KeyedList("audit_log", frozenset({"audit_records"}), _own("audit_records", int), items)
@@ -72,7 +72,7 @@ def dataset_versions(now: datetime) -> KeyedList:
                 out.add(c.link)
         return out
 
-    def items(session: Session, keys: set[str] | None) -> list[tuple[str, bytes]]:
+    def items(session: Session, keys: set[str] | None, _extra: dict) -> list[tuple[str, bytes]]:
         return [(v["version_id"], jsonl_line(v)) for v in build.dataset_versions(session, now, keys)]
 
     def stale(session: Session, built_at: datetime, at: datetime) -> str | None:
@@ -92,30 +92,48 @@ def dataset_versions(now: datetime) -> KeyedList:
     return KeyedList("dataset_versions", tables, dirty, items, stale=stale)
 
 
+SETTLED = ("FINISHED", "FAILED", "KILLED")  # MLflow's terminal run states: what a run in any other state may still change
+
+
 def experiment_runs(runs_facts: Callable[[list[str]], dict[str, Any]], deleted_runs: Callable[[], dict[str, Any]]) -> KeyedList:
+    """MLflow changes what an experiment's record says of its run without any governance write:
+    a run deleted, restored or purged (the deleted runs are compared with those seen last time),
+    and a run still RUNNING or SCHEDULED when it was recorded (asked again until it settles)."""
     from dataops_platform.store.models import Experiment
 
     def snapshot(_session: Session) -> dict[str, Any]:
-        return {"mlflow_deleted": sorted(deleted_runs())}
+        return {"mlflow_deleted": sorted(deleted_runs()), "mlflow_unsettled": {}}
 
     def dirty(changes: list[feed.Change], session: Session, extra: dict) -> set[str]:
         out = {c.key for c in changes if c.table == "experiments" and c.key is not None}
         now_deleted = set(deleted_runs())
         moved = now_deleted ^ set(extra.get("mlflow_deleted", []))  # deleted, restored or purged since
         extra["mlflow_deleted"] = sorted(now_deleted)
+        unsettled = dict(extra.get("mlflow_unsettled", {}))  # run id -> the status recorded
+        if unsettled:
+            facts = runs_facts(sorted(unsettled))
+            moved |= {run for run, status in unsettled.items() if (facts.get(run) or {}).get("status") != status}
         for start in range(0, len(moved), 500):
             part = sorted(moved)[start : start + 500]
             out |= set(session.scalars(select(Experiment.experiment_id).where(Experiment.mlflow_run_id.in_(part))))
         return out
 
-    def items(session: Session, keys: set[str] | None) -> list[tuple[str, bytes]]:
-        return [(e["experiment_id"], jsonl_line(e)) for e in build.experiment_runs(session, runs_facts, keys)]
+    def items(session: Session, keys: set[str] | None, extra: dict) -> list[tuple[str, bytes]]:
+        experiments = build.experiment_runs(session, runs_facts, keys)
+        unsettled = {} if keys is None else dict(extra.get("mlflow_unsettled", {}))
+        for e in experiments:
+            unsettled.pop(e["mlflow_run_id"], None)
+            run = e["mlflow_run"]
+            if run and run.get("status") not in SETTLED:
+                unsettled[e["mlflow_run_id"]] = run.get("status")
+        extra["mlflow_unsettled"] = unsettled
+        return [(e["experiment_id"], jsonl_line(e)) for e in experiments]
 
     return KeyedList("experiment_runs", frozenset({"experiments"}), dirty, items, snapshot=snapshot)
 
 
 def lineage_edges() -> KeyedList:
-    def items(session: Session, keys: set[int] | None) -> list[tuple[int, bytes]]:
+    def items(session: Session, keys: set[int] | None, _extra: dict) -> list[tuple[int, bytes]]:
         return [(i, compact_item(e)) for i, e in build.lineage_edges(session, keys)]
 
     return KeyedList("lineage_graph.edges", frozenset({"lineage_edges"}), _own("lineage_edges", int), items)
@@ -132,7 +150,7 @@ def lineage_nodes() -> KeyedList:
                 out.add(f"{_KIND_OF_TABLE[c.table]}:{c.key}")
         return out
 
-    def items(session: Session, keys: set[str] | None) -> list[tuple[str, bytes]]:
+    def items(session: Session, keys: set[str] | None, _extra: dict) -> list[tuple[str, bytes]]:
         return [(ref, compact_item(n)) for ref, n in build.lineage_nodes(session, keys)]
 
     return KeyedList("lineage_graph.nodes", frozenset({*_KIND_OF_TABLE, "lineage_edges"}), dirty, items)

@@ -234,3 +234,32 @@ def test_one_item_encoding_is_what_the_full_writer_writes(value: object) -> None
     """A spliced item is encoded by one reused C encoder: byte for byte json.dumps, NaN and U+2028 included."""
     assert jsonl_line(value) == (json.dumps(value, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode()
     assert compact_item(value) == (json.dumps(value, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode()
+
+
+def _run_of(settings: Settings, experiment_id: str) -> str:
+    with sqlite3.connect(settings.home_dir / "governance.db") as conn:
+        (run_id,) = conn.execute("SELECT mlflow_run_id FROM experiments WHERE experiment_id = ?", (experiment_id,)).fetchone()
+    return run_id
+
+
+def test_what_mlflow_changes_is_seen_without_any_governance_write(demo_copy: Settings, tmp_path: Path) -> None:
+    """A run deleted and restored in MLflow, and a run recorded while still RUNNING that then
+    finishes, change the experiment's record although no governance row changed."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=demo_copy.tracking_uri)
+    deleted, running = _run_of(demo_copy, "t01_retail.exp_001"), _run_of(demo_copy, "t01_retail.exp_002")
+    client.update_run(running, status="RUNNING")
+    _refresh(demo_copy, ["experiment_runs"], full=True)
+    client.delete_run(deleted)
+    client.update_run(running, status="FINISHED")
+    outcome = _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]
+    assert outcome["mode"] == "incremental" and outcome["rebuilt"] == 2, outcome
+    records = (demo_copy.artifacts_dir / ARTIFACT_FILES["experiment_runs"]).read_text()
+    assert '"lifecycle_stage": "deleted"' in records
+    assert _files(demo_copy)["experiment_runs"] == _full_copy(demo_copy, tmp_path)["experiment_runs"]
+    client.restore_run(deleted)
+    restored = _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]
+    assert restored["mode"] == "incremental" and restored["rebuilt"] == 1, restored
+    assert '"lifecycle_stage": "deleted"' not in (demo_copy.artifacts_dir / ARTIFACT_FILES["experiment_runs"]).read_text()
+    assert _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]["mode"] == "unchanged", "settled: not asked again"
