@@ -15,7 +15,9 @@ failing sequence to a short one that still reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -42,7 +44,7 @@ from dataops_platform.governance.rollback import execute_rollback
 from dataops_platform.governance.spec_apply import apply_spec
 from dataops_platform.governance.versions import deprecate_version, register_version, release_version, validate_version
 from dataops_platform.governance.watchers import open_quality_gate_alerts
-from dataops_platform.settings import Settings
+from dataops_platform.settings import Settings, load_settings
 from dataops_platform.spec.loader import load_spec
 from dataops_platform.tracking.client import Tracking
 from dataops_platform.tracking.sync import sync_runs
@@ -69,6 +71,39 @@ def wall_clock(clock: FixedClock) -> Iterator[None]:
         yield
     finally:
         clock_module.SystemClock.now = saved  # type: ignore[method-assign]
+
+
+def _linkable(path: Path, artifacts: Path) -> bool:
+    """A record artifact (or a lineage list under .state) an incremental refresh splices into."""
+    return path.is_relative_to(artifacts) and (path.suffix in (".jsonl", ".items") or path.name == "lineage_graph.json")
+
+
+def clone_home(source: Settings, target: Path) -> Settings:
+    """A copy of a home in which the record artifacts are hard links to the source's: the same
+    inode, size and mtime, so the copied refresh state still describes them and the clone's first
+    refresh is incremental, as the source's next one would be (a plain copy makes new inodes, which
+    the state rightly takes for files changed behind its back: a full rebuild). Safe because every
+    artifact write renames a new file into place; `fingerprint` checks the source stays untouched,
+    and `_edit_artifact` breaks a link before editing. Everything else (the stores) is copied."""
+
+    def copy(src: str, dst: str) -> None:
+        if _linkable(Path(src), source.artifacts_dir):
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source.home_dir, target, copy_function=copy)
+    return load_settings(target)
+
+
+def fingerprint(settings: Settings) -> dict[str, tuple[int, int, int, str]]:
+    """(inode, size, mtime, digest) of every linkable file of a home: a clone must never change them."""
+    root = settings.artifacts_dir
+    return {
+        str(path.relative_to(root)): (st.st_ino, st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and _linkable(path, root) and (st := path.stat())
+    }
 
 
 @dataclass(frozen=True)
@@ -383,19 +418,25 @@ def _undo_sql(w: World, pick: int, variant: int) -> str:
 
 
 def _mlflow(w: World, pick: int, variant: int) -> str:
-    """A run deleted in the MLflow UI (not garbage-collected), or restored: no governance table changes."""
-    stage = "deleted" if variant % 2 == 0 else "active"
-    run_id = None
-    for candidate in w.ids("SELECT mlflow_run_id FROM experiments WHERE mlflow_run_id IS NOT NULL ORDER BY experiment_id"):
-        if w.tracking.client.get_run(candidate).info.lifecycle_stage != stage:
-            run_id = candidate
-            if pick <= 0:
-                break
-            pick -= 1
-    if run_id is None:
-        return f"no run to make {stage}"
-    (w.tracking.client.delete_run if stage == "deleted" else w.tracking.client.restore_run)(run_id)
-    return f"MLflow run {run_id} {'deleted' if stage == 'deleted' else 'restored'}"
+    """What MLflow says of a run changes with no governance write: the run deleted in the MLflow UI
+    (not garbage-collected), restored, or its status set through the API (`set_terminated`: a run
+    killed after the fact, as a run still RUNNING when an experiment named it later finishes)."""
+    move = ("delete", "restore", "kill")[variant % 3]
+    wanted = {"delete": lambda i: i.lifecycle_stage == "active", "restore": lambda i: i.lifecycle_stage == "deleted",
+              "kill": lambda i: i.lifecycle_stage == "active" and i.status != "KILLED"}[move]  # fmt: skip
+    runs = w.ids("SELECT mlflow_run_id FROM experiments WHERE mlflow_run_id IS NOT NULL ORDER BY experiment_id")
+    runs = [r for r in runs if wanted(w.tracking.client.get_run(r).info)]
+    if not runs:
+        return f"no run to {move}"
+    run_id = runs[pick % len(runs)]
+    client = w.tracking.client
+    if move == "delete":
+        client.delete_run(run_id)
+    elif move == "restore":
+        client.restore_run(run_id)
+    else:
+        client.set_terminated(run_id, status="KILLED")
+    return f"MLflow run {run_id}: {move}"
 
 
 def _edit_artifact(w: World, pick: int, variant: int) -> str:
@@ -410,6 +451,10 @@ def _edit_artifact(w: World, pick: int, variant: int) -> str:
     path = root / ARTIFACT_FILES[name]
     if not path.exists():
         return f"hand: {name} is not there"
+    if path.stat().st_nlink > 1:  # a link to the base home's file (`clone_home`): edit a private copy
+        private = path.with_name(path.name + ".private")
+        shutil.copy2(path, private)
+        private.replace(path)
     how = pick % 4
     if how == 0:
         path.unlink()
@@ -463,8 +508,6 @@ ASSET_OF = {
 
 def table_digests(settings: Settings) -> dict[str, str]:
     """A digest of every row of every table in ASSET_OF, read raw (independent of the change feed)."""
-    import hashlib
-
     with sqlite3.connect(settings.home_dir / "governance.db") as conn:
         return {
             table: hashlib.sha256(repr(conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()).encode()).hexdigest()  # noqa: S608
