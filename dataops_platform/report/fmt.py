@@ -8,7 +8,8 @@ from typing import Any
 from dataops_platform.text import plural  # noqa: F401 - the report's wording helpers live here too
 
 # Rows a table lists before it says how many more there are: the report stays a report (and
-# renders in seconds) when the home holds 100k objects; the counts above each table cover all.
+# renders in seconds) whatever the home holds; the counts above a cut table, and the aggregated
+# view below it (per project, status, day or rule), cover every record.
 LIST_LIMIT = 40
 
 
