@@ -94,6 +94,11 @@ def state_dir(root: Path) -> Path:
 
 def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: datetime, *, full: bool = False) -> Outcome:
     """Bring `target` (the list's file) up to the store `session` reads."""
+    if not is_local(target):  # an object store: no cheap file identity to trust, one PUT of the whole list
+        lines = [line for _, line in sorted(lst.items(session, None, {}), key=lambda kv: kv[0])]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"".join(lines))
+        return Outcome("full", "the artifacts are not on a local disk", len(lines), len(lines), target)
     head = feed.head(session)
     state_path, keys_path, offsets_path = _paths(root, lst.name)
     reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state_path, keys_path, offsets_path)
@@ -129,6 +134,11 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
     return Outcome("full", reason, len(items), len(items), target)
 
 
+def is_local(path: Path) -> bool:
+    """A plain local path (not a `universal_pathlib` one, even file://): what the state can describe."""
+    return type(path) is type(Path())
+
+
 def _paths(root: Path, name: str) -> tuple[Path, Path, Path]:
     base = state_dir(root)
     return base / f"{name}.json", base / f"{name}.keys.json", base / f"{name}.offsets"
@@ -137,8 +147,6 @@ def _paths(root: Path, name: str) -> tuple[Path, Path, Path]:
 def _why_full(
     lst: KeyedList, session: Session, target: Path, now: datetime, state_path: Path, keys_path: Path, offsets_path: Path
 ) -> str | None:
-    if not isinstance(target, Path) or type(target) is not type(Path()):
-        return "the artifacts are not on a local disk"
     state = _load_state(state_path)
     if state is None:
         return "no previous build"

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataops_platform.artifacts import build
-from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_lists
-from dataops_platform.artifacts.incremental import KeyedList, Outcome, prunable, refresh, state_dir
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_artifact, write_lists
+from dataops_platform.artifacts.incremental import KeyedList, Outcome, is_local, prunable, refresh, state_dir
 from dataops_platform.clock import as_utc
 from dataops_platform.governance.policy import governance_policy
 from dataops_platform.store import feed
@@ -174,16 +174,23 @@ LIST_NAMES = (*KEYED_ARTIFACTS[:-1], "lineage_graph.edges", "lineage_graph.nodes
 
 
 def prune_feed(store: Any, root: Path) -> int:
-    """Forget the changes every record list here has read (at most 100,000 a call)."""
-    through = prunable(root, LIST_NAMES)
-    if through is None or through <= 0:
-        return 0
+    """Forget the changes every record list here has read (at most 100,000 a call). Artifacts on an
+    object store are rebuilt in full, never from the feed: it is forgotten as it grows."""
+    if is_local(root):
+        through = prunable(root, LIST_NAMES)
+        if through is None or through <= 0:
+            return 0
+    else:
+        through = 2**62
     with store.write() as session:
         return feed.prune(session, through)
 
 
 def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tracking: Any, *, full: bool) -> list[Outcome]:
     """Bring the artifact `name` up to the store: incrementally where its state allows (`artifacts.incremental`)."""
+    if name == "lineage_graph" and not is_local(root):
+        write_artifact(root, "lineage_graph", build.lineage_graph(session))
+        return [Outcome("full", "the artifacts are not on a local disk", 0, 0, root / ARTIFACT_FILES[name])] * 2
     if name == "lineage_graph":
         parts = {"edges": lineage_edges(), "nodes": lineage_nodes()}
         outcomes = {
@@ -200,5 +207,6 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     else:
         lst = simple(name, SIMPLE[name])
     outcome = refresh(lst, session, root, root / ARTIFACT_FILES[name], now, full=full)
-    PARSED.wrote_file(outcome.path)
+    if is_local(outcome.path):
+        PARSED.wrote_file(outcome.path)
     return [outcome]

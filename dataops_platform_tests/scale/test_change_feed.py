@@ -42,6 +42,8 @@ def _refresh(settings: Settings, assets: list[str] = RECORD_ASSETS, *, full: boo
     out = {}
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
+        if REFRESH_TAG not in metadata:
+            continue  # not a record artifact
         out[event.asset_key.to_user_string()] = {
             "mode": metadata[REFRESH_TAG].value,
             "reason": metadata["refresh_reason"].value,
@@ -263,3 +265,21 @@ def test_what_mlflow_changes_is_seen_without_any_governance_write(demo_copy: Set
     assert restored["mode"] == "incremental" and restored["rebuilt"] == 1, restored
     assert '"lifecycle_stage": "deleted"' not in (demo_copy.artifacts_dir / ARTIFACT_FILES["experiment_runs"]).read_text()
     assert _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]["mode"] == "unchanged", "settled: not asked again"
+
+
+def test_artifacts_on_an_object_store_root_are_rebuilt_in_full_with_the_same_bytes(
+    demo_copy: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `universal_pathlib` artifacts root (here file://, as s3:// reads): no state there, one write
+    per artifact, the bytes a local full rebuild writes; the feed is not kept for it."""
+    local = _full_copy(demo_copy, tmp_path)
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("DATAOPS_ARTIFACT_ROOT", shared.as_uri())
+    outcomes = _refresh(demo_copy, [key.to_user_string() for asset in ASSETS for key in asset.keys])  # a fresh root: everything
+    assert {m["mode"] for m in outcomes.values()} == {"full"}
+    assert all("not on a local disk" in m["reason"] for m in outcomes.values())
+    written = {name: (shared / ARTIFACT_FILES[name]).read_bytes() for name in KEYED_ARTIFACTS}
+    assert written == local
+    assert not (shared / STATE_DIRNAME).exists()
+    with sqlite3.connect(demo_copy.home_dir / "governance.db") as conn:
+        assert conn.execute("SELECT count(*) FROM graph_changes").fetchone() == (1,)
