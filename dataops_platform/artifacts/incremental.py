@@ -27,6 +27,7 @@ import bisect
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -99,6 +100,28 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"".join(lines))
         return Outcome("full", "the artifacts are not on a local disk", len(lines), len(lines), target)
+    with _exclusive(state_dir(root) / f"{lst.name}.lock"):  # two runs at once would splice into one .tmp
+        return _refresh_local(lst, session, root, target, now, full=full)
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (created if need be) for the block, waiting for it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no advisory locks; one materialisation at a time is then the operator's
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, now: datetime, *, full: bool) -> Outcome:
     head = feed.head(session)
     state_path, keys_path, offsets_path = _paths(root, lst.name)
     reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state_path, keys_path, offsets_path)

@@ -283,3 +283,42 @@ def test_artifacts_on_an_object_store_root_are_rebuilt_in_full_with_the_same_byt
     assert not (shared / STATE_DIRNAME).exists()
     with sqlite3.connect(demo_copy.home_dir / "governance.db") as conn:
         assert conn.execute("SELECT count(*) FROM graph_changes").fetchone() == (1,)
+
+
+def test_two_refreshes_at_once_write_one_consistent_file(demo_copy: Settings, tmp_path: Path) -> None:
+    """Two materialisations at once (a schedule and a person): each list's refresh holds its lock,
+    so the second one splices the first one's file, never the same temporary file at once."""
+    import threading
+
+    from dataops_platform.artifacts.record_lists import refresh_artifact
+    from dataops_platform.clock import SystemClock
+    from dataops_platform.governance.platform import Platform
+
+    _refresh(demo_copy, ["alerts", "audit_log"])
+    for i in range(20):
+        _sql(demo_copy, f"UPDATE alerts SET title = 'title {i}' WHERE alert_id = 't01_retail.alert_001'")
+    modes: list[str] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        platform = Platform(demo_copy)
+        try:
+            with platform.store.read() as session:
+                for name in ("alerts", "audit_log"):
+                    done = refresh_artifact(name, session, demo_copy.artifacts_dir, SystemClock().now(), None, full=False)
+                    modes.extend(o.mode for o in done)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            platform.close()
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert "incremental" in modes
+    full = _full_copy(demo_copy, tmp_path)
+    assert _files(demo_copy)["alerts"] == full["alerts"] and _files(demo_copy)["audit_log"] == full["audit_log"]
+    assert _refresh(demo_copy, ["alerts"])["alerts"]["mode"] == "unchanged", "the state describes the file written last"
