@@ -100,12 +100,12 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"".join(lines))
         return Outcome("full", "the artifacts are not on a local disk", len(lines), len(lines), target)
-    with _exclusive(state_dir(root) / f"{lst.name}.lock"):  # two runs at once would splice into one .tmp
+    with exclusive(state_dir(root) / f"{lst.name}.lock"):  # two runs at once would splice into one .tmp
         return _refresh_local(lst, session, root, target, now, full=full)
 
 
 @contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
+def exclusive(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `lock_path` (created if need be) for the block, waiting for it."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as handle:

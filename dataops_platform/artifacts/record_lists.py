@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from dataops_platform.artifacts import build
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_artifact, write_lists
-from dataops_platform.artifacts.incremental import KeyedList, Outcome, is_local, prunable, refresh, state_dir
+from dataops_platform.artifacts.incremental import KeyedList, Outcome, exclusive, is_local, prunable, refresh, state_dir
 from dataops_platform.clock import as_utc
 from dataops_platform.governance.policy import governance_policy
 from dataops_platform.store import feed
@@ -193,10 +193,12 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
         return [Outcome("full", "the artifacts are not on a local disk", 0, 0, root / ARTIFACT_FILES[name])] * 2
     if name == "lineage_graph":
         parts = {"edges": lineage_edges(), "nodes": lineage_nodes()}
-        outcomes = {
-            key: refresh(lst, session, root, state_dir(root) / f"{lst.name}.items", now, full=full) for key, lst in parts.items()
-        }
-        write_lists(root, "lineage_graph", {key: (o.path, o.items) for key, o in outcomes.items()})
+        with exclusive(state_dir(root) / "lineage_graph.lock"):  # its two lists and the file made of them, as one
+            outcomes = {
+                key: refresh(lst, session, root, state_dir(root) / f"{lst.name}.items", now, full=full)
+                for key, lst in parts.items()
+            }
+            write_lists(root, "lineage_graph", {key: (o.path, o.items) for key, o in outcomes.items()})
         return list(outcomes.values())
     if name == "dataset_versions":
         lst = dataset_versions(now)
