@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -175,7 +177,7 @@ EVERY_SERVICE = [
     [Act("register", 1, 1), Act("register", 4, 0), Act("validate", 0, 0), Act("register", 2, 3), Act("validate", 1, 6),
      Act("release", 0, 0), Act("train", 3, 0), Act("train", 3, 2), Act("register", 0, 6)],
     [Act("watchers"), Act("open_alert", 2, 1), Act("ack", 0, 0), Act("ack", 0, 7), Act("request_exception", 0, 0),
-     Act("approve_exception", 0, 0), Act("approve_exception", 0, 7), Act("time", 0, 2), Act("resolve", 0, 0)],
+     Act("approve_exception", 0, 0), Act("approve_exception", 0, 7), Act("time", 0, 1), Act("resolve", 0, 0)],
     [Act("rollback", 1, 0), Act("review", 0, 1), Act("review", 1, 4), Act("deprecate", 0, 0), Act("spec", 1, 0),
      Act("spec", 0, 1), Act("time", 0, 1), Act("release", 0, 5), Act("register", 3, 4)],
 ]  # fmt: skip
@@ -183,19 +185,19 @@ EVERY_CORRUPTION = [
     [Act("corrupt_sql", 0, 0), Act("corrupt_sql", 1, 1), Act("corrupt_sql", 0, 2), Act("mlflow", 0, 0),
      Act("edit_artifact", 0, 1), Act("edit_artifact", 1, 2)],
     [Act("corrupt_sql", 2, 3), Act("corrupt_sql", 0, 6), Act("edit_artifact", 2, 3), Act("register", 1, 0), Act("mlflow", 0, 1),
-     Act("mlflow", 1, 2)],
+     Act("mlflow", 1, 0)],
     [Act("undo_sql"), Act("corrupt_sql", 0, 7), Act("corrupt_sql", 3, 5), Act("edit_artifact", 0, 7), Act("corrupt_sql", 0, 4),
      Act("edit_artifact", 3, 0), Act("time", 0, 3)],
 ]  # fmt: skip
 
 
 # Short stories aimed at what the change feed cannot see or what time alone changes.
-MLFLOW_ONLY = [[Act("train", 0, 0)], [Act("mlflow", 0, 2), Act("mlflow", 1, 0)]]
-TIME_ONLY = [[Act("request_exception", 0, 0), Act("approve_exception", 0, 0), Act("open_alert", 0, 1)], [Act("time", 0, 1)]]
+MLFLOW_ONLY = [[Act("mlflow", 0, 0)], [Act("mlflow", 0, 1), Act("mlflow", 1, 0)]]
+KILL = 100  # the variant of Act("mlflow") that sets a settled run's status (MLFLOW_MOVES)
 
 
 @settings(
-    max_examples=4,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     database=None,
@@ -204,11 +206,16 @@ TIME_ONLY = [[Act("request_exception", 0, 0), Act("approve_exception", 0, 0), Ac
 @example(EVERY_SERVICE)
 @example(EVERY_CORRUPTION)
 @example(MLFLOW_ONLY)
-@example(TIME_ONLY)
 @given(batches=batches)
 def test_incremental_refreshes_equal_a_full_rebuild(
     base_home: Settings, tmp_path_factory: pytest.TempPathFactory, batches: list[list[Act]]
 ) -> None:
+    play_and_compare(base_home, tmp_path_factory, batches)
+
+
+def play_and_compare(base_home: Settings, tmp_path_factory: pytest.TempPathFactory, batches: list[list[Act]]) -> None:
+    """Play the batches on a clone of the base home, each followed by an incremental refresh; then
+    rebuild a copy in full and compare the two homes."""
     work = tmp_path_factory.mktemp("example")
     base = fingerprint(base_home)
     settings = clone_home(base_home, work / "home")  # its first refresh is incremental, from the base's state
@@ -244,26 +251,84 @@ def test_incremental_refreshes_equal_a_full_rebuild(
             finally:
                 world.close()
             story = describe(world.log)
-            shutil.copytree(settings.home_dir, work / "full")  # a plain copy: new inodes, and .state deleted
-            full_settings = load_settings(work / "full")
-            full = rebuild_in_full(full_settings)
-            assert_refreshed(full_settings, full, {"full"})
+            assert last is not None
+            assert_equal_to_a_full_rebuild(settings, last, clock, story, work / "full")
         assert fingerprint(base_home) == base, "the example changed a file of the base home through a hard link"
-        assert last is not None
-
-        diff = differences(settings.artifacts_dir, full_settings.artifacts_dir)
-        assert not diff, "incremental and full artifacts differ after:\n" + story + "\n" + "\n".join(diff)
-        assert rule_outcomes(settings.artifacts_dir) == rule_outcomes(full_settings.artifacts_dir), story
-        assert (last.success, check_outcomes(last)) == (full.success, check_outcomes(full)), story
-        # The frozen clock reached the builders (else the bytes could agree by luck of timing): what
-        # the last refresh built says it was generated now (a blocking check may have stopped it).
-        built = _materialised(settings, last.run_id)
-        for asset, relative in (("sla_report", "processed/sla_report.json"), ("platform_metrics", "reports/p8_metrics.json")):
-            if asset in built:
-                generated = json.loads((settings.artifacts_dir / relative).read_text())["generated_at"]
-                assert generated == clock.now().isoformat(), (relative, generated, story)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def assert_equal_to_a_full_rebuild(settings: Settings, last: MaterializeOutcome, clock: FixedClock, story: str, at: Path) -> None:
+    """Copy the home to `at`, rebuild the copy in full (at the same frozen instant) and compare:
+    every artifact byte for byte, the 13 rules on each side, the checks the two runs recorded."""
+    shutil.copytree(settings.home_dir, at)  # a plain copy: new inodes, and .state deleted
+    full_settings = load_settings(at)
+    full = rebuild_in_full(full_settings)
+    assert_refreshed(full_settings, full, {"full"})
+    diff = differences(settings.artifacts_dir, full_settings.artifacts_dir)
+    assert not diff, "incremental and full artifacts differ after:\n" + story + "\n" + "\n".join(diff)
+    assert rule_outcomes(settings.artifacts_dir) == rule_outcomes(full_settings.artifacts_dir), story
+    assert (last.success, check_outcomes(last)) == (full.success, check_outcomes(full)), story
+    # The frozen clock reached the builders (else the bytes could agree by luck of timing): what
+    # the last refresh built says it was generated now (a blocking check may have stopped it).
+    built = _materialised(settings, last.run_id)
+    for asset, relative in (("sla_report", "processed/sla_report.json"), ("platform_metrics", "reports/p8_metrics.json")):
+        if asset in built:
+            generated = json.loads((settings.artifacts_dir / relative).read_text())["generated_at"]
+            assert generated == clock.now().isoformat(), (relative, generated, story)
+
+
+# Writes a refresh may race with: each one writes through the services (and the feed) while it runs.
+RACING = [Act("open_alert", 0, 0), Act("ack", 0, 0), Act("register", 1, 0), Act("resolve", 0, 0), Act("validate", 0, 0),
+          Act("train", 2, 0), Act("open_alert", 3, 2), Act("request_exception", 0, 1), Act("corrupt_sql", 1, 1)]  # fmt: skip
+
+
+def test_writes_made_during_a_refresh_are_in_the_next_one(base_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Services write while an incremental refresh runs (another thread, as the scheduler's run and
+    a user's command are): whatever that refresh saw, the next one brings every artifact to what a
+    full rebuild of the store gives. A cursor taken after the rows it covers would lose those writes."""
+    work = tmp_path_factory.mktemp("racing")
+    settings = clone_home(base_home, work / "home")
+    clock = FixedClock(T0 + timedelta(hours=5))  # the materialisations' instant: fixed while services write
+    world = World(settings, FixedClock(T0 + timedelta(hours=1)))
+    outcome: dict[str, Any] = {}
+    try:
+        with wall_clock(clock):
+            runner = threading.Thread(target=lambda: outcome.update(racing=materialize_all(settings)))
+            runner.start()
+            played = during = 0
+            while (runner.is_alive() or played < 3) and played < 30:  # writes during the run (a minute each)
+                during += runner.is_alive()
+                world.run(RACING[played % len(RACING)])
+                played += 1
+            runner.join()
+            assert during >= 2, f"only {during} action(s) ran during the refresh: nothing raced it"
+            racing = outcome["racing"]
+            world.log.append(
+                f"-- refresh raced by {during} of {played} actions: {summary(racing)}; {refresh_summary(settings, racing)}"
+            )
+            assert not racing.failed_steps, f"a step raised while services wrote: {racing.failed_steps}\n{describe(world.log)}"
+            world.close()
+            last = refresh(settings)
+            world.log.append(f"-- quiet refresh: {summary(last)}; {refresh_summary(settings, last)}")
+            assert_refreshed(settings, last, QUIET)
+            assert_equal_to_a_full_rebuild(settings, last, clock, describe(world.log), work / "full")
+            if os.environ.get("DATAOPS_SHOW_STORY"):
+                print(describe(world.log))
+    finally:
+        world.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug (issue 17): a settled run whose status MLflow changes alone (set_terminated KILLED) keeps "
+    "its old status in experiment_runs.jsonl on an incremental refresh (the feed sees no write; the engine asks "
+    "MLflow again only about deleted/restored/purged runs and runs recorded RUNNING/SCHEDULED) until the 24 h full build",
+)
+def test_a_run_killed_in_mlflow_alone_is_refreshed(base_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The MLflow part of the property, pinned: remove the marker and add KILL to MLFLOW_MOVES once it passes."""
+    play_and_compare(base_home, tmp_path_factory, [[Act("train", 0, 0)], [Act("mlflow", 0, KILL)]])
 
 
 # -- must-show 2: every corruption test of the 13 rules fails its rule on the incremental path too --------
