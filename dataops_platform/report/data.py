@@ -336,13 +336,18 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries, _L
         seconds.append(_seconds(at))
         projects.append(index.setdefault(project, len(index)))
         kinds.append(kind)
-        mine = by_project.setdefault(project, [])
+        mine = by_project.get(project)
+        if mine is None:
+            mine = by_project[project] = []
         if len(mine) <= EVENTS_DRAWN:  # one more than drawn: the project is then binned
             mine.append(e)
 
     for v in a["dataset_versions"]:
         project, vid = v["project_id"], v["version_id"]
-        counts.setdefault(project, Counter())[v["status"]] += 1
+        mine = counts.get(project)
+        if mine is None:
+            mine = counts[project] = Counter()
+        mine[v["status"]] += 1
         if v["is_current_release"]:
             current[project] = vid
         if created := _t(v["created_at"]):
@@ -409,12 +414,15 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
     rules = a["governance_policy"].get("regression", {})
     status: dict[str, Counter] = {}
     per_project: dict[str, tuple[str, Any, str]] = {}  # project -> (metric, tolerance, direction)
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    groups: dict[str, dict[str, Any]] = {}  # per project (its primary metric is the project's)
 
     def judged() -> Iterator[tuple[tuple[Any, ...], int, dict[str, Any]]]:
         for i, e in enumerate(a["experiment_runs"]):
             project = e["project_id"]
-            status.setdefault(project, Counter())[e["status"]] += 1
+            mine = status.get(project)
+            if mine is None:
+                mine = status[project] = Counter()
+            mine[e["status"]] += 1
             if not e["baseline_ref"]:
                 continue
             if project not in per_project:
@@ -430,9 +438,9 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
             # Worst first; failed runs (nothing to compare) after the compared ones, which they would
             # otherwise crowd out of a bounded table.
             key = (worse is None, -(worse or 0.0), e["experiment_id"])
-            g = groups.get((project, metric))
+            g = groups.get(project)
             if g is None:
-                g = groups[(project, metric)] = {"judged": 0, "regressed": 0, "deltas": [], "worst": None, "first": None}
+                g = groups[project] = {"judged": 0, "regressed": 0, "deltas": [], "worst": None, "first": None}
                 g["rule"] = (tolerance, direction)
             g["judged"] += 1
             g["regressed"] += e["status"] == "regressed"
@@ -461,7 +469,8 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
             )
         )
     out = []
-    for (project, metric), g in groups.items():
+    for project, g in groups.items():
+        metric = per_project[project][0]
         values = np.array(g["deltas"], dtype=np.float64)
         histogram = None
         if len(values):
@@ -536,7 +545,9 @@ def _alerts(a: Any) -> tuple[list[AlertTimes], int, list[SeverityRow], list[Aler
             ack, fix = row.get("minutes_to_acknowledge"), row.get("minutes_to_resolve")
             within = bool(row.get("within_sla", False))
             ack_target, fix_target = target.get("acknowledge_minutes"), target.get("resolve_minutes")
-            acc = per_severity.setdefault(al["severity"], [0, 0, 0, 0.0, 0, 0.0])
+            acc = per_severity.get(al["severity"])
+            if acc is None:
+                acc = per_severity[al["severity"]] = [0, 0, 0, 0.0, 0, 0.0]
             acc[0] += 1
             acc[2] += within
             if ack is not None:
@@ -545,7 +556,9 @@ def _alerts(a: Any) -> tuple[list[AlertTimes], int, list[SeverityRow], list[Aler
             if fix is not None:
                 acc[1] += 1
                 acc[5] += fix
-            mine = per_project.setdefault(al["project_id"], Counter())
+            mine = per_project.get(al["project_id"])
+            if mine is None:
+                mine = per_project[al["project_id"]] = Counter()
             mine[al["status"]] += 1
             mine[None] += not within  # outside its SLA
             fields = (al, ack, fix, still_open, ack_target, fix_target, within)
