@@ -121,6 +121,7 @@ class World:
     undo: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)  # SQL that reverts a corruption
     files: int = 0
     touched_artifacts: bool = False  # an artifact file or .state was changed by hand in the current batch
+    refreshed: bool = False  # a partial refresh ran in the current batch (it may have consumed the batch's changes)
     applied_spec: bool = False
 
     def __post_init__(self) -> None:
@@ -476,6 +477,28 @@ def _edit_artifact(w: World, pick: int, variant: int) -> str:
     return f"hand: {ARTIFACT_FILES[name]} made unparseable"
 
 
+# What the operating rhythm's schedules materialise (examples/platform.yaml), and single record assets.
+SELECTIONS = (
+    ["alerts", "sla_report"],
+    ["platform_metrics", "platform_report", "test_report"],
+    ["dataset_versions"],
+    ["experiment_runs", "lineage_graph"],
+    ["audit_log"],
+)
+
+
+def _partial_refresh(w: World, pick: int, variant: int) -> str:
+    """A scheduled run of a few assets between the full-graph refreshes (the daily ops review's)."""
+    from dataops_platform.demo.materialize import materialize_all
+
+    selection = SELECTIONS[variant % len(SELECTIONS)]
+    outcome = materialize_all(w.settings, selection=selection)  # type: ignore[arg-type] - a list of asset keys
+    if outcome.failed_steps:
+        raise AssertionError(f"a step of a partial refresh raised: {outcome.failed_steps}")
+    w.refreshed = True
+    return f"refreshed {selection}: {[f'{c.name}={c.status}' for c in outcome.failed_checks] or 'all passed'}"
+
+
 ACTIONS: dict[str, Callable[[World, int, int], str]] = {
     "register": _register,
     "validate": _validate,
@@ -496,10 +519,12 @@ ACTIONS: dict[str, Callable[[World, int, int], str]] = {
     "undo_sql": _undo_sql,
     "mlflow": _mlflow,
     "edit_artifact": _edit_artifact,
+    "partial_refresh": _partial_refresh,
 }
 SERVICE_KINDS = ("register", "validate", "release", "deprecate", "train", "watchers", "open_alert", "ack", "resolve",
                  "request_exception", "approve_exception", "rollback", "review", "spec", "time")  # fmt: skip
 CORRUPTION_KINDS = ("corrupt_sql", "undo_sql", "mlflow", "edit_artifact")
+REFRESH_KINDS = ("partial_refresh",)
 
 
 # The spliced asset each governance table's rows go into (an exception's or a project's row changes
