@@ -406,3 +406,28 @@ def test_a_cut_project_table_ends_with_the_sum_of_every_project(demo: dict[str, 
     assert int(total["ever released"]) == sum(bool(v["released_at"]) for v in a["dataset_versions"])
     assert f"… and {projects - LIST_LIMIT} more projects (summed in the last row)" in lifecycle
     assert f"all {projects} projects" in "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_the_aggregated_views_appear_only_above_the_threshold(demo: dict[str, Any]) -> None:
+    below, _ = render_report(grown(demo, 13))  # 39 alerts, 39 judged experiments: all listed
+    above, _ = render_report(grown(demo, 14))  # 42 of each
+    for markdown, cut in ((below, False), (above, True)):
+        alerts = section(markdown, SECTIONS[4])
+        assert ("### Alerts per project and status" in alerts) is cut
+        assert ("… and 2 more alerts" in alerts) is cut
+        assert len(table_rows(alerts, "| alert |")) == (LIST_LIMIT if cut else 39)
+    assert "### Every judged experiment, per project" not in below
+
+
+def test_a_home_without_objects_renders_every_section(demo: dict[str, Any]) -> None:
+    a = dict(demo)
+    for name in ("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews", "audit_log"):
+        a[name] = []
+    a["lineage_graph"] = {"nodes": [], "edges": []}
+    a["sla_report"] = demo["sla_report"] | {"alerts": [], "breaches": [], "open_risks": []}
+    markdown, pdf = render_report(a)
+    assert re.findall(r"^## (.+)$", markdown, re.MULTILINE) == list(SECTIONS)
+    assert "… and" not in markdown and "No rollbacks." in markdown and "No incident reviews." in markdown
+    assert table_rows(section(markdown, SECTIONS[4]), "| alert |") == []
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "no lifecycle events" in text and "no experiment was judged against a baseline" in text
