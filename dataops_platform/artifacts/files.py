@@ -6,12 +6,13 @@ import hashlib
 import itertools
 import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dataops_platform.artifacts import collector
 
@@ -46,6 +47,33 @@ def _dump(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
 
+def _process_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _process_umask()  # read once, at import: os.umask can only be read by setting it
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[IO[bytes]]:
+    """A new file for `path`, renamed over it when the block ends well (a reader never sees half a
+    file), removed when it fails. Made with a random name and O_EXCL beside the target, so nobody can
+    plant a symlink at a fixed temporary name and have the write follow it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it 0600: a file as open() would have made it
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
 def write_artifact(root: Path, name: str, value: Any) -> Path:
     """Write one artifact: JSONL for lists of records, JSON, Markdown or PDF bytes otherwise.
 
@@ -56,21 +84,17 @@ def write_artifact(root: Path, name: str, value: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     local = isinstance(path, Path)
     if local and path.suffix == ".jsonl":
-        target = path.with_suffix(path.suffix + ".tmp")
         digest = hashlib.blake2b(digest_size=16)
-        with target.open("wb") as out:
+        with replacing(path) as out:
             for line in _jsonl_lines(value):
                 data = line.encode("utf-8")
                 digest.update(data)
                 out.write(data)
-        target.replace(path)
         PARSED.wrote(path, digest.digest())
         return path
     if local and path.suffix == ".json":
-        target = path.with_suffix(path.suffix + ".tmp")
-        with target.open("w", encoding="utf-8") as out:
-            out.writelines(_json_chunks(value))
-        target.replace(path)
+        with replacing(path) as out:
+            out.writelines(chunk.encode("utf-8") for chunk in _json_chunks(value))
         return path
     if path.suffix == ".jsonl":
         data: str | bytes = "".join(_jsonl_lines(value))
@@ -78,13 +102,12 @@ def write_artifact(root: Path, name: str, value: Any) -> Path:
         data = _dump(value) + "\n"
     else:
         data = value if isinstance(value, bytes) else str(value)
-    target = path.with_suffix(path.suffix + ".tmp") if local else path
-    if isinstance(data, bytes):
-        target.write_bytes(data)
-    else:
-        target.write_text(data, encoding="utf-8")
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
     if local:
-        target.replace(path)
+        with replacing(path) as out:
+            out.write(raw)
+    else:
+        path.write_bytes(raw)
     return path
 
 
@@ -180,9 +203,7 @@ def write_lists(root: Path, name: str, lists: dict[str, tuple[Path, int]]) -> Pa
             value[key] = [json.loads(line) for line in items.read_bytes().split(b"\n") if line]
         return write_artifact(root, name, value)
     path = root / ARTIFACT_FILES[name]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    target = path.with_suffix(path.suffix + ".tmp")
-    with target.open("wb") as out:
+    with replacing(path) as out:
         out.write(b"{")
         for i, (key, (items, _)) in enumerate(sorted(lists.items())):
             out.write((", " if i else "").encode() + _COMPACT.encode(key).encode("utf-8") + b": [")
@@ -194,7 +215,6 @@ def write_lists(root: Path, name: str, lists: dict[str, tuple[Path, int]]) -> Pa
                     held = data[-2:]
             out.write(b"]")
         out.write(b"}\n")
-    target.replace(path)
     return path
 
 

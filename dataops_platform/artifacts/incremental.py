@@ -35,6 +35,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+import dataops_platform
+from dataops_platform.artifacts.files import replacing
+from dataops_platform.errors import DataOpsError
 from dataops_platform.store import feed
 from dataops_platform.text import plural
 
@@ -43,6 +46,8 @@ FORMAT = 1  # bump when an item's encoding or a list's content changes: every st
 FULL_EVERY = timedelta(hours=24)
 GAP_PATIENCE = timedelta(minutes=15)  # how long a seq missing below the cursor (a transaction still open) is waited for
 _BACKDATE_NS = 2_000_000_000
+MAX_CHANGES = 200_000  # more changes than this (and than the list has items) since the last build: rebuild
+CODE = f"{dataops_platform.__version__}/{FORMAT}"  # a state written by other code is not trusted
 
 Key = Any
 
@@ -80,11 +85,15 @@ class Outcome:
 
 @dataclass
 class _State:
-    cursor: int
+    cursor: int  # the feed seq read up to
+    token: str | None  # the token of the change at `cursor` when it was read
     items: int
     built_at: str
     full_at: str
-    signature: list[int]
+    signature: list[int]  # (inode, size, mtime_ns) of the file written
+    sidecars: list[list[int]]  # the same of the keys and the offsets written with it
+    schema: str | None  # the store's schema revision
+    code: str
     gaps: dict[str, str] = field(default_factory=dict)  # seq -> when first seen missing
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -100,8 +109,14 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"".join(lines))
         return Outcome("full", "the artifacts are not on a local disk", len(lines), len(lines), target)
-    with exclusive(state_dir(root) / f"{lst.name}.lock"):  # two runs at once would splice into one .tmp
-        return _refresh_local(lst, session, root, target, now, full=full)
+    try:
+        with exclusive(state_dir(root) / f"{lst.name}.lock"):  # two runs at once would splice into one file
+            return _refresh_local(lst, session, root, target, now, full=full)
+    except PermissionError as exc:
+        raise DataOpsError(
+            f"cannot write {exc.filename or state_dir(root)}: the artifacts directory and its {STATE_DIRNAME}/ must be "
+            "writable by whoever materialises (the platform's own user); fix its owner or mode, then materialise again"
+        ) from exc
 
 
 @contextmanager
@@ -123,38 +138,41 @@ def exclusive(lock_path: Path) -> Iterator[None]:
 
 def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, now: datetime, *, full: bool) -> Outcome:
     head = feed.head(session)
-    state_path, keys_path, offsets_path = _paths(root, lst.name)
-    reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state_path, keys_path, offsets_path)
-    if reason is None:
-        state = _load_state(state_path)
-        changes, gaps = _changes(session, lst, state, head, now)
+    paths = _paths(root, lst.name)
+    state = None if full else _load_state(paths[0])
+    reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state, paths)
+    if reason is None and state is not None:
+        changes, gaps, reason = _changes(session, lst, state, head, now)
         extra = dict(state.extra)
-        dirty = lst.dirty(changes, session, extra)
-        if dirty is None:
+        dirty = lst.dirty(changes, session, extra) if reason is None else None
+        if reason is not None:
+            pass
+        elif dirty is None:
             reason = "a change the list cannot localise"
         elif not dirty:
-            _save_state(state_path, state, head, gaps, now, target, extra, state.items, full_build=False, touch_signature=False)
+            _save_state(
+                session, paths, state, head, gaps, now, target, extra, state.items, full_build=False, signature=state.signature
+            )
             return Outcome("unchanged", "no change touches it", state.items, 0, target)
         else:
             built = dict(lst.items(session, dirty, extra))
             changed = sorted((k, built.get(k)) for k in dirty)
             try:
-                total = _splice(target, keys_path, offsets_path, changed)
+                total = _splice(target, paths[1], paths[2], changed)
             except StateMismatch as exc:
                 reason = str(exc)
             else:
-                _save_state(state_path, state, head, gaps, now, target, extra, total, full_build=False)
-                rows = plural(len({(c.table, c.key) for c in changes}), "changed row")
-                return Outcome("incremental", rows, total, len(built), target)
+                _save_state(session, paths, state, head, gaps, now, target, extra, total, full_build=False)
+                return Outcome("incremental", f"{plural(len(built), 'record')} rebuilt for {plural(len(dirty), 'changed key')}",
+                               total, len(built), target)  # fmt: skip
     extra = lst.snapshot(session)  # taken before the items: what changes meanwhile is seen again next time
     items = lst.items(session, None, extra)
     keys = [k for k, _ in items]
     if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):  # the store's order is not the key order (a collation)
         items.sort(key=lambda kv: kv[0])
-        keys = [k for k, _ in items]
-    _write_full(target, keys_path, offsets_path, items)
-    _save_state(state_path, None, head, _recent_gaps(session, head, now), now, target, extra, len(items), full_build=True)
-    return Outcome("full", reason, len(items), len(items), target)
+    _write_full(target, paths[1], paths[2], items)
+    _save_state(session, paths, None, head, _recent_gaps(session, head, now), now, target, extra, len(items), full_build=True)
+    return Outcome("full", reason or "no previous build", len(items), len(items), target)
 
 
 def is_local(path: Path) -> bool:
@@ -168,27 +186,37 @@ def _paths(root: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 def _why_full(
-    lst: KeyedList, session: Session, target: Path, now: datetime, state_path: Path, keys_path: Path, offsets_path: Path
+    lst: KeyedList, session: Session, target: Path, now: datetime, state: _State | None, paths: tuple[Path, ...]
 ) -> str | None:
-    state = _load_state(state_path)
+    """Why this refresh cannot trust its state and must rebuild the list in full; None when it can."""
     if state is None:
         return "no previous build"
+    _, keys_path, offsets_path = paths
     if not target.exists() or not keys_path.exists() or not offsets_path.exists():
         return "a file of the last build is missing"
     if _signature(target) != state.signature:
         return f"{target.name} changed since the platform wrote it"
+    if [_signature(keys_path), _signature(offsets_path)] != state.sidecars:
+        return "its key index is not the one written with the file"
+    if state.schema != feed.schema_revision(session) or state.code != CODE:
+        return "the schema or the platform's code changed since the last build"
     if not feed.feed_installed(session):
-        return "the change feed's triggers are missing"
+        return "the change feed's triggers are missing or disabled (`dataops init` reinstalls them)"
     built_at, full_at = _instant(state.built_at), _instant(state.full_at)
     if built_at is None or full_at is None or built_at > now:
         return "the last build's time is unreadable or in the future"
     if now - full_at >= FULL_EVERY:
         return f"the last full build is older than {FULL_EVERY}"
-    if state.cursor > feed.head(session):
-        return "the change feed is behind the last build (another store?)"
+    head = feed.head(session)
+    if state.cursor > head:
+        return "the change feed is behind the last build (a store restored from a backup, or another database)"
     oldest = feed.oldest(session)
     if oldest is not None and oldest > state.cursor + 1:  # pruned past this cursor (another artifacts directory did)
         return "the change feed no longer holds every change since the last build"
+    if state.cursor and feed.token_at(session, state.cursor) != state.token:
+        return "the change feed is not the one last read (a store restored from a backup, or another database)"
+    if head - state.cursor > max(MAX_CHANGES, state.items):
+        return f"{head - state.cursor:,} changes since the last build: rebuilding is cheaper"
     return lst.stale(session, built_at, now)
 
 
@@ -202,38 +230,47 @@ def _instant(text: Any) -> datetime | None:
 
 def _changes(
     session: Session, lst: KeyedList, state: _State, head: int, now: datetime
-) -> tuple[list[feed.Change], dict[str, str]]:
-    """The changes past the cursor, and those that were missing below it (a transaction that had not
-    committed: PostgreSQL hands out seqs before commit) and have committed since."""
+) -> tuple[list[feed.Change], dict[str, str], str | None]:
+    """The changes past the cursor, and those that were missing below it and have committed since;
+    the seqs still missing; and why the list must rebuild in full instead, if it must.
+
+    A seq is missing when a transaction took it and has not committed (PostgreSQL hands sequence
+    values out at insert time) or rolled back (a gap for good), or when someone deleted the change.
+    SQLite never leaves a gap (one writer; a rolled-back insert gives its seq back), so a missing
+    change there was deleted: a full rebuild. On PostgreSQL it is waited for `GAP_PATIENCE`, then
+    the list is rebuilt rather than the change forgotten."""
     changes = list(feed.changes_between(session, state.cursor, head, lst.tables))
     gaps = dict(state.gaps)
     if gaps:
-        found = feed.changes_at(session, [int(s) for s in gaps], lst.tables)
+        changes = feed.changes_at(session, [int(s) for s in gaps], lst.tables) + changes
         present = feed.present(session, [int(s) for s in gaps])
-        changes = found + changes
-        gaps = {
-            s: seen for s, seen in gaps.items()
-            if int(s) not in present and now - (_instant(seen) or now) < GAP_PATIENCE
-        }  # fmt: skip
+        gaps = {s: seen for s, seen in gaps.items() if int(s) not in present}
     if head > state.cursor:
-        seen = feed.present(session, range(state.cursor + 1, head + 1)) if head - state.cursor <= 100_000 else None
-        if seen is not None:
-            gaps |= {str(s): now.isoformat() for s in range(state.cursor + 1, head + 1) if s not in seen}
-    return changes, gaps
+        seen = feed.present(session, range(state.cursor + 1, head + 1))
+        gaps |= {str(s): now.isoformat() for s in range(state.cursor + 1, head + 1) if s not in seen}
+    if gaps and session.get_bind().dialect.name == "sqlite":
+        return changes, gaps, f"{plural(len(gaps), 'change')} missing from the feed (deleted?)"
+    overdue = [s for s, seen in gaps.items() if now - (_instant(seen) or now) >= GAP_PATIENCE]
+    if overdue:
+        return (
+            changes,
+            gaps,
+            f"a transaction took change {min(overdue, key=int)} more than {GAP_PATIENCE} ago and never committed it",
+        )
+    return changes, gaps, None
 
 
-def prunable(root: Path, names: Iterable[str]) -> int | None:
-    """The seq every list of `names` that has a state here has read past, and waits for nothing
-    below: the feed may forget changes up to it. None when there is no state, or one is unreadable."""
+def prunable(root: Path, names: Iterable[str], now: datetime) -> int | None:
+    """The seq every list of `names` with a usable state here has read up to, and waits for nothing
+    below: the feed may forget what is older. A list whose state is unreadable or due for its daily
+    full rebuild holds nothing back (its next build reads no feed). None when no list has a state."""
     through = []
     for name in names:
-        path = _paths(root, name)[0]
-        if not path.exists():
-            continue  # never built here: its first build is a full one
-        state = _load_state(path)
-        if state is None:
-            return None
-        through.append(min([state.cursor, *(int(s) - 1 for s in state.gaps)]))
+        state = _load_state(_paths(root, name)[0])
+        full_at = _instant(state.full_at) if state is not None else None
+        if state is None or full_at is None or now - full_at >= FULL_EVERY:
+            continue
+        through.append(min([state.cursor, *(int(s) for s in state.gaps)]))
     return min(through) if through else None
 
 
@@ -250,41 +287,73 @@ def _recent_gaps(session: Session, head: int, now: datetime, window: int = 10_00
 
 
 def _load_state(path: Path) -> _State | None:
+    """The state at `path`, or None for anything that is not exactly a state this code wrote."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
+        gaps, extra = data.get("gaps", {}), data.get("extra", {})
+        if not isinstance(gaps, dict) or not isinstance(extra, dict):
+            return None
         state = _State(
-            cursor=int(data["cursor"]),
-            items=int(data["items"]),
+            cursor=_int(data["cursor"]),
+            token=data["token"] if isinstance(data["token"], str) or data["token"] is None else _bad(),
+            items=_int(data["items"]),
             built_at=str(data["built_at"]),
             full_at=str(data["full_at"]),
-            signature=[int(x) for x in data["signature"]],
-            gaps={str(k): str(v) for k, v in dict(data.get("gaps", {})).items()},
-            extra=dict(data.get("extra", {})),
+            signature=[_int(x) for x in data["signature"]],
+            sidecars=[[_int(x) for x in sig] for sig in data["sidecars"]],
+            schema=data["schema"] if isinstance(data["schema"], str) or data["schema"] is None else _bad(),
+            code=str(data["code"]),
+            gaps={str(_int(k)): str(v) for k, v in gaps.items()},
+            extra=extra,
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):  # a state file nobody should trust
         return None
-    return state if len(state.signature) == 3 and state.items >= 0 else None
+    return state if len(state.signature) == 3 and len(state.sidecars) == 2 and state.items >= 0 and state.cursor >= 0 else None
+
+
+def _int(value: Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        return int(value)
+    raise ValueError(f"not a count: {value!r}")
+
+
+def _bad() -> Any:
+    raise ValueError("malformed state")
 
 
 def _save_state(
-    path: Path, old: _State | None, cursor: int, gaps: dict[str, str], now: datetime, target: Path,
-    extra: dict[str, Any], items: int, *, full_build: bool, touch_signature: bool = True,
+    session: Session, paths: tuple[Path, Path, Path], old: _State | None, cursor: int, gaps: dict[str, str], now: datetime,
+    target: Path, extra: dict[str, Any], items: int, *, full_build: bool, signature: list[int] | None = None,
 ) -> None:  # fmt: skip
-    if touch_signature:
+    """Write the state last, once the file and its index are in place. `signature` is the file's
+    as checked, for a refresh that did not write it: never re-read, so an edit made since the check
+    is not vouched for."""
+    state_path, keys_path, offsets_path = paths
+    if signature is None:
         _backdate(target)
+        for sidecar in (keys_path, offsets_path):
+            _backdate(sidecar)
     data = {
         "format": FORMAT,
+        "code": CODE,
+        "schema": feed.schema_revision(session),
         "cursor": cursor,
+        "token": feed.token_at(session, cursor) if cursor else None,
         "items": items,
         "built_at": now.isoformat(),
         "full_at": now.isoformat() if full_build or old is None else old.full_at,
-        "signature": _signature(target),
+        "signature": signature if signature is not None else _signature(target),
+        "sidecars": old.sidecars
+        if signature is not None and old is not None
+        else [_signature(keys_path), _signature(offsets_path)],
         "gaps": gaps,
         "extra": extra,
     }
-    _atomic_write(path, json.dumps(data, sort_keys=True).encode())
+    _atomic_write(state_path, json.dumps(data, sort_keys=True).encode())
 
 
 def _signature(path: Path) -> list[int]:
@@ -298,10 +367,8 @@ def _backdate(path: Path) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    with replacing(path) as out:
+        out.write(data)
 
 
 def _load_keys(keys_path: Path) -> list[Key]:
@@ -318,12 +385,11 @@ def _write_keys(keys_path: Path, keys: list[Key]) -> None:
     _atomic_write(keys_path, json.dumps(keys, ensure_ascii=False).encode())
 
 
-def _write_offsets(offsets_path: Path, offsets: Iterable[int]) -> None:
+def _write_offsets(offsets_path: Path, offsets: Any) -> None:
     import numpy as np
 
-    tmp = offsets_path.with_name(offsets_path.name + ".tmp")
-    np.asarray(list(offsets) if not hasattr(offsets, "dtype") else offsets, dtype=np.int64).tofile(tmp)
-    tmp.replace(offsets_path)
+    with replacing(offsets_path) as out:
+        out.write(np.asarray(offsets, dtype=np.int64).tobytes())
 
 
 def _load_offsets(offsets_path: Path) -> Any:
@@ -333,10 +399,9 @@ def _load_offsets(offsets_path: Path) -> Any:
 
 
 def _write_full(target: Path, keys_path: Path, offsets_path: Path, items: list[tuple[Key, bytes]]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
+    """The list's file, then its keys and offsets (the state, written after them, vouches for all three)."""
     offsets = [0]
-    with tmp.open("wb") as out:
+    with replacing(target) as out:
         position = 0
         for _, line in items:
             out.write(line)
@@ -344,7 +409,6 @@ def _write_full(target: Path, keys_path: Path, offsets_path: Path, items: list[t
             offsets.append(position)
     _write_keys(keys_path, [k for k, _ in items])
     _write_offsets(offsets_path, offsets)
-    tmp.replace(target)
 
 
 def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tuple[Key, bytes | None]]) -> int:
@@ -356,28 +420,29 @@ def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tup
     offsets = _load_offsets(offsets_path)
     if len(offsets) != len(keys) + 1 or int(offsets[-1]) != target.stat().st_size:
         raise StateMismatch(f"{keys_path.name} does not describe {target.name}")
-    tmp = target.with_name(target.name + ".tmp")
     new_keys: list[Key] = []
     pieces: list[Any] = []  # offsets of the new file, segment by segment
     position = 0
-    with target.open("rb") as old, tmp.open("wb") as out:
-        cursor = 0  # the next old item not yet copied or dropped
-        for key, line in changed:
-            at = bisect.bisect_left(keys, key, lo=cursor)
-            position = _copy(old, out, offsets, cursor, at, position, pieces)
-            new_keys += keys[cursor:at]
-            cursor = at + 1 if at < len(keys) and keys[at] == key else at
-            if line is not None:
-                out.write(line)
-                pieces.append(np.array([position], dtype=np.int64))
-                position += len(line)
-                new_keys.append(key)
-        position = _copy(old, out, offsets, cursor, len(keys), position, pieces)
-        new_keys += keys[cursor:]
+    try:
+        with target.open("rb") as old, replacing(target) as out:
+            cursor = 0  # the next old item not yet copied or dropped
+            for key, line in changed:
+                at = bisect.bisect_left(keys, key, lo=cursor)
+                position = _copy(old, out, offsets, cursor, at, position, pieces)
+                new_keys += keys[cursor:at]
+                cursor = at + 1 if at < len(keys) and keys[at] == key else at
+                if line is not None:
+                    out.write(line)
+                    pieces.append(np.array([position], dtype=np.int64))
+                    position += len(line)
+                    new_keys.append(key)
+            position = _copy(old, out, offsets, cursor, len(keys), position, pieces)
+            new_keys += keys[cursor:]
+    except TypeError:  # keys of another type than the list's (a hand-made keys file): nothing was replaced
+        raise StateMismatch(f"{keys_path.name} holds keys of another kind") from None
     pieces.append(np.array([position], dtype=np.int64))
     _write_keys(keys_path, new_keys)
-    _write_offsets(offsets_path, np.concatenate(pieces) if pieces else np.array([0], dtype=np.int64))
-    tmp.replace(target)
+    _write_offsets(offsets_path, np.concatenate(pieces))
     return len(new_keys)
 
 

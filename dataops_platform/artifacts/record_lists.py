@@ -31,15 +31,27 @@ from dataops_platform.artifacts import build
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_artifact, write_lists
 from dataops_platform.artifacts.incremental import KeyedList, Outcome, exclusive, is_local, prunable, refresh, state_dir
 from dataops_platform.clock import as_utc
+from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.policy import governance_policy
-from dataops_platform.store import feed
+from dataops_platform.store import feed, migrate
 from dataops_platform.store.models import Alert, ExceptionApproval, IncidentReview, RollbackEvent
 
+POLICY_KEY = "governance_policy"  # the platform_config document the gates read
 _KIND_OF_TABLE = {model.__tablename__: kind for kind, (model, _) in build.OBJECT_KINDS.items()}
 
 
-def _own(table: str, parse: Callable[[str], Any] = str) -> Callable[[list[feed.Change], Session, dict], set[Any]]:
-    return lambda changes, _session, _extra: {parse(c.key) for c in changes if c.table == table and c.key is not None}
+def _own(table: str, parse: Callable[[str], Any] = str) -> Callable[[list[feed.Change], Session, dict], set[Any] | None]:
+    def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[Any] | None:
+        if _unnamed(changes):
+            return None
+        return {parse(c.key) for c in changes if c.table == table}
+
+    return dirty
+
+
+def _unnamed(changes: list[feed.Change]) -> bool:
+    """Rows changed that the feed could not name (a TRUNCATE): only a full build knows which."""
+    return any(c.key is None for c in changes)
 
 
 def simple(name: str, model: Any) -> KeyedList:
@@ -62,10 +74,14 @@ def audit_log() -> KeyedList:
 
 def dataset_versions(now: datetime) -> KeyedList:
     def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[str] | None:
+        if _unnamed(changes):
+            return None
         out: set[str] = set()
         for c in changes:
             if c.table == "platform_config":
-                return None  # the governance policy: every gate
+                if c.key == POLICY_KEY:
+                    return None  # the governance policy: every gate
+                continue  # another document of the spec (panels, queues, rhythm): no version shows it
             if c.table == "dataset_versions":
                 out.add(c.key)
             elif c.link is not None:  # an exception's or an experiment's version, a project's current release
@@ -95,21 +111,28 @@ def dataset_versions(now: datetime) -> KeyedList:
 SETTLED = ("FINISHED", "FAILED", "KILLED")  # MLflow's terminal run states: what a run in any other state may still change
 
 
-def experiment_runs(runs_facts: Callable[[list[str]], dict[str, Any]], deleted_runs: Callable[[], dict[str, Any]]) -> KeyedList:
+def experiment_runs(
+    runs_facts: Callable[[list[str]], dict[str, Any]], deleted_runs: Callable[[], dict[str, Any]], tracking_uri: str
+) -> KeyedList:
     """MLflow changes what an experiment's record says of its run without any governance write:
     a run deleted, restored or purged (the deleted runs are compared with those seen last time),
     and a run still RUNNING or SCHEDULED when it was recorded (asked again until it settles)."""
+    import hashlib
+
     from dataops_platform.store.models import Experiment
 
+    tracking_uri = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]  # which MLflow, not its password
     def snapshot(_session: Session) -> dict[str, Any]:
-        return {"mlflow_deleted": sorted(deleted_runs()), "mlflow_unsettled": {}}
+        return {"mlflow_deleted": sorted(deleted_runs()), "mlflow_unsettled": {}, "tracking_uri": tracking_uri}
 
-    def dirty(changes: list[feed.Change], session: Session, extra: dict) -> set[str]:
-        out = {c.key for c in changes if c.table == "experiments" and c.key is not None}
+    def dirty(changes: list[feed.Change], session: Session, extra: dict) -> set[str] | None:
+        if _unnamed(changes) or extra.get("tracking_uri") != tracking_uri or not _well_formed(extra):
+            return None  # rows the feed could not name, another MLflow than the last build asked, a spoilt state
+        out = {c.key for c in changes if c.table == "experiments"}
         now_deleted = set(deleted_runs())
-        moved = now_deleted ^ set(extra.get("mlflow_deleted", []))  # deleted, restored or purged since
+        moved = now_deleted ^ set(extra["mlflow_deleted"])  # deleted, restored or purged since
         extra["mlflow_deleted"] = sorted(now_deleted)
-        unsettled = dict(extra.get("mlflow_unsettled", {}))  # run id -> the status recorded
+        unsettled = dict(extra["mlflow_unsettled"])  # run id -> the status recorded
         if unsettled:
             facts = runs_facts(sorted(unsettled))
             moved |= {run for run, status in unsettled.items() if (facts.get(run) or {}).get("status") != status}
@@ -117,6 +140,14 @@ def experiment_runs(runs_facts: Callable[[list[str]], dict[str, Any]], deleted_r
             part = sorted(moved)[start : start + 500]
             out |= set(session.scalars(select(Experiment.experiment_id).where(Experiment.mlflow_run_id.in_(part))))
         return out
+
+    def _well_formed(extra: dict) -> bool:
+        deleted, unsettled = extra.get("mlflow_deleted"), extra.get("mlflow_unsettled")
+        return (
+            isinstance(deleted, list) and all(isinstance(r, str) for r in deleted)
+            and isinstance(unsettled, dict)
+            and all(isinstance(r, str) and isinstance(v, (str, type(None))) for r, v in unsettled.items())
+        )  # fmt: skip
 
     def items(session: Session, keys: set[str] | None, extra: dict) -> list[tuple[str, bytes]]:
         experiments = build.experiment_runs(session, runs_facts, keys)
@@ -140,13 +171,15 @@ def lineage_edges() -> KeyedList:
 
 
 def lineage_nodes() -> KeyedList:
-    def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[str]:
+    def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[str] | None:
+        if _unnamed(changes):
+            return None
         out: set[str] = set()
         for c in changes:
             if c.table == "lineage_edges":
                 if c.link is not None:
                     out.add(c.link)
-            elif c.key is not None:
+            else:
                 out.add(f"{_KIND_OF_TABLE[c.table]}:{c.key}")
         return out
 
@@ -173,11 +206,11 @@ KEYED_ARTIFACTS = (
 LIST_NAMES = (*KEYED_ARTIFACTS[:-1], "lineage_graph.edges", "lineage_graph.nodes")
 
 
-def prune_feed(store: Any, root: Path) -> int:
+def prune_feed(store: Any, root: Path, now: datetime) -> int:
     """Forget the changes every record list here has read (at most 100,000 a call). Artifacts on an
     object store are rebuilt in full, never from the feed: it is forgotten as it grows."""
     if is_local(root):
-        through = prunable(root, LIST_NAMES)
+        through = prunable(root, LIST_NAMES, now)
         if through is None or through <= 0:
             return 0
     else:
@@ -188,6 +221,14 @@ def prune_feed(store: Any, root: Path) -> int:
 
 def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tracking: Any, *, full: bool) -> list[Outcome]:
     """Bring the artifact `name` up to the store: incrementally where its state allows (`artifacts.incremental`)."""
+    revision, expected = feed.schema_revision(session), migrate.head_revision()
+    if revision != expected:
+        raise InvalidInput(
+            f"the store's schema is at revision {revision}, this version of dataops needs {expected}: "
+            "back it up, then upgrade it with `dataops init --admin ADMIN` (an existing platform admin)",
+            field="database_url",
+            value=revision,
+        )
     if name == "lineage_graph" and not is_local(root):
         write_artifact(root, "lineage_graph", build.lineage_graph(session))
         return [Outcome("full", "the artifacts are not on a local disk", 0, 0, root / ARTIFACT_FILES[name])] * 2
@@ -203,7 +244,7 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     if name == "dataset_versions":
         lst = dataset_versions(now)
     elif name == "experiment_runs":
-        lst = experiment_runs(tracking.runs_facts, tracking.deleted_runs)
+        lst = experiment_runs(tracking.runs_facts, tracking.deleted_runs, tracking.tracking_uri)
     elif name == "audit_log":
         lst = audit_log()
     else:

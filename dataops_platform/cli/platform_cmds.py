@@ -47,8 +47,8 @@ def materialize(
 ) -> None:
     """Materialise every governance asset and check on this home's Dagster instance.
 
-    The record artifacts are refreshed from what changed since the last run (the store's change
-    feed); --full rebuilds them from the whole store, as the first run does. Both give the same files.
+    The record artifacts are refreshed from what changed since the last run; --full rebuilds them
+    from the whole store, as the first run does. Both write the same files (docs/refresh.md).
 
     Prints each rule that did not pass with its offending ids, violations and findings apart (--json: as data).
 
@@ -61,6 +61,7 @@ def materialize(
 
     st = state(ctx)
     st.local_only("materialize")
+    st.platform()  # a store that is missing or at an older schema is named here, before Dagster starts
     with _working(st, "materialising the governance assets and checks"):
         outcome = materialize_all(st.settings(), verbose=st.verbose, full=full)
     if st.json:

@@ -163,7 +163,7 @@ def build_documents(
             else:
                 documents = MULTI_BUILDERS[name](context) if name in MULTI_BUILDERS else {}
         if refreshed:
-            prune_feed(platform.store, governance.artifacts_dir)
+            prune_feed(platform.store, governance.artifacts_dir, context.now)
         return refreshed, documents
     finally:
         platform.close()

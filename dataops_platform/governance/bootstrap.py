@@ -10,7 +10,7 @@ from dataops_platform.errors import GateRefused, InvalidInput
 from dataops_platform.governance import audit
 from dataops_platform.governance.platform import Platform, iso
 from dataops_platform.spec.actions import DEFAULT_ROLES, DEFAULT_SYSTEM_ACTIONS, SYSTEM_ROLE
-from dataops_platform.store import migrate
+from dataops_platform.store import feed, migrate
 from dataops_platform.store.models import PlatformMembership, Role, RoleAction, User
 
 ADMIN_ROLE = "admin"
@@ -38,6 +38,7 @@ def initialize(platform: Platform, admin: str) -> InitResult:
         raise InvalidInput(f"--admin {admin!r} is not a valid user id (letters, digits, - _ .)", field="admin", value=admin)
     platform.settings.ensure_home()
     migrate.upgrade(platform.store.url)
+    feed.ensure_installed(platform.store.engine)  # triggers dropped or disabled since: the refresh would rebuild in full forever
     revision = migrate.head_revision()
     with platform.write(first_anchor=True, attempt={"actor": admin, "action": "platform.init"}) as session:
         admins = set(session.scalars(select(PlatformMembership.user_id).where(PlatformMembership.role == ADMIN_ROLE)))

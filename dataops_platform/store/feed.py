@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from dataops_platform.store.models import GraphChange
@@ -43,16 +43,47 @@ WATCHED: dict[str, tuple[str, tuple[str, ...]]] = {
     "audit_records": ("seq", ()),
 }
 _EVENTS = {"insert": ("INSERT", ("NEW",)), "update": ("UPDATE", ("OLD", "NEW")), "delete": ("DELETE", ("OLD",))}
+_TOKEN = {"sqlite": "lower(hex(randomblob(8)))", "postgresql": "substr(md5(random()::text), 1, 16)"}
 
 
 def _trigger_name(table: str, event: str) -> str:
     return f"graph_feed_{table}_{event}"
 
 
-def _values(table: str, image: str) -> list[str]:
+def _values(table: str, image: str, dialect: str) -> list[str]:
     key, links = WATCHED[table]
-    rows = [f"('{table}', CAST({image}.{key} AS TEXT), CAST({image}.{link} AS TEXT))" for link in links]
-    return rows or [f"('{table}', CAST({image}.{key} AS TEXT), NULL)"]
+    token = _TOKEN[dialect]
+    rows = [f"('{table}', CAST({image}.{key} AS TEXT), CAST({image}.{link} AS TEXT), {token})" for link in links]
+    return rows or [f"('{table}', CAST({image}.{key} AS TEXT), NULL, {token})"]
+
+
+def _unique_sets(table: str) -> list[tuple[str, ...]]:
+    """The column sets of `table` a row must not share with another: its primary key, its unique
+    constraints and unique indexes (what SQLite's REPLACE deletes a clashing row for)."""
+    from sqlalchemy import Index, UniqueConstraint
+
+    from dataops_platform.store.models import Base
+
+    model = Base.metadata.tables[table]
+    sets = [tuple(c.name for c in model.primary_key.columns)]
+    sets += [tuple(c.name for c in k.columns) for k in model.constraints if isinstance(k, UniqueConstraint)]
+    sets += [tuple(c.name for c in i.columns) for i in model.indexes if isinstance(i, Index) and i.unique]
+    sets += [(c.name,) for c in model.columns if c.unique]
+    return list(dict.fromkeys(sets))
+
+
+def _clashing(table: str, event: str) -> str:
+    """SQLite: the rows an INSERT OR REPLACE / UPDATE OR REPLACE is about to delete without firing
+    any delete trigger (unless a connection turned recursive_triggers on), recorded before it does."""
+    key, links = WATCHED[table]
+    match = " OR ".join("(" + " AND ".join(f"{c} = NEW.{c}" for c in cols) + ")" for cols in _unique_sets(table))
+    other = " AND rowid <> OLD.rowid" if event == "update" else ""
+    selects = [
+        f"SELECT '{table}', CAST({key} AS TEXT), {f'CAST({link} AS TEXT)' if link else 'NULL'}, {_TOKEN['sqlite']} "
+        f"FROM {table} WHERE ({match}){other}"
+        for link in (links or (None,))
+    ]
+    return f"INSERT INTO graph_changes (tbl, key, link, token) {' UNION ALL '.join(selects)};"
 
 
 def install_statements(dialect: str) -> list[str]:
@@ -61,53 +92,76 @@ def install_statements(dialect: str) -> list[str]:
     if dialect == "postgresql":
         for table in WATCHED:
             for event, (verb, images) in _EVENTS.items():
-                values = ", ".join(v for image in images for v in _values(table, image))
+                values = ", ".join(v for image in images for v in _values(table, image, dialect))
                 name = _trigger_name(table, event)
                 statements.append(
                     f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    f"INSERT INTO graph_changes (tbl, key, link) VALUES {values}; RETURN NULL; END $$"
+                    f"INSERT INTO graph_changes (tbl, key, link, token) VALUES {values}; RETURN NULL; END $$"
                 )
                 statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
                 statements.append(f"CREATE TRIGGER {name} AFTER {verb} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+                # Fired in replica mode too (pg_restore --disable-triggers, bulk loaders set it).
+                statements.append(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
+            # TRUNCATE deletes rows without row triggers: a change with no key (every row: a full rebuild).
+            name = _trigger_name(table, "truncate")
+            statements.append(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"INSERT INTO graph_changes (tbl, key, link, token) VALUES ('{table}', NULL, NULL, {_TOKEN[dialect]}); "
+                "RETURN NULL; END $$"
+            )
+            statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            statements.append(f"CREATE TRIGGER {name} AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
+            statements.append(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
         return statements
     for table in WATCHED:
         for event, (verb, images) in _EVENTS.items():
-            values = ", ".join(v for image in images for v in _values(table, image))
+            values = ", ".join(v for image in images for v in _values(table, image, dialect))
             name = _trigger_name(table, event)
             statements.append(f"DROP TRIGGER IF EXISTS {name}")
             statements.append(
                 f"CREATE TRIGGER {name} AFTER {verb} ON {table} FOR EACH ROW BEGIN "
-                f"INSERT INTO graph_changes (tbl, key, link) VALUES {values}; END"
+                f"INSERT INTO graph_changes (tbl, key, link, token) VALUES {values}; END"
             )
+        for event in ("insert", "update"):
+            name = _trigger_name(table, f"{event}_clash")
+            statements.append(f"DROP TRIGGER IF EXISTS {name}")
+            body = _clashing(table, event)
+            statements.append(f"CREATE TRIGGER {name} BEFORE {event.upper()} ON {table} FOR EACH ROW BEGIN {body} END")
     return statements
+
+
+def _names(dialect: str) -> set[str]:
+    extra = ("truncate",) if dialect == "postgresql" else ("insert_clash", "update_clash")
+    return {_trigger_name(t, e) for t in WATCHED for e in (*_EVENTS, *extra)}
 
 
 def drop_statements(dialect: str) -> list[str]:
     out = []
-    for table in WATCHED:
-        for event in _EVENTS:
-            name = _trigger_name(table, event)
-            if dialect == "postgresql":
-                out += [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
-            else:
-                out.append(f"DROP TRIGGER IF EXISTS {name}")
+    for name in sorted(_names(dialect)):
+        table = next(t for t in WATCHED if name.startswith(f"graph_feed_{t}_"))
+        if dialect == "postgresql":
+            out += [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
+        else:
+            out.append(f"DROP TRIGGER IF EXISTS {name}")
     return out
 
 
 def install(conn: Connection) -> None:
-    """(Re)create the feed's triggers: migration 0009, and any later migration that recreates a watched table."""
+    """(Re)create the feed's triggers: migration 0009, `dataops init` when some are missing, and any
+    later migration that recreates a watched table."""
     for statement in install_statements(conn.dialect.name):
         conn.execute(text(statement))
 
 
 def feed_installed(session: Session) -> bool:
-    """Whether every trigger of the feed is in place (else a refresh cannot trust it and rebuilds in full)."""
-    names = {_trigger_name(t, e) for t in WATCHED for e in _EVENTS}
-    if session.get_bind().dialect.name == "postgresql":
-        found = session.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars()
+    """Whether every trigger of the feed is in place and enabled (else a refresh cannot trust it and
+    rebuilds in full)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        found = session.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'A'")).scalars()
     else:
         found = session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
-    return names <= set(found)
+    return _names(dialect) <= set(found)
 
 
 @dataclass(frozen=True)
@@ -119,8 +173,25 @@ class Change:
 
 
 def head(session: Session) -> int:
-    """The newest change's seq (0 for an empty feed)."""
-    return session.execute(select(func.coalesce(func.max(GraphChange.seq), 0))).scalar_one()
+    """The newest seq the feed has handed out (0 before the first change): the sequence's own value,
+    not the newest row, so changes deleted from the end of the feed show as missing."""
+    if session.get_bind().dialect.name == "postgresql":
+        last, called = session.execute(text(f"SELECT last_value, is_called FROM {_pg_sequence(session)}")).one()
+        return int(last) if called else 0
+    value = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'graph_changes'")).scalar()
+    return int(value or 0)
+
+
+def _pg_sequence(session: Session) -> str:
+    name = session.execute(text("SELECT pg_get_serial_sequence('graph_changes', 'seq')")).scalar_one()
+    if not name:
+        raise RuntimeError("graph_changes.seq has no sequence: the schema was not made by the migrations")
+    return name
+
+
+def token_at(session: Session, seq: int) -> str | None:
+    """The random token of the change at `seq` (None when there is none): two stores never agree on it."""
+    return session.execute(select(GraphChange.token).where(GraphChange.seq == seq)).scalar()
 
 
 def oldest(session: Session) -> int | None:
@@ -161,9 +232,25 @@ def present(session: Session, seqs: Iterable[int]) -> set[int]:
 def prune(session: Session, through: int, limit: int = 100_000) -> int:
     """Delete up to `limit` of the oldest changes with seq <= `through` (every consumer's cursor is
     past them): bookkeeping, not a governed object, so no audit record. Bounded, so the store's write
-    lock is held briefly; what is left goes on the next refresh. The newest change is always kept:
-    `head` is the newest seq there is, and must not go back to 0 when every change was read."""
-    through = min(through, head(session) - 1)
-    doomed = select(GraphChange.seq).where(GraphChange.seq <= through).order_by(GraphChange.seq).limit(limit)
+    lock is held briefly; what is left goes on the next refresh. The change at `through` itself is
+    kept: a list whose cursor it is checks its token there (`token_at`)."""
+    doomed = select(GraphChange.seq).where(GraphChange.seq < through).order_by(GraphChange.seq).limit(limit)
     result = session.execute(delete(GraphChange).where(GraphChange.seq.in_(doomed.scalar_subquery())))
     return result.rowcount or 0
+
+
+def schema_revision(session: Session) -> str | None:
+    """The store's schema revision (Alembic's), which a state is only valid for."""
+    try:
+        return session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # noqa: BLE001 - no alembic_version table: a schema not made by the migrations
+        return None
+
+
+def ensure_installed(engine: Engine) -> bool:
+    """Reinstall the feed's triggers when some are missing or disabled (`dataops init`); True when it had to."""
+    with engine.begin() as conn:
+        if feed_installed(Session(bind=conn)):
+            return False
+        install(conn)
+    return True

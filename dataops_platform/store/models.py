@@ -316,5 +316,6 @@ class GraphChange(Base):
     __table_args__ = {"sqlite_autoincrement": True}
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tbl: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str | None] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(Text)  # None: rows the trigger cannot name changed (a TRUNCATE)
     link: Mapped[str | None] = mapped_column(Text)
+    token: Mapped[str | None] = mapped_column(String(16))  # random: tells this store's change apart from another's

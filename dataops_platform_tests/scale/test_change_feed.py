@@ -5,6 +5,7 @@ makes the refresh rebuild in full, and says why; and the files are the same byte
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -134,7 +135,8 @@ def test_a_refresh_rebuilds_only_what_changed_and_equals_a_full_rebuild(demo_cop
     _sql(demo_copy, "UPDATE experiments SET status = 'regressed' WHERE experiment_id = 't02_legal.exp_002'")
     _sql(demo_copy, "DELETE FROM lineage_edges WHERE id = 3")
     changed = _refresh(demo_copy)
-    assert changed["alerts"] == {"mode": "incremental", "reason": "alerts.jsonl: 1 changed row", "rebuilt": 1}
+    one = "alerts.jsonl: 1 record rebuilt for 1 changed key"
+    assert changed["alerts"] == {"mode": "incremental", "reason": one, "rebuilt": 1}
     assert changed["experiment_runs"]["mode"] == "incremental" and changed["experiment_runs"]["rebuilt"] == 1
     assert changed["dataset_versions"]["mode"] == "incremental", "the experiment's version shows its gate"
     assert changed["rollback_events"]["mode"] == "unchanged"
@@ -168,7 +170,7 @@ def test_offsets_that_do_not_describe_the_file_make_a_full_rebuild(demo_copy: Se
     offsets.write_bytes(offsets.read_bytes()[:-8])
     _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
     outcome = _refresh(demo_copy, ["alerts"])["alerts"]
-    assert outcome["mode"] == "full" and "does not describe" in outcome["reason"], outcome
+    assert outcome["mode"] == "full" and "key index is not the one written" in outcome["reason"], outcome
     assert _files(demo_copy)["alerts"] == _full_copy(demo_copy, tmp_path)["alerts"]
 
 
@@ -200,7 +202,7 @@ def test_the_feed_forgets_what_every_list_has_read_and_a_lagging_reader_rebuilds
             left = conn.execute(text("SELECT count(*) FROM graph_changes")).scalar_one()
     finally:
         engine.dispose()
-    assert left == 1, "every list read every change: only the newest is kept (it carries the feed's head)"
+    assert left == 1, "every list read every change: only the one at their cursor is kept (its token is checked)"
     # A reader whose cursor is behind what the feed still holds (another artifacts directory on the
     # same store, pruned past by this one) cannot know what it missed.
     state_path = demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json"
@@ -282,7 +284,7 @@ def test_artifacts_on_an_object_store_root_are_rebuilt_in_full_with_the_same_byt
     assert written == local
     assert not (shared / STATE_DIRNAME).exists()
     with sqlite3.connect(demo_copy.home_dir / "governance.db") as conn:
-        assert conn.execute("SELECT count(*) FROM graph_changes").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM graph_changes").fetchone() == (0,)
 
 
 def test_two_refreshes_at_once_write_one_consistent_file(demo_copy: Settings, tmp_path: Path) -> None:
@@ -322,3 +324,165 @@ def test_two_refreshes_at_once_write_one_consistent_file(demo_copy: Settings, tm
     full = _full_copy(demo_copy, tmp_path)
     assert _files(demo_copy)["alerts"] == full["alerts"] and _files(demo_copy)["audit_log"] == full["audit_log"]
     assert _refresh(demo_copy, ["alerts"])["alerts"]["mode"] == "unchanged", "the state describes the file written last"
+
+
+# -- what a hostile review found (each once diverged from a full rebuild, or failed the run) ---------
+
+
+def _equal_to_full(settings: Settings, tmp_path: Path, assets: list[str] = RECORD_ASSETS) -> dict[str, dict]:
+    outcomes = _refresh(settings, assets)
+    full = _full_copy(settings, tmp_path)
+    mine = _files(settings)
+    assert {k: v for k, v in mine.items() if v != full[k]} == {}, "the refresh equals a full rebuild of the same store"
+    return outcomes
+
+
+def test_a_store_restored_from_a_backup_is_not_read_past(demo_copy: Settings, tmp_path: Path) -> None:
+    db = demo_copy.home_dir / "governance.db"
+    _refresh(demo_copy)
+    with sqlite3.connect(db) as conn, sqlite3.connect(tmp_path / "backup.db") as backup:
+        conn.backup(backup)
+    _sql(demo_copy, "UPDATE alerts SET title = 'Y1' WHERE alert_id = 't02_legal.alert_001'")
+    _refresh(demo_copy)
+    with sqlite3.connect(tmp_path / "backup.db") as backup, sqlite3.connect(db) as conn:
+        backup.backup(conn)  # restored: the feed hands the same seqs out again
+    _sql(demo_copy, "UPDATE alerts SET title = 'after restore' WHERE alert_id = 't01_retail.alert_001'")
+    _sql(demo_copy, "UPDATE alerts SET title = 'after restore 2' WHERE alert_id = 't01_retail.alert_002'")
+    outcome = _equal_to_full(demo_copy, tmp_path, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "restored from a backup" in outcome["reason"], outcome
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT OR REPLACE INTO experiments SELECT experiment_id, project_id, 't01_retail.ds_v001', mlflow_run_id, params, "
+        "status, metric_summary, baseline_ref, deltas, requires_review, alert_ids, error, regression_kind, run_ended_at, "
+        "recorded_by, recorded_at FROM experiments WHERE experiment_id = 't01_retail.exp_002'",
+        "UPDATE OR REPLACE alerts SET alert_id = 't01_retail.alert_002' WHERE alert_id = 't01_retail.alert_001'",
+        "INSERT OR REPLACE INTO projects SELECT id, tenant_id, name, domain, owner, NULL FROM projects "
+        "WHERE id = 'p01_retail_search'",
+    ],
+    ids=["insert-or-replace-experiment", "update-or-replace-alert", "insert-or-replace-project"],
+)
+def test_sqlite_replace_deletes_are_seen(demo_copy: Settings, tmp_path: Path, statement: str) -> None:
+    """REPLACE deletes the clashing row without firing delete triggers: the feed records it before."""
+    _refresh(demo_copy)
+    _sql(demo_copy, statement)
+    _equal_to_full(demo_copy, tmp_path)
+
+
+def test_changes_deleted_from_the_feed_make_a_full_rebuild(demo_copy: Settings, tmp_path: Path) -> None:
+    _refresh(demo_copy)
+    _sql(demo_copy, "UPDATE alerts SET title = 'edited' WHERE alert_id = 't01_retail.alert_002'")
+    _sql(demo_copy, "DELETE FROM graph_changes WHERE seq = (SELECT max(seq) FROM graph_changes)")
+    outcome = _equal_to_full(demo_copy, tmp_path, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "missing from the feed" in outcome["reason"], outcome
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda state: state["gaps"].update({"abc": "2026-01-01T00:00:00+00:00"}),
+        lambda state: state["extra"].update({"mlflow_deleted": 5}),
+        lambda state: state.update(cursor=-3),
+        lambda state: state.update(token=7),
+    ],
+    ids=["gap-not-a-number", "extra-not-a-list", "negative-cursor", "token-not-text"],
+)
+def test_a_state_with_bad_values_is_rebuilt_and_never_fails_the_run(demo_copy: Settings, tmp_path: Path, spoil) -> None:  # noqa: ANN001
+    _refresh(demo_copy)
+    for name in ("alerts", "experiment_runs"):
+        path = demo_copy.artifacts_dir / STATE_DIRNAME / f"{name}.json"
+        state = json.loads(path.read_text())
+        spoil(state)
+        path.write_text(json.dumps(state))
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    outcomes = _equal_to_full(demo_copy, tmp_path)
+    assert "full" in {outcomes["alerts"]["mode"], outcomes["experiment_runs"]["mode"]}, "a spoilt state is not read"
+    assert {m["mode"] for m in _refresh(demo_copy, full=True).values()} == {"full"}, "--full runs too"
+
+
+def test_keys_of_another_kind_make_a_full_rebuild(demo_copy: Settings, tmp_path: Path) -> None:
+    _refresh(demo_copy, ["alerts"])
+    keys = demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.keys.json"
+    count = len(json.loads(keys.read_bytes()))
+    stat = keys.stat()
+    keys.write_text(json.dumps(list(range(count))))
+    os.utime(keys, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its signature put back
+    state = json.loads((demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json").read_text())
+    state["sidecars"][0] = [keys.stat().st_ino, keys.stat().st_size, keys.stat().st_mtime_ns]
+    (demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json").write_text(json.dumps(state))
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    outcome = _equal_to_full(demo_copy, tmp_path, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "keys of another kind" in outcome["reason"], outcome
+
+
+def test_another_mlflow_than_the_last_build_asked_is_a_full_rebuild(
+    demo_copy: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refresh(demo_copy, ["experiment_runs"])
+    monkeypatch.setenv("DATAOPS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other-mlflow.db'}")
+    outcome = _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]
+    assert outcome["mode"] == "full", outcome
+    state = (demo_copy.artifacts_dir / STATE_DIRNAME / "experiment_runs.json").read_text()
+    assert "other-mlflow" not in state and "sqlite" not in state, "the state names no tracking URI (it may hold a password)"
+
+
+def test_init_reinstalls_a_dropped_trigger(demo_copy: Settings) -> None:
+    from dataops_platform.governance.bootstrap import initialize
+    from dataops_platform.governance.platform import Platform
+
+    _sql(demo_copy, "DROP TRIGGER graph_feed_alerts_update")
+    assert _refresh(demo_copy, ["alerts"])["alerts"]["mode"] == "full"
+    platform = Platform(demo_copy)
+    try:
+        initialize(platform, "alice")
+    finally:
+        platform.close()
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    assert _refresh(demo_copy, ["alerts"])["alerts"]["mode"] == "incremental"
+
+
+def test_a_symlink_planted_at_a_temporary_name_is_not_followed(demo_copy: Settings, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    processed, state = demo_copy.artifacts_dir / "processed", demo_copy.artifacts_dir / STATE_DIRNAME
+    for planted in (processed / "alerts.jsonl.tmp", state / "alerts.json.tmp"):
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.symlink_to(victim)
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    _refresh(demo_copy, ["alerts"])
+    assert victim.read_text() == "keep me"
+    assert not (demo_copy.artifacts_dir / "processed" / "alerts.jsonl").is_symlink()
+    mode = (processed / "alerts.jsonl").stat().st_mode & 0o777
+    assert mode != 0o600, "made as open() makes a file, not private like mkstemp's"
+
+
+def test_postgresql_writes_around_the_row_triggers_are_seen(pg_database: str) -> None:
+    """TRUNCATE (no row triggers: one change naming no row, a full rebuild), replica mode (what
+    pg_restore --disable-triggers and bulk loaders set: the feed's triggers fire ALWAYS), and a
+    trigger disabled by hand (the feed then reads as not installed)."""
+    migrate.upgrade(pg_database)
+    engine = make_engine(pg_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO tenants (id, name, max_projects, max_dataset_versions) VALUES ('t1', 'T', 1, 1)"))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("UPDATE tenants SET name = 'replica' WHERE id = 't1'"))
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE tenants CASCADE"))
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT tbl, key FROM graph_changes ORDER BY seq")).all()
+            assert feed.feed_installed(_session(conn))
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE alerts DISABLE TRIGGER graph_feed_alerts_update"))
+        with engine.connect() as conn:
+            disabled = feed.feed_installed(_session(conn))
+        assert feed.ensure_installed(engine) is True
+        with engine.connect() as conn:
+            reinstalled = feed.feed_installed(_session(conn))
+    finally:
+        engine.dispose()
+    assert rows[:3] == [("tenants", "t1"), ("tenants", "t1"), ("tenants", "t1")], "the replica-mode update is recorded"
+    assert ("tenants", None) in rows, "the TRUNCATE is recorded as rows it cannot name"
+    assert disabled is False and reinstalled is True

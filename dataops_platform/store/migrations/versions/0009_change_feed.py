@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column('tbl', sa.String(length=64), nullable=False),
         sa.Column('key', sa.Text(), nullable=True),
         sa.Column('link', sa.Text(), nullable=True),
+        sa.Column('token', sa.String(length=16), nullable=True),
         sa.PrimaryKeyConstraint('seq'),
         sqlite_autoincrement=True,  # seqs never reused: a cursor past a deleted row stays valid
     )
