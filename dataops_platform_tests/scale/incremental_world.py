@@ -74,8 +74,11 @@ def wall_clock(clock: FixedClock) -> Iterator[None]:
 
 
 def _linkable(path: Path, artifacts: Path) -> bool:
-    """A record artifact (or a lineage list under .state) an incremental refresh splices into."""
-    return path.is_relative_to(artifacts) and (path.suffix in (".jsonl", ".items") or path.name == "lineage_graph.json")
+    """A record artifact an incremental refresh splices into, or a file of its state (what the state
+    checks it against: keys, offsets, signatures); not a lock file (a lock is taken on the inode)."""
+    if not path.is_relative_to(artifacts) or path.suffix == ".lock":
+        return False
+    return path.is_relative_to(artifacts / ".state") or path.suffix == ".jsonl" or path.name == "lineage_graph.json"
 
 
 def clone_home(source: Settings, target: Path) -> Settings:
