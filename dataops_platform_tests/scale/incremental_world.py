@@ -125,6 +125,8 @@ class World:
     files: int = 0
     touched_artifacts: bool = False  # an artifact file or .state was changed by hand in the current batch
     refreshed: bool = False  # a partial refresh ran in the current batch (it may have consumed the batch's changes)
+    tampered: bool = False  # the feed itself was tampered with in the current batch (rows deleted, a row replaced)
+    trigger_dropped: bool = False  # a feed trigger is gone: from then on every refresh may be a full one
     applied_spec: bool = False
 
     def __post_init__(self) -> None:
@@ -378,7 +380,9 @@ def _update(w: World, table: str, column: str, key_col: str, key: Any, value: An
 
 
 def _corrupt_sql(w: World, pick: int, variant: int) -> str:
-    v = variant % 8
+    v = variant % 11
+    if v >= 8:
+        return _tamper(w, pick, v)
     if v == 0:
         alert = w.pick("SELECT alert_id FROM alerts ORDER BY alert_id", pick)
         return _update(w, "alerts", "severity", "alert_id", alert, "low") if alert else "no alert"
@@ -411,6 +415,33 @@ def _corrupt_sql(w: World, pick: int, variant: int) -> str:
     undo = _row_undo(w, "incident_reviews", "review_id", review)
     w.sql("DELETE FROM incident_reviews WHERE review_id = ?", (review,), undo=undo)
     return f"raw SQL: review {review} deleted"
+
+
+def _tamper(w: World, pick: int, v: int) -> str:
+    """SQL the change feed must still see through or notice: a row replaced whole (INSERT OR REPLACE
+    deletes the old row without a DELETE trigger), the newest feed rows deleted (an admin tidying
+    `graph_changes`), a trigger dropped and a write made without it."""
+    alert = w.pick("SELECT alert_id FROM alerts ORDER BY alert_id", pick)
+    if alert is None:
+        return "no alert"
+    w.tampered = True
+    if v == 8:
+        with w.db() as conn:
+            cursor = conn.execute("SELECT * FROM alerts WHERE alert_id = ?", (alert,))
+            columns = [d[0] for d in cursor.description]
+            row = dict(zip(columns, cursor.fetchone(), strict=True))
+            row["title"] = f"{row['title']} (replaced)"
+            marks = ", ".join("?" for _ in columns)
+            conn.execute(f"INSERT OR REPLACE INTO alerts ({', '.join(columns)}) VALUES ({marks})", tuple(row.values()))  # noqa: S608
+        return f"raw SQL: alert {alert} replaced whole (INSERT OR REPLACE)"
+    if v == 9:
+        w.sql("UPDATE alerts SET title = title || ' (edited)' WHERE alert_id = ?", (alert,))
+        w.sql("DELETE FROM graph_changes WHERE seq > (SELECT max(seq) - 2 FROM graph_changes)")
+        return f"raw SQL: alert {alert} edited, then the feed's two newest rows deleted"
+    w.trigger_dropped = True
+    w.sql("DROP TRIGGER IF EXISTS graph_feed_alerts_update")
+    w.sql("UPDATE alerts SET title = title || ' (unseen)' WHERE alert_id = ?", (alert,))
+    return f"raw SQL: the alerts update trigger dropped, then alert {alert} edited"
 
 
 def _undo_sql(w: World, pick: int, variant: int) -> str:

@@ -172,7 +172,7 @@ def base_home(demo_home: tuple[Settings, MaterializeOutcome], tmp_path_factory: 
 
 # Service actions three times as often as corruptions: a story, not only vandalism.
 kinds = st.sampled_from([*SERVICE_KINDS, *SERVICE_KINDS, *SERVICE_KINDS, *CORRUPTION_KINDS, *REFRESH_KINDS])
-acts = st.builds(Act, kinds, st.integers(0, 40), st.integers(0, 7))
+acts = st.builds(Act, kinds, st.integers(0, 40), st.integers(0, 10))
 batches = st.lists(st.lists(acts, min_size=1, max_size=8), min_size=1, max_size=3)
 
 # Two sequences always played whatever hypothesis draws: every service action (right and wrong
@@ -198,6 +198,8 @@ EVERY_CORRUPTION = [
 
 # Short stories aimed at what the change feed cannot see or what time alone changes.
 MLFLOW_ONLY = [[Act("mlflow", 0, 0)], [Act("mlflow", 0, 1), Act("mlflow", 1, 0)]]
+FEED_TAMPERING = [[Act("corrupt_sql", 0, 8), Act("open_alert", 1, 0), Act("corrupt_sql", 1, 9)], [Act("corrupt_sql", 2, 10)],
+                  [Act("ack", 0, 0)]]  # fmt: skip
 KILL = 100  # the variant of Act("mlflow") that sets a settled run's status (MLFLOW_MOVES)
 
 
@@ -211,6 +213,7 @@ KILL = 100  # the variant of Act("mlflow") that sets a settled run's status (MLF
 @example(EVERY_SERVICE)
 @example(EVERY_CORRUPTION)
 @example(MLFLOW_ONLY)
+@example(FEED_TAMPERING)
 @given(batches=batches)
 def test_incremental_refreshes_equal_a_full_rebuild(
     base_home: Settings, tmp_path_factory: pytest.TempPathFactory, batches: list[list[Act]]
@@ -240,7 +243,7 @@ def play_and_compare(base_home: Settings, tmp_path_factory: pytest.TempPathFacto
             try:
                 last = None
                 for number, batch in enumerate(batches, 1):
-                    world.touched_artifacts = world.refreshed = False
+                    world.touched_artifacts = world.refreshed = world.tampered = False
                     before = table_digests(settings)
                     for act in batch:
                         try:
@@ -251,7 +254,7 @@ def play_and_compare(base_home: Settings, tmp_path_factory: pytest.TempPathFacto
                     if world.refreshed:  # a partial refresh in the batch may have taken its changes already
                         written = set()
                     last = refresh(settings)
-                    may_go_full = bool(MAY_GO_FULL & {a.kind for a in batch})
+                    may_go_full = bool(MAY_GO_FULL & {a.kind for a in batch}) or world.tampered or world.trigger_dropped
                     due = {a for a, at in full_at.items() if clock.now() - at >= timedelta(hours=24)}
                     world.log.append(f"-- refresh {number}: {summary(last)}; {refresh_summary(settings, last)}")
                     for asset in SPLICED:
