@@ -20,7 +20,7 @@ Each list says which feed tables can touch it and, for a batch of changes, which
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,22 +108,33 @@ def dataset_versions(now: datetime) -> KeyedList:
     return KeyedList("dataset_versions", tables, dirty, items, stale=stale)
 
 
+CLOCK_SLACK = timedelta(minutes=5)  # how far behind the platform's clock an MLflow client's may be
 SETTLED = ("FINISHED", "FAILED", "KILLED")  # MLflow's terminal run states: what a run in any other state may still change
 
 
-def experiment_runs(
-    runs_facts: Callable[[list[str]], dict[str, Any]], deleted_runs: Callable[[], dict[str, Any]], tracking_uri: str
-) -> KeyedList:
+def experiment_runs(tracking: Any, now: datetime) -> KeyedList:
     """MLflow changes what an experiment's record says of its run without any governance write:
-    a run deleted, restored or purged (the deleted runs are compared with those seen last time),
-    and a run still RUNNING or SCHEDULED when it was recorded (asked again until it settles)."""
+    a run deleted, restored or purged (the deleted runs are compared with those seen last time), a
+    run still RUNNING or SCHEDULED when it was recorded (asked again until it settles), and a run
+    terminated since the last refresh (its end time, less `CLOCK_SLACK` for the terminating
+    client's clock). A run deleted and garbage-collected between two refreshes is not seen: the
+    daily full rebuild bounds that."""
+    runs_facts, deleted_runs, tracking_uri = tracking.runs_facts, tracking.deleted_runs, tracking.tracking_uri
+    since_ms = int((now - CLOCK_SLACK).timestamp() * 1000)
     import hashlib
 
     from dataops_platform.store.models import Experiment
 
     tracking_uri = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]  # which MLflow, not its password
+
     def snapshot(_session: Session) -> dict[str, Any]:
-        return {"mlflow_deleted": sorted(deleted_runs()), "mlflow_unsettled": {}, "tracking_uri": tracking_uri}
+        return {
+            "mlflow_deleted": sorted(deleted_runs()),
+            "mlflow_unsettled": {},
+            "tracking_uri": tracking_uri,
+            "ended_since": since_ms,
+            "ended_seen": _seen(tracking.runs_ended_since(since_ms)),
+        }
 
     def dirty(changes: list[feed.Change], session: Session, extra: dict) -> set[str] | None:
         if _unnamed(changes) or extra.get("tracking_uri") != tracking_uri or not _well_formed(extra):
@@ -136,14 +147,24 @@ def experiment_runs(
         if unsettled:
             facts = runs_facts(sorted(unsettled))
             moved |= {run for run, status in unsettled.items() if (facts.get(run) or {}).get("status") != status}
+        ended = _seen(tracking.runs_ended_since(extra["ended_since"]))  # since the last refresh, and a little before
+        moved |= {run for run, facts in ended.items() if extra["ended_seen"].get(run) != facts}
+        extra["ended_since"] = since_ms
+        extra["ended_seen"] = ended  # the runs of one interval (and the slack): what the next window overlaps
         for start in range(0, len(moved), 500):
             part = sorted(moved)[start : start + 500]
             out |= set(session.scalars(select(Experiment.experiment_id).where(Experiment.mlflow_run_id.in_(part))))
         return out
 
+    def _seen(runs: dict[str, dict]) -> dict[str, list]:
+        """What a refresh remembers of the runs that ended lately: enough to tell them changed."""
+        return {run: [f.get("status"), f.get("lifecycle_stage")] for run, f in runs.items()}
+
     def _well_formed(extra: dict) -> bool:
-        deleted, unsettled = extra.get("mlflow_deleted"), extra.get("mlflow_unsettled")
+        deleted, unsettled, seen = extra.get("mlflow_deleted"), extra.get("mlflow_unsettled"), extra.get("ended_seen")
         return (
+            type(extra.get("ended_since")) is int and extra["ended_since"] >= 0
+            and isinstance(seen, dict) and all(isinstance(r, str) and isinstance(v, list) for r, v in seen.items()) and
             isinstance(deleted, list) and all(isinstance(r, str) for r in deleted)
             and isinstance(unsettled, dict)
             and all(isinstance(r, str) and isinstance(v, (str, type(None))) for r, v in unsettled.items())
@@ -244,7 +265,7 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     if name == "dataset_versions":
         lst = dataset_versions(now)
     elif name == "experiment_runs":
-        lst = experiment_runs(tracking.runs_facts, tracking.deleted_runs, tracking.tracking_uri)
+        lst = experiment_runs(tracking, now)
     elif name == "audit_log":
         lst = audit_log()
     else:

@@ -338,6 +338,17 @@ class Tracking:
         runs = self._search_all(self._all_experiment_ids(), "", ViewType.DELETED_ONLY, DELETED_PAGE)
         return {run.info.run_id: _facts(run.info.run_id, run.info) for run in runs}
 
+    def runs_ended_since(self, epoch_ms: int) -> dict[str, dict[str, Any]]:
+        """The facts of every run (active or deleted) whose end time is at or after `epoch_ms`: the
+        runs terminated since then, a finished run re-terminated (KILLED) included. The end time is
+        the terminating client's clock. Raises as `run_exists` does when MLflow fails."""
+        from mlflow.entities import ViewType
+
+        if type(epoch_ms) is not int or epoch_ms < 0:
+            raise ValueError(f"epoch_ms must be a non-negative int, got {epoch_ms!r}")
+        runs = self._search_all(self._all_experiment_ids(), f"attributes.end_time >= {epoch_ms}", ViewType.ALL, DELETED_PAGE)
+        return {run.info.run_id: _facts(run.info.run_id, run.info) for run in runs}
+
     def _all_experiment_ids(self) -> list[str]:
         """Every experiment MLflow holds, active and deleted (a deleted one's runs are still runs)."""
         from mlflow.entities import ViewType

@@ -267,6 +267,10 @@ def test_what_mlflow_changes_is_seen_without_any_governance_write(demo_copy: Set
     assert restored["mode"] == "incremental" and restored["rebuilt"] == 1, restored
     assert '"lifecycle_stage": "deleted"' not in (demo_copy.artifacts_dir / ARTIFACT_FILES["experiment_runs"]).read_text()
     assert _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]["mode"] == "unchanged", "settled: not asked again"
+    client.set_terminated(deleted, "KILLED")  # a finished run terminated again: its end time moves
+    killed = _refresh(demo_copy, ["experiment_runs"])["experiment_runs"]
+    assert killed["mode"] == "incremental" and killed["rebuilt"] == 1, killed
+    assert _files(demo_copy)["experiment_runs"] == _full_copy(demo_copy, tmp_path / "after-kill")["experiment_runs"]
 
 
 def test_artifacts_on_an_object_store_root_are_rebuilt_in_full_with_the_same_bytes(
