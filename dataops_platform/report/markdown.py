@@ -160,6 +160,8 @@ def _experiments(d: ReportData) -> list[str]:
     if tail := more(judged, len(deltas), "judged experiment"):
         out.append(tail)
         out += [f"### Every judged experiment, per project ({judged:,})", table(*delta_groups(d))]
+        if tail := more(len(d.delta_groups), min(len(d.delta_groups), LIST_LIMIT), "project"):
+            out.append(tail)
     return out
 
 
@@ -337,6 +339,8 @@ def _reviews(d: ReportData) -> list[str]:
         out.append(tail)
         header, rows = rollback_projects(d)
         out += ["Every rollback, per project and status:", table(header, [[_code(r[0]), *r[1:]] for r in rows])]
+        if tail := more(len(d.rollback_projects), len(rows), "project"):
+            out.append(tail)
     out.append("### Incident reviews")
     reviews = d.reviews[-LIST_LIMIT:]
     for r in reviews:
@@ -353,6 +357,8 @@ def _reviews(d: ReportData) -> list[str]:
         out.append(tail)
         header, rows = review_projects(d)
         out += ["Every review, per project:", table(header, [[_code(r[0]), *r[1:]] for r in rows])]
+        if tail := more(len(d.review_projects), len(rows), "project"):
+            out.append(tail)
     return out
 
 

@@ -201,6 +201,8 @@ def _experiments(flow: Flow, d: ReportData) -> None:
         header, rows = delta_groups(d)
         flow.text(f"Every judged experiment, per project ({d.judged:,})", size=8.5, bold=True, gap=0.04)
         flow.table(header, [[str(r[0]).strip("`"), *r[1:]] for r in rows], align="llrrrrrr")
+        if tail := more(len(d.delta_groups), len(rows), "project"):
+            flow.text(tail, size=7, color=MUTED)
 
 
 def _lineage(flow: Flow, d: ReportData) -> None:
@@ -355,6 +357,8 @@ def _reviews(flow: Flow, d: ReportData) -> None:
         header, rows = rollback_projects(d)
         flow.text("Every rollback, per project and status:", size=8, gap=0.04)
         flow.table(header, rows, align="l" + "r" * (len(header) - 1))
+        if tail := more(len(d.rollback_projects), len(rows), "project"):
+            flow.text(tail, size=7, color=MUTED)
     flow.text("Incident reviews", size=10, bold=True, gap=0.04)
     reviews = d.reviews[-REVIEWS_IN_FULL:]
     for r in reviews:
@@ -394,6 +398,8 @@ def _reviews(flow: Flow, d: ReportData) -> None:
         header, rows = review_projects(d)
         flow.text("Every review, per project:", size=8, gap=0.04)
         flow.table(header, rows, align="lrrr")
+        if tail := more(len(d.review_projects), len(rows), "project"):
+            flow.text(tail, size=7, color=MUTED)
 
 
 def _violations(violations: list[str], shown: int = 3) -> str:

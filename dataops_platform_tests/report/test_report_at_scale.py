@@ -392,6 +392,11 @@ def test_a_cut_project_table_ends_with_the_sum_of_every_project(demo: dict[str, 
     copies = 20  # 60 projects
     versions = demo["dataset_versions"]
     a["dataset_versions"] = [v | {"project_id": f"{v['project_id']}_{k}"} for k in range(copies) for v in versions]
+    a["alerts"] = [  # the demo's 3 alerts (in 2 projects) 30 times: 90 alerts in 60 projects
+        al | {"alert_id": f"{al['alert_id']}_{k}", "project_id": f"{al['project_id']}_{k}"}
+        for k in range(30)
+        for al in demo["alerts"]
+    ]
     scope = demo["platform_scope"]
     a["platform_scope"] = scope | {"projects": [p | {"id": f"{p['id']}_{k}"} for k in range(copies) for p in scope["projects"]]}
     markdown, pdf = render_report(a)
@@ -405,6 +410,10 @@ def test_a_cut_project_table_ends_with_the_sum_of_every_project(demo: dict[str, 
     assert int(total["released"]) == sum(v["status"] == "released" for v in a["dataset_versions"]) > 0
     assert int(total["ever released"]) == sum(bool(v["released_at"]) for v in a["dataset_versions"])
     assert f"… and {projects - LIST_LIMIT} more projects (summed in the last row)" in lifecycle
+    alerts = section(markdown, SECTIONS[4])
+    per_project = table_rows(alerts, "| project | alerts |")
+    alerted = {x["project_id"] for x in a["alerts"]}
+    assert len(per_project) == LIST_LIMIT and f"… and {len(alerted) - LIST_LIMIT} more projects" in alerts
     assert f"all {projects} projects" in "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
