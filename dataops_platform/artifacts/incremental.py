@@ -234,23 +234,31 @@ def _changes(
     """The changes past the cursor, and those that were missing below it and have committed since;
     the seqs still missing; and why the list must rebuild in full instead, if it must.
 
-    A seq is missing when a transaction took it and has not committed (PostgreSQL hands sequence
-    values out at insert time) or rolled back (a gap for good), or when someone deleted the change.
-    SQLite never leaves a gap (one writer; a rolled-back insert gives its seq back), so a missing
-    change there was deleted: a full rebuild. On PostgreSQL it is waited for `GAP_PATIENCE`, then
-    the list is rebuilt rather than the change forgotten."""
+    A seq is missing when a transaction took it and has not committed yet (PostgreSQL hands sequence
+    values out at insert time), when it rolled back (a gap for good: every refused write on
+    PostgreSQL leaves some), or when someone deleted the change. SQLite never leaves a gap (one
+    writer; a rolled-back insert gives its seq back), so a missing change there was deleted: a full
+    rebuild. On PostgreSQL each gap remembers the transaction horizon when it was seen
+    (`feed.horizon`): once every transaction that could hold it has ended, a gap still missing was
+    rolled back and is dropped; one held open longer than `GAP_PATIENCE` rebuilds the list rather
+    than being forgotten."""
     changes = list(feed.changes_between(session, state.cursor, head, lst.tables))
     gaps = dict(state.gaps)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    finished_below = feed.horizon(session)[0] if postgres and gaps else None  # before the rows are looked for
     if gaps:
         changes = feed.changes_at(session, [int(s) for s in gaps], lst.tables) + changes
         present = feed.present(session, [int(s) for s in gaps])
-        gaps = {s: seen for s, seen in gaps.items() if int(s) not in present}
+        gaps = {s: mark for s, mark in gaps.items() if int(s) not in present and not _ended(mark, finished_below)}
     if head > state.cursor:
         seen = feed.present(session, range(state.cursor + 1, head + 1))
-        gaps |= {str(s): now.isoformat() for s in range(state.cursor + 1, head + 1) if s not in seen}
-    if gaps and session.get_bind().dialect.name == "sqlite":
-        return changes, gaps, f"{plural(len(gaps), 'change')} missing from the feed (deleted?)"
-    overdue = [s for s, seen in gaps.items() if now - (_instant(seen) or now) >= GAP_PATIENCE]
+        missing = [s for s in range(state.cursor + 1, head + 1) if s not in seen]
+        if missing and not postgres:
+            return changes, gaps, f"{plural(len(missing), 'change')} missing from the feed (deleted by hand?)"
+        if missing:
+            mark = _gap_mark(session, now)
+            gaps |= {str(s): mark for s in missing}
+    overdue = [s for s, mark in gaps.items() if now - _gap_seen(mark, now) >= GAP_PATIENCE]
     if overdue:
         return (
             changes,
@@ -258,6 +266,21 @@ def _changes(
             f"a transaction took change {min(overdue, key=int)} more than {GAP_PATIENCE} ago and never committed it",
         )
     return changes, gaps, None
+
+
+def _gap_mark(session: Session, now: datetime) -> str:
+    """What a gap remembers: the first transaction id not yet handed out when it was seen, and when."""
+    return f"{feed.horizon(session)[1]} {now.isoformat()}"
+
+
+def _ended(mark: str, finished_below: int | None) -> bool:
+    """Whether every transaction that could hold this gap has ended (it was rolled back then)."""
+    xid, _, _ = mark.partition(" ")
+    return finished_below is not None and xid.isdigit() and finished_below >= int(xid)
+
+
+def _gap_seen(mark: str, now: datetime) -> datetime:
+    return _instant(mark.partition(" ")[2]) or now
 
 
 def prunable(root: Path, names: Iterable[str], now: datetime) -> int | None:
@@ -275,15 +298,17 @@ def prunable(root: Path, names: Iterable[str], now: datetime) -> int | None:
 
 
 def _recent_gaps(session: Session, head: int, now: datetime, window: int = 10_000) -> dict[str, str]:
-    """Seqs missing among the newest `window` below `head` at a full build: transactions that may
-    still commit (PostgreSQL); older gaps are rolled-back transactions."""
-    start = max(1, head - window + 1)
+    """PostgreSQL: seqs missing among the newest `window` below `head` at a full build, which
+    transactions still open may commit (the build could not see them). SQLite has none."""
+    if session.get_bind().dialect.name != "postgresql":
+        return {}
     oldest = feed.oldest(session)
     if oldest is None:
         return {}
-    start = max(start, oldest)
+    start = max(1, head - window + 1, oldest)
     seen = feed.present(session, range(start, head + 1))
-    return {str(s): now.isoformat() for s in range(start, head + 1) if s not in seen}
+    mark = _gap_mark(session, now)
+    return {str(s): mark for s in range(start, head + 1) if s not in seen}
 
 
 def _load_state(path: Path) -> _State | None:

@@ -189,6 +189,17 @@ def _pg_sequence(session: Session) -> str:
     return name
 
 
+def horizon(session: Session) -> tuple[int, int]:
+    """PostgreSQL: (every transaction with an id below this has ended, no transaction has an id at or
+    above this yet), from the current snapshot: what tells a seq still held by an open transaction
+    from one a rolled-back transaction left for good."""
+    snapshot = "pg_current_snapshot()"
+    xmin, xmax = session.execute(
+        text(f"SELECT pg_snapshot_xmin({snapshot})::text::bigint, pg_snapshot_xmax({snapshot})::text::bigint")
+    ).one()
+    return int(xmin), int(xmax)
+
+
 def token_at(session: Session, seq: int) -> str | None:
     """The random token of the change at `seq` (None when there is none): two stores never agree on it."""
     return session.execute(select(GraphChange.token).where(GraphChange.seq == seq)).scalar()

@@ -490,3 +490,54 @@ def test_postgresql_writes_around_the_row_triggers_are_seen(pg_database: str) ->
     assert rows[:3] == [("tenants", "t1"), ("tenants", "t1"), ("tenants", "t1")], "the replica-mode update is recorded"
     assert ("tenants", None) in rows, "the TRUNCATE is recorded as rows it cannot name"
     assert disabled is False and reinstalled is True
+
+
+def test_postgresql_gaps_wait_for_open_transactions_and_forget_rolled_back_ones(pg_database: str) -> None:
+    """A refused write on PostgreSQL rolls back and leaves its seqs unused for good: no full rebuild
+    for that. A transaction still open holds a seq below the newest: its change is brought in once
+    it commits, whatever the refreshes passed meanwhile."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from dataops_platform.artifacts import incremental
+    from dataops_platform.artifacts.record_lists import simple
+    from dataops_platform.store.models import Tenant
+
+    migrate.upgrade(pg_database)
+    engine = make_engine(pg_database)
+    lst = simple("tenants_probe", Tenant)
+    now = datetime.now(UTC)
+    state = incremental._State(0, None, 0, now.isoformat(), now.isoformat(), [0, 0, 0], [[0, 0, 0]] * 2, None, "x")
+    insert = "INSERT INTO tenants (id, name, max_projects, max_dataset_versions) VALUES (:id, 'T', 1, 1)"
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            conn.execute(text(insert), {"id": "rolled_back"})
+            tx.rollback()
+        held = engine.connect()
+        held_tx = held.begin()
+        held.execute(text(insert), {"id": "held_open"})  # takes a seq, not committed
+        with engine.begin() as conn:
+            conn.execute(text(insert), {"id": "committed"})
+        with OrmSession(engine) as session:
+            head = feed.head(session)
+            changes, gaps, reason = incremental._changes(session, lst, state, head, now)
+        assert reason is None and {c.key for c in changes} == {"committed"}
+        assert len(gaps) == 2, "the rolled-back seq and the open one, both waited for"
+        state.cursor, state.gaps = head, gaps
+        with OrmSession(engine) as session:
+            changes, gaps, reason = incremental._changes(session, lst, state, feed.head(session), now)
+        assert reason is None and len(gaps) == 2, "an older transaction is still open: either seq may be its"
+        held_tx.commit()
+        held.close()
+        state.gaps = gaps
+        with OrmSession(engine) as session:
+            changes, gaps, reason = incremental._changes(session, lst, state, feed.head(session), now)
+        assert reason is None and gaps == {}, "committed: brought in; rolled back: no transaction can hold it now"
+        assert {c.key for c in changes} == {"held_open"}
+        state.gaps = {"999999": f"1 {now.isoformat()}"}  # seen long ago by a horizon long passed
+        with OrmSession(engine) as session:
+            assert incremental._changes(session, lst, state, feed.head(session), now)[1] == {}
+    finally:
+        engine.dispose()
