@@ -332,6 +332,11 @@ class ParseCache:
         """Whether the file at `path` has a parsed value kept."""
         return str(path) in self._entries
 
+    def entry(self, path: Path) -> tuple[tuple[int, int, int], bytes | None, Any] | None:
+        """What is kept for `path`: (signature when parsed, content digest while racy else None,
+        the parsed value), or None. Read only: for a reader that must know a value came from these bytes."""
+        return self._entries.get(str(path))
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -140,7 +140,7 @@ def open_cursor(a: Any, records: Any) -> ChainCursor | None:
     state_path = a.root / STATE_FILE
     # The cache's entry is (signature, content digest while the file is fresh else None, value):
     # it says which bytes `records` were parsed from, without parsing them again.
-    entry = PARSED._entries.get(str(path))  # a private read: files.py has no public accessor for it yet
+    entry = PARSED.entry(path)
     if entry is None or entry[2] is not records:
         return None
     walked = _walked_before(str(state_path), entry)
