@@ -302,3 +302,22 @@ def tenant_counters(session: Any, kind: str) -> dict[str, int]:
         if counter is not None:
             out[tenant_tag(tenant)] = counter.last
     return out
+
+
+def materialize_assets(settings: Settings, assets: list[str], tags: dict[str, str] | None = None) -> Any:
+    """`dg.materialize` of the named governance assets and their checks, on an ephemeral instance,
+    failures kept in the result (a failed check is what many tests look for)."""
+    import dagster as dg
+
+    from dataops_platform.defs.assets import ASSETS
+    from dataops_platform.defs.checks import CHECKS
+    from dataops_platform.defs.resources import default_resources
+
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=default_resources(settings.home_dir),
+        selection=dg.AssetSelection.assets(*assets),
+        raise_on_error=False,
+        tags=tags,
+    )

@@ -15,20 +15,9 @@ import dagster as dg
 import pytest
 
 from dataops_platform import self_description
-from dataops_platform.defs.assets import ASSETS
 from dataops_platform.defs.checks import CHECKS
-from dataops_platform.defs.resources import default_resources
 from dataops_platform.settings import Settings
-
-
-def materialize(settings: Settings, assets: list[str]) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=default_resources(settings.home_dir),
-        selection=dg.AssetSelection.assets(*assets),
-        raise_on_error=False,
-    )
+from dataops_platform_tests.helpers import materialize_assets as materialize
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, bool]:

@@ -21,9 +21,6 @@ from hypothesis import strategies as st
 
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, write_artifact
 from dataops_platform.clock import FixedClock
-from dataops_platform.defs.assets import ASSETS
-from dataops_platform.defs.checks import CHECKS
-from dataops_platform.defs.resources import default_resources
 from dataops_platform.demo.materialize import MaterializeOutcome
 from dataops_platform.governance.audit import canonical_details
 from dataops_platform.governance.chain import GENESIS_HASH, chain_hash
@@ -32,6 +29,7 @@ from dataops_platform.rules import chain_cursor, checks
 from dataops_platform.rules.chain_cursor import STATE_FILE, load_state, open_cursor
 from dataops_platform.rules.registry import CANNOT_EVALUATE
 from dataops_platform.settings import Settings
+from dataops_platform_tests.helpers import materialize_assets as materialize
 
 AUDIT_LOG = ARTIFACT_FILES["audit_log"]
 FIELDS = ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "prev_hash")
@@ -98,16 +96,6 @@ def root(demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path) -> Path
 
 def records_of(root: Path) -> list[dict]:
     return [json.loads(line) for line in (root / AUDIT_LOG).read_bytes().splitlines() if line.strip()]
-
-
-def materialize(settings: Settings, assets: list[str]) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=default_resources(settings.home_dir),
-        selection=dg.AssetSelection.assets(*assets),
-        raise_on_error=False,
-    )
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import dagster as dg
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -21,25 +20,17 @@ from dataops_platform.artifacts.files import ARTIFACT_FILES, compact_item, jsonl
 from dataops_platform.artifacts.incremental import STATE_DIRNAME
 from dataops_platform.artifacts.record_lists import KEYED_ARTIFACTS
 from dataops_platform.defs.assets import ASSETS, REFRESH_TAG
-from dataops_platform.defs.checks import CHECKS
-from dataops_platform.defs.resources import default_resources
 from dataops_platform.settings import Settings, load_settings
 from dataops_platform.store import feed, migrate
 from dataops_platform.store.engine import make_engine
+from dataops_platform_tests.helpers import materialize_assets
 
 RECORD_ASSETS = list(KEYED_ARTIFACTS)
 
 
 def _refresh(settings: Settings, assets: list[str] = RECORD_ASSETS, *, full: bool = False) -> dict[str, dict]:
     """Materialise `assets`; the refresh metadata each wrote, by asset."""
-    result = dg.materialize(
-        [*ASSETS, *CHECKS],
-        instance=dg.DagsterInstance.ephemeral(),
-        resources=default_resources(settings.home_dir),
-        selection=dg.AssetSelection.assets(*assets),
-        raise_on_error=False,
-        tags={REFRESH_TAG: "full"} if full else None,
-    )
+    result = materialize_assets(settings, assets, {REFRESH_TAG: "full"} if full else None)
     out = {}
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
