@@ -452,16 +452,14 @@ def _undo_sql(w: World, pick: int, variant: int) -> str:
     return f"raw SQL undone: {what[:60]}"
 
 
-# "kill" (a settled run's status changed in MLflow) is left out of the random draws while the engine
-# does not see it: test_a_run_killed_in_mlflow_alone_is_refreshed pins that bug (strict xfail).
-MLFLOW_MOVES = ("delete", "restore")
+MLFLOW_MOVES = ("delete", "restore", "kill")
 
 
 def _mlflow(w: World, pick: int, variant: int) -> str:
     """What MLflow says of a run changes with no governance write: the run deleted in the MLflow UI
     (not garbage-collected), restored, or its status set through the API (`set_terminated`: a run
     killed after the fact, as a run still RUNNING when an experiment named it later finishes)."""
-    move = MLFLOW_MOVES[variant % len(MLFLOW_MOVES)] if variant < 100 else "kill"
+    move = MLFLOW_MOVES[variant % len(MLFLOW_MOVES)]
     wanted = {"delete": lambda i: i.lifecycle_stage == "active", "restore": lambda i: i.lifecycle_stage == "deleted",
               "kill": lambda i: i.lifecycle_stage == "active" and i.status != "KILLED"}[move]  # fmt: skip
     runs = w.ids("SELECT mlflow_run_id FROM experiments WHERE mlflow_run_id IS NOT NULL ORDER BY experiment_id")
