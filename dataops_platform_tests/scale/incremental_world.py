@@ -481,9 +481,16 @@ def _edit_artifact(w: World, pick: int, variant: int) -> str:
     root = w.settings.artifacts_dir
     w.touched_artifacts = True
     v = variant % 8
-    if v == 7:
+    if v == 7 and pick % 2 == 0:
         shutil.rmtree(root / ".state", ignore_errors=True)
         return "hand: .state deleted (the next refresh is a full one)"
+    if v == 7:  # one file of the state: its list alone cannot vouch for itself
+        files = sorted(p for p in (root / ".state").glob("*") if p.suffix != ".lock")
+        if not files:
+            return "hand: no state file"
+        victim = files[pick % len(files)]
+        victim.unlink()
+        return f"hand: .state/{victim.name} deleted"
     name = ("alerts", "dataset_versions", "experiment_runs", "audit_log", "platform_metrics", "lineage_graph",
             "incident_reviews")[v]  # fmt: skip
     path = root / ARTIFACT_FILES[name]
@@ -523,7 +530,13 @@ def _partial_refresh(w: World, pick: int, variant: int) -> str:
     """A scheduled run of a few assets between the full-graph refreshes (the daily ops review's)."""
     from dataops_platform.demo.materialize import materialize_all
 
-    selection = SELECTIONS[variant % len(SELECTIONS)]
+    if variant % (len(SELECTIONS) + 1) == len(SELECTIONS):  # the daily full rebuild, between incremental ones
+        outcome = materialize_all(w.settings, full=True)
+        if outcome.failed_steps:
+            raise AssertionError(f"a step of a full refresh raised: {outcome.failed_steps}")
+        w.refreshed = True
+        return "refreshed everything in full (materialize --full)"
+    selection = SELECTIONS[variant % (len(SELECTIONS) + 1)]
     outcome = materialize_all(w.settings, selection=selection)  # type: ignore[arg-type] - a list of asset keys
     if outcome.failed_steps:
         raise AssertionError(f"a step of a partial refresh raised: {outcome.failed_steps}")

@@ -198,7 +198,12 @@ EVERY_CORRUPTION = [
 
 # Short stories aimed at what the change feed cannot see or what time alone changes.
 # A run killed in MLflow after it finished (found by this test, fixed in 4511c4d), deleted, restored.
-MLFLOW_ONLY = [[Act("mlflow", 0, 0)], [Act("mlflow", 0, 1), Act("mlflow", 1, 2)], [Act("mlflow", 2, 2), Act("mlflow", 0, 0)]]
+# Then one state file deleted and the daily full rebuild run between two incremental refreshes.
+MLFLOW_ONLY = [
+    [Act("mlflow", 0, 0)],
+    [Act("mlflow", 0, 1), Act("mlflow", 1, 2)],
+    [Act("mlflow", 2, 2), Act("edit_artifact", 3, 7), Act("partial_refresh", 0, 5), Act("open_alert", 0, 0)],
+]
 FEED_TAMPERING = [[Act("corrupt_sql", 0, 8), Act("open_alert", 1, 0), Act("corrupt_sql", 1, 9)], [Act("corrupt_sql", 2, 10)],
                   [Act("ack", 0, 0)]]  # fmt: skip
 
