@@ -31,7 +31,7 @@ from dataops_platform.governance.spec_apply import apply_spec
 from dataops_platform.settings import Settings, load_settings
 from dataops_platform.spec.actions import DEFAULT_ROLES
 from dataops_platform.spec.loader import parse_spec
-from dataops_platform.store.models import AuditRecord, Base
+from dataops_platform.store.models import AuditRecord, Base, GraphChange
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SPEC = REPO / "examples" / "platform.yaml"
@@ -103,13 +103,19 @@ def head_seq(platform: Platform) -> int:
 
 
 def objects_snapshot(platform: Platform, *, skip: Sequence[str] = ("audit_records",)) -> dict[str, list]:
-    """Every row of every governance table (except `skip`), as sortable text tuples."""
+    """Every row of every governance table (except `skip`), as sortable text tuples: what a refused
+    action must leave as it was. The change feed's rows for the tables skipped are left out too (a
+    refused action's audit record has its feed row); a feed row for any other table stays, so a
+    write that slipped through shows twice."""
     out: dict[str, list] = {}
     with platform.store.read() as session:
         for table in Base.metadata.sorted_tables:
             if table.name in skip:
                 continue
-            out[table.name] = sorted(tuple(str(v) for v in row) for row in session.execute(select(table)))
+            rows = session.execute(select(table))
+            if table.name == GraphChange.__tablename__:
+                rows = (r for r in rows if r.tbl not in skip)
+            out[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
     return out
 
 

@@ -46,13 +46,13 @@ from dataops_platform.settings import load_settings
 from dataops_platform.spec.loader import load_spec
 from dataops_platform.store.models import (
     AuditRecord,
-    Base,
     DatasetVersion,
     ExceptionApproval,
     Experiment,
     Project,
 )
 from dataops_platform_tests.conftest import EXAMPLE_SPEC, T0, make_platform
+from dataops_platform_tests.helpers import objects_snapshot
 
 SPEC = load_spec(EXAMPLE_SPEC)
 MEMBERS: dict[str, dict[str, str]] = {p.id: dict(p.members) for p in SPEC.projects}
@@ -231,13 +231,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         return result
 
     def _snapshot(self) -> dict[str, list[tuple]]:
-        """Every row of every table except the audit log."""
-        with self.platform.store.read() as session:
-            return {
-                table.name: sorted(map(tuple, session.execute(select(table)).all()), key=repr)
-                for table in Base.metadata.sorted_tables
-                if table.name != AuditRecord.__tablename__
-            }
+        """Every row of every table except the audit log (and its feed rows)."""
+        return objects_snapshot(self.platform)
 
     def _active_exception(self, version_id: str) -> bool:
         return any(

@@ -11,6 +11,7 @@ from dataops_platform.demo.sample_data import sample_records, write_records
 from dataops_platform.governance.platform import Platform
 from dataops_platform.governance.versions import register_version, release_version, validate_version
 from dataops_platform.store.models import AuditRecord, DatasetVersion
+from dataops_platform_tests.helpers import objects_snapshot
 
 PROJECT = "p02_legal_sft"  # lena data_engineer, quinn qa, priya platform_pm, omar ops
 _seeds = itertools.count(100)
@@ -49,12 +50,4 @@ def last_audit(platform: Platform) -> AuditRecord:
 
 def snapshot(platform: Platform) -> dict[str, list]:
     """Every governance row except the audit log, to prove a refused action changed nothing."""
-    from dataops_platform.store.models import Base
-
-    out = {}
-    with platform.store.read() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name == "audit_records":
-                continue
-            out[table.name] = sorted(tuple(str(v) for v in row) for row in session.execute(select(table)))
-    return out
+    return objects_snapshot(platform)
