@@ -278,6 +278,19 @@ def main(argv: list[str] | None = None) -> int:
                 "one transaction each")  # fmt: skip
             real_rate = bench_real_path(platform, clock, real_n)
             say(f"      {rate(real_rate)} records/s")
+            # The same path with the change feed's triggers dropped (issue 17): what they cost a write.
+            from sqlalchemy import text
+
+            from dataops_platform.store import feed
+
+            with platform.store.engine.begin() as conn:
+                for statement in feed.drop_statements("sqlite"):
+                    conn.execute(text(statement))
+            bare_rate = bench_real_path(platform, clock, real_n)
+            with platform.store.engine.begin() as conn:
+                feed.install(conn)
+            say(f"      without the change feed's triggers: {rate(bare_rate)} records/s "
+                f"(the feed costs {bare_rate / real_rate:.2f}x)")  # fmt: skip
 
             say(f"[2/5] batched: audit.append(session, entries), {batch:,} entries per platform.write(), "
                 f"{batched_total:,} records")  # fmt: skip
