@@ -19,6 +19,7 @@ Each list says which feed tables can touch it and, for a batch of changes, which
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ from dataops_platform.clock import as_utc
 from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.policy import governance_policy
 from dataops_platform.store import feed, migrate
-from dataops_platform.store.models import Alert, ExceptionApproval, IncidentReview, RollbackEvent
+from dataops_platform.store.models import Alert, ExceptionApproval, Experiment, IncidentReview, RollbackEvent
 
 POLICY_KEY = "governance_policy"  # the platform_config document the gates read
 _KIND_OF_TABLE = {model.__tablename__: kind for kind, (model, _) in build.OBJECT_KINDS.items()}
@@ -121,10 +122,6 @@ def experiment_runs(tracking: Any, now: datetime) -> KeyedList:
     daily full rebuild bounds that."""
     runs_facts, deleted_runs, tracking_uri = tracking.runs_facts, tracking.deleted_runs, tracking.tracking_uri
     since_ms = int((now - CLOCK_SLACK).timestamp() * 1000)
-    import hashlib
-
-    from dataops_platform.store.models import Experiment
-
     tracking_uri = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]  # which MLflow, not its password
 
     def snapshot(_session: Session) -> dict[str, Any]:
