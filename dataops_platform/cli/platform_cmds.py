@@ -42,13 +42,15 @@ def experiment_sync(ctx: typer.Context) -> None:
 def materialize(
     ctx: typer.Context,
     full: Annotated[
-        bool, typer.Option("--full", help="Rebuild every record artifact from the whole store, not from what changed since the last run.")
+        bool,
+        typer.Option("--full", help="Rebuild the record artifacts from the whole store, not from the changes since the last run"),
     ] = False,
 ) -> None:
     """Materialise every governance asset and check on this home's Dagster instance.
 
-    The record artifacts are refreshed from what changed since the last run; --full rebuilds them
-    from the whole store, as the first run does. Both write the same files (docs/refresh.md).
+    Record artifacts are refreshed from what changed since the last run; --full rebuilds them from the whole store.
+
+    Both write the same files (docs/refresh.md).
 
     Prints each rule that did not pass with its offending ids, violations and findings apart (--json: as data).
 
