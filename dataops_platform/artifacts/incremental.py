@@ -140,7 +140,7 @@ def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, n
     head = feed.head(session)
     paths = _paths(root, lst.name)
     state = None if full else _load_state(paths[0])
-    reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state, paths)
+    reason = "full rebuild asked for" if full else _why_full(lst, session, target, now, state, paths, head)
     if reason is None and state is not None:
         changes, gaps, reason = _changes(session, lst, state, head, now)
         extra = dict(state.extra)
@@ -186,7 +186,7 @@ def _paths(root: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 def _why_full(
-    lst: KeyedList, session: Session, target: Path, now: datetime, state: _State | None, paths: tuple[Path, ...]
+    lst: KeyedList, session: Session, target: Path, now: datetime, state: _State | None, paths: tuple[Path, ...], head: int
 ) -> str | None:
     """Why this refresh cannot trust its state and must rebuild the list in full; None when it can."""
     if state is None:
@@ -207,7 +207,6 @@ def _why_full(
         return "the last build's time is unreadable or in the future"
     if now - full_at >= FULL_EVERY:
         return f"the last full build is older than {FULL_EVERY}"
-    head = feed.head(session)
     if state.cursor > head:
         return "the change feed is behind the last build (a store restored from a backup, or another database)"
     oldest = feed.oldest(session)

@@ -130,15 +130,21 @@ def install_statements(dialect: str) -> list[str]:
     return statements
 
 
-def _names(dialect: str) -> set[str]:
+def _triggers(dialect: str) -> Iterator[tuple[str, str]]:
+    """(table, trigger name) of every trigger `install_statements` makes for `dialect`."""
     extra = ("truncate",) if dialect == "postgresql" else ("insert_clash", "update_clash")
-    return {_trigger_name(t, e) for t in WATCHED for e in (*_EVENTS, *extra)}
+    for table in WATCHED:
+        for event in (*_EVENTS, *extra):
+            yield table, _trigger_name(table, event)
+
+
+def _names(dialect: str) -> set[str]:
+    return {name for _, name in _triggers(dialect)}
 
 
 def drop_statements(dialect: str) -> list[str]:
     out = []
-    for name in sorted(_names(dialect)):
-        table = next(t for t in WATCHED if name.startswith(f"graph_feed_{t}_"))
+    for table, name in _triggers(dialect):
         if dialect == "postgresql":
             out += [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
         else:
