@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
 from dataops_platform.governance.gate import (
@@ -48,17 +48,23 @@ _OBJECT_ARTIFACTS = ("dataset_versions", "experiment_runs", "alerts", "rollback_
 def _objects(a: Any) -> dict[str, dict]:
     """Every real object by ref, with its project, from the object artifacts that are present.
 
-    Rules 5, 9, 10 and 11 all need it: on an `Artifacts` object it is built once and kept, keyed by
-    the identity of the object artifacts it is built from (callers only read it)."""
-    memo = getattr(a, "__dict__", None)
-    key = [a.get(name) for name in _OBJECT_ARTIFACTS]  # the artifacts themselves, compared by identity
-    cached = memo.get("_rule_objects") if memo is not None else None
-    if cached is not None and all(x is y for x, y in zip(cached[0], key, strict=True)):
-        return cached[1]
+    Rules 5, 9, 10, 11 and 12 all need it, each check on its own `Artifacts` whose parsed values the
+    process's parse cache shares: built once per process and kept while the object artifacts are
+    the very same values (identity; parsed artifacts are never changed in place). A plain mapping
+    (a test's dict, changed in place between calls) is built every time."""
+    key = [a.get(name) for name in _OBJECT_ARTIFACTS]
+    if not isinstance(a, Artifacts):
+        return _build_objects(a)
+    if _OBJECTS_MEMO and all(x is y for x, y in zip(_OBJECTS_MEMO[0], key, strict=True)):
+        return _OBJECTS_MEMO[1]
+    _OBJECTS_MEMO.clear()  # the old values are not kept alive while the new ones are built
     out = _build_objects(a)
-    if memo is not None:
-        memo["_rule_objects"] = (key, out)
+    _OBJECTS_MEMO[:] = [key, out]
     return out
+
+
+_OBJECTS_MEMO: list[Any] = []  # [the object artifacts, by identity; the objects built from them]
+PARSED.on_clear(_OBJECTS_MEMO.clear)
 
 
 def _build_objects(a: Any) -> dict[str, dict]:
