@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -15,9 +16,12 @@ class GovernanceResource(dg.ConfigurableResource):
     """The governance store and the artifact directory of one $DATAOPS_HOME."""
 
     home: str
+    # Settings given in code rather than by the environment (`materialize_all(Settings(database_url=...))`),
+    # as JSON: the run's steps must open the store the caller named, not the home's default.
+    overrides: str = "{}"
 
     def settings(self) -> Settings:
-        return load_settings(self.home)
+        return load_settings(self.home, **json.loads(self.overrides))
 
     def platform(self) -> Platform:
         return Platform(self.settings())
@@ -36,9 +40,19 @@ class MlflowResource(dg.ConfigurableResource):
         return Tracking(self.tracking_uri)
 
 
-def default_resources(home: str | Path | None = None) -> dict[str, dg.ConfigurableResource]:
-    settings = load_settings(home)
+def default_resources(home: str | Path | Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources of one home; given `Settings`, every value set on them holds in the run too."""
+    settings = home if isinstance(home, Settings) else load_settings(home)
+    overrides = _given_in_code(settings) if isinstance(home, Settings) else {}
     return {
-        "governance": GovernanceResource(home=str(settings.home_dir)),
+        "governance": GovernanceResource(home=str(settings.home_dir), overrides=json.dumps(overrides, sort_keys=True)),
         "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
     }
+
+
+def _given_in_code(settings: Settings) -> dict[str, object]:
+    """The values of `settings` that the home and this environment alone would not give (only those
+    travel in the resource's config: a password from the environment stays there)."""
+    own = settings.model_dump(mode="json", exclude={"home"})
+    default = load_settings(settings.home_dir).model_dump(mode="json", exclude={"home"})
+    return {k: v for k, v in own.items() if default.get(k) != v}

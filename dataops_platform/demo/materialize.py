@@ -139,7 +139,7 @@ def materialize_all(
     defs = dg.Definitions(
         jobs=[dg.define_asset_job(name=job_name, selection=selection)],
         assets=[*ASSETS, *CHECKS],
-        resources=default_resources(settings.home_dir),
+        resources=default_resources(settings),
         loggers=loggers,
     )
     try:

@@ -1,0 +1,53 @@
+"""`materialize_all(settings)` runs on the settings it is given, not on what the home alone would give.
+
+A team embedding the platform builds `Settings` in code (their store elsewhere than the home's
+default SQLite file). Every step of the run must open that store: before, the steps re-read the
+settings from the home and the environment, so they materialised another (here: no) store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataops_platform.demo.materialize import materialize_all
+from dataops_platform.settings import load_settings
+from dataops_platform_tests.helpers import run_cli_inprocess
+from dataops_platform_tests.org.test_minimal_organisation import ADMIN, MINIMAL_SPEC, ok
+
+
+def test_a_store_given_in_code_is_the_one_materialised(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere" / "governance.db"
+    elsewhere.parent.mkdir()
+    url = f"sqlite:///{elsewhere}"
+    spec_file = tmp_path / "org.yaml"
+    spec_file.write_text(MINIMAL_SPEC)
+    env = {"DATAOPS_DATABASE_URL": url}
+    ok(run_cli_inprocess(home, "init", "--admin", ADMIN, as_json=True, env=env))
+    ok(run_cli_inprocess(home, "spec", "apply", spec_file, user=ADMIN, as_json=True, env=env))
+    settings = load_settings(home, database_url=url)  # given in code: the environment of this process has no URL
+    assert not (home / "governance.db").exists()
+
+    outcome = materialize_all(settings, selection="group:platform_overview")
+
+    assert outcome.success, outcome.failed_steps
+    assert not (home / "governance.db").exists()  # no step opened (and created) the home's default store
+    scope = json.loads((settings.artifacts_dir / "processed" / "platform_scope.json").read_text())
+    assert [p["id"] for p in scope["projects"]] == [p["id"] for p in _spec_projects()]
+
+
+def _spec_projects() -> list[dict]:
+    import yaml
+
+    return yaml.safe_load(MINIMAL_SPEC)["projects"]
+
+
+def test_only_values_given_in_code_travel_in_the_resource_config(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dataops_platform.defs.resources import default_resources
+
+    secret = "postgresql+psycopg://app:s3cret@127.0.0.1:1/db"
+    monkeypatch.setenv("DATAOPS_DATABASE_URL", secret)
+    from_env = default_resources(load_settings(tmp_path / "home"))["governance"]
+    assert from_env.overrides == "{}" and from_env.settings().database_url == secret  # read again from the environment
+    in_code = default_resources(load_settings(tmp_path / "home", max_dataset_rows=7))["governance"]
+    assert json.loads(in_code.overrides) == {"max_dataset_rows": 7} and in_code.settings().max_dataset_rows == 7
