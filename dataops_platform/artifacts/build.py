@@ -9,11 +9,12 @@ all their columns so the consistency rules can check them without the database.
 from __future__ import annotations
 
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 import dataops_platform
@@ -41,6 +42,7 @@ from dataops_platform.store.models import (
     Tenant,
     User,
 )
+from dataops_platform.store.types import UtcDateTime
 
 
 def _plain(value: Any) -> Any:
@@ -57,25 +59,45 @@ def _all(session: Session, model: Any) -> list[Any]:
 
 
 def _column_rows(session: Session, model: Any, order_by: Any = None, only: Iterable[Any] | None = None) -> list[dict[str, Any]]:
-    """`row(obj)` for every object of `model` (or those whose primary key is in `only`), in
-    primary-key order (or `order_by`), without building ORM objects: the same columns through the
-    same types, read as plain tuples (many times faster)."""
+    """Every object of `model` (or those whose primary key is in `only`) as {column: value}, in
+    primary-key order (or `order_by`), read as plain tuples rather than ORM objects (many times
+    faster); timestamps come back aware UTC, or, on SQLite, as the text the artifact encoder makes of
+    them (`_sqlite_stamp`)."""
     attrs = list(model.__mapper__.column_attrs)
     keys = [c.key for c in attrs]
-    timestamps = [i for i, c in enumerate(attrs) if any(isinstance(col.type, DateTime) for col in c.columns)]
+    dialect = session.get_bind().dialect
+    stamped = [i for i, c in enumerate(attrs) if isinstance(c.columns[0].type, UtcDateTime)] if dialect.name == "sqlite" else []
+    columns = [type_coerce(getattr(model, k), String) if i in stamped else getattr(model, k) for i, k in enumerate(keys)]
+    read_back = {i: attrs[i].columns[0].type.dialect_impl(dialect).result_processor(dialect, None) for i in stamped}
     pk = model.__mapper__.primary_key[0]
-    statement = select(*(getattr(model, k) for k in keys))
-    statement = statement.order_by(order_by if order_by is not None else pk)
+    statement = select(*columns).order_by(order_by if order_by is not None else pk)
     rows = []
     for part in _parts(statement, pk, only):
         for values in session.execute(part).tuples():
             record = dict(zip(keys, values, strict=True))
-            for i in timestamps:
-                value = values[i]
-                if isinstance(value, datetime):
-                    record[keys[i]] = _plain(value)
+            for i in stamped:
+                if values[i] is not None:
+                    record[keys[i]] = _sqlite_stamp(values[i], read_back[i])
             rows.append(record)
     return rows
+
+
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", re.ASCII)  # how SQLAlchemy stores a DateTime there
+
+
+def _sqlite_stamp(stored: Any, read_back: Callable[[Any], Any]) -> Any:
+    """A timestamp column's stored SQLite value as the artifact shows it: `str()` of the aware UTC
+    datetime the column type reads back (the artifact encoder's `default=str`), made from the text
+    SQLAlchemy wrote (naive UTC, six-digit microseconds) without building the datetime (its parse and
+    the encoder's call back were a tenth of a million-object build). Anything else (text written by
+    hand, out of range) goes through the column type itself, which reads it or raises as it did."""
+    if type(stored) is str and _SQLITE_DATETIME.fullmatch(stored):
+        try:
+            datetime.fromisoformat(stored)  # the fields in range: 2026-13-45 is not a time
+        except ValueError:
+            return read_back(stored)
+        return (stored[:19] if stored.endswith(".000000") else stored) + "+00:00"
+    return read_back(stored)
 
 
 def _parts(statement: Any, column: Any, only: Iterable[Any] | None, size: int = 500) -> Iterator[Any]:
