@@ -202,7 +202,7 @@ def _why_full(
         return "the schema or the platform's code changed since the last build"
     if not feed.feed_installed(session):
         return "the change feed's triggers are missing or disabled (`dataops init` reinstalls them)"
-    built_at, full_at = _instant(state.built_at), _instant(state.full_at)
+    built_at, full_at = state_instant(state.built_at), state_instant(state.full_at)
     if built_at is None or full_at is None or built_at > now:
         return "the last build's time is unreadable or in the future"
     if now - full_at >= FULL_EVERY:
@@ -219,7 +219,8 @@ def _why_full(
     return lst.stale(session, built_at, now)
 
 
-def _instant(text: Any) -> datetime | None:
+def state_instant(text: Any) -> datetime | None:
+    """A time this module wrote in a state (aware ISO-8601), or None for anything else."""
     try:
         value = datetime.fromisoformat(text)
     except (TypeError, ValueError):
@@ -279,7 +280,7 @@ def _ended(mark: str, finished_below: int | None) -> bool:
 
 
 def _gap_seen(mark: str, now: datetime) -> datetime:
-    return _instant(mark.partition(" ")[2]) or now
+    return state_instant(mark.partition(" ")[2]) or now
 
 
 def prunable(root: Path, names: Iterable[str], now: datetime) -> int | None:
@@ -289,7 +290,7 @@ def prunable(root: Path, names: Iterable[str], now: datetime) -> int | None:
     through = []
     for name in names:
         state = _load_state(_paths(root, name)[0])
-        full_at = _instant(state.full_at) if state is not None else None
+        full_at = state_instant(state.full_at) if state is not None else None
         if state is None or full_at is None or now - full_at >= FULL_EVERY:
             continue
         through.append(min([state.cursor, *(int(s) for s in state.gaps)]))

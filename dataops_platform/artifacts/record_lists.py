@@ -7,7 +7,8 @@ Each list says which feed tables can touch it and, for a batch of changes, which
 - a dataset version's record holds its own row, its exceptions (`exception_approvals.version_id`),
   the experiments that block its gate (`experiments.dataset_version`), whether it is its project's
   current release (`projects.current_release`, old and new), and, through time alone, the state of
-  its exceptions and freeze windows (a boundary passed since the last build rebuilds the list);
+  its exceptions (a version whose exception started or expired since the last build is rebuilt)
+  and the freeze windows (one that opened or closed since rebuilds the list);
   the governance policy (`platform_config`) changes every gate at once: a full build;
 - an experiment's record holds its row and what MLflow says of its run: the runs MLflow holds as
   deleted are compared with those seen last time, so a run deleted, restored or purged in MLflow
@@ -30,7 +31,16 @@ from sqlalchemy.orm import Session
 
 from dataops_platform.artifacts import build
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_artifact, write_lists
-from dataops_platform.artifacts.incremental import KeyedList, Outcome, exclusive, is_local, prunable, refresh, state_dir
+from dataops_platform.artifacts.incremental import (
+    KeyedList,
+    Outcome,
+    exclusive,
+    is_local,
+    prunable,
+    refresh,
+    state_dir,
+    state_instant,
+)
 from dataops_platform.clock import as_utc
 from dataops_platform.errors import InvalidInput
 from dataops_platform.governance.policy import governance_policy
@@ -74,9 +84,13 @@ def audit_log() -> KeyedList:
 
 
 def dataset_versions(now: datetime) -> KeyedList:
-    def dirty(changes: list[feed.Change], _session: Session, _extra: dict) -> set[str] | None:
-        if _unnamed(changes):
-            return None
+    def snapshot(_session: Session) -> dict[str, Any]:
+        return {"as_of": now.isoformat()}  # the moment the exception states and gates were taken at
+
+    def dirty(changes: list[feed.Change], session: Session, extra: dict) -> set[str] | None:
+        since = state_instant(extra.get("as_of"))
+        if _unnamed(changes) or since is None or since > now:
+            return None  # rows the feed could not name; a state that does not say when it was built
         out: set[str] = set()
         for c in changes:
             if c.table == "platform_config":
@@ -87,26 +101,26 @@ def dataset_versions(now: datetime) -> KeyedList:
                 out.add(c.key)
             elif c.link is not None:  # an exception's or an experiment's version, a project's current release
                 out.add(c.link)
+        # Time alone: an exception that started or expired since changes its state and its version's gate.
+        columns = (ExceptionApproval.version_id, ExceptionApproval.effective_from, ExceptionApproval.expires_at)
+        for version_id, *moments in session.execute(select(*columns)).tuples():
+            if any(m is not None and since < as_utc(m) <= now for m in moments):
+                out.add(version_id)
+        extra["as_of"] = now.isoformat()
         return out
 
     def items(session: Session, keys: set[str] | None, _extra: dict) -> list[tuple[str, bytes]]:
         return [(v["version_id"], jsonl_line(v)) for v in build.dataset_versions(session, now, keys)]
 
     def stale(session: Session, built_at: datetime, at: datetime) -> str | None:
-        """A moment between the last build and now at which an exception starts or expires, or a
-        freeze window opens or closes: the gates and exception states it changes are rebuilt."""
-        moments = [
-            m for pair in session.execute(select(ExceptionApproval.effective_from, ExceptionApproval.expires_at)) for m in pair
-        ]
-        for window in governance_policy(session).freeze_windows:
-            moments += [window.start, window.end]
-        passed = [m for m in moments if m is not None and built_at < as_utc(m) <= at]
-        return (
-            f"time passed {min(map(as_utc, passed)).isoformat()}, where an exception or freeze window changes" if passed else None
-        )
+        """A freeze window opened or closed between the last build and now: the gate of every open
+        version of its project changes, and the list is rebuilt."""
+        windows = governance_policy(session).freeze_windows
+        passed = [m for w in windows for m in (w.start, w.end) if m is not None and built_at < as_utc(m) <= at]
+        return f"time passed {min(map(as_utc, passed)).isoformat()}, where a freeze window opens or closes" if passed else None
 
     tables = frozenset({"dataset_versions", "exception_approvals", "experiments", "projects", "platform_config"})
-    return KeyedList("dataset_versions", tables, dirty, items, stale=stale)
+    return KeyedList("dataset_versions", tables, dirty, items, snapshot=snapshot, stale=stale)
 
 
 CLOCK_SLACK = timedelta(minutes=5)  # how far behind the platform's clock an MLflow client's may be

@@ -532,3 +532,57 @@ def test_postgresql_gaps_wait_for_open_transactions_and_forget_rolled_back_ones(
             assert incremental._changes(session, lst, state, feed.head(session), now)[1] == {}
     finally:
         engine.dispose()
+
+
+def test_an_exception_expiring_between_refreshes_rebuilds_its_version_only(demo_copy: Settings, tmp_path: Path) -> None:
+    """Time alone changes an exception's state (approved -> expired) and its version's gate: the
+    refresh after its expiry rebuilds that version, not the whole list, and equals a full rebuild."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    with sqlite3.connect(demo_copy.home_dir / "governance.db") as conn:
+        version_id, project_id = conn.execute(
+            "SELECT version_id, project_id FROM dataset_versions WHERE status = 'rejected' ORDER BY version_id"
+        ).fetchone()
+    exception_id, expires = "x_expiring", datetime.now(UTC) + timedelta(seconds=8)
+    stored = expires.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")  # as SQLAlchemy stores it
+    _sql(demo_copy, "INSERT INTO exception_approvals (exception_id, project_id, version_id, rule, reason, follow_up, status, "
+         "requested_by, requested_at, approved_by, approved_at, effective_from, expires_at) VALUES ("
+         f"'{exception_id}', '{project_id}', '{version_id}', 'experiment_status', 'r', '', 'approved', 'lena', "
+         f"'2026-01-01 00:00:00.000000', 'alice', '2026-01-01 00:00:00.000000', NULL, '{stored}')")  # fmt: skip
+    before = _refresh(demo_copy, ["dataset_versions"])["dataset_versions"]
+    assert datetime.now(UTC) < expires, "the first refresh must end before the expiry (a slow host: raise the margin)"
+    assert before["mode"] in ("incremental", "full")
+    records = {json.loads(x)["version_id"]: json.loads(x) for x in _files(demo_copy)["dataset_versions"].splitlines()}
+    assert {x["exception_id"]: x["effective_status"] for x in records[version_id]["exceptions"]}[exception_id] == "approved"
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.5)
+
+    after = _refresh(demo_copy, ["dataset_versions"])["dataset_versions"]
+
+    assert after == {"mode": "incremental", "reason": "dataset_versions.jsonl: 1 record rebuilt for 1 changed key", "rebuilt": 1}
+    records = {json.loads(x)["version_id"]: json.loads(x) for x in _files(demo_copy)["dataset_versions"].splitlines()}
+    assert {x["exception_id"]: x["effective_status"] for x in records[version_id]["exceptions"]}[exception_id] == "expired"
+    assert _files(demo_copy)["dataset_versions"] == _full_copy(demo_copy, tmp_path)["dataset_versions"]
+
+
+def test_a_freeze_window_opening_between_refreshes_rebuilds_every_gate(demo_copy: Settings) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from dataops_platform.store.engine import Store
+    from dataops_platform.store.models import PlatformConfig, Project
+
+    start = datetime.now(UTC) + timedelta(seconds=8)
+    store = Store(demo_copy.store_url)
+    with store.write() as session:
+        project = session.query(Project.id).order_by(Project.id).first()[0]
+        row = session.get(PlatformConfig, "governance_policy")
+        end = start + timedelta(days=1)
+        window = {"project": project, "start": start.isoformat(), "end": end.isoformat(), "reason": "test"}
+        row.value = {**row.value, "freeze_windows": [*row.value.get("freeze_windows", []), window]}
+    store.engine.dispose()
+    _refresh(demo_copy, ["dataset_versions"])  # the policy changed: a full build, before the window opens
+    assert datetime.now(UTC) < start, "the first refresh must end before the window opens (a slow host: raise the margin)"
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.5)
+    outcome = _refresh(demo_copy, ["dataset_versions"])["dataset_versions"]
+    assert outcome["mode"] == "full" and "a freeze window opens or closes" in outcome["reason"], outcome
