@@ -9,7 +9,6 @@ all their columns so the consistency rules can check them without the database.
 from __future__ import annotations
 
 import pkgutil
-import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -42,7 +41,7 @@ from dataops_platform.store.models import (
     Tenant,
     User,
 )
-from dataops_platform.store.types import UtcDateTime
+from dataops_platform.store.types import SQLITE_STORED, UtcDateTime
 
 
 def _plain(value: Any) -> Any:
@@ -82,16 +81,13 @@ def _column_rows(session: Session, model: Any, order_by: Any = None, only: Itera
     return rows
 
 
-_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", re.ASCII)  # how SQLAlchemy stores a DateTime there
-
-
 def _sqlite_stamp(stored: Any, read_back: Callable[[Any], Any]) -> Any:
     """A timestamp column's stored SQLite value as the artifact shows it: `str()` of the aware UTC
     datetime the column type reads back (the artifact encoder's `default=str`), made from the text
     SQLAlchemy wrote (naive UTC, six-digit microseconds) without building the datetime (its parse and
     the encoder's call back were a tenth of a million-object build). Anything else (text written by
     hand, out of range) goes through the column type itself, which reads it or raises as it did."""
-    if type(stored) is str and _SQLITE_DATETIME.fullmatch(stored):
+    if type(stored) is str and SQLITE_STORED.fullmatch(stored):
         try:
             datetime.fromisoformat(stored)  # the fields in range: 2026-13-45 is not a time
         except ValueError:
