@@ -160,14 +160,47 @@ def install(conn: Connection) -> None:
 
 
 def feed_installed(session: Session) -> bool:
-    """Whether every trigger of the feed is in place and enabled (else a refresh cannot trust it and
-    rebuilds in full)."""
+    """Whether every trigger of the feed is in place, on its own table, enabled and exactly as
+    `install_statements` makes it (else a refresh cannot trust the feed and rebuilds in full). A
+    trigger of the same name that does something else (a body replaced, a WHEN clause, a table
+    renamed away with its triggers and recreated without them) is not the feed's."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        found = session.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'A'")).scalars()
+        rows = session.execute(text(_PG_TRIGGERS)).tuples()
     else:
-        found = session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
-    return _names(dialect) <= set(found)
+        rows = session.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")).tuples()
+    return _expected(dialect) <= {tuple(r) for r in rows}
+
+
+# Each trigger of the current schema with its table, kind (pg_trigger.tgtype: row 1, insert 4,
+# delete 8, update 16, truncate 32; after = no before/instead bit), whether it is enabled always,
+# has no WHEN clause nor column list, and the body of the function it executes.
+_PG_TRIGGERS = """
+SELECT t.tgname, c.relname,
+       t.tgtype::int || ' ' || t.tgenabled::text || ' ' || (t.tgqual IS NULL)::text || ' ' || (t.tgattr::text = '')::text
+       || ' ' || p.proname || ' ' || p.prosrc
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE NOT t.tgisinternal AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+"""
+_PG_TGTYPE = {"insert": 5, "update": 17, "delete": 9, "truncate": 32}
+
+
+def _expected(dialect: str) -> set[tuple[str, str, str]]:
+    """(trigger, table, definition) of every trigger `install_statements` makes, as the catalogue
+    shows them: SQLite keeps each CREATE TRIGGER statement's text; for PostgreSQL, the description
+    `_PG_TRIGGERS` gives of the trigger and its function."""
+    statements = install_statements(dialect)
+    if dialect != "postgresql":
+        created = {s.split()[2]: s for s in statements if s.startswith("CREATE TRIGGER ")}
+        return {(name, table, created[name]) for table, name in _triggers(dialect)}
+    functions = [s for s in statements if s.startswith("CREATE OR REPLACE FUNCTION ")]
+    bodies = {s.split()[4].removesuffix("()"): s.split("$$")[1] for s in functions}
+    return {
+        (name, table, f"{_PG_TGTYPE[name.rpartition('_')[2]]} A true true {name} {bodies[name]}")
+        for table, name in _triggers(dialect)
+    }
 
 
 @dataclass(frozen=True)

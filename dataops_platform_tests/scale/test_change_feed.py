@@ -586,3 +586,60 @@ def test_a_freeze_window_opening_between_refreshes_rebuilds_every_gate(demo_copy
     time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.5)
     outcome = _refresh(demo_copy, ["dataset_versions"])["dataset_versions"]
     assert outcome["mode"] == "full" and "a freeze window opens or closes" in outcome["reason"], outcome
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    [
+        "DROP TRIGGER graph_feed_alerts_update; "
+        "CREATE TRIGGER graph_feed_alerts_update AFTER UPDATE ON alerts BEGIN SELECT 1; END",
+        "ALTER TABLE alerts RENAME TO alerts_old; CREATE TABLE alerts AS SELECT * FROM alerts_old",
+    ],
+    ids=["same-name-does-nothing", "table-renamed-away"],
+)
+def test_a_trigger_that_is_not_the_feeds_is_not_trusted(demo_copy: Settings, tmp_path: Path, decoy: str) -> None:
+    """A trigger of the feed's name that records nothing (or the feed's triggers carried off with a
+    renamed table) would let a write go unseen: the feed reads as not installed, and `dataops init`
+    puts the real ones back."""
+    from dataops_platform.store.engine import Store
+
+    _refresh(demo_copy, ["alerts"])
+    with sqlite3.connect(demo_copy.home_dir / "governance.db") as conn:
+        conn.executescript(decoy)
+    _sql(demo_copy, "UPDATE alerts SET related_object = 'experiment:nowhere' WHERE alert_id = 't01_retail.alert_001'")
+    outcome = _refresh(demo_copy, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "triggers are missing" in outcome["reason"], outcome
+    assert b"experiment:nowhere" in _files(demo_copy)["alerts"]
+    store = Store(demo_copy.store_url)
+    try:
+        assert feed.ensure_installed(store.engine) is True
+        with store.engine.connect() as conn:
+            assert feed.feed_installed(_session(conn))
+    finally:
+        store.engine.dispose()
+
+
+def test_a_postgresql_trigger_function_replaced_is_not_trusted(pg_database: str) -> None:
+    migrate.upgrade(pg_database)
+    engine = make_engine(pg_database)
+    decoys = [
+        "CREATE OR REPLACE FUNCTION graph_feed_alerts_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        "DROP TRIGGER graph_feed_alerts_insert ON alerts; CREATE TRIGGER graph_feed_alerts_insert AFTER INSERT ON alerts "
+        "FOR EACH ROW WHEN (false) EXECUTE FUNCTION graph_feed_alerts_insert(); "
+        "ALTER TABLE alerts ENABLE ALWAYS TRIGGER graph_feed_alerts_insert",
+    ]
+    seen = []
+    try:
+        with engine.connect() as conn:
+            assert feed.feed_installed(_session(conn)), "as the migration installed it"
+        for decoy in decoys:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(decoy)
+            with engine.connect() as conn:
+                seen.append(feed.feed_installed(_session(conn)))
+            assert feed.ensure_installed(engine) is True
+            with engine.connect() as conn:
+                seen.append(feed.feed_installed(_session(conn)))
+    finally:
+        engine.dispose()
+    assert seen == [False, True, False, True]
