@@ -236,7 +236,8 @@ class ParseCache:
 
     One materialisation runs every check, the metrics, the report and the test report in one
     process (in-process executor), and each of them reads the artifacts: without this every file
-    was parsed about 15 times a run. An entry is keyed by the file's (inode, size, mtime_ns);
+    was parsed about 15 times a run. An entry is keyed by the file's (inode, size, mtime_ns,
+    ctime_ns);
     `write_artifact` renames a new file into place, so a rewrite changes the inode. A file changed
     in place (an editor, a test corrupting it) keeps its inode, and file times are coarse (a
     kernel tick), so, as git does with its index, an entry whose file was modified within
@@ -247,8 +248,8 @@ class ParseCache:
     IDLE_SECONDS = 30.0  # no step for this long: the values are dropped (an idle worker holds none)
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[tuple[int, int, int], bytes | None, Any]] = {}
-        self._written: dict[str, bytes | tuple[int, int, int]] = {}  # path -> digest or signature of a JSONL file written here
+        self._entries: dict[str, tuple[tuple[int, ...], bytes | None, Any]] = {}
+        self._written: dict[str, bytes | tuple[int, ...]] = {}  # path -> digest or signature of a JSONL file written here
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -295,7 +296,7 @@ class ParseCache:
             return read_artifact(path)
         key = str(path)
         st = path.stat()
-        signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == signature:
             digest = entry[1]
@@ -310,7 +311,7 @@ class ParseCache:
         written = self._written.pop(key, None)
         own = written == digest or written == signature
         with collector.paused():
-            value = _own_jsonl(content) if own and path.suffix == ".jsonl" else _parse(path, content)
+            value = _own_jsonl(content, path) if own and path.suffix == ".jsonl" else _parse(path, content)
         self._entries[key] = (signature, digest if self._racy(st) else None, value)
         return value
 
@@ -321,9 +322,9 @@ class ParseCache:
 
     def wrote_file(self, path: Path) -> None:
         """The platform wrote the JSONL file now at `path` (`jsonl_line` lines): `wrote` by the
-        file's identity (inode, size, mtime_ns) rather than a digest of bytes it never held."""
+        file's identity (inode, size, mtime_ns, ctime_ns) rather than a digest of bytes it never held."""
         st = path.stat()
-        self._written[str(path)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        self._written[str(path)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _racy(self, st: os.stat_result) -> bool:
         return time.time_ns() - st.st_mtime_ns <= self.RACY_SECONDS * 1e9
@@ -332,7 +333,7 @@ class ParseCache:
         """Whether the file at `path` has a parsed value kept."""
         return str(path) in self._entries
 
-    def entry(self, path: Path) -> tuple[tuple[int, int, int], bytes | None, Any] | None:
+    def entry(self, path: Path) -> tuple[tuple[int, ...], bytes | None, Any] | None:
         """What is kept for `path`: (signature when parsed, content digest while racy else None,
         the parsed value), or None. Read only: for a reader that must know a value came from these bytes."""
         return self._entries.get(str(path))
@@ -367,13 +368,19 @@ def _parse(path: Path, content: bytes) -> Any:
     return text
 
 
-def _own_jsonl(content: bytes) -> list[Any]:
+def _own_jsonl(content: bytes, path: Path) -> list[Any]:
     """The records of a JSONL file exactly as `write_artifact` wrote it (each line one `json.dumps`
     of a record, none empty, none holding a raw "\\n"): one `json.loads` of them as an array gives the
     same records as a parse line by line, faster, and with each key string shared by every record
-    (the decoder's key memo lasts one call), a third less memory for a large artifact."""
+    (the decoder's key memo lasts one call), a third less memory for a large artifact. Should the
+    array hold another number of records than the file has lines (a line holding two records, or
+    none), the file is not as written: it is parsed line by line, which says what is wrong."""
     text = content.decode()
-    return json.loads("[" + text[:-1].replace("\n", ",") + "]") if text else []
+    try:
+        records = json.loads("[" + text[:-1].replace("\n", ",") + "]") if text else []
+    except ValueError:
+        records = None
+    return records if records is not None and len(records) == text.count("\n") else _parse(path, content)
 
 
 PARSED = ParseCache()

@@ -16,9 +16,10 @@ replaced); the feed's triggers are missing; a change the list cannot localise (N
 `FULL_EVERY`, which bounds how long anything the feed cannot see (an MLflow run purged) can go
 unnoticed.
 
-Files are recognised by (inode, size, mtime_ns): every write renames a new file into place (a new
-inode), and after writing, the file's mtime is set 2 s into the past, so an edit in place later
-(which stamps the current time) always changes the signature, however coarse the file clock.
+Files are recognised by (inode, size, mtime_ns, ctime_ns): every write renames a new file into place
+(a new inode), and after writing, the file's mtime is set 2 s into the past, so an edit in place
+later (which stamps the current time) always changes the signature, however coarse the file clock;
+an edit whose mtime is put back afterwards still moves the ctime, which cannot be set.
 """
 
 from __future__ import annotations
@@ -335,7 +336,7 @@ def _load_state(path: Path) -> _State | None:
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):  # a state file nobody should trust
         return None
-    return state if len(state.signature) == 3 and len(state.sidecars) == 2 and state.items >= 0 and state.cursor >= 0 else None
+    return state if len(state.signature) == 4 and len(state.sidecars) == 2 and state.items >= 0 and state.cursor >= 0 else None
 
 
 def _int(value: Any) -> int:
@@ -382,8 +383,10 @@ def _save_state(
 
 
 def _signature(path: Path) -> list[int]:
+    """(inode, size, mtime, ctime): the change time too, which an edit moves and nobody can set back
+    (an editor, or someone covering an edit with `touch -d`, can restore the mtime, not the ctime)."""
     st = path.stat()
-    return [st.st_ino, st.st_size, st.st_mtime_ns]
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _backdate(path: Path) -> None:

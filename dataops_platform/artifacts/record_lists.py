@@ -282,6 +282,6 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     else:
         lst = simple(name, SIMPLE[name])
     outcome = refresh(lst, session, root, root / ARTIFACT_FILES[name], now, full=full)
-    if is_local(outcome.path):
+    if is_local(outcome.path) and outcome.mode != "unchanged":  # only bytes this run wrote are its own
         PARSED.wrote_file(outcome.path)
     return [outcome]

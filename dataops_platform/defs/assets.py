@@ -173,11 +173,15 @@ REFRESH_TAG = "dataops/refresh"  # a run tagged "full" rebuilds every record lis
 
 
 def _head_lines(path: Path, count: int = PREVIEW_ITEMS) -> list[dict[str, Any]]:
-    """The first records of a JSONL artifact, for a preview, without reading the rest."""
+    """The first records of a JSONL artifact, for a preview, without reading the rest. The preview
+    stops at a line that does not parse: judging the file is rule 1's, not the preview's."""
     out: list[dict[str, Any]] = []
     with path.open("rb") as fh:
         for line in fh:
-            out.append(json.loads(line))
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break
             if len(out) >= count:
                 break
     return out

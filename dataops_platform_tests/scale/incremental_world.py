@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -30,7 +29,9 @@ from typing import Any
 import yaml
 
 from dataops_platform import clock as clock_module
+from dataops_platform.artifacts import incremental
 from dataops_platform.artifacts.files import ARTIFACT_FILES
+from dataops_platform.artifacts.incremental import STATE_DIRNAME
 from dataops_platform.clock import FixedClock
 from dataops_platform.demo.sample_data import sample_records, write_records
 from dataops_platform.demo.training import run_experiment
@@ -75,32 +76,35 @@ def wall_clock(clock: FixedClock) -> Iterator[None]:
 
 def _linkable(path: Path, artifacts: Path) -> bool:
     """A record artifact an incremental refresh splices into, or a file of its state (what the state
-    checks it against: keys, offsets, signatures); not a lock file (a lock is taken on the inode)."""
+    checks it against: keys, offsets, signatures); not a lock file."""
     if not path.is_relative_to(artifacts) or path.suffix == ".lock":
         return False
     return path.is_relative_to(artifacts / ".state") or path.suffix == ".jsonl" or path.name == "lineage_graph.json"
 
 
 def clone_home(source: Settings, target: Path) -> Settings:
-    """A copy of a home in which the record artifacts are hard links to the source's: the same
-    inode, size and mtime, so the copied refresh state still describes them and the clone's first
-    refresh is incremental, as the source's next one would be (a plain copy makes new inodes, which
-    the state rightly takes for files changed behind its back: a full rebuild). Safe because every
-    artifact write renames a new file into place; `fingerprint` checks the source stays untouched,
-    and `_edit_artifact` breaks a link before editing. Everything else (the stores) is copied."""
-
-    def copy(src: str, dst: str) -> None:
-        if _linkable(Path(src), source.artifacts_dir):
-            os.link(src, dst)
-        else:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source.home_dir, target, copy_function=copy)
-    return load_settings(target)
+    """A copy of a home whose refresh state describes the copied files, so the clone's first refresh
+    is incremental, as the source's next one would be. A plain copy makes new files (inode, ctime),
+    which the state rightly takes for files changed behind its back (a full rebuild): each list's
+    state is written again with the copies' signatures, as the refresh that wrote them would have.
+    Hard links would keep the inode, but linking moves the ctime of the source's files too."""
+    shutil.copytree(source.home_dir, target)
+    clone = load_settings(target)
+    state = clone.artifacts_dir / STATE_DIRNAME
+    for state_path in sorted(state.glob("*.json")):
+        data = json.loads(state_path.read_text())
+        if not isinstance(data, dict) or "signature" not in data:
+            continue  # not a list's state (rule 11's cursor is checked by content)
+        name = state_path.stem
+        written = clone.artifacts_dir / ARTIFACT_FILES[name] if name in ARTIFACT_FILES else state / f"{name}.items"
+        data["signature"] = incremental._signature(written)
+        data["sidecars"] = [incremental._signature(state / f"{name}{suffix}") for suffix in (".keys.json", ".offsets")]
+        state_path.write_text(json.dumps(data, sort_keys=True))
+    return clone
 
 
 def fingerprint(settings: Settings) -> dict[str, tuple[int, int, int, str]]:
-    """(inode, size, mtime, digest) of every linkable file of a home: a clone must never change them."""
+    """(inode, size, mtime, digest) of every file a refresh state vouches for: a clone must never change them."""
     root = settings.artifacts_dir
     return {
         str(path.relative_to(root)): (st.st_ino, st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
@@ -496,10 +500,6 @@ def _edit_artifact(w: World, pick: int, variant: int) -> str:
     path = root / ARTIFACT_FILES[name]
     if not path.exists():
         return f"hand: {name} is not there"
-    if path.stat().st_nlink > 1:  # a link to the base home's file (`clone_home`): edit a private copy
-        private = path.with_name(path.name + ".private")
-        shutil.copy2(path, private)
-        private.replace(path)
     how = pick % 4
     if how == 0:
         path.unlink()

@@ -147,6 +147,22 @@ def test_a_refresh_rebuilds_only_what_changed_and_equals_a_full_rebuild(demo_cop
     ids=["edited", "deleted", "state-malformed", "state-deep", "keys-missing", "trigger-dropped"],
 )
 def test_what_the_state_cannot_vouch_for_is_rebuilt_in_full(demo_copy: Settings, tmp_path: Path, spoil, reason: str) -> None:  # noqa: ANN001
+    _spoilt_then_refreshed(demo_copy, tmp_path, spoil, reason)
+
+
+def _edit_keeping_size_and_mtime(settings: Settings) -> None:
+    path = settings.artifacts_dir / "processed/alerts.jsonl"
+    st, data = path.stat(), path.read_bytes()
+    path.write_bytes(data.replace(b'"severity": "', b'"severity": "X', 1).replace(b'"status": "', b'"status":"', 1))
+    assert path.stat().st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the inode, size and mtime of the file the state vouches for
+
+
+def test_an_edit_that_puts_the_size_and_mtime_back_is_still_seen(demo_copy: Settings, tmp_path: Path) -> None:
+    _spoilt_then_refreshed(demo_copy, tmp_path, _edit_keeping_size_and_mtime, "changed since the platform wrote it")
+
+
+def _spoilt_then_refreshed(demo_copy: Settings, tmp_path: Path, spoil, reason: str) -> None:  # noqa: ANN001
     _refresh(demo_copy, ["alerts"])
     spoil(demo_copy)
     _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
@@ -182,7 +198,7 @@ def test_a_policy_change_rebuilds_every_gate(demo_copy: Settings) -> None:
 def test_state_files_are_plain_json(demo_copy: Settings) -> None:
     _refresh(demo_copy, ["alerts"])
     state = json.loads((demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json").read_text())
-    assert state["format"] == 1 and state["cursor"] > 0 and len(state["signature"]) == 3
+    assert state["format"] == 1 and state["cursor"] > 0 and len(state["signature"]) == 4  # inode, size, mtime, ctime
 
 
 def test_the_feed_forgets_what_every_list_has_read_and_a_lagging_reader_rebuilds(demo_copy: Settings, tmp_path: Path) -> None:
@@ -405,7 +421,7 @@ def test_keys_of_another_kind_make_a_full_rebuild(demo_copy: Settings, tmp_path:
     keys.write_text(json.dumps(list(range(count))))
     os.utime(keys, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its signature put back
     state = json.loads((demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json").read_text())
-    state["sidecars"][0] = [keys.stat().st_ino, keys.stat().st_size, keys.stat().st_mtime_ns]
+    state["sidecars"][0] = [keys.stat().st_ino, keys.stat().st_size, keys.stat().st_mtime_ns, keys.stat().st_ctime_ns]
     (demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json").write_text(json.dumps(state))
     _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
     outcome = _equal_to_full(demo_copy, tmp_path, ["alerts"])["alerts"]

@@ -278,7 +278,7 @@ def play_and_compare(base_home: Settings, tmp_path_factory: pytest.TempPathFacto
             story = describe(world.log)
             assert last is not None
             assert_equal_to_a_full_rebuild(settings, last, clock, story, work / "full")
-        assert fingerprint(base_home) == base, "the example changed a file of the base home through a hard link"
+        assert fingerprint(base_home) == base, "the example changed a file of the base home"
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -468,4 +468,4 @@ def test_corruption_fails_its_rule_on_the_next_incremental_refresh(
         # No case edits a spliced artifact or the policy: none justifies a full rebuild.
         assert_refreshed(settings, result, QUIET, changed=written)
     assert {c.name: c.status for c in result.checks}[check] == KIND[kind], summary(result)
-    assert fingerprint(base_home) == base, "the case changed a file of the base home through a hard link"
+    assert fingerprint(base_home) == base, "the case changed a file of the base home"

@@ -223,3 +223,15 @@ def test_an_idle_process_drops_the_values(tmp_path: Path) -> None:
     assert len(cache) == 0
     with cache.step("run-1"):
         assert cache.read(path) == ALERTS
+
+
+def test_the_fast_read_of_an_own_file_holds_it_to_one_record_a_line(tmp_path: Path) -> None:
+    """`_own_jsonl` joins the lines into one array: two records on one line would parse there, so
+    it counts them against the lines and reads anything else line by line (which refuses it)."""
+    from dataops_platform.artifacts.files import _own_jsonl
+
+    path = tmp_path / "alerts.jsonl"
+    assert _own_jsonl(b'{"a": 1}\n{"b": 2}\n', path) == [{"a": 1}, {"b": 2}]
+    with pytest.raises(ValueError, match="Extra data"):
+        _own_jsonl(b'{"a": 1}, {"b": 2}\n{"c": 3}\n', path)
+    assert _own_jsonl(b"", path) == []
