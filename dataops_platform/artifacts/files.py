@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -72,6 +73,31 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of the regular file at `path`, or None when there is none, it is something else (a
+    FIFO, which would block the reader, a directory, a device), a symlink, or larger than `limit`:
+    how the platform reads its own state files, which nobody else should have put there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def write_artifact(root: Path, name: str, value: Any) -> Path:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import dataops_platform
-from dataops_platform.artifacts.files import replacing
+from dataops_platform.artifacts.files import read_regular, replacing
 from dataops_platform.errors import DataOpsError
 from dataops_platform.store import feed
 from dataops_platform.text import plural
@@ -47,6 +48,7 @@ FORMAT = 1  # bump when an item's encoding or a list's content changes: every st
 FULL_EVERY = timedelta(hours=24)
 GAP_PATIENCE = timedelta(minutes=15)  # how long a seq missing below the cursor (a transaction still open) is waited for
 _BACKDATE_NS = 2_000_000_000
+_STATE_MAX_BYTES = 256 << 20  # a list's state is small (its `extra` the largest part): anything bigger is not one
 MAX_CHANGES = 200_000  # more changes than this (and than the list has items) since the last build: rebuild
 CODE = f"{dataops_platform.__version__}/{FORMAT}"  # a state written by other code is not trusted
 
@@ -118,23 +120,48 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
             f"cannot write {exc.filename or state_dir(root)}: the artifacts directory and its {STATE_DIRNAME}/ must be "
             "writable by whoever materialises (the platform's own user); fix its owner or mode, then materialise again"
         ) from exc
+    except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:  # .state a file, a state file a directory
+        raise _not_ours(Path(exc.filename or state_dir(root))) from exc
 
 
 @contextmanager
 def exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_path` (created if need be) for the block, waiting for it."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
+    """Hold an exclusive lock on `lock_path` (created if need be) for the block, waiting for it. The
+    lock file is opened without following a symlink and must be a regular file: a FIFO or a link
+    planted there would block the run or create a file elsewhere."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise _not_ours(lock_path.parent) from exc
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        raise _not_ours(lock_path) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _not_ours(lock_path)
         try:
             import fcntl
         except ImportError:  # not POSIX: no advisory locks; one materialisation at a time is then the operator's
             yield
             return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _not_ours(path: Path) -> DataOpsError:
+    return DataOpsError(
+        f"{path} is not what the platform keeps there (a symlink, a FIFO, a file where a directory belongs or the "
+        f"reverse): it is the refresh's own bookkeeping; remove it (or the whole {STATE_DIRNAME}/ directory: the next "
+        "run rebuilds in full), then materialise again"
+    )
 
 
 def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, now: datetime, *, full: bool) -> Outcome:
@@ -314,8 +341,11 @@ def _recent_gaps(session: Session, head: int, now: datetime, window: int = 10_00
 
 def _load_state(path: Path) -> _State | None:
     """The state at `path`, or None for anything that is not exactly a state this code wrote."""
+    raw = read_regular(path, _STATE_MAX_BYTES)  # not a FIFO (it would block the run), not a symlink
+    if raw is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
         gaps, extra = data.get("gaps", {}), data.get("extra", {})
@@ -334,7 +364,7 @@ def _load_state(path: Path) -> _State | None:
             gaps={str(_int(k)): str(v) for k, v in gaps.items()},
             extra=extra,
         )
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):  # a state file nobody should trust
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # a state file nobody should trust
         return None
     return state if len(state.signature) == 4 and len(state.sidecars) == 2 and state.items >= 0 and state.cursor >= 0 else None
 
@@ -445,9 +475,18 @@ def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tup
     import numpy as np
 
     keys = _load_keys(keys_path)
+    if offsets_path.stat().st_size != 8 * (len(keys) + 1):  # before reading it: a forged state may vouch for 2 GB
+        raise StateMismatch(f"{offsets_path.name} does not describe {target.name}")
     offsets = _load_offsets(offsets_path)
-    if len(offsets) != len(keys) + 1 or int(offsets[-1]) != target.stat().st_size:
+    size = target.stat().st_size
+    if len(offsets) != len(keys) + 1 or int(offsets[0]) != 0 or int(offsets[-1]) != size or bool((np.diff(offsets) <= 0).any()):
         raise StateMismatch(f"{keys_path.name} does not describe {target.name}")
+    try:
+        ordered = all(a < b for a, b in zip(keys, keys[1:], strict=False))  # what bisect below relies on
+    except TypeError:
+        ordered = False
+    if not ordered:
+        raise StateMismatch(f"{keys_path.name} holds keys out of order or of another kind")
     new_keys: list[Key] = []
     pieces: list[Any] = []  # offsets of the new file, segment by segment
     position = 0

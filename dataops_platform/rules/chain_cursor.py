@@ -31,12 +31,11 @@ import json
 import os
 import re
 import stat
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, read_regular, replacing
 from dataops_platform.governance.chain import GENESIS_HASH
 
 STATE_FILE = ".state/audit_chain.json"
@@ -66,7 +65,7 @@ class Scan:
     """One pass over the audit_log file: its size, content digest, last byte, and the digest of its
     first `at` bytes (None when the file is shorter)."""
 
-    signature: tuple[int, int, int]
+    signature: tuple[int, ...]
     size: int
     digest: bytes
     ends_with_newline: bool
@@ -115,9 +114,9 @@ class ChainCursor:
 # What this process's clean walks covered, by state path: (the PARSED entry's signature and digest
 # then, the content's digest, the state). A later evaluation of a value the cache parsed from the
 # same bytes needs no hashing: the same digest (an entry for a file written moments before its
-# parse keeps one), or, for an entry with none both then and now, the same (inode, size, mtime) --
+# parse keeps one), or, for an entry with none both then and now, the same (inode, size, mtime, ctime) --
 # the cache's own test that a file is unchanged. Small tuples only, dropped with the cache.
-_WALKED: dict[str, tuple[tuple[int, int, int], bytes | None, bytes, Saved]] = {}
+_WALKED: dict[str, tuple[tuple[int, ...], bytes | None, bytes, Saved]] = {}
 PARSED.on_clear(_WALKED.clear)
 
 
@@ -171,8 +170,8 @@ def _scan(path: Path, at: int | None) -> Scan:
             f.seek(size - 1)
             last = f.read(1)
         after = os.fstat(f.fileno())
-    signature = (before.st_ino, before.st_size, before.st_mtime_ns)
-    if signature != (after.st_ino, after.st_size, after.st_mtime_ns) or size != before.st_size:
+    signature = (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns)  # as the PARSED cache's
+    if signature != (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) or size != before.st_size:
         raise OSError(f"{path} changed while it was read")
     return Scan(signature, size, whole.digest(), last == b"\n", prefix_digest)
 
@@ -201,19 +200,8 @@ def _bound(entry: tuple, scan: Scan) -> bool:
 
 def load_state(path: Path) -> Saved | None:
     """The saved cursor, or None when there is none or it is anything but a well-formed state."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO planted there must not block the rule
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = os.read(fd, _STATE_MAX_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) > _STATE_MAX_BYTES:
+    data = read_regular(path, _STATE_MAX_BYTES)  # a FIFO planted there must not block the rule
+    if data is None:
         return None
     try:
         value = json.loads(data)
@@ -232,15 +220,11 @@ def load_state(path: Path) -> Saved | None:
 
 
 def _write_state(path: Path, state: Saved) -> None:
-    """Atomically (a temporary file renamed over it); a state that cannot be written is skipped."""
+    """Atomically (a new file of a random name renamed over it: nothing planted is followed); a
+    state that cannot be written is skipped."""
     body = json.dumps({"format": FORMAT, "seq": state.seq, "hash": state.hash, "length": state.length, "digest": state.digest})
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(body + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        with replacing(path) as out:
+            out.write((body + "\n").encode("utf-8"))
     except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
+        pass

@@ -659,3 +659,81 @@ def test_a_postgresql_trigger_function_replaced_is_not_trusted(pg_database: str)
     finally:
         engine.dispose()
     assert seen == [False, True, False, True]
+
+
+def _alarm(seconds: int):  # noqa: ANN202
+    """Fail, rather than hang the suite, if the block blocks."""
+    import signal
+    from contextlib import contextmanager
+
+    @contextmanager
+    def guard():  # noqa: ANN202
+        def fail(*_: object) -> None:
+            raise TimeoutError(f"blocked for {seconds} s")
+
+        previous = signal.signal(signal.SIGALRM, fail)
+        signal.alarm(seconds)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return guard()
+
+
+def test_a_fifo_planted_as_a_state_file_does_not_block_the_refresh(demo_copy: Settings, tmp_path: Path) -> None:
+    _refresh(demo_copy, ["alerts"])
+    state = demo_copy.artifacts_dir / STATE_DIRNAME / "alerts.json"
+    state.unlink()
+    os.mkfifo(state)
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    with _alarm(120):
+        outcome = _refresh(demo_copy, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "no previous build" in outcome["reason"]
+    assert state.is_file(), "the state written over the FIFO"
+    assert _files(demo_copy)["alerts"] == _full_copy(demo_copy, tmp_path)["alerts"]
+
+
+@pytest.mark.parametrize("plant", ["fifo", "dangling-symlink", "state-dir-is-a-file"])
+def test_a_lock_or_state_directory_that_is_not_the_platforms_is_a_clear_error(tmp_path: Path, plant: str) -> None:
+    from dataops_platform.artifacts.incremental import exclusive
+    from dataops_platform.errors import DataOpsError
+
+    state = tmp_path / "artifacts" / STATE_DIRNAME
+    lock = state / "alerts.lock"
+    elsewhere = tmp_path / "elsewhere.txt"
+    if plant == "state-dir-is-a-file":
+        state.parent.mkdir(parents=True)
+        state.write_text("not a directory")
+    else:
+        state.mkdir(parents=True)
+        if plant == "fifo":
+            os.mkfifo(lock)
+        else:
+            lock.symlink_to(elsewhere)
+    with _alarm(30), pytest.raises(DataOpsError) as err:
+        with exclusive(lock):
+            pass
+    assert "is not what the platform keeps there" in err.value.message and "remove it" in err.value.message
+    assert not elsewhere.exists(), "nothing created through the link"
+
+
+def test_offsets_out_of_order_are_not_spliced_even_when_the_state_vouches_for_them(demo_copy: Settings, tmp_path: Path) -> None:
+    import numpy as np
+
+    from dataops_platform.artifacts import incremental
+
+    _refresh(demo_copy, ["alerts"])
+    state_dir = demo_copy.artifacts_dir / STATE_DIRNAME
+    offsets_path, state_path = state_dir / "alerts.offsets", state_dir / "alerts.json"
+    offsets = np.fromfile(offsets_path, dtype=np.int64)
+    offsets[1], offsets[2] = offsets[2], offsets[1]  # the same size, the same ends: only the order is wrong
+    offsets.tofile(offsets_path)
+    state = json.loads(state_path.read_text())
+    state["sidecars"][1] = incremental._signature(offsets_path)  # vouched for, as a forger would
+    state_path.write_text(json.dumps(state))
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    outcome = _refresh(demo_copy, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "does not describe" in outcome["reason"], outcome
+    assert _files(demo_copy)["alerts"] == _full_copy(demo_copy, tmp_path)["alerts"]
