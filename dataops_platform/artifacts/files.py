@@ -40,6 +40,9 @@ ARTIFACT_FILES: dict[str, str] = {
     "test_results": "reports/p8_test_results.json",
     "test_report_md": "reports/p8_test_report.md",
 }
+# Rule 11's verified-prefix cursor (rules/chain_cursor.py); the audit_log refresh drops it when the
+# file is rebuilt or a record in it rewritten, so such a file is walked from seq 1.
+AUDIT_CURSOR_STATE = ".state/audit_chain.json"
 # Written by test_report itself, so not yet present while it evaluates the rules.
 TEST_REPORT_OUTPUTS = ("test_results", "test_report_md")
 

@@ -84,6 +84,7 @@ class Outcome:
     items: int  # items in the list now
     rebuilt: int  # items built from the store in this refresh (all of them on a full build)
     path: Path
+    rewrote: bool = False  # an item that was there before replaced or removed (not only items appended)
 
 
 @dataclass
@@ -186,13 +187,13 @@ def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, n
             built = dict(lst.items(session, dirty, extra))
             changed = sorted((k, built.get(k)) for k in dirty)
             try:
-                total = _splice(target, paths[1], paths[2], changed)
+                total, rewrote = _splice(target, paths[1], paths[2], changed)
             except StateMismatch as exc:
                 reason = str(exc)
             else:
                 _save_state(session, paths, state, head, gaps, now, target, extra, total, full_build=False)
                 return Outcome("incremental", f"{plural(len(built), 'record')} rebuilt for {plural(len(dirty), 'changed key')}",
-                               total, len(built), target)  # fmt: skip
+                               total, len(built), target, rewrote)  # fmt: skip
     extra = lst.snapshot(session)  # taken before the items: what changes meanwhile is seen again next time
     items = lst.items(session, None, extra)
     keys = [k for k, _ in items]
@@ -469,9 +470,10 @@ def _write_full(target: Path, keys_path: Path, offsets_path: Path, items: list[t
     _write_offsets(offsets_path, offsets)
 
 
-def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tuple[Key, bytes | None]]) -> int:
+def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tuple[Key, bytes | None]]) -> tuple[int, bool]:
     """Write `target` anew: the old items, with each changed key's item replaced, inserted (a key not
-    there before) or left out (None), unchanged byte ranges copied by the kernel."""
+    there before) or left out (None), unchanged byte ranges copied by the kernel. The items now, and
+    whether a change fell at or before the last old key (more than items appended)."""
     import numpy as np
 
     keys = _load_keys(keys_path)
@@ -510,7 +512,7 @@ def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tup
     pieces.append(np.array([position], dtype=np.int64))
     _write_keys(keys_path, new_keys)
     _write_offsets(offsets_path, np.concatenate(pieces))
-    return len(new_keys)
+    return len(new_keys), bool(keys) and bool(changed) and changed[0][0] <= keys[-1]
 
 
 def _copy(old: Any, out: Any, offsets: Any, start: int, stop: int, position: int, pieces: list[Any]) -> int:

@@ -30,7 +30,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataops_platform.artifacts import build
-from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, compact_item, jsonl_line, write_artifact, write_lists
+from dataops_platform.artifacts.files import (
+    ARTIFACT_FILES,
+    AUDIT_CURSOR_STATE,
+    PARSED,
+    compact_item,
+    jsonl_line,
+    write_artifact,
+    write_lists,
+)
 from dataops_platform.artifacts.incremental import (
     KeyedList,
     Outcome,
@@ -284,4 +292,8 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     outcome = refresh(lst, session, root, root / ARTIFACT_FILES[name], now, full=full)
     if is_local(outcome.path) and outcome.mode != "unchanged":  # only bytes this run wrote are its own
         PARSED.wrote_file(outcome.path)
+    if name == "audit_log" and is_local(root) and (outcome.mode == "full" or outcome.rewrote):
+        # Not only records appended: rule 11 walks the chain from seq 1 rather than trust a cursor
+        # over bytes the refresh itself rewrote (a cursor forged for them would skip a tampered record).
+        (root / AUDIT_CURSOR_STATE).unlink(missing_ok=True)
     return [outcome]

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, read_regular, replacing
+from dataops_platform.artifacts.files import ARTIFACT_FILES, AUDIT_CURSOR_STATE, PARSED, Artifacts, read_regular, replacing
 from dataops_platform.governance.chain import GENESIS_HASH
 
-STATE_FILE = ".state/audit_chain.json"
+STATE_FILE = AUDIT_CURSOR_STATE
 FORMAT = 1
 _STATE_MAX_BYTES = 4096  # a real state is ~250 bytes: anything bigger is not one (and is not read)
 _CHUNK = 1 << 20

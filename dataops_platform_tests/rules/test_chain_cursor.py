@@ -119,10 +119,15 @@ def audit_check(result: dg.ExecuteInProcessResult) -> bool:
 # -- in a real materialisation ------------------------------------------------------------------
 def test_a_refresh_walks_only_what_was_appended(demo_copy: Settings, walks: list[tuple[int, str]]) -> None:
     root = demo_copy.artifacts_dir
+    # A copied home's first refresh rebuilds the audit log in full (new files), which drops the
+    # cursor: that run walks from seq 1 and leaves a cursor for the whole file.
+    assert audit_check(materialize(demo_copy, ["audit_log"])) is True
+    assert walks[0] == (0, GENESIS_HASH)
+    walks.clear()
     state = state_of(root)
     log = (root / AUDIT_LOG).read_bytes()
     records = records_of(root)
-    assert state == {  # the demo's own materialisation left a cursor for the whole file
+    assert state == {  # the cursor that run left, for the whole file
         "format": 1, "seq": len(records), "hash": records[-1]["hash"],
         "length": len(log), "digest": hashlib.blake2b(log, digest_size=16).hexdigest(),
     }  # fmt: skip
@@ -149,9 +154,33 @@ def test_an_audit_record_edited_with_sql_fails_as_before(demo_copy: Settings, wa
         conn.execute("UPDATE audit_records SET actor = 'mallory' WHERE seq = 5")
     assert audit_check(materialize(demo_copy, ["audit_log"])) is False
     assert walks and all(start == (0, GENESIS_HASH) for start in walks)  # other bytes: the walk starts at seq 1
-    assert state_of(root) == before  # a walk that found a problem moves nothing
+    assert before is not None and state_of(root) is None  # a record rewritten: the cursor dropped; a failed walk writes none
     through_cursor, full = judge(root)
     assert through_cursor == full and "audit seq 5 content does not match its hash" in full["violations"]
+
+
+def test_a_cursor_forged_for_the_rewritten_bytes_is_not_trusted(demo_copy: Settings, tmp_path: Path,
+                                                                walks: list[tuple[int, str]]) -> None:  # fmt: skip
+    """Someone who can write `.state/` edits an audit record in the store and plants the cursor a
+    clean walk of the bytes the next refresh will write would leave. The refresh rewrote a record
+    (not only appended), so it drops the cursor: rule 11 walks from seq 1 and finds the edit."""
+    root = demo_copy.artifacts_dir
+    with sqlite3.connect(demo_copy.home_dir / "governance.db") as conn:
+        conn.execute("UPDATE audit_records SET actor = 'mallory' WHERE seq = 5")
+    twin = tmp_path / "twin"
+    shutil.copytree(demo_copy.home_dir, twin)
+    twin_settings = Settings(home=twin)
+    materialize(twin_settings, ["audit_log"])  # what the refresh will write, seen on a copy
+    written = (twin_settings.artifacts_dir / AUDIT_LOG).read_bytes()
+    last = json.loads(written.splitlines()[-1])
+    forged = {"format": 1, "seq": last["seq"], "hash": last["hash"], "length": len(written),
+              "digest": hashlib.blake2b(written, digest_size=16).hexdigest()}  # fmt: skip
+    (root / STATE_FILE).write_text(json.dumps(forged))
+    walks.clear()
+
+    assert audit_check(materialize(demo_copy, ["audit_log"])) is False
+    assert (root / AUDIT_LOG).read_bytes() == written
+    assert walks and walks[0] == (0, GENESIS_HASH), "walked from seq 1, not from the forged cursor"
 
 
 # -- the file -----------------------------------------------------------------------------------
