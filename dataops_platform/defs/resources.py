@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import secrets
 from pathlib import Path
 
 import dagster as dg
 
+from dataops_platform.errors import DataOpsError
 from dataops_platform.governance.platform import Platform
 from dataops_platform.settings import Settings, load_settings
 from dataops_platform.tracking.client import Tracking
@@ -16,12 +17,22 @@ class GovernanceResource(dg.ConfigurableResource):
     """The governance store and the artifact directory of one $DATAOPS_HOME."""
 
     home: str
-    # Settings given in code rather than by the environment (`materialize_all(Settings(database_url=...))`),
-    # as JSON: the run's steps must open the store the caller named, not the home's default.
-    overrides: str = "{}"
+    # Settings given in code (`materialize_all(Settings(database_url=...))`): the run's steps must open
+    # the store the caller named, not the home's default. Only a key into this process's registry is
+    # config; the values (a password among them) never reach Dagster's run storage.
+    settings_key: str = ""
 
     def settings(self) -> Settings:
-        return load_settings(self.home, **json.loads(self.overrides))
+        if not self.settings_key:
+            return load_settings(self.home)
+        given = _GIVEN.get(self.settings_key)
+        if given is None:
+            raise DataOpsError(
+                "this run was given its settings in code, and they live only in the process that started it: "
+                "run it in process (`materialize_all` does), or give the settings by the environment "
+                "(DATAOPS_* variables) so every process reads them"
+            )
+        return given
 
     def platform(self) -> Platform:
         return Platform(self.settings())
@@ -43,16 +54,20 @@ class MlflowResource(dg.ConfigurableResource):
 def default_resources(home: str | Path | Settings | None = None) -> dict[str, dg.ConfigurableResource]:
     """The resources of one home; given `Settings`, every value set on them holds in the run too."""
     settings = home if isinstance(home, Settings) else load_settings(home)
-    overrides = _given_in_code(settings) if isinstance(home, Settings) else {}
+    key = ""
+    if isinstance(home, Settings) and _given_in_code(settings):
+        key = secrets.token_hex(8)
+        _GIVEN[key] = settings
     return {
-        "governance": GovernanceResource(home=str(settings.home_dir), overrides=json.dumps(overrides, sort_keys=True)),
+        "governance": GovernanceResource(home=str(settings.home_dir), settings_key=key),
         "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
     }
 
 
-def _given_in_code(settings: Settings) -> dict[str, object]:
-    """The values of `settings` that the home and this environment alone would not give (only those
-    travel in the resource's config: a password from the environment stays there)."""
+_GIVEN: dict[str, Settings] = {}  # settings given in code, by the key their resource carries
+
+
+def _given_in_code(settings: Settings) -> bool:
+    """Whether `settings` hold a value the home and this environment alone would not give."""
     own = settings.model_dump(mode="json", exclude={"home"})
-    default = load_settings(settings.home_dir).model_dump(mode="json", exclude={"home"})
-    return {k: v for k, v in own.items() if default.get(k) != v}
+    return own != load_settings(settings.home_dir).model_dump(mode="json", exclude={"home"})
