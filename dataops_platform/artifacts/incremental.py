@@ -48,6 +48,7 @@ FORMAT = 1  # bump when an item's encoding or a list's content changes: every st
 FULL_EVERY = timedelta(hours=24)
 GAP_PATIENCE = timedelta(minutes=15)  # how long a seq missing below the cursor (a transaction still open) is waited for
 _BACKDATE_NS = 2_000_000_000
+_SIDECAR_MAX_BYTES = 4 << 30  # a key index: tens of bytes a key
 _STATE_MAX_BYTES = 256 << 20  # a list's state is small (its `extra` the largest part): anything bigger is not one
 MAX_CHANGES = 200_000  # more changes than this (and than the list has items) since the last build: rebuild
 CODE = f"{dataops_platform.__version__}/{FORMAT}"  # a state written by other code is not trusted
@@ -85,6 +86,7 @@ class Outcome:
     rebuilt: int  # items built from the store in this refresh (all of them on a full build)
     path: Path
     rewrote: bool = False  # an item that was there before replaced or removed (not only items appended)
+    vouched: list[int] | None = None  # "unchanged": the signature the state vouched for and the refresh checked
 
 
 @dataclass
@@ -122,7 +124,10 @@ def refresh(lst: KeyedList, session: Session, root: Path, target: Path, now: dat
             "writable by whoever materialises (the platform's own user); fix its owner or mode, then materialise again"
         ) from exc
     except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:  # .state a file, a state file a directory
-        raise _not_ours(Path(exc.filename or state_dir(root))) from exc
+        where = Path(exc.filename) if exc.filename else None
+        if where is None or not where.is_relative_to(state_dir(root)):
+            raise
+        raise _not_ours(where) from exc
 
 
 @contextmanager
@@ -182,7 +187,7 @@ def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, n
             _save_state(
                 session, paths, state, head, gaps, now, target, extra, state.items, full_build=False, signature=state.signature
             )
-            return Outcome("unchanged", "no change touches it", state.items, 0, target)
+            return Outcome("unchanged", "no change touches it", state.items, 0, target, vouched=state.signature)
         else:
             built = dict(lst.items(session, dirty, extra))
             changed = sorted((k, built.get(k)) for k in dirty)
@@ -431,9 +436,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _load_keys(keys_path: Path) -> list[Key]:
+    raw = read_regular(keys_path, _SIDECAR_MAX_BYTES)  # not a FIFO: it would block the run, holding the list's lock
+    if raw is None:
+        raise StateMismatch(f"{keys_path.name} is not a regular file of the platform's")
     try:
-        keys = json.loads(keys_path.read_bytes())
-    except (OSError, ValueError, RecursionError) as exc:
+        keys = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise StateMismatch(f"{keys_path.name} is unreadable ({exc.__class__.__name__})") from None
     if not isinstance(keys, list):
         raise StateMismatch(f"{keys_path.name} is not a list of keys")
@@ -477,6 +485,9 @@ def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tup
     import numpy as np
 
     keys = _load_keys(keys_path)
+    for path in (offsets_path, target):  # regular files only: a FIFO would block the run, holding the list's lock
+        if not stat.S_ISREG(path.lstat().st_mode):
+            raise StateMismatch(f"{path.name} is not a regular file of the platform's")
     if offsets_path.stat().st_size != 8 * (len(keys) + 1):  # before reading it: a forged state may vouch for 2 GB
         raise StateMismatch(f"{offsets_path.name} does not describe {target.name}")
     offsets = _load_offsets(offsets_path)

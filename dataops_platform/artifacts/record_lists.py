@@ -50,7 +50,7 @@ from dataops_platform.artifacts.incremental import (
     state_instant,
 )
 from dataops_platform.clock import as_utc
-from dataops_platform.errors import InvalidInput
+from dataops_platform.errors import DataOpsError, InvalidInput
 from dataops_platform.governance.policy import governance_policy
 from dataops_platform.store import feed, migrate
 from dataops_platform.store.models import Alert, ExceptionApproval, Experiment, IncidentReview, RollbackEvent
@@ -259,6 +259,12 @@ def prune_feed(store: Any, root: Path, now: datetime) -> int:
         return feed.prune(session, through)
 
 
+def _still(path: Path, vouched: list[int] | None) -> bool:
+    """Whether the file at `path` is still the one the state vouched for (inode, size, mtime, ctime)."""
+    st = path.stat()
+    return vouched == [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
 def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tracking: Any, *, full: bool) -> list[Outcome]:
     """Bring the artifact `name` up to the store: incrementally where its state allows (`artifacts.incremental`)."""
     revision, expected = feed.schema_revision(session), migrate.head_revision()
@@ -290,10 +296,16 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     else:
         lst = simple(name, SIMPLE[name])
     outcome = refresh(lst, session, root, root / ARTIFACT_FILES[name], now, full=full)
-    if is_local(outcome.path) and outcome.mode != "unchanged":  # only bytes this run wrote are its own
-        PARSED.wrote_file(outcome.path)
+    if is_local(outcome.path) and (outcome.mode != "unchanged" or _still(outcome.path, outcome.vouched)):
+        PARSED.wrote_file(outcome.path)  # bytes this platform wrote, as its state vouches: read back in one call
     if name == "audit_log" and is_local(root) and (outcome.mode == "full" or outcome.rewrote):
         # Not only records appended: rule 11 walks the chain from seq 1 rather than trust a cursor
         # over bytes the refresh itself rewrote (a cursor forged for them would skip a tampered record).
-        (root / AUDIT_CURSOR_STATE).unlink(missing_ok=True)
+        cursor = root / AUDIT_CURSOR_STATE
+        try:
+            cursor.unlink(missing_ok=True)
+        except IsADirectoryError:
+            raise DataOpsError(
+                f"{cursor} is a directory: it is where rule 11 keeps its cursor; remove it, then materialise again"
+            ) from None
     return [outcome]

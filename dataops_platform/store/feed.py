@@ -65,11 +65,11 @@ def _unique_sets(table: str) -> list[tuple[str, ...]]:
     from dataops_platform.store.models import Base
 
     model = Base.metadata.tables[table]
-    sets = [tuple(c.name for c in model.primary_key.columns)]
-    sets += [tuple(c.name for c in k.columns) for k in model.constraints if isinstance(k, UniqueConstraint)]
+    sets = [tuple(c.name for c in k.columns) for k in model.constraints if isinstance(k, UniqueConstraint)]
     sets += [tuple(c.name for c in i.columns) for i in model.indexes if isinstance(i, Index) and i.unique]
     sets += [(c.name,) for c in model.columns if c.unique]
-    return list(dict.fromkeys(sets))
+    # Sorted: constraints and indexes are sets, and the trigger text made of them is compared exactly.
+    return list(dict.fromkeys([tuple(c.name for c in model.primary_key.columns), *sorted(sets)]))
 
 
 def _clashing(table: str, event: str) -> str:

@@ -737,3 +737,36 @@ def test_offsets_out_of_order_are_not_spliced_even_when_the_state_vouches_for_th
     outcome = _refresh(demo_copy, ["alerts"])["alerts"]
     assert outcome["mode"] == "full" and "does not describe" in outcome["reason"], outcome
     assert _files(demo_copy)["alerts"] == _full_copy(demo_copy, tmp_path)["alerts"]
+
+
+def test_a_fifo_sidecar_the_state_vouches_for_does_not_block_the_refresh(demo_copy: Settings, tmp_path: Path) -> None:
+    from dataops_platform.artifacts import incremental
+
+    _refresh(demo_copy, ["alerts"])
+    state_dir = demo_copy.artifacts_dir / STATE_DIRNAME
+    keys, state_path = state_dir / "alerts.keys.json", state_dir / "alerts.json"
+    keys.unlink()
+    os.mkfifo(keys)
+    state = json.loads(state_path.read_text())
+    state["sidecars"][0] = incremental._signature(keys)  # vouched for, as a forger would
+    state_path.write_text(json.dumps(state))
+    _sql(demo_copy, "UPDATE alerts SET title = 'after' WHERE alert_id = 't01_retail.alert_001'")
+    with _alarm(120):
+        outcome = _refresh(demo_copy, ["alerts"])["alerts"]
+    assert outcome["mode"] == "full" and "not a regular file" in outcome["reason"], outcome
+    assert _files(demo_copy)["alerts"] == _full_copy(demo_copy, tmp_path)["alerts"]
+
+
+def test_a_directory_where_rule_11_keeps_its_cursor_is_a_clear_error(demo_copy: Settings) -> None:
+    cursor = demo_copy.artifacts_dir / STATE_DIRNAME / "audit_chain.json"
+    cursor.unlink(missing_ok=True)
+    cursor.mkdir(parents=True)
+    result = materialize_assets(demo_copy, ["audit_log"], {REFRESH_TAG: "full"})
+    assert not result.success
+    messages = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        messages.append(error.message if error else "")
+    assert any("audit_chain.json is a directory" in m and "remove it" in m for m in messages), messages
