@@ -86,17 +86,32 @@ def _clashing(table: str, event: str) -> str:
     return f"INSERT INTO graph_changes (tbl, key, link, token) {' UNION ALL '.join(selects)};"
 
 
-def install_statements(dialect: str) -> list[str]:
-    """The DDL creating every trigger of the feed (idempotent: existing ones are replaced)."""
+GUARD = "graph_feed_guard"  # on graph_changes itself: its rows are appended and pruned, never edited
+_GUARD_MESSAGE = "graph_changes is append-only: the change feed's rows are never edited"
+
+
+def install_statements(dialect: str, schema: str | None = None) -> list[str]:
+    """The DDL creating every trigger of the feed (idempotent: existing ones are replaced). On
+    PostgreSQL the functions name the feed's table with its `schema`: an unqualified name would
+    resolve through the writer's search_path, where a temporary table of the same name comes first
+    and would swallow that session's changes."""
     statements: list[str] = []
     if dialect == "postgresql":
+        feed_table = '"' + schema.replace('"', '""') + '".graph_changes' if schema else "graph_changes"
+        statements.append(
+            f"CREATE OR REPLACE FUNCTION {GUARD}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"RAISE EXCEPTION '{_GUARD_MESSAGE.replace(chr(39), chr(39) * 2)}'; END $$"
+        )
+        statements.append(f"DROP TRIGGER IF EXISTS {GUARD} ON graph_changes")
+        statements.append(f"CREATE TRIGGER {GUARD} BEFORE UPDATE ON graph_changes FOR EACH ROW EXECUTE FUNCTION {GUARD}()")
+        statements.append(f"ALTER TABLE graph_changes ENABLE ALWAYS TRIGGER {GUARD}")
         for table in WATCHED:
             for event, (verb, images) in _EVENTS.items():
                 values = ", ".join(v for image in images for v in _values(table, image, dialect))
                 name = _trigger_name(table, event)
                 statements.append(
                     f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    f"INSERT INTO graph_changes (tbl, key, link, token) VALUES {values}; RETURN NULL; END $$"
+                    f"INSERT INTO {feed_table} (tbl, key, link, token) VALUES {values}; RETURN NULL; END $$"
                 )
                 statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
                 statements.append(f"CREATE TRIGGER {name} AFTER {verb} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
@@ -106,13 +121,18 @@ def install_statements(dialect: str) -> list[str]:
             name = _trigger_name(table, "truncate")
             statements.append(
                 f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"INSERT INTO graph_changes (tbl, key, link, token) VALUES ('{table}', NULL, NULL, {_TOKEN[dialect]}); "
+                f"INSERT INTO {feed_table} (tbl, key, link, token) VALUES ('{table}', NULL, NULL, {_TOKEN[dialect]}); "
                 "RETURN NULL; END $$"
             )
             statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             statements.append(f"CREATE TRIGGER {name} AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
             statements.append(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
         return statements
+    statements.append(f"DROP TRIGGER IF EXISTS {GUARD}")
+    statements.append(
+        f"CREATE TRIGGER {GUARD} BEFORE UPDATE ON graph_changes FOR EACH ROW BEGIN "
+        f"SELECT RAISE(ABORT, '{_GUARD_MESSAGE.replace(chr(39), chr(39) * 2)}'); END"
+    )
     for table in WATCHED:
         for event, (verb, images) in _EVENTS.items():
             values = ", ".join(v for image in images for v in _values(table, image, dialect))
@@ -132,6 +152,7 @@ def install_statements(dialect: str) -> list[str]:
 
 def _triggers(dialect: str) -> Iterator[tuple[str, str]]:
     """(table, trigger name) of every trigger `install_statements` makes for `dialect`."""
+    yield "graph_changes", GUARD
     extra = ("truncate",) if dialect == "postgresql" else ("insert_clash", "update_clash")
     for table in WATCHED:
         for event in (*_EVENTS, *extra):
@@ -155,50 +176,76 @@ def drop_statements(dialect: str) -> list[str]:
 def install(conn: Connection) -> None:
     """(Re)create the feed's triggers: migration 0009, `dataops init` when some are missing, and any
     later migration that recreates a watched table."""
-    for statement in install_statements(conn.dialect.name):
+    dialect = conn.dialect.name
+    for statement in install_statements(dialect, _feed_schema(conn) if dialect == "postgresql" else None):
         conn.execute(text(statement))
 
 
+_PG_FEED_SCHEMA = """
+SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('graph_changes')
+"""
+
+
+def _feed_schema(conn: Connection | Session) -> str:
+    """PostgreSQL: the schema the feed's table is in, as this (the platform's own) session resolves it."""
+    schema = conn.execute(text(_PG_FEED_SCHEMA)).scalar()
+    if schema is None:
+        raise RuntimeError("graph_changes is not there: the schema was not made by the migrations")
+    return schema
+
+
 def feed_installed(session: Session) -> bool:
-    """Whether every trigger of the feed is in place, on its own table, enabled and exactly as
-    `install_statements` makes it (else a refresh cannot trust the feed and rebuilds in full). A
-    trigger of the same name that does something else (a body replaced, a WHEN clause, a table
-    renamed away with its triggers and recreated without them) is not the feed's."""
+    """Whether the feed can be trusted: every trigger in place, on its own table, enabled and exactly
+    as `install_statements` makes it, and nothing else on the feed's own table. A trigger of the
+    same name that does something else (a body replaced, a WHEN clause, a setting on its function,
+    a table renamed away with its triggers), or a trigger, rule or row security on graph_changes
+    that could drop or change its rows, and a refresh rebuilds in full instead."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        rows = session.execute(text(_PG_TRIGGERS)).tuples()
+        schema = _feed_schema(session)
+        rows = {tuple(r) for r in session.execute(text(_PG_TRIGGERS), {"schema": schema}).tuples()}
+        on_feed = {r for r in rows if r[1] == "graph_changes"}
+        tampered = session.execute(text(_PG_FEED_TAMPERED), {"schema": schema}).scalar()
+        expected = _expected(dialect, schema)
     else:
-        rows = session.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")).tuples()
-    return _expected(dialect) <= {tuple(r) for r in rows}
+        rows = {tuple(r) for r in session.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"))}
+        on_feed, tampered, expected = {r for r in rows if r[1] == "graph_changes"}, False, _expected(dialect)
+    return expected <= rows and on_feed <= expected and not tampered
 
 
-# Each trigger of the current schema with its table, kind (pg_trigger.tgtype: row 1, insert 4,
-# delete 8, update 16, truncate 32; after = no before/instead bit), whether it is enabled always,
-# has no WHEN clause nor column list, and the body of the function it executes.
+# Each trigger of the feed's schema with its table, kind (pg_trigger.tgtype: row 1, before 2, insert
+# 4, delete 8, update 16, truncate 32), whether it is enabled always, has no WHEN clause nor column
+# list, whether its function has no settings of its own (a search_path there would redirect it),
+# and the body of the function it executes.
 _PG_TRIGGERS = """
 SELECT t.tgname, c.relname,
        t.tgtype::int || ' ' || t.tgenabled::text || ' ' || (t.tgqual IS NULL)::text || ' ' || (t.tgattr::text = '')::text
-       || ' ' || p.proname || ' ' || p.prosrc
+       || ' ' || (p.proconfig IS NULL)::text || ' ' || p.proname || ' ' || p.prosrc
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_proc p ON p.oid = t.tgfoid
-WHERE NOT t.tgisinternal AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+WHERE NOT t.tgisinternal AND c.relnamespace = CAST(:schema AS regnamespace)
 """
-_PG_TGTYPE = {"insert": 5, "update": 17, "delete": 9, "truncate": 32}
+# Rules (DO INSTEAD NOTHING) or row-level security on the feed's table: either can make its rows vanish.
+_PG_FEED_TAMPERED = """
+SELECT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid) OR c.relrowsecurity
+FROM pg_class c WHERE c.relname = 'graph_changes' AND c.relnamespace = CAST(:schema AS regnamespace)
+"""
+_PG_TGTYPE = {"insert": 5, "update": 17, "delete": 9, "truncate": 32, "guard": 19}
 
 
-def _expected(dialect: str) -> set[tuple[str, str, str]]:
+def _expected(dialect: str, schema: str | None = None) -> set[tuple[str, str, str]]:
     """(trigger, table, definition) of every trigger `install_statements` makes, as the catalogue
     shows them: SQLite keeps each CREATE TRIGGER statement's text; for PostgreSQL, the description
     `_PG_TRIGGERS` gives of the trigger and its function."""
-    statements = install_statements(dialect)
+    statements = install_statements(dialect, schema)
     if dialect != "postgresql":
         created = {s.split()[2]: s for s in statements if s.startswith("CREATE TRIGGER ")}
         return {(name, table, created[name]) for table, name in _triggers(dialect)}
     functions = [s for s in statements if s.startswith("CREATE OR REPLACE FUNCTION ")]
     bodies = {s.split()[4].removesuffix("()"): s.split("$$")[1] for s in functions}
     return {
-        (name, table, f"{_PG_TGTYPE[name.rpartition('_')[2]]} A true true {name} {bodies[name]}")
+        (name, table, f"{_PG_TGTYPE[name.rpartition('_')[2]]} A true true true {name} {bodies[name]}")
         for table, name in _triggers(dialect)
     }
 

@@ -770,3 +770,77 @@ def test_a_directory_where_rule_11_keeps_its_cursor_is_a_clear_error(demo_copy: 
             error = error.cause
         messages.append(error.message if error else "")
     assert any("audit_chain.json is a directory" in m and "remove it" in m for m in messages), messages
+
+
+def test_the_feeds_rows_cannot_be_edited_and_nothing_may_sit_on_its_table(demo_copy: Settings) -> None:
+    """A writer with only the store's credentials editing the row its own write left (to hide it),
+    or a trigger on graph_changes swallowing rows (RAISE(IGNORE) uses no seq: no gap to see)."""
+    import sqlite3 as sq
+
+    from dataops_platform.store.engine import Store
+
+    with sq.connect(demo_copy.home_dir / "governance.db") as conn:
+        with pytest.raises(sq.IntegrityError, match="append-only"):
+            conn.execute("UPDATE graph_changes SET tbl = 'users' WHERE seq = (SELECT max(seq) FROM graph_changes)")
+    _sql(demo_copy, "CREATE TRIGGER swallow BEFORE INSERT ON graph_changes BEGIN SELECT RAISE(IGNORE); END")
+    store = Store(demo_copy.store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert not feed.feed_installed(_session(conn))
+    finally:
+        store.engine.dispose()
+
+
+def test_postgresql_writers_cannot_hide_their_writes_from_the_feed(pg_database: str) -> None:
+    """A temporary graph_changes in the writer's session (it would come first in its search_path),
+    editing the feed's rows, a rule on its table, a setting on a trigger function."""
+    migrate.upgrade(pg_database)
+    engine = make_engine(pg_database)
+    insert = "INSERT INTO tenants (id, name, max_projects, max_dataset_versions) VALUES ('t1', 'T', 1, 1)"
+    verdicts = []
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TEMP TABLE graph_changes (seq serial, tbl text, key text, link text, token text) ON COMMIT DROP"
+            )
+            conn.exec_driver_sql(insert)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM public.graph_changes WHERE tbl = 'tenants'")).scalar() == 1
+        with engine.begin() as conn, pytest.raises(Exception, match="append-only"):
+            conn.exec_driver_sql("UPDATE graph_changes SET tbl = 'users'")
+        for tamper, undo in [
+            ("CREATE RULE hide AS ON INSERT TO graph_changes DO INSTEAD NOTHING", "DROP RULE hide ON graph_changes"),
+            ("ALTER FUNCTION graph_feed_tenants_update() SET search_path = pg_catalog", None),
+        ]:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(tamper)
+            with engine.connect() as conn:
+                verdicts.append(feed.feed_installed(_session(conn)))
+            if undo:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(undo)
+            assert feed.ensure_installed(engine) is (undo is None)  # a rule is not the feed's to drop: init leaves it
+            with engine.connect() as conn:
+                verdicts.append(feed.feed_installed(_session(conn)))
+    finally:
+        engine.dispose()
+    assert verdicts == [False, True, False, True]
+
+
+def test_postgresql_a_schema_named_after_the_role_does_not_make_every_refresh_full(pg_database: str) -> None:
+    """A schema named after the role, created after the tables (the per-user schema pattern):
+    current_schema() names it while the tables resolve to public. The feed is judged in the schema
+    its table resolves to, so it is not taken for missing on every refresh."""
+    migrate.upgrade(pg_database)
+    engine = make_engine(pg_database)
+    try:
+        with engine.begin() as conn:
+            role = conn.execute(text("SELECT current_user")).scalar()
+            conn.exec_driver_sql(f'CREATE SCHEMA "{role}"')
+        engine.dispose()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT current_schema()")).scalar() == role
+            assert conn.execute(text("SELECT to_regclass('graph_changes')::text")).scalar() == "graph_changes"
+            assert feed.feed_installed(_session(conn))
+    finally:
+        engine.dispose()
