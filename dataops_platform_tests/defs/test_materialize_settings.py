@@ -59,9 +59,9 @@ def test_settings_given_in_code_never_reach_dagsters_storage(tmp_path: Path, mon
     assert in_code.settings_key and "s3cret" not in repr(in_code.model_dump())
     assert in_code.settings() is given
 
-    home, elsewhere = tmp_path / "h2", tmp_path / "e2" / "governance.db"
+    home, elsewhere = tmp_path / "h2", tmp_path / "c0de-s3cret" / "governance.db"  # the URL's own text is the marker
     elsewhere.parent.mkdir()
-    url = f"sqlite:///{elsewhere}?marker=c0de-s3cret"
+    url = f"sqlite:///{elsewhere}"
     spec_file = tmp_path / "org.yaml"
     spec_file.write_text(MINIMAL_SPEC)
     ok(run_cli_inprocess(home, "init", "--admin", ADMIN, as_json=True, env={"DATAOPS_DATABASE_URL": url}))
