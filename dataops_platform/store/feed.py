@@ -159,10 +159,6 @@ def _triggers(dialect: str) -> Iterator[tuple[str, str]]:
             yield table, _trigger_name(table, event)
 
 
-def _names(dialect: str) -> set[str]:
-    return {name for _, name in _triggers(dialect)}
-
-
 def drop_statements(dialect: str) -> list[str]:
     out = []
     for table, name in _triggers(dialect):
