@@ -23,16 +23,7 @@ class GovernanceResource(dg.ConfigurableResource):
     settings_key: str = ""
 
     def settings(self) -> Settings:
-        if not self.settings_key:
-            return load_settings(self.home)
-        given = _GIVEN.get(self.settings_key)
-        if given is None:
-            raise DataOpsError(
-                "this run was given its settings in code, and they live only in the process that started it: "
-                "run it in process (`materialize_all` does), or give the settings by the environment "
-                "(DATAOPS_* variables) so every process reads them"
-            )
-        return given
+        return _settings(self.home, self.settings_key)
 
     def platform(self) -> Platform:
         return Platform(self.settings())
@@ -43,12 +34,29 @@ class GovernanceResource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """Our own wrapper around MlflowClient; the tracking URI is always explicit."""
+    """Our own wrapper around MlflowClient, on the home's tracking URI. The URI is read when a step
+    asks, from the same settings as the governance resource, not kept as config: a tracking URI can
+    hold a password (postgresql://user:secret@...), and resource config is written into every run's
+    snapshot in Dagster's storage."""
 
-    tracking_uri: str
+    home: str
+    settings_key: str = ""
 
     def tracking(self) -> Tracking:
-        return Tracking(self.tracking_uri)
+        return Tracking(_settings(self.home, self.settings_key).tracking_uri)
+
+
+def _settings(home: str, settings_key: str) -> Settings:
+    if not settings_key:
+        return load_settings(home)
+    given = _GIVEN.get(settings_key)
+    if given is None:
+        raise DataOpsError(
+            "this run was given its settings in code, and they live only in the process that started it: "
+            "run it in process (`materialize_all` does), or give the settings by the environment "
+            "(DATAOPS_* variables) so every process reads them"
+        )
+    return given
 
 
 def default_resources(home: str | Path | Settings | None = None) -> dict[str, dg.ConfigurableResource]:
@@ -60,7 +68,7 @@ def default_resources(home: str | Path | Settings | None = None) -> dict[str, dg
         _GIVEN[key] = settings
     return {
         "governance": GovernanceResource(home=str(settings.home_dir), settings_key=key),
-        "mlflow": MlflowResource(tracking_uri=settings.tracking_uri),
+        "mlflow": MlflowResource(home=str(settings.home_dir), settings_key=key),
     }
 
 

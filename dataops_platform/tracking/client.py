@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 TAG_PROJECT = "dataops.project"
 TAG_VERSION = "dataops.dataset_version"
@@ -122,6 +123,19 @@ class TrackedRun:
         self.metrics.update({k: float(v) for k, v in metrics.items()})
 
 
+def shown_uri(uri: str) -> str:
+    """`uri` with the password of its user part, if any, replaced by ***."""
+    parts = urlsplit(uri)
+    try:
+        password = parts.password
+    except ValueError:  # not a URL urlsplit can take apart (a bad port...): show nothing of its user part
+        password = "?" if "@" in parts.netloc else None
+    if not password or "@" not in parts.netloc:
+        return uri
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+
+
 @dataclass(frozen=True)
 class VersionRef:
     """The facts about a dataset version a run records as its MLflow dataset input."""
@@ -137,6 +151,11 @@ class Tracking:
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
         self._client = None
+
+    @property
+    def shown_uri(self) -> str:
+        """The tracking URI for a message: a password in it (postgresql://user:secret@...) hidden."""
+        return shown_uri(self.tracking_uri)
 
     @property
     def client(self):  # noqa: ANN201 - mlflow.MlflowClient, imported lazily

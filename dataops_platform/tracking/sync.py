@@ -252,11 +252,11 @@ def sync_runs(platform: Platform, tracking: tc.Tracking, caller: str | None = No
         _sync_into(report, platform, tracking)
     except tc.tracking_errors() as exc:
         raise DataOpsError(
-            f"MLflow at {tracking.tracking_uri} failed during sync ({type(exc).__name__}: {str(exc)[:300]}); "
+            f"MLflow at {tracking.shown_uri} failed during sync ({type(exc).__name__}: {str(exc)[:300]}); "
             f"{len(report.added)} run(s) recorded before it stopped. Check DATAOPS_MLFLOW_TRACKING_URI "
             "(on a local stack: `dataops stack status`) and sync again: it resumes without duplicates.",
             field="mlflow_tracking_uri",
-            value=tracking.tracking_uri,
+            value=tracking.shown_uri,
             recorded=report.added,
         ) from exc
     return report

@@ -79,3 +79,18 @@ def test_settings_given_in_code_never_reach_dagsters_storage(tmp_path: Path, mon
                     pass
     assert str(home).encode() in stored, "the resource's config is readable here (its home): a secret beside it would be too"
     assert b"c0de-s3cret" not in stored
+
+
+def test_a_tracking_uri_with_a_password_is_not_resource_config(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dataops_platform.defs.resources import default_resources
+    from dataops_platform.tracking.client import Tracking
+
+    uri = "postgresql+psycopg://mlflow:tr4ck-s3cret@127.0.0.1:1/mlflow"
+    monkeypatch.setenv("DATAOPS_MLFLOW_TRACKING_URI", uri)
+    for given in (tmp_path / "home", load_settings(tmp_path / "home", max_dataset_rows=7)):
+        resource = default_resources(given)["mlflow"]
+        assert "tr4ck-s3cret" not in repr(resource.model_dump())
+        assert resource.tracking().tracking_uri == uri  # read when a step asks
+    assert Tracking(uri).shown_uri == "postgresql+psycopg://mlflow:***@127.0.0.1:1/mlflow"
+    assert Tracking("http://127.0.0.1:5000").shown_uri == "http://127.0.0.1:5000"
+    assert Tracking("https://u:p@ss@host/x?y=1").shown_uri == "https://u:***@host/x?y=1"
