@@ -41,7 +41,7 @@ from dataops_platform.store.models import (
     Tenant,
     User,
 )
-from dataops_platform.store.types import SQLITE_STORED, UtcDateTime
+from dataops_platform.store.types import UtcDateTime, sqlite_stored_instant
 
 
 def _plain(value: Any) -> Any:
@@ -87,13 +87,9 @@ def _sqlite_stamp(stored: Any, read_back: Callable[[Any], Any]) -> Any:
     SQLAlchemy wrote (naive UTC, six-digit microseconds) without building the datetime (its parse and
     the encoder's call back were a tenth of a million-object build). Anything else (text written by
     hand, out of range) goes through the column type itself, which reads it or raises as it did."""
-    if type(stored) is str and SQLITE_STORED.fullmatch(stored):
-        try:
-            datetime.fromisoformat(stored)  # the fields in range: 2026-13-45 is not a time
-        except ValueError:
-            return read_back(stored)
-        return (stored[:19] if stored.endswith(".000000") else stored) + "+00:00"
-    return read_back(stored)
+    if sqlite_stored_instant(stored) is None:
+        return read_back(stored)
+    return (stored[:19] if stored.endswith(".000000") else stored) + "+00:00"
 
 
 def _parts(statement: Any, column: Any, only: Iterable[Any] | None, size: int = 500) -> Iterator[Any]:

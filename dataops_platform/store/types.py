@@ -44,14 +44,22 @@ class UtcDateTime(TypeDecorator[datetime]):
             return read
 
         def process(value: Any) -> datetime | None:
-            if type(value) is str and SQLITE_STORED.fullmatch(value):
-                try:
-                    return datetime.fromisoformat(value + "+00:00")  # aware UTC (datetime.UTC itself)
-                except ValueError:  # in shape but not a time (month 13): SQLAlchemy's own error
-                    pass
-            return read(value)
+            moment = sqlite_stored_instant(value)
+            return moment if moment is not None else read(value)
 
         return process
 
 
 SQLITE_STORED = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", re.ASCII)  # how SQLAlchemy writes a DateTime there
+
+
+def sqlite_stored_instant(value: Any) -> datetime | None:
+    """The aware UTC time of a SQLite value that is exactly the text SQLAlchemy writes for a
+    DateTime, by the C `datetime.fromisoformat`; None for anything else (text written by hand, or in
+    shape but not a time, month 13), which SQLAlchemy's own reader must take, or refuse."""
+    if type(value) is str and SQLITE_STORED.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value + "+00:00")  # aware UTC (datetime.UTC itself)
+        except ValueError:
+            return None
+    return None
