@@ -78,6 +78,13 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
+def identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """How the platform recognises a file it wrote: (inode, size, mtime, ctime). Every write renames
+    a new file into place (a new inode); an edit in place moves the mtime, and one whose mtime is
+    put back afterwards (`touch -d`, os.utime) still moves the ctime, which cannot be set."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def read_regular(path: Path, limit: int) -> bytes | None:
     """The bytes of the regular file at `path`, or None when there is none, it is something else (a
     FIFO, which would block the reader, a directory, a device), a symlink, or larger than `limit`:
@@ -325,7 +332,7 @@ class ParseCache:
             return read_artifact(path)
         key = str(path)
         st = path.stat()
-        signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        signature = identity(st)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == signature:
             digest = entry[1]
@@ -349,11 +356,12 @@ class ParseCache:
         it is parsed in one call (one record a line, as written) rather than line by line."""
         self._written[str(path)] = digest
 
-    def wrote_file(self, path: Path) -> None:
-        """The platform wrote the JSONL file now at `path` (`jsonl_line` lines): `wrote` by the
-        file's identity (inode, size, mtime_ns, ctime_ns) rather than a digest of bytes it never held."""
-        st = path.stat()
-        self._written[str(path)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    def wrote_file(self, path: Path, vouched: tuple[int, ...] | None = None) -> None:
+        """The platform wrote the JSONL file at `path` (`jsonl_line` lines): `wrote` by the file's
+        `identity` rather than a digest of bytes it never held. `vouched`: the identity a refresh
+        state vouches for and the refresh checked, for a file this run did not write; the file is
+        taken as written only while it still has that identity."""
+        self._written[str(path)] = vouched if vouched is not None else identity(path.stat())
 
     def _racy(self, st: os.stat_result) -> bool:
         return time.time_ns() - st.st_mtime_ns <= self.RACY_SECONDS * 1e9

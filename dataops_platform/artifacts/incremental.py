@@ -16,10 +16,9 @@ replaced); the feed's triggers are missing; a change the list cannot localise (N
 `FULL_EVERY`, which bounds how long anything the feed cannot see (an MLflow run purged) can go
 unnoticed.
 
-Files are recognised by (inode, size, mtime_ns, ctime_ns): every write renames a new file into place
-(a new inode), and after writing, the file's mtime is set 2 s into the past, so an edit in place
-later (which stamps the current time) always changes the signature, however coarse the file clock;
-an edit whose mtime is put back afterwards still moves the ctime, which cannot be set.
+Files are recognised by their `files.identity` (inode, size, mtime, ctime): after writing, the
+file's mtime is set 2 s into the past, so an edit in place later (which stamps the current time)
+always changes it, however coarse the file clock.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import dataops_platform
-from dataops_platform.artifacts.files import read_regular, replacing
+from dataops_platform.artifacts.files import identity, read_regular, replacing
 from dataops_platform.errors import DataOpsError
 from dataops_platform.store import feed
 from dataops_platform.text import plural
@@ -419,10 +418,8 @@ def _save_state(
 
 
 def _signature(path: Path) -> list[int]:
-    """(inode, size, mtime, ctime): the change time too, which an edit moves and nobody can set back
-    (an editor, or someone covering an edit with `touch -d`, can restore the mtime, not the ctime)."""
-    st = path.stat()
-    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    """The file's `files.identity`, as a state keeps it (a JSON list)."""
+    return list(identity(path.stat()))
 
 
 def _backdate(path: Path) -> None:

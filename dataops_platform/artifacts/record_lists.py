@@ -259,12 +259,6 @@ def prune_feed(store: Any, root: Path, now: datetime) -> int:
         return feed.prune(session, through)
 
 
-def _still(path: Path, vouched: list[int] | None) -> bool:
-    """Whether the file at `path` is still the one the state vouched for (inode, size, mtime, ctime)."""
-    st = path.stat()
-    return vouched == [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
 def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tracking: Any, *, full: bool) -> list[Outcome]:
     """Bring the artifact `name` up to the store: incrementally where its state allows (`artifacts.incremental`)."""
     revision, expected = feed.schema_revision(session), migrate.head_revision()
@@ -296,8 +290,8 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
     else:
         lst = simple(name, SIMPLE[name])
     outcome = refresh(lst, session, root, root / ARTIFACT_FILES[name], now, full=full)
-    if is_local(outcome.path) and (outcome.mode != "unchanged" or _still(outcome.path, outcome.vouched)):
-        PARSED.wrote_file(outcome.path)  # bytes this platform wrote, as its state vouches: read back in one call
+    if is_local(outcome.path):  # bytes this platform wrote, or that its state vouches for: read back in one call
+        PARSED.wrote_file(outcome.path, tuple(outcome.vouched) if outcome.vouched is not None else None)
     if name == "audit_log" and is_local(root) and (outcome.mode == "full" or outcome.rewrote):
         # Not only records appended: rule 11 walks the chain from seq 1 rather than trust a cursor
         # over bytes the refresh itself rewrote (a cursor forged for them would skip a tampered record).

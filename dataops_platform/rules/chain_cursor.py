@@ -35,7 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, AUDIT_CURSOR_STATE, PARSED, Artifacts, read_regular, replacing
+from dataops_platform.artifacts.files import (
+    ARTIFACT_FILES,
+    AUDIT_CURSOR_STATE,
+    PARSED,
+    Artifacts,
+    identity,
+    read_regular,
+    replacing,
+)
 from dataops_platform.governance.chain import GENESIS_HASH
 
 STATE_FILE = AUDIT_CURSOR_STATE
@@ -170,8 +178,8 @@ def _scan(path: Path, at: int | None) -> Scan:
             f.seek(size - 1)
             last = f.read(1)
         after = os.fstat(f.fileno())
-    signature = (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns)  # as the PARSED cache's
-    if signature != (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) or size != before.st_size:
+    signature = identity(before)  # as the PARSED cache's
+    if signature != identity(after) or size != before.st_size:
         raise OSError(f"{path} changed while it was read")
     return Scan(signature, size, whole.digest(), last == b"\n", prefix_digest)
 
