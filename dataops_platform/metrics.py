@@ -18,9 +18,10 @@ import re
 from collections import Counter
 from typing import Any
 
-from dataops_platform.artifacts.files import PARSED
+from dataops_platform.artifacts.columns import projected
+from dataops_platform.artifacts.files import PARSED, same_version
 from dataops_platform.rules import evaluate
-from dataops_platform.rules.checks import review_missing
+from dataops_platform.rules.checks import AUDIT_FIELDS, allowed_refs, review_missing
 from dataops_platform.rules.registry import CANNOT_EVALUATE, MetricsSource, provide_metrics
 
 CONTENT_RULES = set(range(2, 13))
@@ -79,12 +80,20 @@ def _memo_entry(a: Any) -> list[Any] | None:
     if cached is None or getattr(a, "__dict__", None) is None:
         return None
     m_names, m_values, m_problems = cached[:3]
-    names = [n for n in a if n not in RULE_OUTPUTS]
-    if m_names != names or not all(x is a[n] for x, n in zip(m_values, names, strict=True)):
+    names, values = _inputs(a)
+    if m_names != names or not all(same_version(x, y) for x, y in zip(m_values, values, strict=True)):
         return None
     if m_problems is not None and m_problems != dict(getattr(a, "problems", None) or {}):
         return None
     return cached
+
+
+def _inputs(a: Any) -> tuple[list[str], list[Any]]:
+    """The artifacts the content rules may read, and what stands for each (`Artifacts.version`:
+    an unchanged file of the platform's own is not parsed to be recognised)."""
+    names_of, version = getattr(a, "names", None), getattr(a, "version", None)
+    names = [n for n in (names_of() if names_of is not None else a) if n not in RULE_OUTPUTS]
+    return names, [version(n) if version is not None else a[n] for n in names]
 
 
 def content_rule_results(a: Any) -> list[Any]:
@@ -104,8 +113,7 @@ def content_rule_results(a: Any) -> list[Any]:
     if cached is not None:
         return cached[3]
     _forget()  # the previous artifacts are not kept alive while these are evaluated
-    names = [n for n in a if n not in RULE_OUTPUTS]
-    values = [a[n] for n in names]
+    names, values = _inputs(a)
     problems = dict(getattr(a, "problems", None) or {})
     results = evaluate(a, CONTENT_RULES)
     depends_on_problems = any(r.violations and r.violations[0].startswith(CANNOT_EVALUATE) for r in results)
@@ -152,7 +160,7 @@ def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
             candidates.append((f"version:{v['version_id']}", v["parent_version"]))
     linked_refs = [ref for ref, parent in candidates if parent is None or parent in version_ids]
     wanted = set(linked_refs)
-    audited = {r["object_ref"] for r in a["audit_log"] if r["outcome"] == "allowed" and r["object_ref"] in wanted}
+    audited = allowed_refs(projected(a, "audit_log", AUDIT_FIELDS), wanted)  # the projection rule 11 reads
     traceable = sum(1 for ref in linked_refs if ref in audited)
     statuses: Counter = Counter()
     complete = 0

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -286,6 +287,8 @@ class ParseCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[int, ...], bytes | None, Any]] = {}
         self._written: dict[str, bytes | tuple[int, ...]] = {}  # path -> digest or signature of a JSONL file written here
+        self._own: dict[str, tuple[int, ...]] = {}  # path -> identity of a JSONL file the platform wrote (kept after reads)
+        self._projections: dict[tuple[str, tuple], Any] = {}  # (path, fields) -> a `columns.Projection` of it
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -361,7 +364,43 @@ class ParseCache:
         `identity` rather than a digest of bytes it never held. `vouched`: the identity a refresh
         state vouches for and the refresh checked, for a file this run did not write; the file is
         taken as written only while it still has that identity."""
-        self._written[str(path)] = vouched if vouched is not None else identity(path.stat())
+        self._written[str(path)] = self._own[str(path)] = vouched if vouched is not None else identity(path.stat())
+
+    def owned(self, path: Path) -> tuple[int, ...] | None:
+        """The identity of the file at `path` when it is still the JSONL file `wrote_file` was told of:
+        the platform's own encoding, every record a line, every field present. None otherwise."""
+        own = self._own.get(str(path))
+        try:
+            return own if own is not None and identity(path.stat()) == own else None
+        except OSError:
+            return None
+
+    def projection(self, path: Path, fields: tuple[tuple[str, Any], ...]) -> Any:
+        """`columns.read` of an owned file, kept while it is unchanged; None when it cannot be taken."""
+        from dataops_platform.artifacts import columns
+
+        own = self.owned(path)
+        if own is None:
+            return None
+        key = (str(path), fields)
+        kept = self._projections.get(key)
+        if kept is not None and kept.source == own:
+            return kept
+        self._projections.pop(key, None)
+        with collector.paused():
+            value = columns.read(path, fields, own)
+        if value is not None:
+            self._projections[key] = value
+        return value
+
+    def kept(self, path: Path) -> Any:
+        """The parsed value kept for the file at `path` when it is certainly current (its identity
+        unchanged and not racy), else None: what a reader may use without reading the file."""
+        entry = self._entries.get(str(path))
+        try:
+            return entry[2] if entry is not None and entry[1] is None and identity(path.stat()) == entry[0] else None
+        except OSError:
+            return None
 
     def _racy(self, st: os.stat_result) -> bool:
         return time.time_ns() - st.st_mtime_ns <= self.RACY_SECONDS * 1e9
@@ -381,6 +420,8 @@ class ParseCache:
     def clear(self) -> None:
         self._entries.clear()
         self._written.clear()
+        self._own.clear()
+        self._projections.clear()
         for forget in self._on_clear:
             forget()
 
@@ -423,6 +464,21 @@ def _own_jsonl(content: bytes, path: Path) -> list[Any]:
 PARSED = ParseCache()
 
 
+MISSING = object()  # `Artifacts.version` of an artifact that is not there
+
+
+@dataclass(frozen=True)
+class Owned:
+    """`Artifacts.version` of a file the platform wrote: equal while it is the same file, unchanged."""
+
+    path: str
+    identity: tuple[int, ...]
+
+
+def same_version(a: Any, b: Any) -> bool:
+    return a is b or (type(a) is Owned and a == b)
+
+
 class Artifacts(MutableMapping):
     """Parsed artifacts by name; `problems` names files that are missing or do not parse.
 
@@ -438,6 +494,7 @@ class Artifacts(MutableMapping):
         self._values: dict[str, Any] = {}
         self._problems: dict[str, str] = {}
         self._unread: dict[str, Path] = {}
+        self._set: set[str] = set()  # names given a value on this object rather than read from a file
         for name, relative in ARTIFACT_FILES.items():
             path = root / relative
             if path.exists():
@@ -463,8 +520,43 @@ class Artifacts(MutableMapping):
 
     @property
     def problems(self) -> dict[str, str]:
-        self._read_all()
+        """Files missing or not parsing. A JSONL file the platform wrote and that is unchanged since
+        (`PARSED.owned`) parses by construction: it is not parsed to find that out."""
+        for name, path in list(self._unread.items()):
+            if PARSED.owned(path) is None:
+                self._read(name)
         return self._problems
+
+    def projection(self, name: str, fields: tuple[tuple[str, Any], ...]) -> Any:
+        """The records of the JSONL artifact `name` with only `fields` ((name, pyarrow type) pairs):
+        a `columns.Projection` when one can be taken (`PARSED.projection`), else the parsed records,
+        every field of them (a value set on this object, or kept parsed already, is used as it is)."""
+        path = self._unread.get(name)
+        if path is not None:
+            value = PARSED.kept(path)
+            if value is not None:
+                return self[name]
+            value = PARSED.projection(path, fields)
+            if value is not None:
+                return value
+        return self[name]
+
+    def version(self, name: str) -> Any:
+        """What stands for the artifact's content when results computed from it are remembered: the
+        file's identity while it is one the platform wrote and unchanged (`PARSED.owned`, nothing is
+        parsed), otherwise the value itself (compared by identity: the parse cache shares each
+        unchanged file's value), or `MISSING`."""
+        path = self._unread.get(name) or (self.root / ARTIFACT_FILES[name] if name in ARTIFACT_FILES else None)
+        if name not in self._set and path is not None and type(path) in _LOCAL_PATHS:
+            own = PARSED.owned(path)
+            if own is not None:
+                return Owned(str(path), own)
+        return self[name] if name in self else MISSING
+
+    def names(self) -> list[str]:
+        """The artifacts present (found when this was made, or set since), without parsing any."""
+        known = set(self._values) | set(self._unread)
+        return [n for n in ARTIFACT_FILES if n in known] + [n for n in self._values if n not in ARTIFACT_FILES]
 
     def __getitem__(self, name: str) -> Any:
         self._read(name)
@@ -486,6 +578,7 @@ class Artifacts(MutableMapping):
     def __setitem__(self, name: str, value: Any) -> None:
         self._unread.pop(name, None)  # a problem found for the file stays listed, as it was found
         self._values[name] = value
+        self._set.add(name)
 
     def __delitem__(self, name: str) -> None:
         self._read(name)

@@ -8,9 +8,10 @@ draw the same figures twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, TEST_REPORT_OUTPUTS
+from dataops_platform.artifacts.files import ARTIFACT_FILES, MISSING, TEST_REPORT_OUTPUTS, Artifacts
 from dataops_platform.metrics import CONTENT_RULES, content_rule_results
 from dataops_platform.report.data import CheckRow, gather, organisation_name
 from dataops_platform.report.markdown import checks_table, kpi_section, report_markdown
@@ -20,22 +21,65 @@ from dataops_platform.rules import RULES, RuleResult
 REPORT_OUTPUTS = ("report_md", "report_pdf")
 
 
-class ReportView(dict):
+class ReportView(Mapping):
     """The artifacts as the report's own evaluation of rules 1 and 13 sees them.
 
     Rule 13 reads the report's KPI table: the view holds the one this report is writing (the only
     rows rule 13 quotes), not the previous report on disk. Rule 1 covers the artifacts written
     before the report; the report and the test report are written after, and test_report checks
-    them. A dict subclass with a `__dict__`, so the content rules are evaluated once on it."""
+    them. An overlay on `a` (nothing is copied or parsed to make it), standing for the same artifacts
+    wherever results are remembered (`Artifacts.version`), so the content rules are evaluated once
+    on it and on `a`."""
 
     def __init__(self, a: Any, kpi_markdown: str) -> None:
-        super().__init__(a)
-        self["report_md"] = kpi_markdown
-        self.pop("report_pdf", None)
+        self._base = a
+        self._over: dict[str, Any] = {"report_md": kpi_markdown}
+        self._hidden = frozenset({"report_pdf"})
         self.root = getattr(a, "root", None)
         problems = getattr(a, "problems", None)
         self.problems = dict(problems) if problems is not None else {n: f"{n} missing" for n in ARTIFACT_FILES if n not in a}
         self.not_yet_written = (*REPORT_OUTPUTS, *TEST_REPORT_OUTPUTS)
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._over:
+            return self._over[name]
+        if name in self._hidden:
+            raise KeyError(name)
+        return self._base[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._over or (name not in self._hidden and name in self._base)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def names(self) -> list[str]:
+        """The artifacts present, without parsing any (`Artifacts.names`)."""
+        names_of = getattr(self._base, "names", None)
+        base = names_of() if names_of is not None else list(self._base)
+        return [n for n in base if n not in self._hidden and n not in self._over] + list(self._over)
+
+    def version(self, name: str) -> Any:
+        if name in self._over:
+            return self._over[name]
+        if name in self._hidden:
+            return MISSING
+        version = getattr(self._base, "version", None)
+        if version is not None:
+            return version(name)
+        return self._base[name] if name in self._base else MISSING
+
+    def projection(self, name: str, fields: Any) -> Any:
+        getter = getattr(self._base, "projection", None)
+        if getter is None or name in self._over or name in self._hidden:
+            return self[name]
+        return getter(name, fields)
+
+
+Artifacts.register(ReportView)  # remembered like the artifacts it overlays (rule results, objects, rule 11's cursor)
 
 
 def _scope(number: int, result: RuleResult) -> str:

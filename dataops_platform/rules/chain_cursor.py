@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataops_platform.artifacts.columns import Projection
 from dataops_platform.artifacts.files import (
     ARTIFACT_FILES,
     AUDIT_CURSOR_STATE,
@@ -83,7 +84,7 @@ class Scan:
 class ChainCursor:
     """Where rule 11's walk of these `records` may start, and how to remember a walk that passed."""
 
-    def __init__(self, state_path: Path, records: list, entry: tuple, scan: Scan | None, saved: Saved | None) -> None:
+    def __init__(self, state_path: Path, records: Any, entry: tuple, scan: Scan | None, saved: Saved | None) -> None:
         self.state_path = state_path
         self.records = records
         self.entry = entry  # the PARSED cache's (signature, digest or None) for the records
@@ -141,13 +142,18 @@ def _walked_before(key: str, entry: tuple) -> Saved | None:
 def open_cursor(a: Any, records: Any) -> ChainCursor | None:
     """The cursor for `records` read from an `Artifacts` root's audit_log file; None for anything
     else (a plain mapping, an object store, a value not parsed from that file as it is now)."""
-    if not isinstance(a, Artifacts) or type(a.root) is not _LOCAL or not isinstance(records, list):
+    if not isinstance(a, Artifacts) or type(a.root) is not _LOCAL:
         return None
     path = a.root / ARTIFACT_FILES["audit_log"]
     state_path = a.root / STATE_FILE
-    # The cache's entry is (signature, content digest while the file is fresh else None, value):
-    # it says which bytes `records` were parsed from, without parsing them again.
-    entry = PARSED.entry(path)
+    if isinstance(records, Projection):  # read from the file with this identity (bound to the bytes by the scan below)
+        entry: tuple | None = (records.source, None, records)
+    elif isinstance(records, list):
+        # The cache's entry is (signature, content digest while the file is fresh else None, value):
+        # it says which bytes `records` were parsed from, without parsing them again.
+        entry = PARSED.entry(path)
+    else:
+        return None
     if entry is None or entry[2] is not records:
         return None
     walked = _walked_before(str(state_path), entry)

@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from dataops_platform.artifacts.columns import Fields, Projection, column, projected
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
@@ -42,45 +43,60 @@ def _t(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-_OBJECT_ARTIFACTS = ("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews")
+# Each object artifact: (kind, id field, the fields its objects are found by).
+_OBJECT_SOURCES: tuple[tuple[str, str, str, Fields], ...] = (
+    ("dataset_versions", "version", "version_id", (
+        ("version_id", "string"), ("project_id", "string"),
+        ("exceptions", ("list", (("exception_id", "string"), ("project_id", "string")))),
+    )),
+    ("experiment_runs", "experiment", "experiment_id", (("experiment_id", "string"), ("project_id", "string"))),
+    ("alerts", "alert", "alert_id", (("alert_id", "string"), ("project_id", "string"))),
+    ("rollback_events", "rollback", "rollback_id", (("rollback_id", "string"), ("project_id", "string"))),
+    ("incident_reviews", "review", "review_id", (("review_id", "string"), ("project_id", "string"))),
+)  # fmt: skip
 
 
-def _objects(a: Any) -> dict[str, dict]:
-    """Every real object by ref, with its project, from the object artifacts that are present.
+def _objects(a: Any, *, exact: bool = False) -> dict[str, str]:
+    """Every real object's ref and its project, from the object artifacts that are present (their
+    projections where `a` offers them, `columns.projected`).
 
-    Rules 5, 9, 10, 11 and 12 all need it, each check on its own `Artifacts` whose parsed values the
-    process's parse cache shares: built once per process and kept while the object artifacts are
-    the very same values (identity; parsed artifacts are never changed in place). A plain mapping
-    (a test's dict, changed in place between calls) is built every time."""
-    key = [a.get(name) for name in _OBJECT_ARTIFACTS]
+    Rules 5, 9, 10, 11 and 12 all need it, each check on its own `Artifacts` whose projections and
+    parsed values the process's parse cache shares: built once per process and kept while the
+    object artifacts read are the very same values (identity; they are never changed in place). A
+    plain mapping (a test's dict, changed in place between calls) is built every time."""
+    sources = [_records_or_none(a, name, fields, exact) for name, _, _, fields in _OBJECT_SOURCES]
     if not isinstance(a, Artifacts):
-        return _build_objects(a)
-    if _OBJECTS_MEMO and all(x is y for x, y in zip(_OBJECTS_MEMO[0], key, strict=True)):
+        return _build_objects(sources)
+    if _OBJECTS_MEMO and all(x is y for x, y in zip(_OBJECTS_MEMO[0], sources, strict=True)):
         return _OBJECTS_MEMO[1]
     _OBJECTS_MEMO.clear()  # the old values are not kept alive while the new ones are built
-    out = _build_objects(a)
-    _OBJECTS_MEMO[:] = [key, out]
+    out = _build_objects(sources)
+    _OBJECTS_MEMO[:] = [sources, out]
     return out
 
 
-_OBJECTS_MEMO: list[Any] = []  # [the object artifacts, by identity; the objects built from them]
+def _records_or_none(a: Any, name: str, fields: Fields, exact: bool) -> Any:
+    """The artifact's records, or none when it is missing or does not parse (rule 1 says so)."""
+    try:
+        return projected(a, name, fields, exact=exact)
+    except KeyError:
+        return []
+
+
+_OBJECTS_MEMO: list[Any] = []  # [the object artifacts' records, by identity; the objects built from them]
 PARSED.on_clear(_OBJECTS_MEMO.clear)
 
 
-def _build_objects(a: Any) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for v in a.get("dataset_versions", []):
-        out[f"version:{v['version_id']}"] = {"project_id": v["project_id"]}
-        for x in v["exceptions"]:
-            out[f"exception:{x['exception_id']}"] = {"project_id": x["project_id"]}
-    for kind, name, key in (
-        ("experiment", "experiment_runs", "experiment_id"),
-        ("alert", "alerts", "alert_id"),
-        ("rollback", "rollback_events", "rollback_id"),
-        ("review", "incident_reviews", "review_id"),
-    ):
-        for obj in a.get(name, []):
-            out[f"{kind}:{obj[key]}"] = {"project_id": obj["project_id"]}
+def _build_objects(sources: list[Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    versions, *others = sources
+    ids, projects = column(versions, "version_id"), column(versions, "project_id")
+    for vid, pid, exceptions in zip(ids, projects, column(versions, "exceptions"), strict=True):
+        out[f"version:{vid}"] = pid
+        for x in exceptions:
+            out[f"exception:{x['exception_id']}"] = x["project_id"]
+    for records, (_, kind, key, _) in zip(others, _OBJECT_SOURCES[1:], strict=True):
+        out.update(zip([f"{kind}:{x}" for x in column(records, key)], column(records, "project_id"), strict=True))
     return out
 
 
@@ -156,8 +172,8 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
     tenants = {t["id"] for t in a["platform_scope"]["tenants"]}
     objects = _objects(a)
     out = [f"project {pid} in unknown tenant {p['tenant_id']}" for pid, p in projects.items() if p["tenant_id"] not in tenants]
-    tenant_of = {ref: projects.get(n["project_id"], {}).get("tenant_id") for ref, n in objects.items()}
-    out += [f"{ref} in unknown project {n['project_id']}" for ref, n in objects.items() if n["project_id"] not in projects]
+    tenant_of = {ref: projects.get(pid, {}).get("tenant_id") for ref, pid in objects.items()}
+    out += [f"{ref} in unknown project {pid}" for ref, pid in objects.items() if pid not in projects]
 
     def cross(src: str, dst: str) -> None:
         if src in tenant_of and dst in tenant_of and tenant_of[src] != tenant_of[dst]:
@@ -416,10 +432,35 @@ def chain_problems(records: list[dict], anchor: dict | None, verified: tuple[int
 _AUDITED_ACTIONS = frozenset((*CREATING_ACTION.values(), "version.release"))
 
 
-def allowed_audited(records: list[dict]) -> set[tuple[str, str]]:
+def allowed_audited(records: Any) -> set[tuple[str, str]]:
     """(action, object_ref) of every allowed record whose action creates or releases an object."""
     audited = _AUDITED_ACTIONS
+    if isinstance(records, Projection):  # filtered by pyarrow: only the pairs asked about become Python strings
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        t = records.rows_table()
+        kept = t.filter(pc.and_(pc.equal(t["outcome"], "allowed"), pc.is_in(t["action"], value_set=pa.array(sorted(audited)))))
+        return set(zip(kept.column("action").to_pylist(), kept.column("object_ref").to_pylist(), strict=True))
     return {(r["action"], r["object_ref"]) for r in records if r["outcome"] == "allowed" and r["action"] in audited}
+
+
+def allowed_refs(records: Any, wanted: set[str]) -> set[str]:
+    """The refs of `wanted` that an allowed audit record names."""
+    if isinstance(records, Projection):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        t = records.rows_table()
+        refs = t.filter(
+            pc.and_(pc.equal(t["outcome"], "allowed"), pc.is_in(t["object_ref"], value_set=pa.array(list(wanted), pa.string())))
+        )
+        return set(refs.column("object_ref").to_pylist())
+    return {r["object_ref"] for r in records if r["outcome"] == "allowed" and r["object_ref"] in wanted}
+
+
+AUDIT_FIELDS: Fields = (("seq", "int64"), *((name, "string") for name in _CHAIN_FIELDS[1:]), ("hash", "string"))
+_RELEASED_FIELDS: Fields = (("version_id", "string"), ("released_at", "string"))
 
 
 @rule(
@@ -429,7 +470,18 @@ def allowed_audited(records: list[dict]) -> set[tuple[str, str]]:
     reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"),
 )
 def audit_trail_intact(a: Any) -> tuple[int, list[str]]:
-    records = a["audit_log"]
+    # Judged on projections of the records where the artifacts offer them (artifacts.columns: the
+    # audit log is the largest artifact, and this rule reads every record of it); a violation found
+    # there is judged again on the parsed records, whose verdict stands.
+    checked, out, projectable = _audit_trail(a, exact=False)
+    if out and projectable:
+        checked, out, _ = _audit_trail(a, exact=True)
+    return checked, out
+
+
+def _audit_trail(a: Any, *, exact: bool) -> tuple[int, list[str], bool]:
+    records = projected(a, "audit_log", AUDIT_FIELDS, exact=exact)
+    versions = projected(a, "dataset_versions", _RELEASED_FIELDS, exact=exact)
     # On an `Artifacts` root the walk may start after the prefix a previous clean walk verified
     # (chain_cursor: whoever can write the artifacts can write that state too); a plain mapping,
     # or any doubt about the state, walks from seq 1. Only a clean result moves the cursor.
@@ -438,15 +490,15 @@ def audit_trail_intact(a: Any) -> tuple[int, list[str]]:
     if cursor is not None and not out:
         cursor.remember()
     allowed = allowed_audited(records)
-    objects = _objects(a)
+    objects = _objects(a, exact=exact)
     for ref in objects:
         kind = ref.partition(":")[0]
         if (CREATING_ACTION[kind], ref) not in allowed:
             out.append(f"{ref} has no allowed {CREATING_ACTION[kind]} audit record")
-    for v in a["dataset_versions"]:
-        if v["released_at"] and ("version.release", f"version:{v['version_id']}") not in allowed:
-            out.append(f"version:{v['version_id']} was released without an audit record")
-    return len(records) + len(objects), out
+    for vid, released_at in zip(column(versions, "version_id"), column(versions, "released_at"), strict=True):
+        if released_at and ("version.release", f"version:{vid}") not in allowed:
+            out.append(f"version:{vid} was released without an audit record")
+    return len(records) + len(objects), out, not exact and getattr(a, "projection", None) is not None
 
 
 def review_missing(review: dict) -> list[str]:
@@ -482,8 +534,8 @@ def incident_reviews_complete(a: Any) -> tuple[int, list[str], list[str]]:
             target = objects.get(related)
             if target is None:
                 out.append(f"review {r['review_id']} relates {related}, which does not exist")
-            elif target["project_id"] != r["project_id"]:
-                out.append(f"review {r['review_id']} of {r['project_id']} relates {related} of {target['project_id']}")
+            elif target != r["project_id"]:
+                out.append(f"review {r['review_id']} of {r['project_id']} relates {related} of {target}")
             listed = about.setdefault(related, [])
             if not listed or listed[-1] is not r:
                 listed.append(r)

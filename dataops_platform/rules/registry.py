@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dataops_platform.artifacts.files import PARSED, Artifacts
+from dataops_platform.artifacts.files import MISSING, PARSED, Artifacts, same_version
 
 PASSED, FINDING, FAILED = "passed", "finding", "failed"
 CANNOT_EVALUATE = "cannot evaluate"  # how the violation of a rule whose input is missing or malformed starts
@@ -86,15 +86,25 @@ def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = 
     return register
 
 
-_ABSENT = object()
-# rule name -> (the artifacts it read, by name, each the very value it read, or _ABSENT; its result)
+# rule name -> (what stood for each artifact it read, by name: `_version`; its result)
 _results: dict[str, tuple[dict[str, Any], RuleResult]] = {}
+
+
+def _version(artifacts: Any, name: str) -> Any:
+    """What stands for artifact `name` of an `Artifacts` root (`Artifacts.version`: a file's identity
+    while the platform's own file is unchanged, else the parsed value, compared by identity)."""
+    version = getattr(artifacts, "version", None)
+    if version is not None:
+        return version(name)
+    return artifacts[name] if name in artifacts else MISSING
 
 
 class _Reading(Mapping):
     """The artifacts as one rule sees them, noting which it reads (and whether it looked at anything
     else: the problems, the list of names). Its attribute dict is the artifacts' own, so what a rule
-    keeps on the artifacts between rules (`checks._objects`) is shared with the next rule."""
+    keeps on the artifacts between rules (`checks._objects`) is shared with the next rule. Reading
+    a projection of an artifact (`projection`) reads that artifact; so does the root, for rule 11's
+    cursor, which only says where a walk may start, never what it finds."""
 
     __slots__ = ("__dict__", "_inner", "read", "wider")
 
@@ -104,22 +114,30 @@ class _Reading(Mapping):
         object.__setattr__(self, "wider", False)
         self.__dict__ = inner.__dict__
 
+    def _note(self, name: str) -> None:
+        if name not in self.read:
+            self.read[name] = _version(self._inner, name)
+
     def __getitem__(self, name: str) -> Any:
-        try:
-            value = self._inner[name]
-        except KeyError:
-            self.read[name] = _ABSENT
-            raise
-        self.read[name] = value
-        return value
+        self._note(name)
+        return self._inner[name]
 
     def get(self, name: str, default: Any = None) -> Any:
         return self[name] if name in self else default
 
     def __contains__(self, name: object) -> bool:
         present = name in self._inner
-        self.read[name] = self._inner[name] if present else _ABSENT
+        if isinstance(name, str):
+            self._note(name)
         return present
+
+    def projection(self, name: str, fields: tuple[tuple[str, Any], ...]) -> Any:
+        self._note(name)
+        return self._inner.projection(name, fields)
+
+    @property
+    def root(self) -> Any:
+        return self._inner.root
 
     def __iter__(self) -> Iterator[str]:
         object.__setattr__(self, "wider", True)
@@ -143,15 +161,13 @@ def _remembered(name: str, judge: Callable[[Any], RuleResult], artifacts: Any) -
     One run evaluates each content rule in its check, then again for the metrics, the report and
     the test report, each on its own `Artifacts`, whose parsed values the parse cache shares
     (`artifacts.files.PARSED`): a rule is judged again only when an artifact it read is not the
-    same value any more (identity: artifacts are never changed in place). A plain dict, and an
-    evaluation that looked at more than artifacts by name (rule 1 reads the problems), is judged
-    every time."""
+    same any more (`Artifacts.version`: the platform's own file unchanged, or the very same parsed
+    value; artifacts are never changed in place). A plain dict, and an evaluation that looked at
+    more than artifacts by name (rule 1 reads the problems), is judged every time."""
     if not isinstance(artifacts, Artifacts):
         return judge(artifacts)
     seen = _results.get(name)
-    if seen is not None and all(
-        (artifacts[n] if n in artifacts else _ABSENT) is value for n, value in seen[0].items()
-    ):  # fmt: skip
+    if seen is not None and all(same_version(_version(artifacts, n), v) for n, v in seen[0].items()):
         return _copy(seen[1])
     _results.pop(name, None)  # the old inputs are not kept alive while these are judged
     view = _Reading(artifacts)

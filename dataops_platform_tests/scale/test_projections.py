@@ -1,0 +1,208 @@
+"""Projections of the JSONL artifacts (issue 17: each fact read once, where it lives).
+
+A rule that needs three fields of a million audit records reads them as pyarrow columns instead of
+a million dicts (`artifacts.columns`). The projection must be the records' exact view or not be
+taken: only of a file the platform wrote and that is unchanged, only when pyarrow reads it as
+Python's json would; otherwise the rule reads the parsed records as before. Rules judged on
+projections give the verdicts they give on the parsed records, a violation included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dataops_platform.artifacts.columns import Projection, projected
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, read_artifact, write_artifact
+from dataops_platform.demo.materialize import MaterializeOutcome, materialize_all
+from dataops_platform.governance.chain import chain_hash
+from dataops_platform.metrics import CONTENT_RULES, compute_metrics, content_rule_results
+from dataops_platform.report.render import ReportView
+from dataops_platform.rules import checks, evaluate
+from dataops_platform.settings import Settings
+
+FIELDS = (("seq", "int64"), ("action", "string"), ("object_ref", "string"), ("outcome", "string"))
+RECORD_LISTS = ("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews", "audit_log")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    PARSED.clear()
+
+
+def own(root: Path, name: str) -> Path:
+    """Tell the parse cache the platform wrote this file, as a refresh does (`PARSED.wrote_file`)."""
+    path = root / ARTIFACT_FILES[name]
+    PARSED.wrote_file(path)
+    return path
+
+
+def records(n: int = 5) -> list[dict]:
+    return [
+        {"seq": i, "action": "version.create", "object_ref": f"version:v{i}", "outcome": "allowed",
+         "details": json.dumps({"é": i, "nested": [1, {"x": None}]}), "note": "ü \u2028 \\ \" tab\t"}
+        for i in range(1, n + 1)
+    ]  # fmt: skip
+
+
+def test_a_projection_holds_the_records_fields_exactly(tmp_path: Path) -> None:
+    rows = records(70_000)  # more than one batch of rows turned into dicts
+    write_artifact(tmp_path, "audit_log", rows)
+    own(tmp_path, "audit_log")
+    view = Artifacts(tmp_path).projection("audit_log", FIELDS)
+    assert isinstance(view, Projection)
+    expected = [{k: r[k] for k, _ in FIELDS} for r in rows]
+    assert len(view) == len(rows) and list(view) == expected
+    assert view[0] == expected[0] and view[-1] == expected[-1]
+    assert list(view[65_530:65_540]) == expected[65_530:65_540] and len(view[69_999:]) == 1
+    assert view.column("object_ref") == [r["object_ref"] for r in rows]
+    with pytest.raises(IndexError):
+        view[len(rows)]
+    assert tmp_path / ARTIFACT_FILES["audit_log"] not in PARSED, "nothing was parsed into dicts"
+    assert Artifacts(tmp_path).projection("audit_log", FIELDS) is view, "kept while the file is unchanged"
+
+
+def test_no_projection_of_a_file_the_platform_did_not_write_or_that_changed(tmp_path: Path) -> None:
+    rows = records()
+    path = write_artifact(tmp_path, "audit_log", rows)
+    assert Artifacts(tmp_path).projection("audit_log", FIELDS) == rows, "not known as the platform's: parsed"
+    PARSED.clear()
+    own(tmp_path, "audit_log")
+    text = path.read_text(encoding="utf-8").replace("version:v3", "version:v9")
+    st = path.stat()
+    path.write_text(text, encoding="utf-8")  # edited in place, its mtime put back: the ctime still moves
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    got = Artifacts(tmp_path).projection("audit_log", FIELDS)
+    assert not isinstance(got, Projection) and got[2]["object_ref"] == "version:v9"
+    path.write_text(text.replace('"seq": 3}', '"seq": 3;'), encoding="utf-8")  # and now broken
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert "does not parse" in Artifacts(tmp_path).problems["audit_log"], "an edited file is parsed to say so"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"seq": "4", "action": "a", "object_ref": "r", "outcome": "allowed"}',  # another type
+        b'{"seq": 4, "action": "a", "action": "b", "object_ref": "r", "outcome": "allowed"}',  # a key twice
+        b'{"seq": 4, "action": "a", "object_ref": "r\\ud800", "outcome": "allowed"}',  # a lone surrogate
+        b'{"seq": 4, "action": "a", "object_ref": "r", "outcome": "allowed", "n": 1e999}',  # too large for arrow
+        b'{"seq": 4.0, "action": "a", "object_ref": "r", "outcome": "allowed"}',  # a float where an int was
+        b'{"seq": 4, "action": "a", "object_ref": "r", "outcome": "allowed"} {"seq": 5}',  # two records on a line
+        b"",  # a blank line
+    ],
+)
+def test_what_pyarrow_reads_otherwise_than_json_is_read_by_json(tmp_path: Path, line: bytes) -> None:
+    path = tmp_path / ARTIFACT_FILES["audit_log"]
+    path.parent.mkdir(parents=True)
+    good = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in records(3))
+    path.write_bytes(good + line + b"\n" + good)
+    own(tmp_path, "audit_log")
+    a = Artifacts(tmp_path)
+    try:
+        exact = read_artifact(path)
+    except ValueError:
+        exact = None
+    if exact is None:
+        with pytest.raises(KeyError):  # parsed, and found not to parse
+            a.projection("audit_log", FIELDS)
+        assert "audit_log" not in a and "does not parse" in a.problems["audit_log"]
+    else:
+        assert a.projection("audit_log", FIELDS) == exact, "the parsed records, every field"
+
+
+def test_invalid_utf8_is_never_projected(tmp_path: Path) -> None:
+    path = tmp_path / ARTIFACT_FILES["audit_log"]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"seq": 1, "action": "a\xff", "object_ref": "r", "outcome": "allowed"}\n')
+    own(tmp_path, "audit_log")
+    a = Artifacts(tmp_path)
+    with pytest.raises(KeyError):
+        a.projection("audit_log", FIELDS)
+    assert "does not parse" in a.problems["audit_log"]
+
+
+def test_a_plain_mapping_gives_its_records() -> None:
+    rows = records()
+    assert projected({"audit_log": rows}, "audit_log", FIELDS) is rows
+
+
+# -- the rules on projections -------------------------------------------------------------------
+@pytest.fixture
+def owned_demo(demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path) -> Path:
+    """A copy of the demo's artifacts whose record lists the parse cache knows as the platform's own."""
+    settings, _ = demo_home
+    root = tmp_path / "artifacts"
+    shutil.copytree(settings.artifacts_dir, root, ignore=shutil.ignore_patterns(".state"))
+    for name in RECORD_LISTS:
+        own(root, name)
+    return root
+
+
+def plain(root: Path) -> dict:
+    return {name: read_artifact(root / rel) for name, rel in ARTIFACT_FILES.items() if (root / rel).exists()}
+
+
+def test_the_rules_and_metrics_on_projections_equal_those_on_parsed_records(owned_demo: Path) -> None:
+    a = Artifacts(owned_demo)
+    results = content_rule_results(a)
+    metrics = compute_metrics(a)
+    audit = owned_demo / ARTIFACT_FILES["audit_log"]
+    assert audit not in PARSED, "the audit log was read as columns, never as dicts"
+    assert a.problems == {}, "the platform's own files parse by construction"
+    assert audit not in PARSED
+    assert content_rule_results(ReportView(Artifacts(owned_demo), "")) is results, "the report's view reuses them"
+    assert audit not in PARSED
+    fresh = plain(owned_demo)
+    assert [r.as_dict() for r in results] == [r.as_dict() for r in evaluate(fresh, CONTENT_RULES)]
+    PARSED.clear()
+    assert compute_metrics(Artifacts(owned_demo)) == metrics == compute_metrics(fresh)
+
+
+def _tamper(root: Path, edit: str) -> None:
+    """Rewrite the audit log with one record changed, as the platform's own file (the worst case:
+    a projection is taken of it)."""
+    path = root / ARTIFACT_FILES["audit_log"]
+    rows = read_artifact(path)
+    victim = next(r for r in rows if r["action"] == "version.create")
+    if edit == "hash":
+        victim["details"] = victim["details"] + " "
+    elif edit == "outcome":  # consistently re-hashed from here on: only the missing audit record is left
+        victim["outcome"] = "denied"
+        prev = rows[rows.index(victim) - 1]["hash"]
+        for r in rows[rows.index(victim):]:
+            r["prev_hash"] = prev
+            r["hash"] = prev = chain_hash(*(r[k] for k in checks._CHAIN_FIELDS))
+    write_artifact(root, "audit_log", rows)
+    own(root, "audit_log")
+
+
+@pytest.mark.parametrize("edit", ["hash", "outcome"])
+def test_a_violation_found_on_a_projection_is_the_parsed_records_verdict(owned_demo: Path, edit: str) -> None:
+    _tamper(owned_demo, edit)
+    fresh = plain(owned_demo)
+    anchorless = dict(fresh, audit_anchor={})  # the anchor would flag the re-hashed head too
+    (owned_demo / ARTIFACT_FILES["audit_anchor"]).write_text("{}\n", encoding="utf-8")
+    got = checks.audit_trail_intact(Artifacts(owned_demo))
+    want = checks.audit_trail_intact(anchorless)
+    assert got.violations and got.as_dict() == want.as_dict()
+    if edit == "outcome":
+        assert any("has no allowed version.create audit record" in v for v in got.violations)
+    else:
+        assert any("content does not match its hash" in v for v in got.violations)
+
+
+def test_a_materialisation_never_parses_the_audit_log(demo_copy: Settings) -> None:
+    """In a real run, in one process: every check, the metrics, the report and the test report."""
+    outcome = materialize_all(demo_copy)
+    assert outcome.success
+    audit = demo_copy.artifacts_dir / ARTIFACT_FILES["audit_log"]
+    assert audit not in PARSED, "rule 11 and the metrics read its projection"
+    reported = json.loads((demo_copy.artifacts_dir / ARTIFACT_FILES["test_results"]).read_text())["results"]
+    PARSED.clear()
+    again = [r.as_dict() for r in evaluate(plain(demo_copy.artifacts_dir), CONTENT_RULES)]
+    content = [r for r in reported if r["rule"] in {x["rule"] for x in again}]
+    assert content == json.loads(json.dumps(again)), "the test report's verdicts are the parsed records'"
