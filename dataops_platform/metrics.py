@@ -21,7 +21,7 @@ from typing import Any
 from dataops_platform.artifacts.columns import projected
 from dataops_platform.artifacts.files import PARSED, same_version
 from dataops_platform.rules import evaluate
-from dataops_platform.rules.checks import AUDIT_FIELDS, allowed_refs, review_missing
+from dataops_platform.rules.checks import allowed_refs, review_missing
 from dataops_platform.rules.registry import CANNOT_EVALUATE, MetricsSource, provide_metrics
 
 CONTENT_RULES = set(range(2, 13))
@@ -142,8 +142,8 @@ def compute_metrics(a: Any) -> dict[str, Any]:
 
 
 def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
-    scope, versions, experiments = a["platform_scope"], a["dataset_versions"], a["experiment_runs"]
-    alerts, rollbacks, graph, sla = a["alerts"], a["rollback_events"], a["lineage_graph"], a["sla_report"]
+    scope, versions, experiments = a["platform_scope"], projected(a, "dataset_versions"), a["experiment_runs"]
+    alerts, rollbacks, graph, sla = projected(a, "alerts"), a["rollback_events"], projected(a, "lineage_graph"), a["sla_report"]
     # One pass over the versions; a parent may come after its child, so the parents of the versions
     # that are otherwise traceable are looked up once every id is known. The audit log (the largest
     # artifact) is then read once, for those versions' refs only.
@@ -160,7 +160,7 @@ def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
             candidates.append((f"version:{v['version_id']}", v["parent_version"]))
     linked_refs = [ref for ref, parent in candidates if parent is None or parent in version_ids]
     wanted = set(linked_refs)
-    audited = allowed_refs(projected(a, "audit_log", AUDIT_FIELDS), wanted)  # the projection rule 11 reads
+    audited = allowed_refs(projected(a, "audit_log"), wanted)  # the projection rule 11 reads
     traceable = sum(1 for ref in linked_refs if ref in audited)
     statuses: Counter = Counter()
     complete = 0

@@ -26,6 +26,9 @@ from typing import Any
 
 from dataops_platform.artifacts.files import identity
 
+# (name, kind): kind is "string", "int64", "bool", ("list", kind), ("struct", Fields), or Fields (a record in a list)
+Fields = tuple[tuple[str, Any], ...]
+
 _BLOCK = 16 << 20  # bytes per parse block: large records (a version's schema, a review) fit many to a block
 _BATCH = 65_536  # rows turned into Python dicts at a time when a projection is walked
 
@@ -80,21 +83,67 @@ def column(records: Any, name: str) -> list[Any]:
     return [r[name] for r in records]
 
 
-def projected(a: Any, name: str, fields: Fields, *, exact: bool = False) -> Any:
-    """The records of artifact `name` of `a` as a projection of `fields` when `a` offers one (an
-    `Artifacts` root, or a view of one), else (or when `exact`) the parsed records."""
-    getter = None if exact else getattr(a, "projection", None)
-    return getter(name, fields) if getter is not None else a[name]
+def _strings(*names: str) -> Fields:
+    return tuple((name, "string") for name in names)
 
 
-Fields = tuple[tuple[str, Any], ...]  # (name, kind): "string", "int64", "bool", or ("list", Fields) of records
+_EXCEPTION = _strings(
+    "exception_id", "project_id", "rule", "status", "approved_at", "effective_from", "expires_at", "effective_status"
+)  # fmt: skip
+_PARENT_DIFF: Fields = (
+    ("rows_added", "int64"), ("rows_removed", "int64"), ("rows_changed", "int64"),
+    ("columns_added", ("list", "string")), ("columns_removed", ("list", "string")), ("columns_type_changed", ("list", "string")),
+)  # fmt: skip
+# The artifacts read as projections, and the one set of fields of each that the rules, the metrics
+# and the report read (one read serves them all): a reader of a projected artifact reads only
+# these. An artifact whose readers need free-form values (an experiment's metrics and params, a
+# review's text) is not projected: pyarrow cannot hold an object of arbitrary keys, nor say
+# whether one is empty.
+PROJECTED: dict[str, Fields] = {
+    "audit_log": (
+        ("seq", "int64"),
+        *_strings("at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "prev_hash", "hash"),
+    ),
+    "dataset_versions": (
+        *_strings("version_id", "project_id", "status", "parent_version", "released_at", "created_at", "created_by"),
+        *_strings("content_digest", "data_location"),
+        ("is_current_release", "bool"), ("release_seq", "int64"),
+        ("exceptions", ("list", _EXCEPTION)), ("parent_diff", ("struct", _PARENT_DIFF)),
+    ),
+    "alerts": _strings(
+        "alert_id", "project_id", "severity", "status", "related_object", "opened_at", "acknowledged_at", "resolved_at"
+    ),
+}  # fmt: skip
+
+
+# A JSON artifact made of lists (`files.write_lists`): each list projected from the file of its items.
+PROJECTED_LISTS: dict[str, dict[str, Fields]] = {
+    "lineage_graph": {
+        "edges": _strings("source", "target", "type", "project_id", "created_at"),
+        "nodes": _strings("ref", "kind", "project_id"),
+    },
+}
+
+
+def projected(a: Any, name: str) -> Any:
+    """The records of artifact `name` of `a`: its projection (`PROJECTED`; for a JSON artifact of
+    lists, {list: projection}, `PROJECTED_LISTS`) when `a` offers one (an `Artifacts` root, or a
+    view of one), else the parsed value. Raises KeyError as `a[name]`."""
+    getter = getattr(a, "projection", None)
+    return getter(name) if getter is not None else a[name]
+
+
 
 
 def _arrow_type(kind: Any) -> Any:
     import pyarrow as pa
 
     if isinstance(kind, tuple) and kind[0] == "list":
-        return pa.list_(pa.struct([pa.field(name, _arrow_type(k)) for name, k in kind[1]]))
+        return pa.list_(_arrow_type(kind[1]))
+    if isinstance(kind, tuple) and kind[0] == "struct":
+        return pa.struct([pa.field(name, _arrow_type(k)) for name, k in kind[1]])
+    if isinstance(kind, tuple):  # a list of records
+        return pa.struct([pa.field(name, _arrow_type(k)) for name, k in kind])
     return {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_()}[kind]
 
 

@@ -289,6 +289,7 @@ class ParseCache:
         self._written: dict[str, bytes | tuple[int, ...]] = {}  # path -> digest or signature of a JSONL file written here
         self._own: dict[str, tuple[int, ...]] = {}  # path -> identity of a JSONL file the platform wrote (kept after reads)
         self._projections: dict[tuple[str, tuple], Any] = {}  # (path, fields) -> a `columns.Projection` of it
+        self._lists: dict[str, dict[str, tuple[Path, tuple[int, ...]]]] = {}  # JSON of lists -> its items files
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -366,14 +367,41 @@ class ParseCache:
         taken as written only while it still has that identity."""
         self._written[str(path)] = self._own[str(path)] = vouched if vouched is not None else identity(path.stat())
 
-    def owned(self, path: Path) -> tuple[int, ...] | None:
-        """The identity of the file at `path` when it is still the JSONL file `wrote_file` was told of:
-        the platform's own encoding, every record a line, every field present. None otherwise."""
-        own = self._own.get(str(path))
-        try:
-            return own if own is not None and identity(path.stat()) == own else None
-        except OSError:
+    def wrote_lists(self, path: Path, lists: dict[str, Path]) -> None:
+        """The platform wrote the JSON artifact at `path` from these files of its lists' items
+        (`write_lists`): it parses by construction, and each list can be projected from its file."""
+        self._own[str(path)] = identity(path.stat())
+        self._lists[str(path)] = {key: (items, identity(items.stat())) for key, items in lists.items()}
+
+    def list_projections(self, path: Path, fields: dict[str, tuple[tuple[str, Any], ...]]) -> dict[str, Any] | None:
+        """{list: `columns.Projection`} of the JSON artifact at `path` made by `wrote_lists`, while it
+        and the items files are unchanged; None when any cannot be taken."""
+        from dataops_platform.artifacts import columns
+
+        own, lists = self.owned(path), self._lists.get(str(path))
+        if own is None or lists is None or set(lists) != set(fields) or not all(_same(i, x) for i, x in lists.values()):
             return None
+        key = (str(path), tuple(sorted(fields)))
+        kept = self._projections.get(key)
+        if kept is not None and kept[0] == own:
+            return kept[1]
+        self._projections.pop(key, None)
+        out = {}
+        with collector.paused():
+            for name, (items, expected) in sorted(lists.items()):
+                view = columns.read(items, fields[name], expected)
+                if view is None:
+                    return None
+                out[name] = view
+        self._projections[key] = (own, out)
+        return out
+
+    def owned(self, path: Path) -> tuple[int, ...] | None:
+        """The identity of the file at `path` when it is still the file `wrote_file` (a JSONL artifact)
+        or `wrote_lists` (a JSON one of lists) was told of: the platform's own encoding, every record
+        a line and every field present. None otherwise."""
+        own = self._own.get(str(path))
+        return own if own is not None and _same(path, own) else None
 
     def projection(self, path: Path, fields: tuple[tuple[str, Any], ...]) -> Any:
         """`columns.read` of an owned file, kept while it is unchanged; None when it cannot be taken."""
@@ -422,11 +450,19 @@ class ParseCache:
         self._written.clear()
         self._own.clear()
         self._projections.clear()
+        self._lists.clear()
         for forget in self._on_clear:
             forget()
 
 
 _LOCAL_PATHS = (type(Path()),)
+
+
+def _same(path: Path, expected: tuple[int, ...]) -> bool:
+    try:
+        return identity(path.stat()) == expected
+    except OSError:
+        return False
 
 
 def _parse(path: Path, content: bytes) -> Any:
@@ -527,12 +563,20 @@ class Artifacts(MutableMapping):
                 self._read(name)
         return self._problems
 
-    def projection(self, name: str, fields: tuple[tuple[str, Any], ...]) -> Any:
-        """The records of the JSONL artifact `name` with only `fields` ((name, pyarrow type) pairs):
-        a `columns.Projection` when one can be taken (`PARSED.projection`), else the parsed records,
-        every field of them (a value set on this object, or kept parsed already, is used as it is)."""
+    def projection(self, name: str, fields: tuple[tuple[str, Any], ...] | None = None) -> Any:
+        """The records of the JSONL artifact `name` with only `fields` (by default its
+        `columns.PROJECTED` fields): a `columns.Projection` when one can be taken
+        (`PARSED.projection`), else the parsed records, every field of them (as for an artifact that
+        is not projected, a value set on this object, or one kept parsed already)."""
+        from dataops_platform.artifacts.columns import PROJECTED, PROJECTED_LISTS
+
+        fields = fields or PROJECTED.get(name)
         path = self._unread.get(name)
-        if path is not None:
+        if path is not None and name in PROJECTED_LISTS and PARSED.kept(path) is None:
+            value = PARSED.list_projections(path, PROJECTED_LISTS[name])
+            if value is not None:
+                return value
+        if path is not None and fields:
             value = PARSED.kept(path)
             if value is not None:
                 return self[name]
@@ -540,6 +584,19 @@ class Artifacts(MutableMapping):
             if value is not None:
                 return value
         return self[name]
+
+    def parsed_once(self, name: str) -> Any:
+        """The parsed records of artifact `name`, not kept by the parse cache when it holds none yet:
+        a projected artifact read whole once, for a rule's exact verdict on a violation it found on
+        the projection, is not held for the rest of the run. KeyError when missing or unparsable."""
+        path = self._unread.get(name)
+        if path is None or type(path) not in _LOCAL_PATHS or path in PARSED:
+            return self[name]
+        try:
+            with collector.paused():
+                return read_artifact(path)
+        except (OSError, ValueError, UnicodeDecodeError):
+            return self[name]  # says why, as every reader is told
 
     def version(self, name: str) -> Any:
         """What stands for the artifact's content when results computed from it are remembered: the

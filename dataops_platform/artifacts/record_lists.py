@@ -279,7 +279,8 @@ def refresh_artifact(name: str, session: Session, root: Path, now: datetime, tra
                 key: refresh(lst, session, root, state_dir(root) / f"{lst.name}.items", now, full=full)
                 for key, lst in parts.items()
             }
-            write_lists(root, "lineage_graph", {key: (o.path, o.items) for key, o in outcomes.items()})
+            path = write_lists(root, "lineage_graph", {key: (o.path, o.items) for key, o in outcomes.items()})
+            PARSED.wrote_lists(path, {key: o.path for key, o in outcomes.items()})  # each list read as columns
         return list(outcomes.values())
     if name == "dataset_versions":
         lst = dataset_versions(now)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from dataops_platform.artifacts.columns import projected
 from dataops_platform.report.fmt import LIST_LIMIT
 from dataops_platform.rules.checks import LEGAL_STATUSES, review_missing
 
@@ -290,7 +291,7 @@ def _parent_change(v: dict[str, Any]) -> str:
     """What changed against the parent (issue 13), as the event list shows it: rows +added -removed
     ~changed, columns +added -removed ~retyped."""
     d = v.get("parent_diff")
-    if not d or "rows_added" not in d:
+    if not d or d.get("rows_added") is None:  # none, or the parent could not be re-read
         return ""
     cols = [f"+{c}" for c in d["columns_added"]] + [f"-{c}" for c in d["columns_removed"]]
     cols += [f"~{c}" for c in d["columns_type_changed"]]
@@ -342,7 +343,7 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries, _L
         if len(mine) <= EVENTS_DRAWN:  # one more than drawn: the project is then binned
             mine.append(e)
 
-    for v in a["dataset_versions"]:
+    for v in projected(a, "dataset_versions"):
         project, vid = v["project_id"], v["version_id"]
         mine = counts.get(project)
         if mine is None:
@@ -534,7 +535,7 @@ def _alerts(a: Any) -> tuple[list[AlertTimes], int, list[SeverityRow], list[Aler
     per_project: dict[str, Counter] = {}
 
     def rows() -> Iterator[tuple[float, str, int, AlertTimes | tuple[Any, ...]]]:
-        for i, al in enumerate(a["alerts"]):
+        for i, al in enumerate(projected(a, "alerts")):
             row = timed.get(al["alert_id"], {})
             target = targets.get(al["severity"]) or {}
             still_open = None
@@ -638,7 +639,8 @@ def gather(a: Any, checks: list[CheckRow]) -> ReportData:
     projects, latest, series, rollbacks, rollback_projects = _lifecycle(a)
     buckets, buckets_total = _event_buckets(series)
     status, deltas, judged, groups = _experiments(a)
-    nodes, types, flows = _lineage(a["lineage_graph"])
+    graph = projected(a, "lineage_graph")
+    nodes, types, flows = _lineage(graph)
     alerts, alerts_total, severities, alert_projects = _alerts(a)
     reviews, review_projects = _reviews(a)
     findings, findings_total, by_rule = _findings(checks)
@@ -657,7 +659,7 @@ def gather(a: Any, checks: list[CheckRow]) -> ReportData:
         nodes_by_kind=nodes,
         edges_by_type=types,
         flows=flows,
-        graph=a["lineage_graph"],
+        graph=graph,
         alerts=alerts,
         alerts_total=alerts_total,
         alert_projects=alert_projects,

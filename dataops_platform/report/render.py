@@ -72,7 +72,13 @@ class ReportView(Mapping):
             return version(name)
         return self._base[name] if name in self._base else MISSING
 
-    def projection(self, name: str, fields: Any) -> Any:
+    def parsed_once(self, name: str) -> Any:
+        getter = getattr(self._base, "parsed_once", None)
+        if getter is None or name in self._over or name in self._hidden:
+            return self[name]
+        return getter(name)
+
+    def projection(self, name: str, fields: Any = None) -> Any:
         getter = getattr(self._base, "projection", None)
         if getter is None or name in self._over or name in self._hidden:
             return self[name]

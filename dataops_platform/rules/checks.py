@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from dataops_platform.artifacts.columns import Fields, Projection, column, projected
+from dataops_platform.artifacts.columns import Projection, column, projected
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
@@ -43,20 +43,17 @@ def _t(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-# Each object artifact: (kind, id field, the fields its objects are found by).
-_OBJECT_SOURCES: tuple[tuple[str, str, str, Fields], ...] = (
-    ("dataset_versions", "version", "version_id", (
-        ("version_id", "string"), ("project_id", "string"),
-        ("exceptions", ("list", (("exception_id", "string"), ("project_id", "string")))),
-    )),
-    ("experiment_runs", "experiment", "experiment_id", (("experiment_id", "string"), ("project_id", "string"))),
-    ("alerts", "alert", "alert_id", (("alert_id", "string"), ("project_id", "string"))),
-    ("rollback_events", "rollback", "rollback_id", (("rollback_id", "string"), ("project_id", "string"))),
-    ("incident_reviews", "review", "review_id", (("review_id", "string"), ("project_id", "string"))),
-)  # fmt: skip
+# Each object artifact: its kind of ref and the field of its id.
+_OBJECT_SOURCES = (
+    ("dataset_versions", "version", "version_id"),
+    ("experiment_runs", "experiment", "experiment_id"),
+    ("alerts", "alert", "alert_id"),
+    ("rollback_events", "rollback", "rollback_id"),
+    ("incident_reviews", "review", "review_id"),
+)
 
 
-def _objects(a: Any, *, exact: bool = False) -> dict[str, str]:
+def _objects(a: Any) -> dict[str, str]:
     """Every real object's ref and its project, from the object artifacts that are present (their
     projections where `a` offers them, `columns.projected`).
 
@@ -64,7 +61,7 @@ def _objects(a: Any, *, exact: bool = False) -> dict[str, str]:
     parsed values the process's parse cache shares: built once per process and kept while the
     object artifacts read are the very same values (identity; they are never changed in place). A
     plain mapping (a test's dict, changed in place between calls) is built every time."""
-    sources = [_records_or_none(a, name, fields, exact) for name, _, _, fields in _OBJECT_SOURCES]
+    sources = [_records_or_none(a, name) for name, _, _ in _OBJECT_SOURCES]
     if not isinstance(a, Artifacts):
         return _build_objects(sources)
     if _OBJECTS_MEMO and all(x is y for x, y in zip(_OBJECTS_MEMO[0], sources, strict=True)):
@@ -75,10 +72,10 @@ def _objects(a: Any, *, exact: bool = False) -> dict[str, str]:
     return out
 
 
-def _records_or_none(a: Any, name: str, fields: Fields, exact: bool) -> Any:
+def _records_or_none(a: Any, name: str) -> Any:
     """The artifact's records, or none when it is missing or does not parse (rule 1 says so)."""
     try:
-        return projected(a, name, fields, exact=exact)
+        return projected(a, name)
     except KeyError:
         return []
 
@@ -95,7 +92,7 @@ def _build_objects(sources: list[Any]) -> dict[str, str]:
         out[f"version:{vid}"] = pid
         for x in exceptions:
             out[f"exception:{x['exception_id']}"] = x["project_id"]
-    for records, (_, kind, key, _) in zip(others, _OBJECT_SOURCES[1:], strict=True):
+    for records, (_, kind, key) in zip(others, _OBJECT_SOURCES[1:], strict=True):
         out.update(zip([f"{kind}:{x}" for x in column(records, key)], column(records, "project_id"), strict=True))
     return out
 
@@ -179,11 +176,12 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
         if src in tenant_of and dst in tenant_of and tenant_of[src] != tenant_of[dst]:
             out.append(f"{src} ({tenant_of[src]}) -> {dst} ({tenant_of[dst]}) crosses tenants")
 
-    for edge in a["lineage_graph"]["edges"]:
+    edges = projected(a, "lineage_graph")["edges"]
+    for edge in edges:
         cross(edge["source"], edge["target"])
     for e in a["experiment_runs"]:
         cross(f"experiment:{e['experiment_id']}", f"version:{e['dataset_version']}")
-    for al in a["alerts"]:
+    for al in projected(a, "alerts"):
         cross(f"alert:{al['alert_id']}", al["related_object"])
     for rb in a["rollback_events"]:
         cross(f"rollback:{rb['rollback_id']}", f"version:{rb['from_version']}")
@@ -191,12 +189,12 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
     for rv in a["incident_reviews"]:
         for ref in rv["related_refs"]:
             cross(f"review:{rv['review_id']}", ref)
-    return len(objects) + len(a["lineage_graph"]["edges"]), out
+    return len(objects) + len(edges), out
 
 
 @rule(6, "dataset_versions", "Parents exist in the same project, no cycles, statuses legal, one current release.")
 def version_lineage_links_valid(a: Any) -> tuple[int, list[str]]:
-    versions = {v["version_id"]: v for v in a["dataset_versions"]}
+    versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
     out = []
     # Walking up the parents from a version ends outside the known versions (None here) or at the
     # first version met twice. Every walk is remembered for each version it passes, so the whole
@@ -259,7 +257,7 @@ def _walk_parents(vid: str, parent: str | None, versions: dict[str, dict], first
     reads=("dataset_versions",),
 )
 def experiments_reference_versions(a: Any) -> tuple[int, list[str], list[str]]:
-    versions = {v["version_id"]: v for v in a["dataset_versions"]}
+    versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
     out, findings = [], []
     for e in a["experiment_runs"]:
         v = versions.get(e["dataset_version"])
@@ -287,8 +285,7 @@ def release_gate_respected(a: Any) -> tuple[int, list[str], list[str]]:
     """The gate as it stood at release time (integrity) and the data regressions standing on each
     current release now (findings); see governance/gate.py."""
     out, findings = [], []
-    versions = a["dataset_versions"]
-    released = [v for v in versions if v["released_at"]]
+    released = [v for v in projected(a, "dataset_versions") if v["released_at"]]
     on_version: dict[Any, list[dict]] = {}  # experiments by version, in artifact order
     if released:
         for e in a["experiment_runs"]:
@@ -323,7 +320,7 @@ def release_gate_respected(a: Any) -> tuple[int, list[str], list[str]]:
     reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events"),
 )
 def rollback_events_valid(a: Any) -> tuple[int, list[str], list[str]]:
-    versions = {v["version_id"]: v for v in a["dataset_versions"]}
+    versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
     reviews = {r["review_id"]: r for r in a["incident_reviews"]}
     relating: dict[str, list[str]] = {}  # rollback ref -> the reviews that name it
     for r in a["incident_reviews"]:
@@ -368,7 +365,8 @@ def alerts_linked_and_closed(a: Any) -> tuple[int, list[str], list[str]]:
     projects = {f"project:{pid}" for pid in _projects(a)}  # platform-wide alerts are raised on a project
     breached = {b["alert_id"]: b for b in a["sla_report"]["breaches"]}
     out, findings = [], []
-    for al in a["alerts"]:
+    alerts = projected(a, "alerts")
+    for al in alerts:
         aid = al["alert_id"]
         if al["related_object"] not in objects and al["related_object"] not in projects:
             out.append(f"{aid} references missing {al['related_object']}")
@@ -382,7 +380,7 @@ def alerts_linked_and_closed(a: Any) -> tuple[int, list[str], list[str]]:
             problems = "; ".join(breached[aid].get("problems", [])) or "past its targets"
             move = "acknowledge or resolve" if al["status"] == "open" else "resolve"
             findings.append(f"{aid} ({al['severity']}) is {al['status']} outside its SLA ({problems}): {move} it")
-    return len(a["alerts"]), out, findings
+    return len(alerts), out, findings
 
 
 _CHAIN_FIELDS = ("seq", "at", "actor", "role", "tenant", "project", "action", "object_ref", "outcome", "details", "prev_hash")
@@ -459,10 +457,6 @@ def allowed_refs(records: Any, wanted: set[str]) -> set[str]:
     return {r["object_ref"] for r in records if r["outcome"] == "allowed" and r["object_ref"] in wanted}
 
 
-AUDIT_FIELDS: Fields = (("seq", "int64"), *((name, "string") for name in _CHAIN_FIELDS[1:]), ("hash", "string"))
-_RELEASED_FIELDS: Fields = (("version_id", "string"), ("released_at", "string"))
-
-
 @rule(
     11,
     "audit_log",
@@ -470,18 +464,7 @@ _RELEASED_FIELDS: Fields = (("version_id", "string"), ("released_at", "string"))
     reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events", "incident_reviews"),
 )
 def audit_trail_intact(a: Any) -> tuple[int, list[str]]:
-    # Judged on projections of the records where the artifacts offer them (artifacts.columns: the
-    # audit log is the largest artifact, and this rule reads every record of it); a violation found
-    # there is judged again on the parsed records, whose verdict stands.
-    checked, out, projectable = _audit_trail(a, exact=False)
-    if out and projectable:
-        checked, out, _ = _audit_trail(a, exact=True)
-    return checked, out
-
-
-def _audit_trail(a: Any, *, exact: bool) -> tuple[int, list[str], bool]:
-    records = projected(a, "audit_log", AUDIT_FIELDS, exact=exact)
-    versions = projected(a, "dataset_versions", _RELEASED_FIELDS, exact=exact)
+    records = projected(a, "audit_log")  # the largest artifact: its columns, where they can be read (artifacts.columns)
     # On an `Artifacts` root the walk may start after the prefix a previous clean walk verified
     # (chain_cursor: whoever can write the artifacts can write that state too); a plain mapping,
     # or any doubt about the state, walks from seq 1. Only a clean result moves the cursor.
@@ -490,15 +473,15 @@ def _audit_trail(a: Any, *, exact: bool) -> tuple[int, list[str], bool]:
     if cursor is not None and not out:
         cursor.remember()
     allowed = allowed_audited(records)
-    objects = _objects(a, exact=exact)
+    objects = _objects(a)
     for ref in objects:
         kind = ref.partition(":")[0]
         if (CREATING_ACTION[kind], ref) not in allowed:
             out.append(f"{ref} has no allowed {CREATING_ACTION[kind]} audit record")
-    for vid, released_at in zip(column(versions, "version_id"), column(versions, "released_at"), strict=True):
-        if released_at and ("version.release", f"version:{vid}") not in allowed:
-            out.append(f"version:{vid} was released without an audit record")
-    return len(records) + len(objects), out, not exact and getattr(a, "projection", None) is not None
+    for v in projected(a, "dataset_versions"):
+        if v["released_at"] and ("version.release", f"version:{v['version_id']}") not in allowed:
+            out.append(f"version:{v['version_id']} was released without an audit record")
+    return len(records) + len(objects), out
 
 
 def review_missing(review: dict) -> list[str]:
@@ -523,7 +506,7 @@ def incident_reviews_complete(a: Any) -> tuple[int, list[str], list[str]]:
     opened a minute ago is still being handled), and for a rollback as soon as it happened. A
     missing or incomplete review is a finding; a review naming what does not exist is a violation."""
     breached = {b["alert_id"] for b in a["sla_report"]["breaches"]}
-    serious = [x for x in a["alerts"] if x["severity"] in SERIOUS]
+    serious = [x for x in projected(a, "alerts") if x["severity"] in SERIOUS]
     due = [f"alert:{x['alert_id']}" for x in serious if x["status"] == "resolved" or x["alert_id"] in breached]
     due += [f"rollback:{x['rollback_id']}" for x in a["rollback_events"]]
     out, findings = [], []

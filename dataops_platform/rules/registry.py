@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dataops_platform.artifacts.columns import Projection
 from dataops_platform.artifacts.files import MISSING, PARSED, Artifacts, same_version
 
 PASSED, FINDING, FAILED = "passed", "finding", "failed"
@@ -106,12 +107,14 @@ class _Reading(Mapping):
     a projection of an artifact (`projection`) reads that artifact; so does the root, for rule 11's
     cursor, which only says where a walk may start, never what it finds."""
 
-    __slots__ = ("__dict__", "_inner", "read", "wider")
+    __slots__ = ("__dict__", "_inner", "exact", "projected", "read", "wider")
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, exact: bool = False) -> None:
         object.__setattr__(self, "_inner", inner)
         object.__setattr__(self, "read", {})
         object.__setattr__(self, "wider", False)
+        object.__setattr__(self, "exact", exact)  # projections are the parsed records
+        object.__setattr__(self, "projected", False)  # a projection was read
         self.__dict__ = inner.__dict__
 
     def _note(self, name: str) -> None:
@@ -131,9 +134,15 @@ class _Reading(Mapping):
             self._note(name)
         return present
 
-    def projection(self, name: str, fields: tuple[tuple[str, Any], ...]) -> Any:
+    def projection(self, name: str, fields: Any = None) -> Any:
         self._note(name)
-        return self._inner.projection(name, fields)
+        if self.exact:
+            parsed_once = getattr(self._inner, "parsed_once", None)
+            return parsed_once(name) if parsed_once is not None else self._inner[name]
+        value = self._inner.projection(name, fields)
+        if isinstance(value, Projection):
+            object.__setattr__(self, "projected", True)
+        return value
 
     @property
     def root(self) -> Any:
@@ -172,6 +181,12 @@ def _remembered(name: str, judge: Callable[[Any], RuleResult], artifacts: Any) -
     _results.pop(name, None)  # the old inputs are not kept alive while these are judged
     view = _Reading(artifacts)
     result = judge(view)
+    if result.violations and view.projected:
+        # A violation is never reported on projections alone: judged again on the parsed records,
+        # whose verdict stands (artifacts.columns). Findings are not: shown, never blocking, and
+        # an organisation always has some.
+        view = _Reading(artifacts, exact=True)
+        result = judge(view)
     if not view.wider:
         _results[name] = (dict(view.read), result)
     return _copy(result)

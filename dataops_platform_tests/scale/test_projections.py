@@ -127,7 +127,7 @@ def test_invalid_utf8_is_never_projected(tmp_path: Path) -> None:
 
 def test_a_plain_mapping_gives_its_records() -> None:
     rows = records()
-    assert projected({"audit_log": rows}, "audit_log", FIELDS) is rows
+    assert projected({"audit_log": rows}, "audit_log") is rows
 
 
 # -- the rules on projections -------------------------------------------------------------------
@@ -139,7 +139,18 @@ def owned_demo(demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path) -
     shutil.copytree(settings.artifacts_dir, root, ignore=shutil.ignore_patterns(".state"))
     for name in RECORD_LISTS:
         own(root, name)
+    own_lineage(root, settings.artifacts_dir)
     return root
+
+
+def own_lineage(root: Path, source: Path) -> dict[str, Path]:
+    """The lineage lists' items files beside the graph made of them, as a refresh leaves them."""
+    items = {key: root / ".state" / f"lineage_graph.{key}.items" for key in ("edges", "nodes")}
+    for key, path in items.items():
+        path.parent.mkdir(exist_ok=True)
+        shutil.copy2(source / ".state" / path.name, path)
+    PARSED.wrote_lists(root / ARTIFACT_FILES["lineage_graph"], items)
+    return items
 
 
 def plain(root: Path) -> dict:
@@ -151,7 +162,8 @@ def test_the_rules_and_metrics_on_projections_equal_those_on_parsed_records(owne
     results = content_rule_results(a)
     metrics = compute_metrics(a)
     audit = owned_demo / ARTIFACT_FILES["audit_log"]
-    assert audit not in PARSED, "the audit log was read as columns, never as dicts"
+    for name in ("audit_log", "dataset_versions", "alerts", "lineage_graph"):
+        assert owned_demo / ARTIFACT_FILES[name] not in PARSED, f"{name}: read as columns, never as dicts"
     assert a.problems == {}, "the platform's own files parse by construction"
     assert audit not in PARSED
     assert content_rule_results(ReportView(Artifacts(owned_demo), "")) is results, "the report's view reuses them"
@@ -199,10 +211,62 @@ def test_a_materialisation_never_parses_the_audit_log(demo_copy: Settings) -> No
     """In a real run, in one process: every check, the metrics, the report and the test report."""
     outcome = materialize_all(demo_copy)
     assert outcome.success
-    audit = demo_copy.artifacts_dir / ARTIFACT_FILES["audit_log"]
-    assert audit not in PARSED, "rule 11 and the metrics read its projection"
+    for name in ("audit_log", "dataset_versions", "alerts", "lineage_graph"):
+        assert demo_copy.artifacts_dir / ARTIFACT_FILES[name] not in PARSED, f"{name}: read as columns, never as dicts"
     reported = json.loads((demo_copy.artifacts_dir / ARTIFACT_FILES["test_results"]).read_text())["results"]
     PARSED.clear()
     again = [r.as_dict() for r in evaluate(plain(demo_copy.artifacts_dir), CONTENT_RULES)]
     content = [r for r in reported if r["rule"] in {x["rule"] for x in again}]
     assert content == json.loads(json.dumps(again)), "the test report's verdicts are the parsed records'"
+
+
+def test_a_projection_that_disagreed_with_the_records_never_makes_a_violation(
+    owned_demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were pyarrow ever to read a value otherwise than json (the guards say it cannot), the
+    violation it would cause is judged again on the parsed records, and their verdict stands."""
+    import pyarrow as pa
+
+    from dataops_platform.artifacts import columns
+
+    real = columns.read
+
+    def garbling(path: Path, fields: columns.Fields, expected: tuple[int, ...]) -> Projection | None:
+        view = real(path, fields, expected)
+        if view is None:
+            return None
+        table = view.table
+        for name in ("object_ref", "related_object", "parent_version"):
+            if name in table.column_names:
+                garbled = pa.array(["garbled:" + str(x) for x in table.column(name).to_pylist()], pa.string())
+                table = table.set_column(table.column_names.index(name), name, garbled)
+        return Projection(table, view.source)
+
+    monkeypatch.setattr(columns, "read", garbling)
+    a = Artifacts(owned_demo)
+    got = {r.name: r.as_dict() for r in evaluate(a, CONTENT_RULES)}
+    assert isinstance(a.projection("alerts"), Projection), "the rules did read garbled projections"
+    want = {r.name: r.as_dict() for r in evaluate(plain(owned_demo), CONTENT_RULES)}
+    assert got == want
+    assert not any("garbled" in v for r in got.values() for v in r["violations"])
+
+
+def test_the_lineage_lists_are_projected_only_from_the_items_they_were_made_of(
+    demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path
+) -> None:
+    settings, _ = demo_home
+    root = tmp_path / "artifacts"
+    shutil.copytree(settings.artifacts_dir, root, ignore=shutil.ignore_patterns(".state"))
+    items = own_lineage(root, settings.artifacts_dir)
+    graph = read_artifact(root / ARTIFACT_FILES["lineage_graph"])
+    lists = Artifacts(root).projection("lineage_graph")
+    assert isinstance(lists["edges"], Projection) and isinstance(lists["nodes"], Projection)
+    assert list(lists["edges"]) == graph["edges"] and list(lists["nodes"]) == graph["nodes"]
+    items["edges"].write_bytes(items["edges"].read_bytes()[: -10] + b"\n")  # the items file changed since
+    assert Artifacts(root).projection("lineage_graph") == graph, "the graph itself, parsed"
+    PARSED.clear()
+    own_lineage(root, settings.artifacts_dir)
+    path = root / ARTIFACT_FILES["lineage_graph"]
+    path.write_text(path.read_text(encoding="utf-8").replace('"derived_from"', '"derived_frum"'), encoding="utf-8")
+    got = Artifacts(root).projection("lineage_graph")
+    assert not isinstance(got["edges"], Projection) and "derived_frum" in {e["type"] for e in got["edges"]}
