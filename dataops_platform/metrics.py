@@ -114,10 +114,12 @@ def content_rule_results(a: Any) -> list[Any]:
         return cached[3]
     _forget()  # the previous artifacts are not kept alive while these are evaluated
     names, values = _inputs(a)
-    problems = dict(getattr(a, "problems", None) or {})
     results = evaluate(a, CONTENT_RULES)
     depends_on_problems = any(r.violations and r.violations[0].startswith(CANNOT_EVALUATE) for r in results)
-    _memo[0] = [names, values, problems if depends_on_problems else None, results, None]
+    # Asked after the rules ran, and only when a message lists them: a file the rules read as a
+    # projection is then known to parse without parsing it (`Artifacts.problems`).
+    problems = dict(getattr(a, "problems", None) or {}) if depends_on_problems else None
+    _memo[0] = [names, values, problems, results, None]
     return results
 
 

@@ -19,6 +19,8 @@ a verdict against the organisation never rests on this reader alone.
 
 from __future__ import annotations
 
+import codecs
+import operator
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -52,7 +54,7 @@ class Projection(Sequence):
             if step != 1:
                 return list(self)[index]
             return Projection(self.table, self.source, self._start + start, self._start + max(start, stop))
-        n = len(self)
+        index, n = operator.index(index), len(self)  # an int, as a list takes (2.0 is refused)
         if index < 0:
             index += n
         if not 0 <= index < n:
@@ -149,12 +151,18 @@ def _arrow_type(kind: Any) -> Any:
 
 def read(path: Path, fields: Fields, expected: tuple[int, ...]) -> Projection | None:
     """The projection of `fields` of the JSONL file at `path`, which must have the file identity
-    `expected` before and after; None when it cannot be the exact view."""
+    `expected` before and after; None when it cannot be the exact view. The first field is the
+    records' id: a row without one is not a record of the platform's."""
     import pyarrow as pa
     import pyarrow.json as pj
 
     try:
         if identity(os.stat(path)) != expected:
+            return None
+        # Before pyarrow sees it: what pyarrow would read and Python's json refuses (a BOM, invalid
+        # UTF-8 in a field not projected, a line that is not one object: `null` even crashes it).
+        lines = _object_lines(path)
+        if lines is None:
             return None
         table = pj.read_json(
             str(path),
@@ -166,18 +174,32 @@ def read(path: Path, fields: Fields, expected: tuple[int, ...]) -> Projection | 
             ),
         )
         table.validate(full=True)  # strings are valid UTF-8
-        if table.num_rows != _lines(path) or identity(os.stat(path)) != expected:
+        if table.num_rows != lines or table.column(0).null_count or identity(os.stat(path)) != expected:
             return None
     except (OSError, ValueError, pa.ArrowException):
         return None
     return Projection(table, expected)
 
 
-def _lines(path: Path) -> int:
-    """The number of line ends in the file; -1 unless it ends with one (every line is then a record)."""
-    count, last = 0, b""
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count if last in (b"\n", b"") else -1
+def _object_lines(path: Path) -> int | None:
+    """The number of lines when the file is valid UTF-8 and every line is `{...}` ended by a
+    newline (a raw newline only ever ends a line: json escapes it in strings), else None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = opened = closed = 0
+    carry, first, last = b"", b"", b""
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                decoder.decode(chunk)
+                data = carry + chunk  # a pair of bytes across two chunks is counted once
+                lines += chunk.count(b"\n")
+                opened += data.count(b"\n{")
+                closed += data.count(b"}\n")
+                first = first or chunk[:1]
+                carry = last = chunk[-1:]
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    if first != b"{" or last != b"\n" or closed != lines or opened != lines - 1:
+        return None
+    return lines

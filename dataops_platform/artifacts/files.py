@@ -290,6 +290,7 @@ class ParseCache:
         self._own: dict[str, tuple[int, ...]] = {}  # path -> identity of a JSONL file the platform wrote (kept after reads)
         self._projections: dict[tuple[str, tuple], Any] = {}  # (path, fields) -> a `columns.Projection` of it
         self._lists: dict[str, dict[str, tuple[Path, tuple[int, ...]]]] = {}  # JSON of lists -> its items files
+        self._verified: dict[str, tuple[int, ...]] = {}  # path -> identity of a file a projection read whole
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -373,9 +374,9 @@ class ParseCache:
         self._own[str(path)] = identity(path.stat())
         self._lists[str(path)] = {key: (items, identity(items.stat())) for key, items in lists.items()}
 
-    def list_projections(self, path: Path, fields: dict[str, tuple[tuple[str, Any], ...]]) -> dict[str, Any] | None:
-        """{list: `columns.Projection`} of the JSON artifact at `path` made by `wrote_lists`, while it
-        and the items files are unchanged; None when any cannot be taken."""
+    def list_projections(self, path: Path, fields: dict[str, tuple[tuple[str, Any], ...]]) -> tuple[tuple, dict] | None:
+        """(the JSON's identity, {list: `columns.Projection`}) of the JSON artifact at `path` made by
+        `wrote_lists`, while it and the items files are unchanged; None when any cannot be taken."""
         from dataops_platform.artifacts import columns
 
         own, lists = self.owned(path), self._lists.get(str(path))
@@ -384,7 +385,7 @@ class ParseCache:
         key = (str(path), tuple(sorted(fields)))
         kept = self._projections.get(key)
         if kept is not None and kept[0] == own:
-            return kept[1]
+            return kept
         self._projections.pop(key, None)
         out = {}
         with collector.paused():
@@ -394,7 +395,8 @@ class ParseCache:
                     return None
                 out[name] = view
         self._projections[key] = (own, out)
-        return out
+        self._verified[str(path)] = own  # made from those items, streamed (files.write_lists)
+        return own, out
 
     def owned(self, path: Path) -> tuple[int, ...] | None:
         """The identity of the file at `path` when it is still the file `wrote_file` (a JSONL artifact)
@@ -419,7 +421,14 @@ class ParseCache:
             value = columns.read(path, fields, own)
         if value is not None:
             self._projections[key] = value
+            self._verified[str(path)] = own
         return value
+
+    def verified(self, path: Path) -> bool:
+        """Whether pyarrow read every line of the file at `path`, as it is now, for a projection: it
+        parses, as json would read it (columns.read refuses what json would not take)."""
+        done = self._verified.get(str(path))
+        return done is not None and _same(path, done)
 
     def kept(self, path: Path) -> Any:
         """The parsed value kept for the file at `path` when it is certainly current (its identity
@@ -451,6 +460,7 @@ class ParseCache:
         self._own.clear()
         self._projections.clear()
         self._lists.clear()
+        self._verified.clear()
         for forget in self._on_clear:
             forget()
 
@@ -531,6 +541,7 @@ class Artifacts(MutableMapping):
         self._problems: dict[str, str] = {}
         self._unread: dict[str, Path] = {}
         self._set: set[str] = set()  # names given a value on this object rather than read from a file
+        self._tokens: dict[str, Owned] = {}  # name -> the platform's own file this object read it from
         for name, relative in ARTIFACT_FILES.items():
             path = root / relative
             if path.exists():
@@ -545,10 +556,23 @@ class Artifacts(MutableMapping):
         relative = ARTIFACT_FILES[name]
         try:
             self._values[name] = PARSED.read(path)
+            entry = PARSED.entry(path)  # none kept for an object store's file
+            if entry is not None:
+                self._own_read(name, path, entry[0])
         except (ValueError, UnicodeDecodeError) as exc:
             self._problems[name] = f"{relative} does not parse: {exc}"
+        except RecursionError:  # json's own limit: no platform writer nests that deep
+            self._problems[name] = f"{relative} does not parse: a value nested too deeply"
         except FileNotFoundError:  # removed since it was seen
             self._problems[name] = f"{relative} is missing"
+
+    def _own_read(self, name: str, path: Path, read_from: tuple[int, ...]) -> None:
+        """This object read `name` from the file of identity `read_from`: when that is the
+        platform's own file, its identity stands for what was read (`version`)."""
+        if type(path) in _LOCAL_PATHS and PARSED.owned(path) == read_from:
+            self._tokens[name] = Owned(str(path), read_from)
+        else:
+            self._tokens.pop(name, None)
 
     def _read_all(self) -> None:
         for name in list(self._unread):
@@ -556,10 +580,10 @@ class Artifacts(MutableMapping):
 
     @property
     def problems(self) -> dict[str, str]:
-        """Files missing or not parsing. A JSONL file the platform wrote and that is unchanged since
-        (`PARSED.owned`) parses by construction: it is not parsed to find that out."""
+        """Files missing or not parsing. A file a projection read whole, unchanged since
+        (`PARSED.verified`), is not parsed again to find that out."""
         for name, path in list(self._unread.items()):
-            if PARSED.owned(path) is None:
+            if type(path) not in _LOCAL_PATHS or not PARSED.verified(path):
                 self._read(name)
         return self._problems
 
@@ -573,15 +597,17 @@ class Artifacts(MutableMapping):
         fields = fields or PROJECTED.get(name)
         path = self._unread.get(name)
         if path is not None and name in PROJECTED_LISTS and PARSED.kept(path) is None:
-            value = PARSED.list_projections(path, PROJECTED_LISTS[name])
-            if value is not None:
-                return value
+            lists = PARSED.list_projections(path, PROJECTED_LISTS[name])
+            if lists is not None:
+                self._own_read(name, path, lists[0])
+                return lists[1]
         if path is not None and fields:
             value = PARSED.kept(path)
             if value is not None:
                 return self[name]
             value = PARSED.projection(path, fields)
             if value is not None:
+                self._own_read(name, path, value.source)
                 return value
         return self[name]
 
@@ -600,11 +626,17 @@ class Artifacts(MutableMapping):
 
     def version(self, name: str) -> Any:
         """What stands for the artifact's content when results computed from it are remembered: the
-        file's identity while it is one the platform wrote and unchanged (`PARSED.owned`, nothing is
-        parsed), otherwise the value itself (compared by identity: the parse cache shares each
-        unchanged file's value), or `MISSING`."""
-        path = self._unread.get(name) or (self.root / ARTIFACT_FILES[name] if name in ARTIFACT_FILES else None)
-        if name not in self._set and path is not None and type(path) in _LOCAL_PATHS:
+        identity of the platform's own file this object read it from (`PARSED.owned`), or, not read
+        yet, that the file has now; otherwise the value itself (compared by identity: the parse
+        cache shares each unchanged file's value), or `MISSING`. Never the file on disk for what
+        this object did not read from it (a value set, an artifact deleted or missing here)."""
+        if name in self._set:
+            return self._values[name] if name in self._values else MISSING
+        token = self._tokens.get(name)
+        if token is not None:
+            return token
+        path = self._unread.get(name)
+        if path is not None and type(path) in _LOCAL_PATHS:
             own = PARSED.owned(path)
             if own is not None:
                 return Owned(str(path), own)
@@ -636,10 +668,12 @@ class Artifacts(MutableMapping):
         self._unread.pop(name, None)  # a problem found for the file stays listed, as it was found
         self._values[name] = value
         self._set.add(name)
+        self._tokens.pop(name, None)
 
     def __delitem__(self, name: str) -> None:
         self._read(name)
         del self._values[name]
+        self._tokens.pop(name, None)
 
     def __repr__(self) -> str:
         return f"Artifacts({self.root!s}, read={sorted(self._values)}, problems={sorted(self._problems)})"

@@ -514,10 +514,9 @@ def incident_reviews_complete(a: Any) -> tuple[int, list[str], list[str]]:
     about: dict[str, list[dict]] = {}  # reviews by the refs they relate, in artifact order, each once
     for r in a["incident_reviews"]:
         for related in r["related_refs"]:
-            target = objects.get(related)
-            if target is None:
+            if related not in objects:
                 out.append(f"review {r['review_id']} relates {related}, which does not exist")
-            elif target != r["project_id"]:
+            elif (target := objects[related]) != r["project_id"]:
                 out.append(f"review {r['review_id']} of {r['project_id']} relates {related} of {target}")
             listed = about.setdefault(related, [])
             if not listed or listed[-1] is not r:

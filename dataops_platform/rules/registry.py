@@ -140,8 +140,8 @@ class _Reading(Mapping):
             parsed_once = getattr(self._inner, "parsed_once", None)
             return parsed_once(name) if parsed_once is not None else self._inner[name]
         value = self._inner.projection(name, fields)
-        if isinstance(value, Projection):
-            object.__setattr__(self, "projected", True)
+        if isinstance(value, Projection) or (isinstance(value, dict) and any(isinstance(v, Projection) for v in value.values())):
+            object.__setattr__(self, "projected", True)  # a record list, or a JSON artifact's lists
         return value
 
     @property

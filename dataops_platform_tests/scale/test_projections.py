@@ -19,6 +19,7 @@ import pytest
 from dataops_platform.artifacts.columns import Projection, projected
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts, read_artifact, write_artifact
 from dataops_platform.demo.materialize import MaterializeOutcome, materialize_all
+from dataops_platform.governance.chain import GENESIS_HASH as GENESIS
 from dataops_platform.governance.chain import chain_hash
 from dataops_platform.metrics import CONTENT_RULES, compute_metrics, content_rule_results
 from dataops_platform.report.render import ReportView
@@ -146,7 +147,7 @@ def owned_demo(demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path) -
 def own_lineage(root: Path, source: Path) -> dict[str, Path]:
     """The lineage lists' items files beside the graph made of them, as a refresh leaves them."""
     items = {key: root / ".state" / f"lineage_graph.{key}.items" for key in ("edges", "nodes")}
-    for key, path in items.items():
+    for path in items.values():
         path.parent.mkdir(exist_ok=True)
         shutil.copy2(source / ".state" / path.name, path)
     PARSED.wrote_lists(root / ARTIFACT_FILES["lineage_graph"], items)
@@ -164,7 +165,7 @@ def test_the_rules_and_metrics_on_projections_equal_those_on_parsed_records(owne
     audit = owned_demo / ARTIFACT_FILES["audit_log"]
     for name in ("audit_log", "dataset_versions", "alerts", "lineage_graph"):
         assert owned_demo / ARTIFACT_FILES[name] not in PARSED, f"{name}: read as columns, never as dicts"
-    assert a.problems == {}, "the platform's own files parse by construction"
+    assert a.problems == {}, "the files read as projections are known to parse"
     assert audit not in PARSED
     assert content_rule_results(ReportView(Artifacts(owned_demo), "")) is results, "the report's view reuses them"
     assert audit not in PARSED
@@ -270,3 +271,99 @@ def test_the_lineage_lists_are_projected_only_from_the_items_they_were_made_of(
     path.write_text(path.read_text(encoding="utf-8").replace('"derived_from"', '"derived_frum"'), encoding="utf-8")
     got = Artifacts(root).projection("lineage_graph")
     assert not isinstance(got["edges"], Projection) and "derived_frum" in {e["type"] for e in got["edges"]}
+
+
+# -- hostile review (helper h1): each was a false pass or a crash ------------------------------
+def chain(n: int) -> list[dict]:
+    rows, prev = [], GENESIS
+    for i in range(1, n + 1):
+        r = {"seq": i, "at": "2026-01-01T00:00:00+00:00", "actor": "u", "role": "admin", "tenant": "t", "project": "p",
+             "action": "tenant.create", "object_ref": f"tenant:t{i}", "outcome": "allowed", "details": "{}",
+             "prev_hash": prev}  # fmt: skip
+        r["hash"] = prev = chain_hash(*(r[k] for k in checks._CHAIN_FIELDS))
+        rows.append(r)
+    return rows
+
+
+def test_a_projection_takes_only_integer_indexes_as_a_list_does(tmp_path: Path) -> None:
+    write_artifact(tmp_path, "audit_log", chain(3))
+    own(tmp_path, "audit_log")
+    view = Artifacts(tmp_path).projection("audit_log")
+    assert isinstance(view, Projection)
+    for index in (2.0, 1.5, "1"):
+        with pytest.raises(TypeError):
+            view[index]
+    # The anchor's seq a float: rule 11 cannot be evaluated, on the projection as on the records.
+    write_artifact(tmp_path, "dataset_versions", [])
+    (tmp_path / ARTIFACT_FILES["audit_anchor"]).write_text(json.dumps({"seq": 3.0, "hash": view[2]["hash"]}))
+    got = checks.audit_trail_intact(Artifacts(tmp_path))
+    assert not got.passed and "TypeError" in got.violations[0]
+
+
+def test_what_an_artifacts_object_read_is_what_its_results_are_remembered_by(tmp_path: Path) -> None:
+    write_artifact(tmp_path, "dataset_versions", [])
+    rows = chain(3)
+    write_artifact(tmp_path, "audit_log", rows)
+    held = Artifacts(tmp_path)
+    held["audit_log"]  # read before the platform rewrites the file with a tampered record
+    bad = [dict(r) for r in rows]
+    bad[1]["details"] = "tampered"
+    write_artifact(tmp_path, "audit_log", bad)
+    own(tmp_path, "audit_log")
+    assert checks.audit_trail_intact(held).passed, "the object judges what it read"
+    fresh = checks.audit_trail_intact(Artifacts(tmp_path))
+    assert fresh.violations == ["audit seq 2 content does not match its hash"], "not the held object's verdict"
+    early = Artifacts(tmp_path / "later")  # made before its audit log existed
+    write_artifact(tmp_path / "later", "audit_log", rows)
+    own(tmp_path / "later", "audit_log")
+    write_artifact(tmp_path / "later", "dataset_versions", [])
+    assert checks.audit_trail_intact(Artifacts(tmp_path / "later")).passed
+    assert "cannot evaluate" in checks.audit_trail_intact(early).violations[0], "missing for that object"
+    deleted = Artifacts(tmp_path / "later")
+    del deleted["audit_log"]
+    assert "cannot evaluate" in checks.audit_trail_intact(deleted).violations[0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xef\xbb\xbf" + b'{"alert_id": "a1"}\n',  # a byte order mark, which json refuses
+        b'{"alert_id": "a1", "note": "\xff"}\n',  # invalid UTF-8 in a field not projected
+        b"null\n",  # a line that is no record (pyarrow crashed on it)
+        b'{"alert_id": "a1"}\nnull\n',
+        b'{"alert_id": "a1"}\n{}\n',  # a record without an id
+        b'{"alert_id": "a1"}\r\n',
+        b'{"alert_id": "a1"} \n',
+    ],
+)
+def test_a_file_that_is_not_one_object_per_line_is_never_projected(tmp_path: Path, body: bytes) -> None:
+    """Even a file the parse cache was told is the platform's (a refresh's state can vouch for a
+    file someone else edited: the trust point of docs/refresh.md) is projected only when every line
+    is one object, the whole file valid UTF-8, and every record has its id."""
+    path = tmp_path / ARTIFACT_FILES["alerts"]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(body)
+    own(tmp_path, "alerts")
+    got = Artifacts(tmp_path)
+    try:
+        exact = read_artifact(path)
+    except ValueError:
+        assert "does not parse" in got.problems["alerts"] or not isinstance(got.get("alerts"), Projection)
+        return
+    assert got.projection("alerts") == exact
+
+
+def test_a_too_deeply_nested_artifact_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / ARTIFACT_FILES["alerts"]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"alert_id": "a1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    a = Artifacts(tmp_path)
+    assert "alerts" not in a and "does not parse" in a.problems["alerts"]
+
+
+def test_a_review_of_an_object_without_a_project_is_reported_as_before() -> None:
+    arts = {"incident_reviews": [{"review_id": "r1", "project_id": "p1", "related_refs": ["alert:a1"]}],
+            "alerts": [{"alert_id": "a1", "project_id": None, "severity": "low", "status": "open"}],
+            "rollback_events": [], "sla_report": {"breaches": []}, "dataset_versions": [], "experiment_runs": []}  # fmt: skip
+    got = checks.incident_reviews_complete(arts)
+    assert got.violations == ["review r1 of p1 relates alert:a1 of None"]
