@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from dataops_platform.artifacts.columns import projected
+from dataops_platform.artifacts.columns import Projection, column, projected
 from dataops_platform.artifacts.files import PARSED, same_version
 from dataops_platform.rules import evaluate
 from dataops_platform.rules.checks import allowed_refs, review_missing
@@ -175,15 +175,15 @@ def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
             and e["params"]
         ):
             complete += 1
-    linked: set[str] = set()
-    for e in graph["edges"]:
-        linked.add(e["source"])
-        linked.add(e["target"])
+    linked = set(column(graph["edges"], "source"))  # by column: no dict an edge when the lists are projections
+    linked.update(column(graph["edges"], "target"))
     objects = linked_objects = 0
-    for n in graph["nodes"]:
-        if n.get("project_id"):
+    nodes = graph["nodes"]
+    projects = nodes.column("project_id") if isinstance(nodes, Projection) else [n.get("project_id") for n in nodes]
+    for project, ref in zip(projects, column(nodes, "ref"), strict=True):
+        if project:
             objects += 1
-            linked_objects += n["ref"] in linked
+            linked_objects += ref in linked
     reviews = {r["review_id"]: r for r in a["incident_reviews"]}
     usable = sum(
         1

@@ -291,6 +291,7 @@ class ParseCache:
         self._projections: dict[tuple[str, tuple], Any] = {}  # (path, fields) -> a `columns.Projection` of it
         self._lists: dict[str, dict[str, tuple[Path, tuple[int, ...]]]] = {}  # JSON of lists -> its items files
         self._verified: dict[str, tuple[int, ...]] = {}  # path -> identity of a file a projection read whole
+        self._vouchers: list[Callable[[Path], tuple[int, ...] | None]] = []
         self._scope: str | None = None
         self._on_clear: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -400,10 +401,22 @@ class ParseCache:
 
     def owned(self, path: Path) -> tuple[int, ...] | None:
         """The identity of the file at `path` when it is still the file `wrote_file` (a JSONL artifact)
-        or `wrote_lists` (a JSON one of lists) was told of: the platform's own encoding, every record
-        a line and every field present. None otherwise."""
+        or `wrote_lists` (a JSON one of lists) was told of, or one a refresh's state vouches for (a
+        refresh in another process: `vouch_with`): the platform's own encoding, every record a line
+        and every field present. None otherwise."""
         own = self._own.get(str(path))
-        return own if own is not None and _same(path, own) else None
+        if own is not None and _same(path, own):
+            return own
+        for voucher in self._vouchers:
+            own = voucher(path)
+            if own is not None and _same(path, own):
+                self._own[str(path)] = own
+                return own
+        return None
+
+    def vouch_with(self, voucher: Callable[[Path], tuple[int, ...] | None]) -> None:
+        """Also take as the platform's own a file whose identity `voucher` vouches for."""
+        self._vouchers.append(voucher)
 
     def projection(self, path: Path, fields: tuple[tuple[str, Any], ...]) -> Any:
         """`columns.read` of an owned file, kept while it is unchanged; None when it cannot be taken."""
@@ -621,7 +634,7 @@ class Artifacts(MutableMapping):
         try:
             with collector.paused():
                 return read_artifact(path)
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, RecursionError):
             return self[name]  # says why, as every reader is told
 
     def version(self, name: str) -> Any:

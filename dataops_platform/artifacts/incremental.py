@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import dataops_platform
-from dataops_platform.artifacts.files import identity, read_regular, replacing
+from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, identity, read_regular, replacing
 from dataops_platform.errors import DataOpsError
 from dataops_platform.store import feed
 from dataops_platform.text import plural
@@ -206,6 +206,22 @@ def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, n
     _write_full(target, paths[1], paths[2], items)
     _save_state(session, paths, None, head, _recent_gaps(session, head, now), now, target, extra, len(items), full_build=True)
     return Outcome("full", reason or "no previous build", len(items), len(items), target)
+
+
+def vouched(path: Path) -> tuple[int, ...] | None:
+    """The file identity the refresh state of the JSONL record artifact at `path` vouches for, as a
+    refresh does before it trusts the file (`_why_full`); None when no state of this code's names
+    it. Lets a process that did not run the refresh (a Celery worker's check) read it as the
+    platform's own (`PARSED.owned`)."""
+    if not is_local(path) or len(path.parents) < 2:
+        return None
+    root = path.parents[1]
+    name = next((n for n, rel in ARTIFACT_FILES.items() if rel.endswith(".jsonl") and root / rel == path), None)
+    state = _load_state(_paths(root, name)[0]) if name is not None else None
+    return tuple(state.signature) if state is not None and state.code == CODE else None
+
+
+PARSED.vouch_with(vouched)
 
 
 def is_local(path: Path) -> bool:

@@ -20,12 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from dataops_platform.artifacts.columns import projected
+from dataops_platform.artifacts.columns import column, projected
 from dataops_platform.report.fmt import LIST_LIMIT
 from dataops_platform.rules.checks import LEGAL_STATUSES, review_missing
 
@@ -502,23 +501,23 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
 def _lineage(graph: dict[str, Any]) -> tuple[Counter, Counter, Counter]:
     # A node's kind is its ref's prefix (`version:...`) but for the odd one, which alone is kept:
     # no map of every ref is built for a graph of millions. The counters are filled from generators
-    # (Counter counts in C); the edge types are summed from the flows.
-    nodes = Counter(map(itemgetter("kind"), graph["nodes"]))
+    # (Counter counts in C) over the lists' columns (no dict a node or an edge when the lists are
+    # projections); the edge types are summed from the flows.
+    kinds, refs = column(graph["nodes"], "kind"), column(graph["nodes"], "ref")
+    nodes = Counter(kinds)
     odd: dict[str, str] = {}
-    for n in graph["nodes"]:
-        ref, kind = n["ref"], n["kind"]
+    for ref, kind in zip(refs, kinds, strict=True):
         if not ref.startswith(kind) or ref[len(kind) : len(kind) + 1] != ":":
             odd[ref] = kind
         elif odd:
             odd.pop(ref, None)  # a ref listed twice takes its last kind
+    del kinds, refs
     edges = graph["edges"]
+    ends = zip(column(edges, "source"), column(edges, "type"), column(edges, "target"), strict=True)
     if odd:
-        flows = Counter(
-            (odd.get(e["source"], e["source"].partition(":")[0]), e["type"], odd.get(e["target"], e["target"].partition(":")[0]))
-            for e in edges
-        )
+        flows = Counter((odd.get(s, s.partition(":")[0]), t, odd.get(d, d.partition(":")[0])) for s, t, d in ends)
     else:
-        flows = Counter((e["source"].partition(":")[0], e["type"], e["target"].partition(":")[0]) for e in edges)
+        flows = Counter((s.partition(":")[0], t, d.partition(":")[0]) for s, t, d in ends)
     types: Counter = Counter()
     for (_, kind, _), n in flows.items():
         types[kind] += n

@@ -177,8 +177,8 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
             out.append(f"{src} ({tenant_of[src]}) -> {dst} ({tenant_of[dst]}) crosses tenants")
 
     edges = projected(a, "lineage_graph")["edges"]
-    for edge in edges:
-        cross(edge["source"], edge["target"])
+    for source, target in zip(column(edges, "source"), column(edges, "target"), strict=True):
+        cross(source, target)
     for e in a["experiment_runs"]:
         cross(f"experiment:{e['experiment_id']}", f"version:{e['dataset_version']}")
     for al in projected(a, "alerts"):

@@ -367,3 +367,19 @@ def test_a_review_of_an_object_without_a_project_is_reported_as_before() -> None
             "rollback_events": [], "sla_report": {"breaches": []}, "dataset_versions": [], "experiment_runs": []}  # fmt: skip
     got = checks.incident_reviews_complete(arts)
     assert got.violations == ["review r1 of p1 relates alert:a1 of None"]
+
+
+def test_another_process_projects_what_the_refresh_state_vouches_for(
+    demo_home: tuple[Settings, MaterializeOutcome], tmp_path: Path
+) -> None:
+    """A Celery worker's check, or `dataops` on the home, did not run the refresh: the list's state,
+    which names the identity of the file the refresh wrote, vouches for it, as it does for the
+    refresh itself; a file changed since is parsed."""
+    settings, _ = demo_home
+    PARSED.clear()  # as a process of its own
+    a = Artifacts(settings.artifacts_dir)
+    assert isinstance(a.projection("audit_log"), Projection) and isinstance(a.projection("alerts"), Projection)
+    home = tmp_path / "home"
+    shutil.copytree(settings.artifacts_dir, home)  # copies: other inodes than the state names
+    PARSED.clear()
+    assert not isinstance(Artifacts(home).projection("audit_log"), Projection)
