@@ -184,22 +184,28 @@ def read(path: Path, fields: Fields, expected: tuple[int, ...]) -> Projection | 
 def _object_lines(path: Path) -> int | None:
     """The number of lines when the file is valid UTF-8 and every line is `{...}` ended by a
     newline (a raw newline only ever ends a line: json escapes it in strings), else None."""
+    import numpy as np
+
     decoder = codecs.getincrementaldecoder("utf-8")()
-    lines = opened = closed = 0
-    carry, first, last = b"", b"", b""
+    lines, previous, expect_open = 0, b"", True  # the file's first byte, and each after a newline, opens a record
     try:
         with path.open("rb") as f:
             while chunk := f.read(1 << 22):
                 decoder.decode(chunk)
-                data = carry + chunk  # a pair of bytes across two chunks is counted once
-                lines += chunk.count(b"\n")
-                opened += data.count(b"\n{")
-                closed += data.count(b"}\n")
-                first = first or chunk[:1]
-                carry = last = chunk[-1:]
+                data = np.frombuffer(chunk, dtype=np.uint8)
+                ends = np.flatnonzero(data == 10)
+                if expect_open and data[0] != 123:  # "{"
+                    return None
+                if len(ends):
+                    inner = ends[ends > 0]
+                    if (ends[0] == 0 and previous != b"}") or bool((data[inner - 1] != 125).any()):  # "}\n"
+                        return None
+                    follow = ends[ends < len(data) - 1] + 1
+                    if bool((data[follow] != 123).any()):  # "\n{"
+                        return None
+                lines += len(ends)
+                expect_open, previous = data[-1] == 10, chunk[-1:]
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
-    if first != b"{" or last != b"\n" or closed != lines or opened != lines - 1:
-        return None
-    return lines
+    return lines if lines and previous == b"\n" else None

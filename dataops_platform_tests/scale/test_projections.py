@@ -383,3 +383,22 @@ def test_another_process_projects_what_the_refresh_state_vouches_for(
     shutil.copytree(settings.artifacts_dir, home)  # copies: other inodes than the state names
     PARSED.clear()
     assert not isinstance(Artifacts(home).projection("audit_log"), Projection)
+
+
+@pytest.mark.parametrize("shift", [-2, -1, 0, 1])
+def test_lines_are_checked_across_read_chunks(tmp_path: Path, shift: int) -> None:
+    """The file is scanned 4 MiB at a time: a line end just before, at or after a chunk's edge."""
+    from dataops_platform.artifacts.columns import _object_lines
+
+    line = b'{"alert_id": "' + b"x" * (64 - 17 + shift) + b'"}\n'
+    count = (4 << 20) // len(line) + 3
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(line * count)
+    assert _object_lines(path) == count
+    path.write_bytes(line * (count - 1) + line[:-2] + b" \n")  # the last line does not end with "}"
+    assert _object_lines(path) is None
+    broken = bytearray(line * count)
+    at = (4 << 20) + shift
+    broken[at] = ord("\n") if broken[at] != ord("\n") else ord("x")
+    path.write_bytes(bytes(broken))
+    assert _object_lines(path) is None
