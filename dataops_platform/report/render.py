@@ -36,9 +36,18 @@ class ReportView(Mapping):
         self._over: dict[str, Any] = {"report_md": kpi_markdown}
         self._hidden = frozenset({"report_pdf"})
         self.root = getattr(a, "root", None)
-        problems = getattr(a, "problems", None)
-        self.problems = dict(problems) if problems is not None else {n: f"{n} missing" for n in ARTIFACT_FILES if n not in a}
         self.not_yet_written = (*REPORT_OUTPUTS, *TEST_REPORT_OUTPUTS)
+        self._problems: dict[str, str] | None = None
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """The artifacts' problems, asked when a rule needs them (rule 1 runs after the rules that
+        read projections, which tell which files parse without parsing them again)."""
+        if self._problems is None:
+            problems = getattr(self._base, "problems", None)
+            a = self._base
+            self._problems = dict(problems) if problems is not None else {n: f"{n} missing" for n in ARTIFACT_FILES if n not in a}
+        return self._problems
 
     def __getitem__(self, name: str) -> Any:
         if name in self._over:
