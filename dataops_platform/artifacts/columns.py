@@ -1,20 +1,23 @@
-"""Projections of a JSONL artifact: the few fields a rule needs, read by pyarrow's JSON reader.
+"""Projections of the JSONL artifacts: the fields their readers use, read by pyarrow's JSON reader.
 
-Rule 11 asks three fields of every audit record and the metrics one more; parsing the audit log
-into Python dicts to answer that was the largest cost and the largest memory of a run at a million
-objects (1.1 M records: 1.6 GB of dicts, seconds of `json.loads`). pyarrow's reader parses the same
-text in C++ on every core and keeps only the fields asked for, as columns (tens of MB).
+Rule 11 asks a few fields of every audit record; parsing the audit log into Python dicts to answer
+that was the largest cost and the largest memory of a run at a million objects (1.1 M records:
+1.6 GB of dicts). pyarrow's reader parses the same text in C++ on every core and keeps only the
+fields asked for, as columns. `PROJECTED` names the one field set read of each projected artifact
+(the audit log, the dataset versions, the alerts), `PROJECTED_LISTS` that of the lineage graph's
+lists; every reader (rules, metrics, report) shares one read per run through `files.PARSED`.
 
 A projection is the records' exact view or it is not taken (`read` returns None, and the caller
 reads the parsed records instead, which judge the file as before):
-- it is only taken of a file the platform wrote (or a refresh's state vouched for) and that still
-  has that file identity (`PARSED.owned`): every record of such a file has every field, so a null
-  in a column is a null in the record, never a missing key;
-- the read must succeed with the declared types (a value of another type, a lone surrogate, a
-  duplicate key, a number too large: arrow refuses them, Python's json would not), give one row
-  for every line, hold valid UTF-8, and the file must have the same identity after the read.
-The rules that read projections judge a violation found on one again on the parsed records, so
-a verdict against the organisation never rests on this reader alone.
+- only of a file the platform wrote, or that its refresh state vouches for, still of that file
+  identity (`PARSED.owned`): every record of such a file has every field, so a null in a column
+  is a null in the record, never a missing key;
+- only when the whole file is valid UTF-8 and each line one `{...}` (`_object_lines`), and pyarrow
+  reads it with the declared types (a value of another type, a lone surrogate, a duplicate key, a
+  number too large: arrow refuses them, Python's json would not), one row for every line, each
+  with its id, the file of the same identity after the read.
+A violation found on projections is judged again on the parsed records (`rules.registry`), so a
+verdict against the organisation never rests on this reader alone. docs/refresh.md has the rest.
 """
 
 from __future__ import annotations
