@@ -287,8 +287,8 @@ class ParseCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[tuple[int, ...], bytes | None, Any]] = {}
         self._written: dict[str, bytes | tuple[int, ...]] = {}  # path -> digest or signature of a JSONL file written here
-        self._own: dict[str, tuple[int, ...]] = {}  # path -> identity of a JSONL file the platform wrote (kept after reads)
-        self._projections: dict[tuple[str, tuple], Any] = {}  # (path, fields) -> a `columns.Projection` of it
+        self._own: dict[str, tuple[int, ...]] = {}  # path -> identity of a file the platform wrote (kept after reads)
+        self._projections: dict[tuple[str, tuple], Any] = {}  # (path, fields) -> (identity read, its projection)
         self._lists: dict[str, dict[str, tuple[Path, tuple[int, ...]]]] = {}  # JSON of lists -> its items files
         self._verified: dict[str, tuple[int, ...]] = {}  # path -> identity of a file a projection read whole
         self._vouchers: list[Callable[[Path], tuple[int, ...] | None]] = []
@@ -383,21 +383,18 @@ class ParseCache:
         own, lists = self.owned(path), self._lists.get(str(path))
         if own is None or lists is None or set(lists) != set(fields) or not all(_same(i, x) for i, x in lists.values()):
             return None
-        key = (str(path), tuple(sorted(fields)))
-        kept = self._projections.get(key)
-        if kept is not None and kept[0] == own:
-            return kept
-        self._projections.pop(key, None)
-        out = {}
-        with collector.paused():
+
+        def read() -> dict[str, Any] | None:
+            out = {}
             for name, (items, expected) in sorted(lists.items()):
                 view = columns.read(items, fields[name], expected)
                 if view is None:
                     return None
                 out[name] = view
-        self._projections[key] = (own, out)
-        self._verified[str(path)] = own  # made from those items, streamed (files.write_lists)
-        return own, out
+            return out
+
+        value = self._projected((str(path), tuple(sorted(fields))), path, own, read)
+        return None if value is None else (own, value)
 
     def owned(self, path: Path) -> tuple[int, ...] | None:
         """The identity of the file at `path` when it is still the file `wrote_file` (a JSONL artifact)
@@ -425,15 +422,19 @@ class ParseCache:
         own = self.owned(path)
         if own is None:
             return None
-        key = (str(path), fields)
+        return self._projected((str(path), fields), path, own, lambda: columns.read(path, fields, own))
+
+    def _projected(self, key: tuple, path: Path, own: tuple[int, ...], read: Callable[[], Any]) -> Any:
+        """The projection kept under `key` while the file at `path` keeps the identity `own`, else
+        `read()`, kept (and the file known to parse: `verified`) when it is not None."""
         kept = self._projections.get(key)
-        if kept is not None and kept.source == own:
-            return kept
-        self._projections.pop(key, None)
+        if kept is not None and kept[0] == own:
+            return kept[1]
+        self._projections.pop(key, None)  # the old columns are not kept alive while new ones are read
         with collector.paused():
-            value = columns.read(path, fields, own)
+            value = read()
         if value is not None:
-            self._projections[key] = value
+            self._projections[key] = (own, value)
             self._verified[str(path)] = own
         return value
 
@@ -447,10 +448,7 @@ class ParseCache:
         """The parsed value kept for the file at `path` when it is certainly current (its identity
         unchanged and not racy), else None: what a reader may use without reading the file."""
         entry = self._entries.get(str(path))
-        try:
-            return entry[2] if entry is not None and entry[1] is None and identity(path.stat()) == entry[0] else None
-        except OSError:
-            return None
+        return entry[2] if entry is not None and entry[1] is None and _same(path, entry[0]) else None
 
     def _racy(self, st: os.stat_result) -> bool:
         return time.time_ns() - st.st_mtime_ns <= self.RACY_SECONDS * 1e9
@@ -536,6 +534,15 @@ class Owned:
 
 def same_version(a: Any, b: Any) -> bool:
     return a is b or (type(a) is Owned and a == b)
+
+
+def version_of(artifacts: Any, name: str) -> Any:
+    """`Artifacts.version` of `artifacts` (or of a view offering it); of a plain mapping, the value
+    itself, or `MISSING`."""
+    version = getattr(artifacts, "version", None)
+    if version is not None:
+        return version(name)
+    return artifacts[name] if name in artifacts else MISSING
 
 
 class Artifacts(MutableMapping):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dataops_platform.artifacts.files import ARTIFACT_FILES, MISSING, TEST_REPORT_OUTPUTS, Artifacts
+from dataops_platform.artifacts.files import ARTIFACT_FILES, MISSING, TEST_REPORT_OUTPUTS, Artifacts, version_of
 from dataops_platform.metrics import CONTENT_RULES, content_rule_results
 from dataops_platform.report.data import CheckRow, gather, organisation_name
 from dataops_platform.report.markdown import checks_table, kpi_section, report_markdown
@@ -76,10 +76,7 @@ class ReportView(Mapping):
             return self._over[name]
         if name in self._hidden:
             return MISSING
-        version = getattr(self._base, "version", None)
-        if version is not None:
-            return version(name)
-        return self._base[name] if name in self._base else MISSING
+        return version_of(self._base, name)
 
     def parsed_once(self, name: str) -> Any:
         getter = getattr(self._base, "parsed_once", None)

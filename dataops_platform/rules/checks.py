@@ -8,6 +8,7 @@ which is which, rule by rule, is in docs/findings.md.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -430,15 +431,21 @@ def chain_problems(records: list[dict], anchor: dict | None, verified: tuple[int
 _AUDITED_ACTIONS = frozenset((*CREATING_ACTION.values(), "version.release"))
 
 
+def _allowed_rows(records: Projection, field: str, values: Iterable[str]) -> Any:
+    """The rows of allowed audit records whose `field` is one of `values`, filtered by pyarrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = records.rows_table()
+    chosen = pc.is_in(t[field], value_set=pa.array(sorted(values), pa.string()))
+    return t.filter(pc.and_(pc.equal(t["outcome"], "allowed"), chosen))
+
+
 def allowed_audited(records: Any) -> set[tuple[str, str]]:
     """(action, object_ref) of every allowed record whose action creates or releases an object."""
     audited = _AUDITED_ACTIONS
     if isinstance(records, Projection):  # filtered by pyarrow: only the pairs asked about become Python strings
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        t = records.rows_table()
-        kept = t.filter(pc.and_(pc.equal(t["outcome"], "allowed"), pc.is_in(t["action"], value_set=pa.array(sorted(audited)))))
+        kept = _allowed_rows(records, "action", audited)
         return set(zip(kept.column("action").to_pylist(), kept.column("object_ref").to_pylist(), strict=True))
     return {(r["action"], r["object_ref"]) for r in records if r["outcome"] == "allowed" and r["action"] in audited}
 
@@ -446,14 +453,7 @@ def allowed_audited(records: Any) -> set[tuple[str, str]]:
 def allowed_refs(records: Any, wanted: set[str]) -> set[str]:
     """The refs of `wanted` that an allowed audit record names."""
     if isinstance(records, Projection):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        t = records.rows_table()
-        refs = t.filter(
-            pc.and_(pc.equal(t["outcome"], "allowed"), pc.is_in(t["object_ref"], value_set=pa.array(list(wanted), pa.string())))
-        )
-        return set(refs.column("object_ref").to_pylist())
+        return set(_allowed_rows(records, "object_ref", wanted).column("object_ref").to_pylist())
     return {r["object_ref"] for r in records if r["outcome"] == "allowed" and r["object_ref"] in wanted}
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dataops_platform.artifacts.columns import Projection
-from dataops_platform.artifacts.files import MISSING, PARSED, Artifacts, same_version
+from dataops_platform.artifacts.files import PARSED, Artifacts, same_version, version_of
 
 PASSED, FINDING, FAILED = "passed", "finding", "failed"
 CANNOT_EVALUATE = "cannot evaluate"  # how the violation of a rule whose input is missing or malformed starts
@@ -87,17 +87,8 @@ def rule(number: int, asset: str, description: str, *, reads: tuple[str, ...] = 
     return register
 
 
-# rule name -> (what stood for each artifact it read, by name: `_version`; its result)
+# rule name -> (what stood for each artifact it read, by name: `files.version_of`; its result)
 _results: dict[str, tuple[dict[str, Any], RuleResult]] = {}
-
-
-def _version(artifacts: Any, name: str) -> Any:
-    """What stands for artifact `name` of an `Artifacts` root (`Artifacts.version`: a file's identity
-    while the platform's own file is unchanged, else the parsed value, compared by identity)."""
-    version = getattr(artifacts, "version", None)
-    if version is not None:
-        return version(name)
-    return artifacts[name] if name in artifacts else MISSING
 
 
 class _Reading(Mapping):
@@ -119,7 +110,7 @@ class _Reading(Mapping):
 
     def _note(self, name: str) -> None:
         if name not in self.read:
-            self.read[name] = _version(self._inner, name)
+            self.read[name] = version_of(self._inner, name)
 
     def __getitem__(self, name: str) -> Any:
         self._note(name)
@@ -176,7 +167,7 @@ def _remembered(name: str, judge: Callable[[Any], RuleResult], artifacts: Any) -
     if not isinstance(artifacts, Artifacts):
         return judge(artifacts)
     seen = _results.get(name)
-    if seen is not None and all(same_version(_version(artifacts, n), v) for n, v in seen[0].items()):
+    if seen is not None and all(same_version(version_of(artifacts, n), v) for n, v in seen[0].items()):
         return _copy(seen[1])
     _results.pop(name, None)  # the old inputs are not kept alive while these are judged
     view = _Reading(artifacts)
