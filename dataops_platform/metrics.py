@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from dataops_platform.artifacts.columns import Projection, column, projected
+from dataops_platform.artifacts.columns import Projection, column, projected, whole_records
 from dataops_platform.artifacts.files import PARSED, same_version
 from dataops_platform.rules import evaluate
 from dataops_platform.rules.checks import allowed_refs, review_missing
@@ -144,7 +144,7 @@ def compute_metrics(a: Any) -> dict[str, Any]:
 
 
 def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
-    scope, versions, experiments = a["platform_scope"], projected(a, "dataset_versions"), a["experiment_runs"]
+    scope, versions, experiments = a["platform_scope"], projected(a, "dataset_versions"), projected(a, "experiment_runs")
     alerts, rollbacks, graph, sla = projected(a, "alerts"), a["rollback_events"], projected(a, "lineage_graph"), a["sla_report"]
     # One pass over the versions; a parent may come after its child, so the parents of the versions
     # that are otherwise traceable are looked up once every id is known. The audit log (the largest
@@ -166,7 +166,7 @@ def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
     traceable = sum(1 for ref in linked_refs if ref in audited)
     statuses: Counter = Counter()
     complete = 0
-    for e in experiments:
+    for e in whole_records(experiments):  # their metrics and params: free-form, read once, not held
         statuses[e["status"]] += 1
         if (
             e["dataset_version"] in version_ids

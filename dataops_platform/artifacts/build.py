@@ -57,11 +57,16 @@ def _all(session: Session, model: Any) -> list[Any]:
     return list(session.scalars(select(model).order_by(key)))
 
 
-def _column_rows(session: Session, model: Any, order_by: Any = None, only: Iterable[Any] | None = None) -> list[dict[str, Any]]:
+# Rows fetched at a time when a whole table is read: a full build streams its records into the file
+# instead of holding a million of them (PostgreSQL: a server-side cursor).
+YIELD_PER = 5_000
+
+
+def _iter_rows(session: Session, model: Any, order_by: Any = None, only: Iterable[Any] | None = None) -> Iterator[dict[str, Any]]:
     """Every object of `model` (or those whose primary key is in `only`) as {column: value}, in
     primary-key order (or `order_by`), read as plain tuples rather than ORM objects (many times
-    faster); timestamps come back aware UTC, or, on SQLite, as the text the artifact encoder makes of
-    them (`_sqlite_stamp`)."""
+    faster), one at a time; timestamps come back aware UTC, or, on SQLite, as the text the artifact
+    encoder makes of them (`_sqlite_stamp`)."""
     attrs = list(model.__mapper__.column_attrs)
     keys = [c.key for c in attrs]
     dialect = session.get_bind().dialect
@@ -70,15 +75,15 @@ def _column_rows(session: Session, model: Any, order_by: Any = None, only: Itera
     read_back = {i: attrs[i].columns[0].type.dialect_impl(dialect).result_processor(dialect, None) for i in stamped}
     pk = model.__mapper__.primary_key[0]
     statement = select(*columns).order_by(order_by if order_by is not None else pk)
-    rows = []
+    if only is None:
+        statement = statement.execution_options(yield_per=YIELD_PER)
     for part in _parts(statement, pk, only):
         for values in session.execute(part).tuples():
             record = dict(zip(keys, values, strict=True))
             for i in stamped:
                 if values[i] is not None:
                     record[keys[i]] = _sqlite_stamp(values[i], read_back[i])
-            rows.append(record)
-    return rows
+            yield record
 
 
 def _sqlite_stamp(stored: Any, read_back: Callable[[Any], Any]) -> Any:
@@ -177,15 +182,15 @@ def operating_model(session: Session, schedules_in_code: list[dict[str, str]]) -
     return {"rhythm": _items(session, "operating_rhythm"), "schedules": schedules_in_code}
 
 
-def dataset_versions(session: Session, now: datetime, only: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def dataset_versions(session: Session, now: datetime, only: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
     """Every version (or those in `only`) with its exceptions, whether it is its project's current
-    release, and what the release gate would say of it now."""
+    release, and what the release gate would say of it now, one at a time (what they depend on is
+    read first)."""
     current = dict(session.execute(select(Project.id, Project.current_release)).tuples().all())
     exceptions: dict[str, list[dict]] = {}
     for part in _parts(select(ExceptionApproval).order_by(ExceptionApproval.exception_id), ExceptionApproval.version_id, only):
         for exc in session.scalars(part):
             exceptions.setdefault(exc.version_id, []).append(row(exc) | {"effective_status": effective_status(exc, now)})
-    versions = _column_rows(session, DatasetVersion, only=only)
     blocking: dict[str, list[tuple[str, str]]] = {}
     blockers = (
         select(Experiment.experiment_id, Experiment.dataset_version, Experiment.status)
@@ -196,7 +201,7 @@ def dataset_versions(session: Session, now: datetime, only: Iterable[str] | None
         for eid, vid, estatus in session.execute(part):
             blocking.setdefault(vid, []).append((eid, estatus))
     freeze_windows = governance_policy(session).freeze_windows
-    for v in versions:
+    for v in _iter_rows(session, DatasetVersion, only=only):
         vid = v["version_id"]
         v["is_current_release"] = current.get(v["project_id"]) == vid
         v["exceptions"] = exceptions.get(vid, [])
@@ -209,7 +214,7 @@ def dataset_versions(session: Session, now: datetime, only: Iterable[str] | None
                 vid, v["project_id"], v["status"], v["quality_failures"], blocking.get(vid, []), excepted, freeze_windows, now
             )
             v["release_gate"] = {"open": not blockers, "blocked_by": blockers}
-    return versions
+        yield v
 
 
 GATE_STATUSES = ("draft", "validated", "rejected")
@@ -222,30 +227,37 @@ def _started(exception: dict[str, Any], now: datetime) -> bool:
 
 def experiment_runs(
     session: Session, runs_facts: Callable[[list[str]], dict[str, Any]], only: Iterable[str] | None = None
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Experiments (or those in `only`) with what MLflow says about their run (None when MLflow has
-    no such run), asked of MLflow for all of them at once."""
-    experiments = _column_rows(session, Experiment, only=only)
-    facts = runs_facts(sorted({e["mlflow_run_id"] for e in experiments if e["mlflow_run_id"]}))
-    for e in experiments:
+    no such run), asked of MLflow for all of them at once, before they are read one at a time."""
+    only = None if only is None else set(only)
+    run_ids: set[str] = set()
+    for part in _parts(
+        select(Experiment.mlflow_run_id).where(Experiment.mlflow_run_id.is_not(None)), Experiment.experiment_id, only
+    ):
+        run_ids.update(r for r in session.scalars(part) if r)
+    facts = runs_facts(sorted(run_ids))
+    for e in _iter_rows(session, Experiment, only=only):
+        if e["mlflow_run_id"] and e["mlflow_run_id"] not in facts:  # given its run between the two reads
+            facts.update(runs_facts([e["mlflow_run_id"]]))
         e["mlflow_run"] = facts.get(e["mlflow_run_id"]) if e["mlflow_run_id"] else None
-    return experiments
+        yield e
 
 
-def simple_rows(session: Session, model: Any, only: Iterable[Any] | None = None) -> list[dict[str, Any]]:
-    return _column_rows(session, model, only=only)
+def simple_rows(session: Session, model: Any, only: Iterable[Any] | None = None) -> Iterator[dict[str, Any]]:
+    return _iter_rows(session, model, only=only)
 
 
-def audit_log(session: Session, only: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    return _column_rows(session, AuditRecord, AuditRecord.seq, only=only)
+def audit_log(session: Session, only: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
+    return _iter_rows(session, AuditRecord, AuditRecord.seq, only=only)
 
 
 def lineage_graph(session: Session) -> dict[str, Any]:
     return {"nodes": [n for _, n in lineage_nodes(session)], "edges": [e for _, e in lineage_edges(session)]}
 
 
-def lineage_edges(session: Session, only: Iterable[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
-    """(id, edge) of every lineage edge (or those whose id is in `only`), in id order."""
+def lineage_edges(session: Session, only: Iterable[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(id, edge) of every lineage edge (or those whose id is in `only`), in id order, one at a time."""
     columns = (
         LineageEdge.id,
         LineageEdge.source_ref,
@@ -254,11 +266,15 @@ def lineage_edges(session: Session, only: Iterable[int] | None = None) -> list[t
         LineageEdge.project_id,
         LineageEdge.created_at,
     )
-    return [
-        (edge_id, {"source": src, "target": dst, "type": edge_type, "project_id": project_id, "created_at": _plain(created_at)})
-        for part in _parts(select(*columns).order_by(LineageEdge.id), LineageEdge.id, only)
-        for edge_id, src, dst, edge_type, project_id, created_at in session.execute(part).tuples()
-    ]
+    statement = select(*columns).order_by(LineageEdge.id)
+    if only is None:
+        statement = statement.execution_options(yield_per=YIELD_PER)
+    for part in _parts(statement, LineageEdge.id, only):
+        for edge_id, src, dst, edge_type, project_id, created_at in session.execute(part).tuples():
+            yield (
+                edge_id,
+                {"source": src, "target": dst, "type": edge_type, "project_id": project_id, "created_at": _plain(created_at)},
+            )
 
 
 # The kinds of object a lineage ref names, with their model and id column.

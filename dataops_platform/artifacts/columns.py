@@ -23,15 +23,20 @@ verdict against the organisation never rests on this reader alone. docs/refresh.
 from __future__ import annotations
 
 import codecs
+import json
 import operator
 import os
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from dataops_platform.artifacts.files import identity
 
-# (name, kind): kind is "string", "int64", "bool", ("list", kind), ("struct", Fields), or Fields (a record in a list)
+# (name, kind): kind is "string", "int64", "bool", ("list", kind), ("struct", Fields), ("object", Fields): a
+# struct the platform always writes with its first field set (a row where that is null is not taken: `{}`
+# would read as every field null, and a reader asking whether the object is empty would be told no), or
+# Fields (a record in a list)
 Fields = tuple[tuple[str, Any], ...]
 
 _BLOCK = 16 << 20  # bytes per parse block: large records (a version's schema, a review) fit many to a block
@@ -40,11 +45,16 @@ _BATCH = 65_536  # rows turned into Python dicts at a time when a projection is 
 
 class Projection(Sequence):
     """The records of one JSONL file, each a dict of the projected fields only. `source` is the
-    file identity it was read from, as a `PARSED` entry's signature (what rule 11's cursor binds to)."""
+    file identity it was read from, as a `PARSED` entry's signature (what rule 11's cursor binds to).
+    `file` is that very file, held open (`_File`): `whole()` reads its records again, every field,
+    even once the path names another file."""
 
-    def __init__(self, table: Any, source: tuple[int, ...], start: int = 0, stop: int | None = None) -> None:
+    def __init__(
+        self, table: Any, source: tuple[int, ...], file: _File | None = None, start: int = 0, stop: int | None = None
+    ) -> None:
         self.table = table
         self.source = source
+        self.file = file
         self._start = start
         self._stop = table.num_rows if stop is None else stop
 
@@ -56,7 +66,7 @@ class Projection(Sequence):
             start, stop, step = index.indices(len(self))
             if step != 1:
                 return list(self)[index]
-            return Projection(self.table, self.source, self._start + start, self._start + max(start, stop))
+            return Projection(self.table, self.source, self.file, self._start + start, self._start + max(start, stop))
         index, n = operator.index(index), len(self)  # an int, as a list takes (2.0 is refused)
         if index < 0:
             index += n
@@ -78,6 +88,155 @@ class Projection(Sequence):
     def rows_table(self) -> Any:
         """The projected rows as one pyarrow table (for pyarrow compute)."""
         return self.table.slice(self._start, len(self))
+
+    def whole(self) -> Iterator[dict[str, Any]]:
+        """These rows' records with every field, parsed line by line from the file the projection
+        was read from and dropped as they go: what a reader of free-form fields (an experiment's
+        metrics and params) walks once without holding a million dicts. Raises ValueError when the
+        file is not the one read any more, or its lines are not the projection's rows."""
+        if self.file is None:
+            raise ValueError("this projection keeps no file to read its records from")
+        yield from self.file.records(self.source, self._start, self._stop, self.table.num_rows)
+
+
+class _File:
+    """A projected file held open by its descriptor, closed when no projection refers to it."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd, self.path = fd, path
+        weakref.finalize(self, os.close, fd)
+
+    def records(self, source: tuple[int, ...], start: int, stop: int, rows: int) -> Iterator[dict[str, Any]]:
+        """json.loads of lines start..stop-1 of a file of `rows` lines, as `files._parse` reads
+        them; the file's identity must be `source` before and after."""
+        changed = ValueError(f"{self.path} changed while it was read: materialise again")
+        if identity(os.fstat(self.fd)) != source:
+            raise changed
+        line, offset, rest, loads = 0, 0, b"", json.loads
+        while line < stop and (chunk := os.pread(self.fd, 1 << 22, offset)):
+            offset += len(chunk)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for raw in lines:
+                if start <= line < stop:
+                    if b"\r" in raw:  # files._parse would split it there; the platform never writes one
+                        raise ValueError(f"{self.path} line {line + 1} holds a carriage return")
+                    yield loads(raw.decode())
+                line += 1
+                if line >= stop:
+                    break
+        if (stop == rows and (rest or line != rows)) or line < stop or identity(os.fstat(self.fd)) != source:
+            raise changed
+
+
+class ParsedLines(Sequence):
+    """The records of a JSONL file parsed by Python's json, as `files.read_artifact` parses them,
+    but line by line each time they are walked, nothing held: what a rule's exact verdict on a
+    violation it found on a projection reads (`Artifacts.parsed_once`), without a million dicts of
+    every field in memory. Walked, a record is the dict of `fields` it has (a missing one stays
+    missing; a line that is not an object is given as it is); `whole()` gives every field. Built by
+    `parse_lines` only after every line parsed once; the file is held open and must keep its
+    identity (ValueError otherwise)."""
+
+    def __init__(self, file: _File, source: tuple[int, ...], spans: Any, fields: tuple[str, ...], start: int = 0, stop: int = -1):
+        self.file, self.source, self._spans, self._fields = file, source, spans, fields
+        self._start, self._stop = start, len(spans) // 2 if stop < 0 else stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return list(self)[index]
+            return ParsedLines(
+                self.file, self.source, self._spans, self._fields, self._start + start, self._start + max(start, stop)
+            )
+        index, n = operator.index(index), len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        return next(self._walk(self._start + index, self._start + index + 1, self._fields))
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._walk(self._start, self._stop, self._fields)
+
+    def whole(self) -> Iterator[Any]:
+        return self._walk(self._start, self._stop, ())
+
+    def _walk(self, start: int, stop: int, fields: tuple[str, ...]) -> Iterator[Any]:
+        fd, spans, loads = self.file.fd, self._spans, json.loads
+        for i in range(start, stop):
+            at, size = spans[2 * i], spans[2 * i + 1]
+            record = loads(os.pread(fd, size, at).decode())
+            if fields and type(record) is dict:
+                record = {k: record[k] for k in fields if k in record}
+            yield record
+        if identity(os.fstat(fd)) != self.source:
+            raise ValueError(f"{self.file.path} changed while it was read: materialise again")
+
+
+def parse_lines(path: Path, fields: tuple[str, ...]) -> ParsedLines | None:
+    """`ParsedLines` of the JSONL file at `path` once every line of it parses (as read_artifact
+    would read it); None when one does not, or the file holds a carriage return (read_artifact's
+    universal newlines would split a line there) or changes meanwhile: the caller parses it whole
+    and says what is wrong."""
+    from array import array
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    file = _File(fd, path)
+    try:
+        source = identity(os.fstat(fd))
+        spans, offset, rest, loads = array("q"), 0, b"", json.loads
+        while chunk := os.pread(fd, 1 << 22, offset):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            base = offset + len(chunk) - len(rest) - sum(len(x) + 1 for x in lines)
+            for raw in lines:
+                if b"\r" in raw:
+                    return None
+                text = raw.decode()
+                if text.strip():
+                    loads(text)
+                    spans.extend((base, len(raw)))
+                base += len(raw) + 1
+            offset += len(chunk)
+        if rest:
+            if b"\r" in rest:
+                return None
+            text = rest.decode()
+            if text.strip():
+                loads(text)
+                spans.extend((offset - len(rest), len(rest)))
+        if identity(os.fstat(fd)) != source:
+            return None
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return ParsedLines(file, source, spans, fields)
+
+
+def rows_where(records: Any, field: str, values: set[str]) -> Any:
+    """The records whose `field` is one of `values`, in their order: of a projection, filtered by
+    pyarrow before any row becomes a dict (a projection of the kept rows, which keeps no file)."""
+    if not isinstance(records, Projection):
+        return [r for r in records if r[field] in values]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = records.rows_table()
+    kept = table.filter(pc.is_in(table.column(field), value_set=pa.array(sorted(values), pa.string())))
+    return Projection(kept, records.source)
+
+
+def whole_records(records: Any) -> Any:
+    """Every field of every record: a projection's file read again line by line (`Projection.whole`,
+    `ParsedLines.whole`), or the parsed records themselves."""
+    return records.whole() if isinstance(records, (Projection, ParsedLines)) else records
 
 
 def column(records: Any, name: str) -> list[Any]:
@@ -101,9 +260,9 @@ _PARENT_DIFF: Fields = (
 )  # fmt: skip
 # The artifacts read as projections, and the one set of fields of each that the rules, the metrics
 # and the report read (one read serves them all): a reader of a projected artifact reads only
-# these. An artifact whose readers need free-form values (an experiment's metrics and params, a
-# review's text) is not projected: pyarrow cannot hold an object of arbitrary keys, nor say
-# whether one is empty.
+# these. pyarrow cannot hold an object of arbitrary keys, nor say whether one is empty: the few
+# readers of an experiment's metrics, deltas and params walk `whole_records` once (nothing held),
+# and an artifact whose rules read free-form values (a review's text) is not projected.
 PROJECTED: dict[str, Fields] = {
     "audit_log": (
         ("seq", "int64"),
@@ -117,6 +276,11 @@ PROJECTED: dict[str, Fields] = {
     ),
     "alerts": _strings(
         "alert_id", "project_id", "severity", "status", "related_object", "opened_at", "acknowledged_at", "resolved_at"
+    ),
+    "experiment_runs": (
+        *_strings("experiment_id", "project_id", "dataset_version", "status", "regression_kind", "recorded_at"),
+        *_strings("mlflow_run_id", "baseline_ref"),
+        ("mlflow_run", ("object", _strings("run_id", "status", "experiment_id", "lifecycle_stage"))),
     ),
 }  # fmt: skip
 
@@ -138,14 +302,12 @@ def projected(a: Any, name: str) -> Any:
     return getter(name) if getter is not None else a[name]
 
 
-
-
 def _arrow_type(kind: Any) -> Any:
     import pyarrow as pa
 
     if isinstance(kind, tuple) and kind[0] == "list":
         return pa.list_(_arrow_type(kind[1]))
-    if isinstance(kind, tuple) and kind[0] == "struct":
+    if isinstance(kind, tuple) and kind[0] in ("struct", "object"):
         return pa.struct([pa.field(name, _arrow_type(k)) for name, k in kind[1]])
     if isinstance(kind, tuple):  # a list of records
         return pa.struct([pa.field(name, _arrow_type(k)) for name, k in kind])
@@ -160,7 +322,12 @@ def read(path: Path, fields: Fields, expected: tuple[int, ...]) -> Projection | 
     import pyarrow.json as pj
 
     try:
-        if identity(os.stat(path)) != expected:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    file = _File(fd, path)  # the projection keeps it: `Projection.whole` reads the very file it was read from
+    try:
+        if identity(os.stat(path)) != expected or identity(os.fstat(fd)) != expected:
             return None
         # Before pyarrow sees it: what pyarrow would read and Python's json refuses (a BOM, invalid
         # UTF-8 in a field not projected, a line that is not one object: `null` even crashes it).
@@ -177,11 +344,25 @@ def read(path: Path, fields: Fields, expected: tuple[int, ...]) -> Projection | 
             ),
         )
         table.validate(full=True)  # strings are valid UTF-8
-        if table.num_rows != lines or table.column(0).null_count or identity(os.stat(path)) != expected:
+        if table.num_rows != lines or table.column(0).null_count or _empty_objects(table, fields):
+            return None
+        if identity(os.stat(path)) != expected:
             return None
     except (OSError, ValueError, pa.ArrowException):
         return None
-    return Projection(table, expected)
+    return Projection(table, expected, file)
+
+
+def _empty_objects(table: Any, fields: Fields) -> bool:
+    """Whether an "object" field of some row is present without its first field."""
+    import pyarrow.compute as pc
+
+    for name, kind in fields:
+        if isinstance(kind, tuple) and kind[0] == "object":
+            column = table.column(name)
+            if pc.any(pc.and_(pc.is_valid(column), pc.is_null(pc.struct_field(column, [0])))).as_py():
+                return True
+    return False
 
 
 def _object_lines(path: Path) -> int | None:

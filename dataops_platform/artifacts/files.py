@@ -318,7 +318,9 @@ class ParseCache:
         finally:
             with self._lock:
                 self._active -= 1
-                generation = self._generation
+                generation, idle = self._generation, self._active == 0
+            if idle:
+                collector.give_back()
             timer = threading.Timer(self.IDLE_SECONDS, self._drop_if_idle, (generation,))
             timer.daemon = True
             timer.start()
@@ -631,13 +633,24 @@ class Artifacts(MutableMapping):
                 return value
         return self[name]
 
-    def parsed_once(self, name: str) -> Any:
+    def parsed_once(self, name: str, fields: tuple[tuple[str, Any], ...] | None = None) -> Any:
         """The parsed records of artifact `name`, not kept by the parse cache when it holds none yet:
-        a projected artifact read whole once, for a rule's exact verdict on a violation it found on
-        the projection, is not held for the rest of the run. KeyError when missing or unparsable."""
+        a projected artifact read by Python's json, for a rule's exact verdict on a violation it
+        found on the projection, is not held for the rest of the run. A JSONL file comes as
+        `columns.ParsedLines` (parsed line by line each time it is walked, each record only its
+        `fields`, by default the projected ones; every field through `columns.whole_records`), once
+        every line has parsed. KeyError when missing or unparsable, as for `self[name]`."""
+        from dataops_platform.artifacts.columns import PROJECTED, parse_lines
+
         path = self._unread.get(name)
         if path is None or type(path) not in _LOCAL_PATHS or path in PARSED:
             return self[name]
+        fields = fields or PROJECTED.get(name)
+        if path.suffix == ".jsonl" and fields:
+            lines = parse_lines(path, tuple(f for f, _ in fields))
+            if lines is not None:
+                return lines
+            return self[name]  # says why, as every reader is told
         try:
             with collector.paused():
                 return read_artifact(path)

@@ -66,13 +66,13 @@ class KeyedList:
     - `snapshot(session)`: the `extra` of a full build;
     - `items(session, keys, extra)`: `(key, line)` for those keys that exist (every key when None),
       in key order (a key asked for and not returned is deleted), noting in `extra` what it must
-      watch outside the store;
+      watch outside the store; an iterable read once (a full build writes the items as they come);
     - `stale(session, built_at, now)`: a reason when time alone changed items since `built_at`."""
 
     name: str
     tables: frozenset[str]
     dirty: Callable[[list[feed.Change], Session, dict[str, Any]], set[Key] | None]
-    items: Callable[[Session, set[Key] | None, dict[str, Any]], list[tuple[Key, bytes]]]
+    items: Callable[[Session, set[Key] | None, dict[str, Any]], Iterable[tuple[Key, bytes]]]
     snapshot: Callable[[Session], dict[str, Any]] = lambda _s: {}
     stale: Callable[[Session, datetime, datetime], str | None] = lambda _s, _b, _n: None
 
@@ -199,13 +199,14 @@ def _refresh_local(lst: KeyedList, session: Session, root: Path, target: Path, n
                 return Outcome("incremental", f"{plural(len(built), 'record')} rebuilt for {plural(len(dirty), 'changed key')}",
                                total, len(built), target, rewrote)  # fmt: skip
     extra = lst.snapshot(session)  # taken before the items: what changes meanwhile is seen again next time
-    items = lst.items(session, None, extra)
-    keys = [k for k, _ in items]
-    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):  # the store's order is not the key order (a collation)
-        items.sort(key=lambda kv: kv[0])
-    _write_full(target, paths[1], paths[2], items)
-    _save_state(session, paths, None, head, _recent_gaps(session, head, now), now, target, extra, len(items), full_build=True)
-    return Outcome("full", reason or "no previous build", len(items), len(items), target)
+    try:
+        total = _write_full(target, paths[1], paths[2], lst.items(session, None, extra))
+    except _Unordered:  # the store's order is not the key order (a collation): read again, held, sorted
+        extra = lst.snapshot(session)
+        items = sorted(lst.items(session, None, extra), key=lambda kv: kv[0])
+        total = _write_full(target, paths[1], paths[2], items, ordered=False)
+    _save_state(session, paths, None, head, _recent_gaps(session, head, now), now, target, extra, total, full_build=True)
+    return Outcome("full", reason or "no previous build", total, total, target)
 
 
 def vouched(path: Path) -> tuple[int, ...] | None:
@@ -478,17 +479,31 @@ def _load_offsets(offsets_path: Path) -> Any:
     return np.fromfile(offsets_path, dtype=np.int64)
 
 
-def _write_full(target: Path, keys_path: Path, offsets_path: Path, items: list[tuple[Key, bytes]]) -> None:
-    """The list's file, then its keys and offsets (the state, written after them, vouches for all three)."""
-    offsets = [0]
+class _Unordered(Exception):
+    """The items did not come in strictly increasing key order."""
+
+
+def _write_full(
+    target: Path, keys_path: Path, offsets_path: Path, items: Iterable[tuple[Key, bytes]], *, ordered: bool = True
+) -> int:
+    """The list's file, written as its items come, then its keys and offsets (the state, written
+    after them, vouches for all three); how many items. With `ordered`, raises _Unordered, leaving
+    the file as it was, when a key is not greater than the one before it."""
+    from array import array
+
+    offsets, keys = array("q", [0]), []
     with replacing(target) as out:
         position = 0
-        for _, line in items:
+        for key, line in items:
+            if ordered and keys and not keys[-1] < key:
+                raise _Unordered
+            keys.append(key)
             out.write(line)
             position += len(line)
             offsets.append(position)
-    _write_keys(keys_path, [k for k, _ in items])
+    _write_keys(keys_path, keys)
     _write_offsets(offsets_path, offsets)
+    return len(keys)
 
 
 def _splice(target: Path, keys_path: Path, offsets_path: Path, changed: list[tuple[Key, bytes | None]]) -> tuple[int, bool]:

@@ -21,7 +21,7 @@ Each list says which feed tables can touch it and, for a batch of changes, which
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,15 +78,15 @@ def simple(name: str, model: Any) -> KeyedList:
     pk = model.__mapper__.primary_key[0].key
     table = model.__tablename__
 
-    def items(session: Session, keys: set[Any] | None, _extra: dict) -> list[tuple[Any, bytes]]:
-        return [(r[pk], jsonl_line(r)) for r in build.simple_rows(session, model, keys)]
+    def items(session: Session, keys: set[Any] | None, _extra: dict) -> Iterator[tuple[Any, bytes]]:
+        return ((r[pk], jsonl_line(r)) for r in build.simple_rows(session, model, keys))
 
     return KeyedList(name, frozenset({table}), _own(table), items)
 
 
 def audit_log() -> KeyedList:
-    def items(session: Session, keys: set[int] | None, _extra: dict) -> list[tuple[int, bytes]]:
-        return [(r["seq"], jsonl_line(r)) for r in build.audit_log(session, keys)]
+    def items(session: Session, keys: set[int] | None, _extra: dict) -> Iterator[tuple[int, bytes]]:
+        return ((r["seq"], jsonl_line(r)) for r in build.audit_log(session, keys))
 
     return KeyedList("audit_log", frozenset({"audit_records"}), _own("audit_records", int), items)
 
@@ -117,8 +117,8 @@ def dataset_versions(now: datetime) -> KeyedList:
         extra["as_of"] = now.isoformat()
         return out
 
-    def items(session: Session, keys: set[str] | None, _extra: dict) -> list[tuple[str, bytes]]:
-        return [(v["version_id"], jsonl_line(v)) for v in build.dataset_versions(session, now, keys)]
+    def items(session: Session, keys: set[str] | None, _extra: dict) -> Iterator[tuple[str, bytes]]:
+        return ((v["version_id"], jsonl_line(v)) for v in build.dataset_versions(session, now, keys))
 
     def stale(session: Session, built_at: datetime, at: datetime) -> str | None:
         """A freeze window opened or closed between the last build and now: the gate of every open
@@ -189,23 +189,22 @@ def experiment_runs(tracking: Any, now: datetime) -> KeyedList:
             and all(isinstance(r, str) and isinstance(v, (str, type(None))) for r, v in unsettled.items())
         )  # fmt: skip
 
-    def items(session: Session, keys: set[str] | None, extra: dict) -> list[tuple[str, bytes]]:
-        experiments = build.experiment_runs(session, runs_facts, keys)
+    def items(session: Session, keys: set[str] | None, extra: dict) -> Iterator[tuple[str, bytes]]:
         unsettled = {} if keys is None else dict(extra.get("mlflow_unsettled", {}))
-        for e in experiments:
+        for e in build.experiment_runs(session, runs_facts, keys):
             unsettled.pop(e["mlflow_run_id"], None)
             run = e["mlflow_run"]
             if run and run.get("status") not in SETTLED:
                 unsettled[e["mlflow_run_id"]] = run.get("status")
-        extra["mlflow_unsettled"] = unsettled
-        return [(e["experiment_id"], jsonl_line(e)) for e in experiments]
+            yield e["experiment_id"], jsonl_line(e)
+        extra["mlflow_unsettled"] = unsettled  # once every item is read: the list's refresh reads them all
 
     return KeyedList("experiment_runs", frozenset({"experiments"}), dirty, items, snapshot=snapshot)
 
 
 def lineage_edges() -> KeyedList:
-    def items(session: Session, keys: set[int] | None, _extra: dict) -> list[tuple[int, bytes]]:
-        return [(i, compact_item(e)) for i, e in build.lineage_edges(session, keys)]
+    def items(session: Session, keys: set[int] | None, _extra: dict) -> Iterator[tuple[int, bytes]]:
+        return ((i, compact_item(e)) for i, e in build.lineage_edges(session, keys))
 
     return KeyedList("lineage_graph.edges", frozenset({"lineage_edges"}), _own("lineage_edges", int), items)
 

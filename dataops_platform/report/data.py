@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dataops_platform.artifacts.columns import column, projected
+from dataops_platform.artifacts.columns import column, projected, whole_records
 from dataops_platform.report.fmt import LIST_LIMIT
 from dataops_platform.rules.checks import LEGAL_STATUSES, review_missing
 
@@ -417,7 +417,7 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
     groups: dict[str, dict[str, Any]] = {}  # per project (its primary metric is the project's)
 
     def judged() -> Iterator[tuple[tuple[Any, ...], int, dict[str, Any]]]:
-        for i, e in enumerate(a["experiment_runs"]):
+        for i, e in enumerate(whole_records(projected(a, "experiment_runs"))):  # deltas and metrics: free-form, not held
             project = e["project_id"]
             mine = status.get(project)
             if mine is None:

@@ -78,11 +78,11 @@ class ReportView(Mapping):
             return MISSING
         return version_of(self._base, name)
 
-    def parsed_once(self, name: str) -> Any:
+    def parsed_once(self, name: str, fields: Any = None) -> Any:
         getter = getattr(self._base, "parsed_once", None)
         if getter is None or name in self._over or name in self._hidden:
             return self[name]
-        return getter(name)
+        return getter(name, fields)
 
     def projection(self, name: str, fields: Any = None) -> Any:
         getter = getattr(self._base, "projection", None)

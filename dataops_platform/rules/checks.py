@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from dataops_platform.artifacts.columns import Projection, column, projected
+from dataops_platform.artifacts.columns import Projection, column, projected, rows_where
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
@@ -180,8 +180,9 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
     edges = projected(a, "lineage_graph")["edges"]
     for source, target in zip(column(edges, "source"), column(edges, "target"), strict=True):
         cross(source, target)
-    for e in a["experiment_runs"]:
-        cross(f"experiment:{e['experiment_id']}", f"version:{e['dataset_version']}")
+    experiments = projected(a, "experiment_runs")
+    for eid, vid in zip(column(experiments, "experiment_id"), column(experiments, "dataset_version"), strict=True):
+        cross(f"experiment:{eid}", f"version:{vid}")
     for al in projected(a, "alerts"):
         cross(f"alert:{al['alert_id']}", al["related_object"])
     for rb in a["rollback_events"]:
@@ -260,7 +261,8 @@ def _walk_parents(vid: str, parent: str | None, versions: dict[str, dict], first
 def experiments_reference_versions(a: Any) -> tuple[int, list[str], list[str]]:
     versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
     out, findings = [], []
-    for e in a["experiment_runs"]:
+    experiments = projected(a, "experiment_runs")
+    for e in experiments:
         v = versions.get(e["dataset_version"])
         if v is None or v["project_id"] != e["project_id"]:
             out.append(f"{e['experiment_id']} references {e['dataset_version']}, not a version of {e['project_id']}")
@@ -273,7 +275,7 @@ def experiments_reference_versions(a: Any) -> tuple[int, list[str], list[str]]:
                 f"{e['experiment_id']}: MLflow run {e['mlflow_run_id']} is deleted in MLflow; restore it "
                 f"(`mlflow runs restore --run-id {e['mlflow_run_id']}`) before `mlflow gc` removes what the record cites"
             )
-    return len(a["experiment_runs"]), out, findings
+    return len(experiments), out, findings
 
 
 @rule(
@@ -288,8 +290,8 @@ def release_gate_respected(a: Any) -> tuple[int, list[str], list[str]]:
     out, findings = [], []
     released = [v for v in projected(a, "dataset_versions") if v["released_at"]]
     on_version: dict[Any, list[dict]] = {}  # experiments by version, in artifact order
-    if released:
-        for e in a["experiment_runs"]:
+    if released:  # only the experiments on released versions become dicts
+        for e in rows_where(projected(a, "experiment_runs"), "dataset_version", {v["version_id"] for v in released}):
             on_version.setdefault(e["dataset_version"], []).append(e)
     for v in released:
         vid, exceptions = v["version_id"], v["exceptions"]

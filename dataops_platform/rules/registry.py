@@ -129,7 +129,7 @@ class _Reading(Mapping):
         self._note(name)
         if self.exact:
             parsed_once = getattr(self._inner, "parsed_once", None)
-            return parsed_once(name) if parsed_once is not None else self._inner[name]
+            return parsed_once(name, fields) if parsed_once is not None else self._inner[name]
         value = self._inner.projection(name, fields)
         if isinstance(value, Projection) or (isinstance(value, dict) and any(isinstance(v, Projection) for v in value.values())):
             object.__setattr__(self, "projected", True)  # a record list, or a JSON artifact's lists

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.orm import Session
 
-from dataops_platform.artifacts.build import _column_rows
+from dataops_platform.artifacts.build import _iter_rows
 from dataops_platform.artifacts.files import jsonl_line
 from dataops_platform.store.models import Alert
 
@@ -62,7 +62,7 @@ def _store_raw(engine, value: object) -> None:  # noqa: ANN001
 def test_stored_text_gives_the_column_types_line(engine, stored: str) -> None:  # noqa: ANN001
     _store_raw(engine, stored)
     with Session(engine) as session:
-        assert [jsonl_line(r) for r in _column_rows(session, Alert)] == _oracle(session)
+        assert [jsonl_line(r) for r in list(_iter_rows(session, Alert))] == _oracle(session)
 
 
 @pytest.mark.parametrize("stored", ["2026-13-02 21:42:11.000000", "2026-02-30 00:00:00.000000", "yesterday", 5])
@@ -72,7 +72,7 @@ def test_what_the_column_type_cannot_read_fails_as_it_did(engine, stored: object
         with pytest.raises((ValueError, TypeError)) as expected:
             _oracle(session)
         with pytest.raises(type(expected.value)):
-            _column_rows(session, Alert)
+            list(_iter_rows(session, Alert))
 
 
 @settings(max_examples=200, deadline=None)
@@ -83,5 +83,5 @@ def test_any_time_written_through_sqlalchemy(tmp_path_factory: pytest.TempPathFa
     with engine.begin() as conn:
         conn.execute(insert(Alert.__table__).values(**BASE, opened_at=moment, resolved_at=moment.replace(microsecond=0)))
     with Session(engine) as session:
-        assert [jsonl_line(r) for r in _column_rows(session, Alert)] == _oracle(session)
+        assert [jsonl_line(r) for r in list(_iter_rows(session, Alert))] == _oracle(session)
     engine.dispose()
