@@ -110,7 +110,7 @@ class _File:
         """json.loads of lines start..stop-1 of a file of `rows` lines, as `files._parse` reads
         them; the file's identity must be `source` before and after."""
         changed = ValueError(f"{self.path} changed while it was read: materialise again")
-        if identity(os.fstat(self.fd)) != source:
+        if not self.unchanged(source):
             raise changed
         line, offset, rest, loads = 0, 0, b"", json.loads
         while line < stop and (chunk := os.pread(self.fd, 1 << 22, offset)):
@@ -125,8 +125,15 @@ class _File:
                 line += 1
                 if line >= stop:
                     break
-        if (stop == rows and (rest or line != rows)) or line < stop or identity(os.fstat(self.fd)) != source:
+        if (stop == rows and (rest or line != rows)) or line < stop or not self.unchanged(source):
             raise changed
+
+    def unchanged(self, source: tuple[int, ...]) -> bool:
+        """Whether the file still has the identity `source`; once another file was renamed over its
+        path (no link left to it) only its change time may have moved, which the unlink moves."""
+        st = os.fstat(self.fd)
+        now = identity(st)
+        return now == source or (st.st_nlink == 0 and now[:3] == source[:3])
 
 
 class ParsedLines(Sequence):
@@ -174,7 +181,7 @@ class ParsedLines(Sequence):
             if fields and type(record) is dict:
                 record = {k: record[k] for k in fields if k in record}
             yield record
-        if identity(os.fstat(fd)) != self.source:
+        if not self.file.unchanged(self.source):
             raise ValueError(f"{self.file.path} changed while it was read: materialise again")
 
 

@@ -163,7 +163,7 @@ def test_the_rules_and_metrics_on_projections_equal_those_on_parsed_records(owne
     results = content_rule_results(a)
     metrics = compute_metrics(a)
     audit = owned_demo / ARTIFACT_FILES["audit_log"]
-    for name in ("audit_log", "dataset_versions", "alerts", "lineage_graph"):
+    for name in ("audit_log", "dataset_versions", "alerts", "experiment_runs", "lineage_graph"):
         assert owned_demo / ARTIFACT_FILES[name] not in PARSED, f"{name}: read as columns, never as dicts"
     assert a.problems == {}, "the files read as projections are known to parse"
     assert audit not in PARSED
@@ -186,7 +186,7 @@ def _tamper(root: Path, edit: str) -> None:
     elif edit == "outcome":  # consistently re-hashed from here on: only the missing audit record is left
         victim["outcome"] = "denied"
         prev = rows[rows.index(victim) - 1]["hash"]
-        for r in rows[rows.index(victim):]:
+        for r in rows[rows.index(victim) :]:
             r["prev_hash"] = prev
             r["hash"] = prev = chain_hash(*(r[k] for k in checks._CHAIN_FIELDS))
     write_artifact(root, "audit_log", rows)
@@ -212,7 +212,7 @@ def test_a_materialisation_never_parses_the_audit_log(demo_copy: Settings) -> No
     """In a real run, in one process: every check, the metrics, the report and the test report."""
     outcome = materialize_all(demo_copy)
     assert outcome.success
-    for name in ("audit_log", "dataset_versions", "alerts", "lineage_graph"):
+    for name in ("audit_log", "dataset_versions", "alerts", "experiment_runs", "lineage_graph"):
         assert demo_copy.artifacts_dir / ARTIFACT_FILES[name] not in PARSED, f"{name}: read as columns, never as dicts"
     reported = json.loads((demo_copy.artifacts_dir / ARTIFACT_FILES["test_results"]).read_text())["results"]
     PARSED.clear()
@@ -263,7 +263,7 @@ def test_the_lineage_lists_are_projected_only_from_the_items_they_were_made_of(
     lists = Artifacts(root).projection("lineage_graph")
     assert isinstance(lists["edges"], Projection) and isinstance(lists["nodes"], Projection)
     assert list(lists["edges"]) == graph["edges"] and list(lists["nodes"]) == graph["nodes"]
-    items["edges"].write_bytes(items["edges"].read_bytes()[: -10] + b"\n")  # the items file changed since
+    items["edges"].write_bytes(items["edges"].read_bytes()[:-10] + b"\n")  # the items file changed since
     assert Artifacts(root).projection("lineage_graph") == graph, "the graph itself, parsed"
     PARSED.clear()
     own_lineage(root, settings.artifacts_dir)
@@ -402,3 +402,137 @@ def test_lines_are_checked_across_read_chunks(tmp_path: Path, shift: int) -> Non
     broken[at] = ord("\n") if broken[at] != ord("\n") else ord("x")
     path.write_bytes(bytes(broken))
     assert _object_lines(path) is None
+
+
+def experiments(n: int = 6) -> list[dict]:
+    """Experiment records as the platform writes them: free-form metrics, deltas and params."""
+    return [
+        {"baseline_ref": None if i == 0 else "t.exp_000", "dataset_version": f"t.ds_{i % 3}",
+         "deltas": {"f1": -0.01 * i} if i else {},
+         "experiment_id": f"t.exp_{i:03}", "metric_summary": {"f1": 0.8, "ms": i} if i % 2 else {},
+         "mlflow_run": {"experiment_id": "1", "lifecycle_stage": "deleted" if i == 4 else "active", "run_id": f"r{i}",
+                        "status": "FINISHED"} if i % 3 else None,
+         "mlflow_run_id": f"r{i}" if i % 3 else None, "params": {"C": i, "deep": [{"x": [i]}]} if i != 5 else {},
+         "project_id": "p", "recorded_at": "2026-10-03 06:20:42.995223+00:00", "regression_kind": None,
+         "status": ["completed", "regressed", "failed"][i % 3]}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_the_free_form_fields_are_read_again_from_the_very_file_projected(tmp_path: Path) -> None:
+    """Rules 5, 7 and 8 read an experiment's fixed fields as columns; the metrics and the report walk
+    the free-form ones once from the file the projection was read from, held open, nothing kept."""
+    from dataops_platform.artifacts.columns import whole_records
+
+    rows = experiments(9)
+    path = write_artifact(tmp_path, "experiment_runs", rows)
+    own(tmp_path, "experiment_runs")
+    view = projected(Artifacts(tmp_path), "experiment_runs")
+    assert isinstance(view, Projection) and path not in PARSED
+    assert list(whole_records(view)) == rows and list(view[2:5].whole()) == rows[2:5]
+    assert view[1]["mlflow_run"] == rows[1]["mlflow_run"] and view[0]["mlflow_run"] is None
+    write_artifact(tmp_path, "experiment_runs", experiments(2))  # replaced: the projection's file is still the one it read
+    assert list(view.whole()) == rows
+    PARSED.clear()
+    own(tmp_path, "experiment_runs")
+    fresh = projected(Artifacts(tmp_path), "experiment_runs")
+    with path.open("r+b") as f:  # the same inode edited in place after the projection was taken
+        f.write(b'{"alert_ids"')
+    with pytest.raises(ValueError, match="changed while it was read"):
+        list(fresh.whole())
+    assert list(whole_records(rows)) == rows, "parsed records are their own whole records"
+
+
+def test_a_run_object_without_its_id_is_never_projected(tmp_path: Path) -> None:
+    """pyarrow reads `{}` as a run with every field null, which a reader would take for a run: such a
+    file is read by json, and rule 7 says the run does not exist, as on the parsed records."""
+    rows = experiments(4)
+    rows[1]["mlflow_run"] = {}
+    write_artifact(tmp_path, "experiment_runs", rows)
+    write_artifact(tmp_path, "dataset_versions", [])
+    own(tmp_path, "experiment_runs")
+    a = Artifacts(tmp_path)
+    assert projected(a, "experiment_runs") == rows, "parsed, not projected"
+    got = checks.experiments_reference_versions(a)
+    assert any("t.exp_001 has no existing MLflow run" in v for v in got.violations)
+    assert got.as_dict() == checks.experiments_reference_versions({"experiment_runs": rows, "dataset_versions": []}).as_dict()
+
+
+def test_an_exact_verdict_reads_lines_as_json_does_without_holding_them(tmp_path: Path) -> None:
+    """What a violation found on a projection is judged again on (`Artifacts.parsed_once`): every line
+    parsed by json, each record its projected fields (a missing one stays missing), walked again
+    from the file each time, none kept."""
+    from dataops_platform.artifacts.columns import PROJECTED, ParsedLines, parse_lines, whole_records
+
+    rows = experiments(7)
+    del rows[3]["status"]  # a record without a field: still without it, so a rule's KeyError is the same
+    path = tmp_path / ARTIFACT_FILES["experiment_runs"]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(
+        b"".join(json.dumps(r).encode() + b"\n" for r in rows[:4])
+        + b"  \n\n"
+        + b"".join(json.dumps(r).encode() + b"\n" for r in rows[4:])
+    )
+    lines = Artifacts(tmp_path).parsed_once("experiment_runs")
+    assert isinstance(lines, ParsedLines) and path not in PARSED
+    names = [f for f, _ in PROJECTED["experiment_runs"]]
+    assert list(lines) == [{k: r[k] for k in names if k in r} for r in rows] and "status" not in lines[3]
+    assert list(whole_records(lines)) == rows == read_artifact(path), "blank lines skipped as read_artifact skips them"
+    assert (
+        len(lines) == 7
+        and lines[-1]["experiment_id"] == "t.exp_006"
+        and [r["experiment_id"] for r in lines[5:]] == ["t.exp_005", "t.exp_006"]
+    )
+    for bad in (b'{"a": 1}\n{"a": \n', b'{"a": 1}\r\n', b'{"a": "\xff"}\n', b"[" * 100_000 + b"\n"):
+        path.write_bytes(bad)
+        assert parse_lines(path, ("a",)) is None, bad[:20]
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n')
+    again = parse_lines(path, ("a",))
+    with path.open("r+b") as f:
+        f.write(b'{"a": 3}')
+    with pytest.raises(ValueError, match="changed while it was read"):
+        list(again)
+
+
+def test_a_full_build_is_written_as_it_comes_and_never_half(tmp_path: Path) -> None:
+    """A full build streams its items into the file: keys out of order (a collation) are refused
+    before the file is replaced, and a failure half way leaves the last file as it was."""
+    from dataops_platform.artifacts.incremental import _load_keys, _Unordered, _write_full
+
+    target, keys, offsets = tmp_path / "list.jsonl", tmp_path / "keys.json", tmp_path / "offsets"
+    assert _write_full(target, keys, offsets, iter([("a", b"1\n"), ("b", b"22\n")])) == 2
+    assert target.read_bytes() == b"1\n22\n" and _load_keys(keys) == ["a", "b"]
+    with pytest.raises(_Unordered):
+        _write_full(target, keys, offsets, iter([("b", b"x\n"), ("a", b"y\n")]))
+    assert target.read_bytes() == b"1\n22\n" and _load_keys(keys) == ["a", "b"]
+
+    def failing():  # MLflow down half way through the experiments
+        yield "a", b"new\n"
+        raise ConnectionError("MLflow is down")
+
+    with pytest.raises(ConnectionError):
+        _write_full(target, keys, offsets, failing())
+    assert target.read_bytes() == b"1\n22\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "keys.json",
+        "list.jsonl",
+        "offsets",
+    ]
+    assert _write_full(target, keys, offsets, [("b", b"x\n"), ("a", b"y\n")], ordered=False) == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the resident set from /proc")
+def test_a_step_hands_the_heap_pages_it_freed_back() -> None:
+    """Lines a little larger than pymalloc's limit come from glibc's heap, which keeps freed pages:
+    without `give_back` the resident memory after a big build stayed at its high-water mark."""
+    from dataops_platform.artifacts import collector
+
+    def resident() -> int:
+        return next(int(x.split()[1]) for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS")) << 10
+
+    collector.give_back()
+    lines = [os.urandom(8) * 80 for _ in range(400_000)]  # 640 bytes each: about 270 MB
+    keep = lines[-1]
+    del lines
+    before = resident()
+    collector.give_back()
+    assert before - resident() > 100 << 20 and keep
