@@ -99,6 +99,15 @@ class Projection(Sequence):
         yield from self.file.records(self.source, self._start, self._stop, self.table.num_rows)
 
 
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """`size` bytes at `offset` of `fd` (fewer at its end); without os.pread (Windows), a seek and a
+    read, which is safe here: a projection's descriptor is only read by the thread walking it."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
+
+
 class _File:
     """A projected file held open by its descriptor, closed when no projection refers to it."""
 
@@ -113,7 +122,7 @@ class _File:
         if not self.unchanged(source):
             raise changed
         line, offset, rest, loads = 0, 0, b"", json.loads
-        while line < stop and (chunk := os.pread(self.fd, 1 << 22, offset)):
+        while line < stop and (chunk := _pread(self.fd, 1 << 22, offset)):
             offset += len(chunk)
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
@@ -174,22 +183,29 @@ class ParsedLines(Sequence):
         return self._walk(self._start, self._stop, ())
 
     def _walk(self, start: int, stop: int, fields: tuple[str, ...]) -> Iterator[Any]:
-        fd, spans, loads = self.file.fd, self._spans, json.loads
+        fd, spans, loads, path = self.file.fd, self._spans, json.loads, self.file.path
+        buffer, base = b"", 0  # the bytes read ahead from offset `base`: records are read in order, 4 MiB at a time
         for i in range(start, stop):
             at, size = spans[2 * i], spans[2 * i + 1]
-            record = loads(os.pread(fd, size, at).decode())
+            if at < base or at + size > base + len(buffer):
+                buffer, base = _pread(fd, max(size, 1 << 22), at), at
+            try:
+                record = loads(buffer[at - base : at - base + size].decode())
+            except (ValueError, RecursionError) as exc:  # a file known to parse only by its projection's guards
+                raise ValueError(f"{path} line {i + 1} does not parse: {exc}") from None
             if fields and type(record) is dict:
                 record = {k: record[k] for k in fields if k in record}
             yield record
         if not self.file.unchanged(self.source):
-            raise ValueError(f"{self.file.path} changed while it was read: materialise again")
+            raise ValueError(f"{path} changed while it was read: materialise again")
 
 
-def parse_lines(path: Path, fields: tuple[str, ...]) -> ParsedLines | None:
+def parse_lines(path: Path, fields: tuple[str, ...], verified: tuple[int, ...] | None = None) -> ParsedLines | None:
     """`ParsedLines` of the JSONL file at `path` once every line of it parses (as read_artifact
     would read it); None when one does not, or the file holds a carriage return (read_artifact's
     universal newlines would split a line there) or changes meanwhile: the caller parses it whole
-    and says what is wrong."""
+    and says what is wrong. `verified`: the identity of the file as a projection read it whole
+    (`PARSED.verified`: valid UTF-8, each line one object): its lines are found, not parsed twice."""
     from array import array
 
     try:
@@ -199,8 +215,11 @@ def parse_lines(path: Path, fields: tuple[str, ...]) -> ParsedLines | None:
     file = _File(fd, path)
     try:
         source = identity(os.fstat(fd))
+        if verified is not None:
+            spans = _line_spans(fd) if source == verified else None
+            return None if spans is None or not file.unchanged(source) else ParsedLines(file, source, spans, fields)
         spans, offset, rest, loads = array("q"), 0, b"", json.loads
-        while chunk := os.pread(fd, 1 << 22, offset):
+        while chunk := _pread(fd, 1 << 22, offset):
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             base = offset + len(chunk) - len(rest) - sum(len(x) + 1 for x in lines)
@@ -225,6 +244,27 @@ def parse_lines(path: Path, fields: tuple[str, ...]) -> ParsedLines | None:
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return ParsedLines(file, source, spans, fields)
+
+
+def _line_spans(fd: int) -> Any:
+    """(offset, length) of every line of a file known to be one `{...}` a line, each ended by a
+    newline, found by numpy; None when it holds a carriage return."""
+    import numpy as np
+
+    starts, ends, offset = [np.zeros(1, dtype=np.int64)], [], 0
+    while chunk := _pread(fd, 1 << 22, offset):
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        if bool((data == 13).any()):
+            return None
+        newlines = np.flatnonzero(data == 10).astype(np.int64) + offset
+        ends.append(newlines)
+        starts.append(newlines + 1)
+        offset += len(chunk)
+    end = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    start = np.concatenate(starts)[: len(end)]
+    from array import array
+
+    return array("q", np.column_stack((start, end - start)).astype(np.int64).ravel().tobytes())
 
 
 def rows_where(records: Any, field: str, values: set[str]) -> Any:

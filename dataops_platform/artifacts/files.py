@@ -440,6 +440,11 @@ class ParseCache:
             self._verified[str(path)] = own
         return value
 
+    def verified_as(self, path: Path) -> tuple[int, ...] | None:
+        """The identity of the file at `path` when a projection read it whole (`verified`)."""
+        done = self._verified.get(str(path))
+        return done if done is not None and _same(path, done) else None
+
     def verified(self, path: Path) -> bool:
         """Whether pyarrow read every line of the file at `path`, as it is now, for a projection: it
         parses, as json would read it (columns.read refuses what json would not take)."""
@@ -647,7 +652,7 @@ class Artifacts(MutableMapping):
             return self[name]
         fields = fields or PROJECTED.get(name)
         if path.suffix == ".jsonl" and fields:
-            lines = parse_lines(path, tuple(f for f, _ in fields))
+            lines = parse_lines(path, tuple(f for f, _ in fields), PARSED.verified_as(path))
             if lines is not None:
                 return lines
             return self[name]  # says why, as every reader is told

@@ -536,3 +536,27 @@ def test_a_step_hands_the_heap_pages_it_freed_back() -> None:
     before = resident()
     collector.give_back()
     assert before - resident() > 100 << 20 and keep
+
+
+def test_an_exact_verdict_on_a_file_a_projection_read_finds_its_lines_without_parsing_twice(tmp_path: Path) -> None:
+    """A file a projection read whole is known to be one object a line: its lines are found by numpy,
+    across read chunks, and walking it gives json's records; a carriage return is still refused."""
+    from dataops_platform.artifacts.columns import ParsedLines, parse_lines, whole_records
+
+    rows = [dict(r, pad="x" * 700) for r in experiments(7000)]  # about 6 MB: lines across the 4 MiB reads
+    path = write_artifact(tmp_path, "experiment_runs", rows)
+    own(tmp_path, "experiment_runs")
+    a = Artifacts(tmp_path)
+    assert isinstance(projected(a, "experiment_runs"), Projection) and PARSED.verified_as(path) is not None
+    lines = a.parsed_once("experiment_runs")
+    assert isinstance(lines, ParsedLines) and len(lines) == len(rows)
+    assert list(whole_records(lines)) == rows and lines[5000]["experiment_id"] == rows[5000]["experiment_id"]
+    assert [r["experiment_id"] for r in lines[4990:5010]] == [r["experiment_id"] for r in rows[4990:5010]]
+    path.write_bytes(b'{"a": 1,\r "b": 2}\n')
+    assert parse_lines(path, ("a",), verified=identity_of(path)) is None
+
+
+def identity_of(path: Path) -> tuple[int, ...]:
+    from dataops_platform.artifacts.files import identity
+
+    return identity(path.stat())
