@@ -74,7 +74,7 @@ def _iter_rows(session: Session, model: Any, order_by: Any = None, only: Iterabl
     columns = [type_coerce(getattr(model, k), String) if i in stamped else getattr(model, k) for i, k in enumerate(keys)]
     read_back = {i: attrs[i].columns[0].type.dialect_impl(dialect).result_processor(dialect, None) for i in stamped}
     pk = model.__mapper__.primary_key[0]
-    statement = select(*columns).order_by(order_by if order_by is not None else pk)
+    statement = select(*columns).order_by(order_by if order_by is not None else _in_key_order(pk, dialect))
     if only is None:
         statement = statement.execution_options(yield_per=YIELD_PER)
     for part in _parts(statement, pk, only):
@@ -95,6 +95,15 @@ def _sqlite_stamp(stored: Any, read_back: Callable[[Any], Any]) -> Any:
     if sqlite_stored_instant(stored) is None:
         return read_back(stored)
     return (stored[:19] if stored.endswith(".000000") else stored) + "+00:00"
+
+
+def _in_key_order(column: Any, dialect: Any) -> Any:
+    """`column` to order by so rows come in the key order a list is kept in (Python's): on
+    PostgreSQL a text key is ordered by its bytes (collation "C": UTF-8 byte order is code point
+    order), not by the database's locale, which a full build, written as it comes, would refuse."""
+    if dialect.name == "postgresql" and isinstance(column.type, String):
+        return column.collate("C")
+    return column
 
 
 def _parts(statement: Any, column: Any, only: Iterable[Any] | None, size: int = 500) -> Iterator[Any]:

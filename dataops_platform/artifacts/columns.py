@@ -99,6 +99,10 @@ class Projection(Sequence):
         yield from self.file.records(self.source, self._start, self._stop, self.table.num_rows)
 
 
+# Binary (Windows would translate "\r\n" in a descriptor's reads otherwise), not inherited by children.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _pread(fd: int, size: int, offset: int) -> bytes:
     """`size` bytes at `offset` of `fd` (fewer at its end); without os.pread (Windows), a seek and a
     read, which is safe here: a projection's descriptor is only read by the thread walking it."""
@@ -130,7 +134,11 @@ class _File:
                 if start <= line < stop:
                     if b"\r" in raw:  # files._parse would split it there; the platform never writes one
                         raise ValueError(f"{self.path} line {line + 1} holds a carriage return")
-                    yield loads(raw.decode())
+                    try:
+                        record = loads(raw.decode())
+                    except (ValueError, RecursionError) as exc:  # known to parse only by the projection's guards
+                        raise ValueError(f"{self.path} line {line + 1} does not parse: {exc}") from None
+                    yield record
                 line += 1
                 if line >= stop:
                     break
@@ -174,7 +182,7 @@ class ParsedLines(Sequence):
             index += n
         if not 0 <= index < n:
             raise IndexError(index)
-        return next(self._walk(self._start + index, self._start + index + 1, self._fields))
+        return list(self._walk(self._start + index, self._start + index + 1, self._fields))[0]  # checked after, too
 
     def __iter__(self) -> Iterator[Any]:
         return self._walk(self._start, self._stop, self._fields)
@@ -184,6 +192,8 @@ class ParsedLines(Sequence):
 
     def _walk(self, start: int, stop: int, fields: tuple[str, ...]) -> Iterator[Any]:
         fd, spans, loads, path = self.file.fd, self._spans, json.loads, self.file.path
+        if not self.file.unchanged(self.source):
+            raise ValueError(f"{path} changed while it was read: materialise again")
         buffer, base = b"", 0  # the bytes read ahead from offset `base`: records are read in order, 4 MiB at a time
         for i in range(start, stop):
             at, size = spans[2 * i], spans[2 * i + 1]
@@ -209,7 +219,7 @@ def parse_lines(path: Path, fields: tuple[str, ...], verified: tuple[int, ...] |
     from array import array
 
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
     file = _File(fd, path)
@@ -369,7 +379,7 @@ def read(path: Path, fields: Fields, expected: tuple[int, ...]) -> Projection | 
     import pyarrow.json as pj
 
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
     file = _File(fd, path)  # the projection keeps it: `Projection.whole` reads the very file it was read from
@@ -424,6 +434,8 @@ def _object_lines(path: Path) -> int | None:
             while chunk := f.read(1 << 22):
                 decoder.decode(chunk)
                 data = np.frombuffer(chunk, dtype=np.uint8)
+                if bool((data == 13).any()):  # read_artifact's universal newlines would split a line at it
+                    return None
                 ends = np.flatnonzero(data == 10)
                 if expect_open and data[0] != 123:  # "{"
                     return None

@@ -518,6 +518,8 @@ def _own_jsonl(content: bytes, path: Path) -> list[Any]:
     array hold another number of records than the file has lines (a line holding two records, or
     none), the file is not as written: it is parsed line by line, which says what is wrong."""
     text = content.decode()
+    if "\r" in text:  # read_artifact's universal newlines split a line there: parsed as it parses
+        return _parse(path, content)
     try:
         records = json.loads("[" + text[:-1].replace("\n", ",") + "]") if text else []
     except ValueError:
@@ -655,8 +657,7 @@ class Artifacts(MutableMapping):
             lines = parse_lines(path, tuple(f for f, _ in fields), PARSED.verified_as(path))
             if lines is not None:
                 return lines
-            return self[name]  # says why, as every reader is told
-        try:
+        try:  # parsed whole, not kept; or, when it does not parse, read as every reader is (which says why)
             with collector.paused():
                 return read_artifact(path)
         except (OSError, ValueError, RecursionError):

@@ -333,6 +333,7 @@ def test_what_an_artifacts_object_read_is_what_its_results_are_remembered_by(tmp
         b'{"alert_id": "a1"}\nnull\n',
         b'{"alert_id": "a1"}\n{}\n',  # a record without an id
         b'{"alert_id": "a1"}\r\n',
+        b'{"alert_id": "a1",\r "note": 1}\n',  # a carriage return between tokens: read_artifact splits the line there
         b'{"alert_id": "a1"} \n',
     ],
 )
