@@ -43,7 +43,37 @@ _BLOCK = 16 << 20  # bytes per parse block: large records (a version's schema, a
 _BATCH = 65_536  # rows turned into Python dicts at a time when a projection is walked
 
 
-class Projection(Sequence):
+class _Rows(Sequence):
+    """Rows `_start`..`_stop` of some records: indexed as a list is (int indexes only, negative from
+    the end), sliced into a view of the same records (`_view`), one row read by `_row`."""
+
+    _start: int
+    _stop: int
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return list(self)[index]
+            return self._view(self._start + start, self._start + max(start, stop))
+        index, n = operator.index(index), len(self)  # an int, as a list takes (2.0 is refused)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        return self._row(self._start + index)
+
+    def _view(self, start: int, stop: int) -> Any:
+        raise NotImplementedError
+
+    def _row(self, at: int) -> Any:
+        raise NotImplementedError
+
+
+class Projection(_Rows):
     """The records of one JSONL file, each a dict of the projected fields only. `source` is the
     file identity it was read from, as a `PARSED` entry's signature (what rule 11's cursor binds to).
     `file` is that very file, held open (`_File`): `whole()` reads its records again, every field,
@@ -58,21 +88,11 @@ class Projection(Sequence):
         self._start = start
         self._stop = table.num_rows if stop is None else stop
 
-    def __len__(self) -> int:
-        return self._stop - self._start
+    def _view(self, start: int, stop: int) -> Projection:
+        return Projection(self.table, self.source, self.file, start, stop)
 
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step != 1:
-                return list(self)[index]
-            return Projection(self.table, self.source, self.file, self._start + start, self._start + max(start, stop))
-        index, n = operator.index(index), len(self)  # an int, as a list takes (2.0 is refused)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(index)
-        return self.table.slice(self._start + index, 1).to_pylist()[0]
+    def _row(self, at: int) -> dict[str, Any]:
+        return self.table.slice(at, 1).to_pylist()[0]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         names = self.table.column_names
@@ -153,7 +173,7 @@ class _File:
         return now == source or (st.st_nlink == 0 and now[:3] == source[:3])
 
 
-class ParsedLines(Sequence):
+class ParsedLines(_Rows):
     """The records of a JSONL file parsed by Python's json, as `files.read_artifact` parses them,
     but line by line each time they are walked, nothing held: what a rule's exact verdict on a
     violation it found on a projection reads (`Artifacts.parsed_once`), without a million dicts of
@@ -166,23 +186,11 @@ class ParsedLines(Sequence):
         self.file, self.source, self._spans, self._fields = file, source, spans, fields
         self._start, self._stop = start, len(spans) // 2 if stop < 0 else stop
 
-    def __len__(self) -> int:
-        return self._stop - self._start
+    def _view(self, start: int, stop: int) -> ParsedLines:
+        return ParsedLines(self.file, self.source, self._spans, self._fields, start, stop)
 
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step != 1:
-                return list(self)[index]
-            return ParsedLines(
-                self.file, self.source, self._spans, self._fields, self._start + start, self._start + max(start, stop)
-            )
-        index, n = operator.index(index), len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(index)
-        return list(self._walk(self._start + index, self._start + index + 1, self._fields))[0]  # checked after, too
+    def _row(self, at: int) -> Any:
+        return list(self._walk(at, at + 1, self._fields))[0]  # walked to its end: the file checked after, too
 
     def __iter__(self) -> Iterator[Any]:
         return self._walk(self._start, self._stop, self._fields)
