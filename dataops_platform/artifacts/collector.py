@@ -52,7 +52,7 @@ def give_back() -> None:
     A step builds or reads an artifact of millions of objects and frees most of them, but glibc
     keeps the freed pages, so the process's resident memory only ever grew from step to step: the
     run's peak was the sum of its steps' high-water marks rather than the largest of them. Called
-    when a step ends and no other is running (a few milliseconds)."""
+    when a step ends and no other is running (a few milliseconds). pyarrow's pool likewise."""
     if not _libc:
         trim = None
         if sys.platform.startswith("linux"):
@@ -64,3 +64,6 @@ def give_back() -> None:
         _libc.append(trim)
     if _libc[0] is not None:
         _libc[0](0)
+    arrow = sys.modules.get("pyarrow")  # the projections' columns come from pyarrow's own pool, which keeps freed pages too
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
