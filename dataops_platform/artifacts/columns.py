@@ -27,6 +27,7 @@ import json
 import operator
 import os
 import weakref
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,14 @@ class Projection(_Rows):
         return self.table.slice(self._start, len(self))
 
     def whole(self) -> Iterator[dict[str, Any]]:
-        """These rows' records with every field, parsed line by line from the file the projection
+        """These rows' records with every field, parsed line by line (`ParsedLines`) from the file the projection
         was read from and dropped as they go: what a reader of free-form fields (an experiment's
         metrics and params) walks once without holding a million dicts. Raises ValueError when the
         file is not the one read any more, or its lines are not the projection's rows."""
         if self.file is None:
             raise ValueError("this projection keeps no file to read its records from")
-        yield from self.file.records(self.source, self._start, self._stop, self.table.num_rows)
+        lines = ParsedLines(self.file, self.source, self.file.spans(self.source, self.table.num_rows), ())
+        return lines[self._start : self._stop].whole()
 
 
 # Binary (Windows would translate "\r\n" in a descriptor's reads otherwise), not inherited by children.
@@ -137,33 +139,18 @@ class _File:
 
     def __init__(self, fd: int, path: Path) -> None:
         self.fd, self.path = fd, path
+        self._spans: Any = None
         weakref.finalize(self, os.close, fd)
 
-    def records(self, source: tuple[int, ...], start: int, stop: int, rows: int) -> Iterator[dict[str, Any]]:
-        """json.loads of lines start..stop-1 of a file of `rows` lines, as `files._parse` reads
-        them; the file's identity must be `source` before and after."""
-        changed = ValueError(f"{self.path} changed while it was read: materialise again")
-        if not self.unchanged(source):
-            raise changed
-        line, offset, rest, loads = 0, 0, b"", json.loads
-        while line < stop and (chunk := _pread(self.fd, 1 << 22, offset)):
-            offset += len(chunk)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for raw in lines:
-                if start <= line < stop:
-                    if b"\r" in raw:  # files._parse would split it there; the platform never writes one
-                        raise ValueError(f"{self.path} line {line + 1} holds a carriage return")
-                    try:
-                        record = loads(raw.decode())
-                    except (ValueError, RecursionError) as exc:  # known to parse only by the projection's guards
-                        raise ValueError(f"{self.path} line {line + 1} does not parse: {exc}") from None
-                    yield record
-                line += 1
-                if line >= stop:
-                    break
-        if (stop == rows and (rest or line != rows)) or line < stop or not self.unchanged(source):
-            raise changed
+    def spans(self, source: tuple[int, ...], rows: int) -> Any:
+        """The (offset, length) of each of the `rows` lines of this file, a projection's (one object a
+        line, no carriage return: `_object_lines`), found once; ValueError when they are not that."""
+        if self._spans is None:
+            spans = _line_spans(self.fd) if self.unchanged(source) else None
+            if spans is None or len(spans) != 2 * rows:
+                raise ValueError(f"{self.path} changed while it was read: materialise again")
+            self._spans = spans
+        return self._spans
 
     def unchanged(self, source: tuple[int, ...]) -> bool:
         """Whether the file still has the identity `source`; once another file was renamed over its
@@ -224,8 +211,6 @@ def parse_lines(path: Path, fields: tuple[str, ...], verified: tuple[int, ...] |
     universal newlines would split a line there) or changes meanwhile: the caller parses it whole
     and says what is wrong. `verified`: the identity of the file as a projection read it whole
     (`PARSED.verified`: valid UTF-8, each line one object): its lines are found, not parsed twice."""
-    from array import array
-
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError:
@@ -238,9 +223,9 @@ def parse_lines(path: Path, fields: tuple[str, ...], verified: tuple[int, ...] |
             return None if spans is None or not file.unchanged(source) else ParsedLines(file, source, spans, fields)
         spans, offset, rest, loads = array("q"), 0, b"", json.loads
         while chunk := _pread(fd, 1 << 22, offset):
+            base = offset - len(rest)  # the file offset of the first line below
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            base = offset + len(chunk) - len(rest) - sum(len(x) + 1 for x in lines)
             for raw in lines:
                 if b"\r" in raw:
                     return None
@@ -280,8 +265,6 @@ def _line_spans(fd: int) -> Any:
         offset += len(chunk)
     end = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
     start = np.concatenate(starts)[: len(end)]
-    from array import array
-
     return array("q", np.column_stack((start, end - start)).astype(np.int64).ravel().tobytes())
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -561,3 +562,20 @@ def identity_of(path: Path) -> tuple[int, ...]:
     from dataops_platform.artifacts.files import identity
 
     return identity(path.stat())
+
+
+def test_a_full_build_on_postgresql_asks_for_text_keys_in_python_order() -> None:
+    """A full build is written as its rows come: on PostgreSQL a text key is ordered by its bytes
+    (collation "C", Python's order), not by the database's locale, which would make it read twice."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from dataops_platform.artifacts.build import _in_key_order
+    from dataops_platform.store.models import AuditRecord, Experiment
+
+    def ordered(column: Any, dialect: Any) -> str:
+        return str(select(column).order_by(_in_key_order(column, dialect)).compile(dialect=dialect))
+
+    assert ordered(Experiment.experiment_id, postgresql.dialect()).endswith('ORDER BY experiments.experiment_id COLLATE "C"')
+    assert ordered(AuditRecord.seq, postgresql.dialect()).endswith("ORDER BY audit_records.seq")
+    assert ordered(Experiment.experiment_id, sqlite.dialect()).endswith("ORDER BY experiments.experiment_id")
