@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataops_platform.artifacts.columns import Projection
+from dataops_platform.artifacts.columns import Projection, record_at
 from dataops_platform.artifacts.files import (
     ARTIFACT_FILES,
     AUDIT_CURSOR_STATE,
@@ -97,7 +97,10 @@ class ChainCursor:
         s = self.saved
         if s is None or (self.scan is not None and self.scan.prefix_digest != s.digest) or s.seq > len(self.records):
             return 0, GENESIS_HASH
-        last = self.records[s.seq - 1]
+        try:
+            last = record_at(self.records, s.seq - 1)  # of a projection, that record's line parsed
+        except ValueError:  # the file changed under its projection: the walk from seq 1 says so
+            return 0, GENESIS_HASH
         # The prefix holds records 1..seq when the state is true; a state that is not (a seq gap,
         # another hash) is ignored rather than believed.
         if type(last) is not dict or type(last.get("seq")) is not int or last["seq"] != s.seq or last.get("hash") != s.hash:
@@ -109,7 +112,10 @@ class ChainCursor:
         records, scan = self.records, self.scan
         if scan is None or not records or not scan.ends_with_newline:
             return
-        last = records[-1]
+        try:
+            last = record_at(records, -1)
+        except ValueError:
+            return
         if not isinstance(last, dict) or type(last.get("seq")) is not int or not isinstance(last.get("hash"), str):
             return
         state = Saved(last["seq"], last["hash"], scan.size, scan.digest.hex())

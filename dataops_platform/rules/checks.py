@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from dataops_platform.artifacts.columns import Projection, column, projected, rows_where
+from dataops_platform.artifacts.columns import Projection, column, projected, record_at, rows_where, whole_records
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
@@ -396,7 +396,9 @@ def chain_problems(records: list[dict], anchor: dict | None, verified: tuple[int
     done, prev = verified
     expected = done + 1
     sha256, encode_str, escaped = hashlib.sha256, _encode_json_str, _JSON_ESCAPED_BYTES
-    for r in records[done:] if done else records:
+    # Of a projection (which holds none of the chain's hashes), the records themselves, parsed line
+    # by line from its file from record `done` on, none kept (columns.whole_records).
+    for r in whole_records(records[done:] if done else records):
         if r["seq"] != expected:
             return [f"audit seq {expected} missing (next is {r['seq']})"]
         if r["prev_hash"] != prev:
@@ -423,7 +425,7 @@ def chain_problems(records: list[dict], anchor: dict | None, verified: tuple[int
                 "(an admin re-anchors: `dataops audit reanchor --reason ...`)"]  # fmt: skip
     if anchor and anchor.get("seq", 0) > expected - 1:
         return [f"audit seq {expected} missing: anchor saw seq {anchor['seq']}"]
-    if anchor and anchor.get("seq") and records and records[anchor["seq"] - 1]["hash"] != anchor["hash"]:
+    if anchor and anchor.get("seq") and records and record_at(records, anchor["seq"] - 1)["hash"] != anchor["hash"]:
         return [f"audit seq {anchor['seq']} differs from the anchored head"]
     return []
 

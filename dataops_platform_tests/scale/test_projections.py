@@ -296,7 +296,7 @@ def test_a_projection_takes_only_integer_indexes_as_a_list_does(tmp_path: Path) 
             view[index]
     # The anchor's seq a float: rule 11 cannot be evaluated, on the projection as on the records.
     write_artifact(tmp_path, "dataset_versions", [])
-    (tmp_path / ARTIFACT_FILES["audit_anchor"]).write_text(json.dumps({"seq": 3.0, "hash": view[2]["hash"]}))
+    (tmp_path / ARTIFACT_FILES["audit_anchor"]).write_text(json.dumps({"seq": 3.0, "hash": chain(3)[2]["hash"]}))
     got = checks.audit_trail_intact(Artifacts(tmp_path))
     assert not got.passed and "TypeError" in got.violations[0]
 
@@ -579,3 +579,51 @@ def test_a_full_build_on_postgresql_asks_for_text_keys_in_python_order() -> None
     assert ordered(Experiment.experiment_id, postgresql.dialect()).endswith('ORDER BY experiments.experiment_id COLLATE "C"')
     assert ordered(AuditRecord.seq, postgresql.dialect()).endswith("ORDER BY audit_records.seq")
     assert ordered(Experiment.experiment_id, sqlite.dialect()).endswith("ORDER BY experiments.experiment_id")
+
+
+def test_the_chain_is_walked_from_the_file_past_its_cursor_and_its_hashes_are_not_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit projection holds what rule 11's audited-object test and the metrics read; the hash
+    chain is walked on the records themselves, parsed from the projected file, and, once a clean
+    walk left a cursor, only from the records appended after it: a record tampered with there is
+    found, one tampered with in the verified prefix makes the walk start at seq 1 and is found."""
+    from dataops_platform.artifacts import columns
+    from dataops_platform.rules.chain_cursor import STATE_FILE
+
+    write_artifact(tmp_path, "dataset_versions", [])
+    rows = chain(40)
+    write_artifact(tmp_path, "audit_log", rows[:30])
+    own(tmp_path, "audit_log")
+    view = Artifacts(tmp_path).projection("audit_log")
+    assert isinstance(view, Projection) and set(view.table.column_names) == {"seq", "action", "object_ref", "outcome"}
+    assert checks.audit_trail_intact(Artifacts(tmp_path)).passed and (tmp_path / STATE_FILE).exists()
+
+    walked: list[tuple[int, int]] = []  # (first, end) of every walk of whole records
+    real = columns.ParsedLines._walk
+
+    def spy(self: Any, start: int, stop: int, fields: tuple[str, ...]) -> Any:
+        if not fields:
+            walked.append((start, stop))
+        return real(self, start, stop, fields)
+
+    monkeypatch.setattr(columns.ParsedLines, "_walk", spy)
+    tampered = [dict(r) for r in rows]
+    tampered[35]["details"] = '{"changed": true}'  # its hash no longer covers it
+    PARSED.clear()  # a new run
+    write_artifact(tmp_path, "audit_log", tampered)
+    own(tmp_path, "audit_log")
+    got = checks.audit_trail_intact(Artifacts(tmp_path))
+    assert got.violations == ["audit seq 36 content does not match its hash"]
+    # The cursor's last record (is it the one the state names?), then only what was appended; then
+    # the violation is judged again on the records as json parses them, from seq 1 (rules.registry).
+    assert walked[:2] == [(29, 30), (30, 40)] and walked[2][0] == 0, walked
+
+    tampered = [dict(r) for r in rows]
+    tampered[3]["actor"] = "someone else"  # in the prefix the cursor verified: other bytes there
+    PARSED.clear()  # a new run
+    write_artifact(tmp_path, "audit_log", tampered)
+    own(tmp_path, "audit_log")
+    walked.clear()
+    got = checks.audit_trail_intact(Artifacts(tmp_path))
+    assert got.violations == ["audit seq 4 content does not match its hash"] and walked[0] == (0, 40), walked
