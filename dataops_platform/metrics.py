@@ -18,8 +18,9 @@ import re
 from collections import Counter
 from typing import Any
 
-from dataops_platform.artifacts.columns import Projection, column, projected, whole_records
+from dataops_platform.artifacts.columns import Projection, column, projected
 from dataops_platform.artifacts.files import PARSED, same_version
+from dataops_platform.artifacts.free_form import experiment_facts, primary_metrics
 from dataops_platform.rules import evaluate
 from dataops_platform.rules.checks import allowed_refs, review_missing
 from dataops_platform.rules.registry import CANNOT_EVALUATE, MetricsSource, provide_metrics
@@ -164,15 +165,18 @@ def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
     wanted = set(linked_refs)
     audited = allowed_refs(projected(a, "audit_log"), wanted)  # the projection rule 11 reads
     traceable = sum(1 for ref in linked_refs if ref in audited)
+    # Their metrics and params are free-form: read once a run for the metrics and the report (free_form).
+    facts = experiment_facts(experiments, primary_metrics(a["governance_policy"]))
     statuses: Counter = Counter()
     complete = 0
-    for e in whole_records(experiments):  # their metrics and params: free-form, read once, not held
-        statuses[e["status"]] += 1
+    runs = zip(column(experiments, "status"), column(experiments, "dataset_version"), strict=True)
+    for i, (status, version) in enumerate(runs):
+        statuses[status] += 1
         if (
-            e["dataset_version"] in version_ids
-            and e["mlflow_run"]
-            and (e["metric_summary"] or e["status"] == "failed")
-            and e["params"]
+            version in version_ids
+            and facts.with_run[i]
+            and (facts.with_summary[i] or status == "failed")
+            and facts.with_params[i]
         ):
             complete += 1
     linked = set(column(graph["edges"], "source"))  # by column: no dict an edge when the lists are projections

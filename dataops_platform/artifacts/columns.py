@@ -287,6 +287,15 @@ def whole_records(records: Any) -> Any:
     return records.whole() if isinstance(records, (Projection, ParsedLines)) else records
 
 
+def only(records: Any, *names: str) -> Any:
+    """The records with fields `names` at least: of a projection, a view of those columns only (a
+    row read from it is a dict of them: a reader of five fields of a million records does not turn
+    the others into Python objects); parsed records as they are."""
+    if not isinstance(records, Projection):
+        return records
+    return Projection(records.table.select(list(names)), records.source, records.file, records._start, records._stop)
+
+
 def record_at(records: Any, index: int) -> Any:
     """Every field of record `index` (negative from the end) of a projection or of parsed records."""
     if not isinstance(records, (Projection, ParsedLines)):

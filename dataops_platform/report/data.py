@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from dataops_platform.artifacts.columns import column, projected, whole_records
+from dataops_platform.artifacts.columns import column, only, projected
+from dataops_platform.artifacts.free_form import experiment_facts, primary_metrics
 from dataops_platform.report.fmt import LIST_LIMIT
 from dataops_platform.rules.checks import LEGAL_STATUSES, review_missing
 
@@ -412,18 +413,21 @@ def _event_buckets(series: EventSeries) -> tuple[list[EventBucket], int]:
 
 def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int, list[DeltaGroup]]:
     rules = a["governance_policy"].get("regression", {})
+    records = projected(a, "experiment_runs")
+    # Deltas and metrics are free-form: read once a run, for the metrics too (artifacts.free_form).
+    facts = experiment_facts(records, primary_metrics(a["governance_policy"]))
     status: dict[str, Counter] = {}
     per_project: dict[str, tuple[str, Any, str]] = {}  # project -> (metric, tolerance, direction)
     groups: dict[str, dict[str, Any]] = {}  # per project (its primary metric is the project's)
+    fields = ("experiment_id", "project_id", "status", "baseline_ref")
 
-    def judged() -> Iterator[tuple[tuple[Any, ...], int, dict[str, Any]]]:
-        for i, e in enumerate(whole_records(projected(a, "experiment_runs"))):  # deltas and metrics: free-form, not held
-            project = e["project_id"]
+    def judged() -> Iterator[tuple[tuple[Any, ...], int]]:
+        for i, (experiment, project, state, baseline) in enumerate(zip(*(column(records, f) for f in fields), strict=True)):
             mine = status.get(project)
             if mine is None:
                 mine = status[project] = Counter()
-            mine[e["status"]] += 1
-            if not e["baseline_ref"]:
+            mine[state] += 1
+            if not baseline:
                 continue
             if project not in per_project:
                 rule = rules.get(project) or {}
@@ -433,26 +437,27 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
                     rule.get("direction", "higher_is_better"),
                 )
             metric, tolerance, direction = per_project[project]
-            delta = (e["deltas"] or {}).get(metric)
+            delta = facts.delta[i]
             worse = _worse_by(delta, direction)
             # Worst first; failed runs (nothing to compare) after the compared ones, which they would
             # otherwise crowd out of a bounded table.
-            key = (worse is None, -(worse or 0.0), e["experiment_id"])
+            key = (worse is None, -(worse or 0.0), experiment)
             g = groups.get(project)
             if g is None:
                 g = groups[project] = {"judged": 0, "regressed": 0, "deltas": [], "worst": None, "first": None}
                 g["rule"] = (tolerance, direction)
             g["judged"] += 1
-            g["regressed"] += e["status"] == "regressed"
+            g["regressed"] += state == "regressed"
             if delta is not None:
                 g["deltas"].append(delta)
                 if g["first"] is None or key < g["first"]:
                     g["first"], g["worst"] = key, delta
-            yield key, i, e
+            yield key, i
 
     top = heapq.nsmallest(LIST_LIMIT, judged())
     deltas = []
-    for _, _, e in top:
+    for _, i in top:
+        e = only(records, "experiment_id", "project_id", "dataset_version", "status", "baseline_ref")[i]
         metric, tolerance, direction = per_project[e["project_id"]]
         deltas.append(
             ExperimentDelta(
@@ -462,8 +467,8 @@ def _experiments(a: Any) -> tuple[dict[str, Counter], list[ExperimentDelta], int
                 status=e["status"],
                 baseline_ref=e["baseline_ref"],
                 metric=metric,
-                value=(e["metric_summary"] or {}).get(metric),
-                delta=(e["deltas"] or {}).get(metric),
+                value=facts.value[i],
+                delta=facts.delta[i],
                 tolerance=tolerance,
                 direction=direction,
             )

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from dataops_platform.artifacts.columns import Projection, column, projected, record_at, rows_where, whole_records
+from dataops_platform.artifacts.columns import Projection, column, only, projected, record_at, rows_where, whole_records
 from dataops_platform.artifacts.files import ARTIFACT_FILES, PARSED, Artifacts
 from dataops_platform.governance.audit import GENESIS_HASH, chain_hash
 from dataops_platform.governance.chain import _JSON_ESCAPED_BYTES, _encode_json_str
@@ -194,9 +194,14 @@ def tenant_project_boundaries(a: Any) -> tuple[int, list[str]]:
     return len(objects) + len(edges), out
 
 
+_NO_PROJECT = object()  # what a version that does not exist belongs to: equal to no project id
+_LINK_FIELDS = ("version_id", "project_id", "status", "parent_version", "released_at", "is_current_release")
+
+
 @rule(6, "dataset_versions", "Parents exist in the same project, no cycles, statuses legal, one current release.")
 def version_lineage_links_valid(a: Any) -> tuple[int, list[str]]:
-    versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
+    read = only(projected(a, "dataset_versions"), *_LINK_FIELDS)
+    versions = {v["version_id"]: v for v in read}
     out = []
     # Walking up the parents from a version ends outside the known versions (None here) or at the
     # first version met twice. Every walk is remembered for each version it passes, so the whole
@@ -259,12 +264,11 @@ def _walk_parents(vid: str, parent: str | None, versions: dict[str, dict], first
     reads=("dataset_versions",),
 )
 def experiments_reference_versions(a: Any) -> tuple[int, list[str], list[str]]:
-    versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
+    versions = {v["version_id"]: v["project_id"] for v in only(projected(a, "dataset_versions"), "version_id", "project_id")}
     out, findings = [], []
     experiments = projected(a, "experiment_runs")
     for e in experiments:
-        v = versions.get(e["dataset_version"])
-        if v is None or v["project_id"] != e["project_id"]:
+        if versions.get(e["dataset_version"], _NO_PROJECT) != e["project_id"]:
             out.append(f"{e['experiment_id']} references {e['dataset_version']}, not a version of {e['project_id']}")
         run = e["mlflow_run"]
         if not e["mlflow_run_id"] or not run:
@@ -323,7 +327,9 @@ def release_gate_respected(a: Any) -> tuple[int, list[str], list[str]]:
     reads=("dataset_versions", "experiment_runs", "alerts", "rollback_events"),
 )
 def rollback_events_valid(a: Any) -> tuple[int, list[str], list[str]]:
-    versions = {v["version_id"]: v for v in projected(a, "dataset_versions")}
+    # Only the versions the rollbacks name (a handful, of a million) become dicts.
+    named = {v for rb in a["rollback_events"] for v in (rb["to_version"], rb["from_version"]) if isinstance(v, str)}
+    versions = {v["version_id"]: v for v in rows_where(projected(a, "dataset_versions"), "version_id", named)}
     reviews = {r["review_id"]: r for r in a["incident_reviews"]}
     relating: dict[str, list[str]] = {}  # rollback ref -> the reviews that name it
     for r in a["incident_reviews"]:
