@@ -343,7 +343,8 @@ def _lifecycle(a: Any) -> tuple[list[ProjectLifecycle], _Latest, EventSeries, _L
         if len(mine) <= EVENTS_DRAWN:  # one more than drawn: the project is then binned
             mine.append(e)
 
-    for v in projected(a, "dataset_versions"):
+    read = ("version_id", "project_id", "status", "is_current_release", "created_at", "released_at", "parent_version")
+    for v in only(projected(a, "dataset_versions"), *read, "parent_diff"):
         project, vid = v["project_id"], v["version_id"]
         mine = counts.get(project)
         if mine is None:

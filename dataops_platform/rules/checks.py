@@ -267,7 +267,7 @@ def experiments_reference_versions(a: Any) -> tuple[int, list[str], list[str]]:
     versions = {v["version_id"]: v["project_id"] for v in only(projected(a, "dataset_versions"), "version_id", "project_id")}
     out, findings = [], []
     experiments = projected(a, "experiment_runs")
-    for e in experiments:
+    for e in only(experiments, "experiment_id", "project_id", "dataset_version", "mlflow_run_id", "mlflow_run"):
         if versions.get(e["dataset_version"], _NO_PROJECT) != e["project_id"]:
             out.append(f"{e['experiment_id']} references {e['dataset_version']}, not a version of {e['project_id']}")
         run = e["mlflow_run"]

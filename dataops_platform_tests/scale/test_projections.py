@@ -627,3 +627,32 @@ def test_the_chain_is_walked_from_the_file_past_its_cursor_and_its_hashes_are_no
     walked.clear()
     got = checks.audit_trail_intact(Artifacts(tmp_path))
     assert got.violations == ["audit seq 4 content does not match its hash"] and walked[0] == (0, 40), walked
+
+
+def test_the_metrics_and_the_report_walk_the_free_form_fields_once(owned_demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The experiments' metrics, deltas and params are parsed from the file once a run, for the
+    metrics and the report together (`artifacts.free_form`), and what each computes from them is
+    what it computes on the parsed records."""
+    from dataops_platform.artifacts import columns
+    from dataops_platform.artifacts.free_form import ExperimentFacts, experiment_facts, primary_metrics
+    from dataops_platform.report.data import _experiments
+
+    walks: list[int] = []
+    real = columns.ParsedLines._walk
+
+    def spy(self: Any, start: int, stop: int, fields: tuple[str, ...]) -> Any:
+        if not fields and self.file.path.name == "experiment_runs.jsonl":
+            walks.append(stop - start)
+        return real(self, start, stop, fields)
+
+    monkeypatch.setattr(columns.ParsedLines, "_walk", spy)
+    a = Artifacts(owned_demo)
+    metrics = compute_metrics(a)
+    report = _experiments(ReportView(Artifacts(owned_demo), ""))
+    n = len(read_artifact(owned_demo / ARTIFACT_FILES["experiment_runs"]))
+    assert walks == [n], "one walk of every experiment, shared"
+    fresh = plain(owned_demo)
+    assert report == _experiments(fresh) and metrics == compute_metrics(fresh)
+    facts = experiment_facts(fresh["experiment_runs"], primary_metrics(fresh["governance_policy"]))
+    assert isinstance(facts, ExperimentFacts) and len(facts.delta) == n and any(d is not None for d in facts.delta)
+    assert experiment_facts(fresh["experiment_runs"], {}) is not facts, "parsed records are walked every time"
