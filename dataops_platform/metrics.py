@@ -166,7 +166,7 @@ def _compute(a: Any, results: list[Any]) -> dict[str, Any]:
     audited = allowed_refs(projected(a, "audit_log"), wanted)  # the projection rule 11 reads
     traceable = sum(1 for ref in linked_refs if ref in audited)
     # Their metrics and params are free-form: read once a run for the metrics and the report (free_form).
-    facts = experiment_facts(experiments, primary_metrics(a["governance_policy"]))
+    facts = experiment_facts(experiments, primary_metrics(a.get("governance_policy")))
     statuses: Counter = Counter()
     complete = 0
     runs = zip(column(experiments, "status"), column(experiments, "dataset_version"), strict=True)

@@ -187,13 +187,16 @@ class ParsedLines(_Rows):
 
     def _walk(self, start: int, stop: int, fields: tuple[str, ...]) -> Iterator[Any]:
         fd, spans, loads, path = self.file.fd, self._spans, json.loads, self.file.path
-        if not self.file.unchanged(self.source):
+        if not self._unchanged():
             raise ValueError(f"{path} changed while it was read: materialise again")
         buffer, base = b"", 0  # the bytes read ahead from offset `base`: records are read in order, 4 MiB at a time
         for i in range(start, stop):
             at, size = spans[2 * i], spans[2 * i + 1]
             if at < base or at + size > base + len(buffer):
-                buffer, base = _pread(fd, max(size, 1 << 22), at), at
+                try:
+                    buffer, base = _pread(fd, max(size, 1 << 22), at), at
+                except OSError as exc:  # as a file that changed: the reader cannot be judged on it
+                    raise ValueError(f"{path} could not be read again ({exc}): materialise again") from None
             try:
                 record = loads(buffer[at - base : at - base + size].decode())
             except (ValueError, RecursionError) as exc:  # a file known to parse only by its projection's guards
@@ -201,8 +204,14 @@ class ParsedLines(_Rows):
             if fields and type(record) is dict:
                 record = {k: record[k] for k in fields if k in record}
             yield record
-        if not self.file.unchanged(self.source):
+        if not self._unchanged():
             raise ValueError(f"{path} changed while it was read: materialise again")
+
+    def _unchanged(self) -> bool:
+        try:
+            return self.file.unchanged(self.source)
+        except OSError:
+            return False
 
 
 def parse_lines(path: Path, fields: tuple[str, ...], verified: tuple[int, ...] | None = None) -> ParsedLines | None:
@@ -277,7 +286,8 @@ def rows_where(records: Any, field: str, values: set[str]) -> Any:
     import pyarrow.compute as pc
 
     table = records.rows_table()
-    kept = table.filter(pc.is_in(table.column(field), value_set=pa.array(sorted(values), pa.string())))
+    wanted = sorted(v for v in values if isinstance(v, str))  # nothing else equals a string column's value
+    kept = table.filter(pc.is_in(table.column(field), value_set=pa.array(wanted, pa.string())))
     return Projection(kept, records.source)
 
 

@@ -9,6 +9,7 @@ experiments (about 5 s) serves both, and what is kept is a few bytes a record, n
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +28,19 @@ class ExperimentFacts:
     value: list[Any]  # with a baseline: its value of that metric; else None
 
 
-def primary_metrics(policy: dict[str, Any]) -> dict[str, str]:
-    """The primary metric of each project the governance policy's regression rules name."""
-    return {project: (rule or {}).get("primary_metric", "") for project, rule in policy.get("regression", {}).items()}
+def primary_metrics(policy: Any) -> dict[str, str]:
+    """The primary metric of each project the governance policy's regression rules name (none for
+    a policy, or a project's rule, that is not an object: what the report shows, not a verdict)."""
+    rules = policy.get("regression") if isinstance(policy, dict) else None
+    if not isinstance(rules, dict):
+        return {}
+    return {project: rule.get("primary_metric", "") for project, rule in rules.items() if isinstance(rule, dict)}
 
 
-# [the records walked, the primary metrics asked, their facts]: a projection is the parse cache's
-# value for an unchanged file (the same object for every reader of a run); parsed records, which a
-# caller may change in place, are walked every time.
+# [a weak reference to the records walked, the primary metrics asked, their facts]: a projection is
+# the parse cache's value for an unchanged file (the same object for every reader of a run), and is
+# not kept alive here once the cache lets it go; parsed records, which a caller may change in place,
+# are walked every time.
 _MEMO: list[Any] = []
 PARSED.on_clear(_MEMO.clear)
 
@@ -42,23 +48,23 @@ PARSED.on_clear(_MEMO.clear)
 def experiment_facts(records: Any, primary: dict[str, str]) -> ExperimentFacts:
     """The facts of the experiment `records` (a projection or parsed records), with `primary` the
     primary metric per project (`primary_metrics`; a project it does not name has none)."""
-    if _MEMO and _MEMO[0] is records and _MEMO[1] == primary:
+    if _MEMO and _MEMO[0]() is records and _MEMO[1] == primary:
         return _MEMO[2]
     _MEMO.clear()
     with_summary, with_params, with_run, deltas, values = bytearray(), bytearray(), bytearray(), [], []
-    for e in whole_records(records):
-        summary = e["metric_summary"]
+    for e in whole_records(records):  # a field that is missing, or not an object where one is read, counts as empty
+        summary, delta = e.get("metric_summary"), e.get("deltas")
         with_summary.append(bool(summary))
-        with_params.append(bool(e["params"]))
-        with_run.append(bool(e["mlflow_run"]))
-        if e["baseline_ref"]:
-            metric = primary.get(e["project_id"], "")
-            deltas.append((e["deltas"] or {}).get(metric))
+        with_params.append(bool(e.get("params")))
+        with_run.append(bool(e.get("mlflow_run")))
+        if e.get("baseline_ref"):
+            metric = primary.get(e.get("project_id"), "")
+            deltas.append(delta.get(metric) if isinstance(delta, dict) else None)
             values.append(summary.get(metric) if isinstance(summary, dict) else None)
         else:
             deltas.append(None)
             values.append(None)
     facts = ExperimentFacts(with_summary, with_params, with_run, deltas, values)
     if isinstance(records, Projection):
-        _MEMO[:] = [records, dict(primary), facts]
+        _MEMO[:] = [weakref.ref(records), dict(primary), facts]
     return facts

@@ -328,7 +328,7 @@ def release_gate_respected(a: Any) -> tuple[int, list[str], list[str]]:
 )
 def rollback_events_valid(a: Any) -> tuple[int, list[str], list[str]]:
     # Only the versions the rollbacks name (a handful, of a million) become dicts.
-    named = {v for rb in a["rollback_events"] for v in (rb["to_version"], rb["from_version"]) if isinstance(v, str)}
+    named = {v for rb in a["rollback_events"] for v in (rb["to_version"], rb["from_version"])}
     versions = {v["version_id"]: v for v in rows_where(projected(a, "dataset_versions"), "version_id", named)}
     reviews = {r["review_id"]: r for r in a["incident_reviews"]}
     relating: dict[str, list[str]] = {}  # rollback ref -> the reviews that name it

@@ -656,3 +656,22 @@ def test_the_metrics_and_the_report_walk_the_free_form_fields_once(owned_demo: P
     facts = experiment_facts(fresh["experiment_runs"], primary_metrics(fresh["governance_policy"]))
     assert isinstance(facts, ExperimentFacts) and len(facts.delta) == n and any(d is not None for d in facts.delta)
     assert experiment_facts(fresh["experiment_runs"], {}) is not facts, "parsed records are walked every time"
+
+
+@pytest.mark.parametrize("policy", [{"regression": None}, {"regression": {"p": "f1"}}, {"regression": []}, None, {}])
+def test_the_free_form_facts_of_careless_records_and_policies_count_as_empty(policy: Any) -> None:
+    """A policy whose regression rules are not objects names no primary metric; a free-form field
+    missing, or not an object where one is read, counts as empty: the metrics still count, and the
+    report shows no delta, rather than either failing on what is only shown."""
+    from dataops_platform.artifacts.free_form import experiment_facts, primary_metrics
+
+    rows = experiments(4)
+    rows[1]["deltas"] = [1, 2]
+    rows[2]["metric_summary"] = "0.9"
+    del rows[3]["params"]
+    facts = experiment_facts(rows, primary_metrics(policy))
+    assert primary_metrics(policy) == {}
+    assert list(facts.with_params) == [1, 1, 1, 0] and list(facts.with_summary) == [0, 1, 1, 1]
+    assert facts.delta == [None, None, None, None] and facts.value == [None, None, None, None]
+    named = experiment_facts(rows, primary_metrics({"regression": {"p": {"primary_metric": "f1"}}}))
+    assert named.delta == [None, None, -0.02, -0.03] and named.value == [None, 0.8, None, 0.8]
