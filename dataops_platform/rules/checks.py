@@ -429,6 +429,8 @@ def chain_problems(records: list[dict], anchor: dict | None, verified: tuple[int
     if records and anchor is not None and anchor.get("unusable"):
         return [f"audit anchor {', '.join(anchor['unusable'])}: the tail of the chain cannot be checked "
                 "(an admin re-anchors: `dataops audit reanchor --reason ...`)"]  # fmt: skip
+    if anchor and type(anchor.get("seq")) is int and anchor["seq"] < 0:  # would index from the end
+        return [f"audit anchor seq {anchor['seq']} names no record: the anchor is not one the platform wrote"]
     if anchor and anchor.get("seq", 0) > expected - 1:
         return [f"audit seq {expected} missing: anchor saw seq {anchor['seq']}"]
     if anchor and anchor.get("seq") and records and record_at(records, anchor["seq"] - 1)["hash"] != anchor["hash"]:

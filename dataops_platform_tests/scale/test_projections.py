@@ -299,6 +299,12 @@ def test_a_projection_takes_only_integer_indexes_as_a_list_does(tmp_path: Path) 
     (tmp_path / ARTIFACT_FILES["audit_anchor"]).write_text(json.dumps({"seq": 3.0, "hash": chain(3)[2]["hash"]}))
     got = checks.audit_trail_intact(Artifacts(tmp_path))
     assert not got.passed and "TypeError" in got.violations[0]
+    for seq in (-1, -7):  # negative: not an index from the end, on the projection as on the records
+        (tmp_path / ARTIFACT_FILES["audit_anchor"]).write_text(json.dumps({"seq": seq, "hash": chain(3)[2]["hash"]}))
+        for a in (Artifacts(tmp_path), plain(tmp_path)):
+            assert checks.audit_trail_intact(a).violations == [
+                f"audit anchor seq {seq} names no record: the anchor is not one the platform wrote"
+            ]
 
 
 def test_what_an_artifacts_object_read_is_what_its_results_are_remembered_by(tmp_path: Path) -> None:
