@@ -53,6 +53,8 @@ def experiment_facts(records: Any, primary: dict[str, str]) -> ExperimentFacts:
     _MEMO.clear()
     with_summary, with_params, with_run, deltas, values = bytearray(), bytearray(), bytearray(), [], []
     for e in whole_records(records):  # a field that is missing, or not an object where one is read, counts as empty
+        if not isinstance(e, dict):  # as reading a field of it would: a rule reading this says it cannot evaluate
+            raise TypeError(f"an experiment record is not an object: {e!r:.80}")
         summary, delta = e.get("metric_summary"), e.get("deltas")
         with_summary.append(bool(summary))
         with_params.append(bool(e.get("params")))

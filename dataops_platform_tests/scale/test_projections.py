@@ -679,5 +679,7 @@ def test_the_free_form_facts_of_careless_records_and_policies_count_as_empty(pol
     assert primary_metrics(policy) == {}
     assert list(facts.with_params) == [1, 1, 1, 0] and list(facts.with_summary) == [0, 1, 1, 1]
     assert facts.delta == [None, None, None, None] and facts.value == [None, None, None, None]
+    with pytest.raises(TypeError, match="not an object"):
+        experiment_facts([*rows, [1]], {})
     named = experiment_facts(rows, primary_metrics({"regression": {"p": {"primary_metric": "f1"}}}))
     assert named.delta == [None, None, -0.02, -0.03] and named.value == [None, 0.8, None, 0.8]
